@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Capture benchmark: Tributary against Postgres' own tools on the same data, same run.
+#
+#   streaming: a backlog of ROWS rows (~200 bytes each, in transactions of TX_ROWS rows)
+#              drained by pg_recvlogical (pgoutput, proto 1) to /dev/null, and by
+#              `tributary capture` (pgoutput, proto 1) printing JSON lines to /dev/null,
+#              each from its own slot created at the same LSN.
+#   snapshot:  `COPY big TO STDOUT` to /dev/null vs `tributary capture` with
+#              snapshot.mode=initial_only (1 and 2 threads) to /dev/null.
+#
+# Usage: bench/capture.sh [ROWS] [SNAPSHOT_ROWS]    (defaults 1000000 1000000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${1:-1000000}
+SNAP_ROWS=${2:-1000000}
+TX_ROWS=${TX_ROWS:-100}
+
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -n "$PGBIN" ] || PGBIN=$(dirname "$(command -v initdb)")
+cargo build --release --quiet
+TRIB=$PWD/target/release/tributary
+
+work=$(mktemp -d /tmp/tributary-bench.XXXXXX)
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+[ "$(id -u)" -eq 0 ] && chown postgres "$work"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cleanup() { as_pg "$PGBIN/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+as_pg "$PGBIN/initdb" -D "$work/data" -A trust -U postgres --no-sync >/dev/null
+cat >> "$work/data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$work'
+wal_level = logical
+max_replication_slots = 16
+max_wal_senders = 16
+shared_buffers = '256MB'
+fsync = off
+synchronous_commit = off
+CONF
+as_pg "$PGBIN/pg_ctl" -D "$work/data" -l "$work/pg.log" -w start >/dev/null
+PSQL=(psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1)
+
+now() { date +%s.%N; }
+rate() { python3 -c "print(f'{$1/($3-$2):,.0f}')"; }
+
+connector() { # name slot mode threads
+  cat > "$work/$1.json" <<JSON
+{"name": "$1", "config": {
+  "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+  "database.hostname": "127.0.0.1", "database.port": "$port", "database.user": "postgres",
+  "database.dbname": "postgres", "database.sslmode": "disable", "topic.prefix": "cdc",
+  "slot.name": "$2", "publication.name": "bench_pub", "publication.autocreate.mode": "disabled",
+  "snapshot.mode": "$3", "snapshot.max.threads": "$4", "replication.streaming": "false",
+  "status.update.interval.ms": "100"}}
+JSON
+}
+
+echo "== streaming: $ROWS rows in transactions of $TX_ROWS"
+"${PSQL[@]}" <<SQL
+CREATE TABLE stream_t (id bigint PRIMARY KEY, a int NOT NULL, b text NOT NULL, c timestamptz NOT NULL);
+CREATE TABLE big (id bigint PRIMARY KEY, a int NOT NULL, b text NOT NULL, c timestamptz NOT NULL);
+CREATE PUBLICATION bench_pub FOR TABLE stream_t, big;
+SELECT 1 FROM pg_create_logical_replication_slot('recv_slot', 'pgoutput');
+SELECT 1 FROM pg_create_logical_replication_slot('trib_slot', 'pgoutput');
+SQL
+python3 - "$ROWS" "$TX_ROWS" > "$work/load.sql" <<'PY'
+import sys
+rows, per = int(sys.argv[1]), int(sys.argv[2])
+for start in range(1, rows + 1, per):
+    end = min(start + per - 1, rows)
+    print(f"INSERT INTO stream_t SELECT g, g % 1000, repeat(md5(g::text), 5), now() FROM generate_series({start}, {end}) g;")
+PY
+"${PSQL[@]}" -f "$work/load.sql"
+END_LSN=$("${PSQL[@]}" -tA -c "SELECT pg_current_wal_lsn()")
+echo "backlog ends at $END_LSN"
+
+t0=$(now)
+pg_recvlogical -h 127.0.0.1 -p "$port" -U postgres -d postgres --slot recv_slot --start \
+  -o proto_version=1 -o publication_names=bench_pub --endpos "$END_LSN" -f /dev/null
+t1=$(now)
+connector stream trib_slot no_data 1
+"$TRIB" --log-level warn capture --connector "$work/stream.json" --offset-file "$work/stream.offsets" \
+  --stop-at "$END_LSN" > /dev/null
+t2=$(now)
+recv_rate=$(rate "$ROWS" "$t0" "$t1")
+trib_rate=$(rate "$ROWS" "$t1" "$t2")
+ratio=$(python3 -c "print(f'{($t1-$t0)/($t2-$t1):.2f}')")
+echo "pg_recvlogical: $recv_rate rows/s   tributary capture: $trib_rate rows/s   ratio: $ratio"
+
+echo "== snapshot: $SNAP_ROWS rows"
+"${PSQL[@]}" -c "INSERT INTO big SELECT g, g % 1000, repeat(md5(g::text), 5), now() FROM generate_series(1, $SNAP_ROWS) g; VACUUM ANALYZE big;"
+"${PSQL[@]}" -c "ALTER PUBLICATION bench_pub SET TABLE big"
+t0=$(now)
+"${PSQL[@]}" -c "COPY big TO STDOUT" > /dev/null
+t1=$(now)
+copy_rate=$(rate "$SNAP_ROWS" "$t0" "$t1")
+echo "COPY TO STDOUT: $copy_rate rows/s"
+for threads in 1 2; do
+  connector "snap$threads" "snap${threads}_slot" initial_only "$threads"
+  t0=$(now)
+  "$TRIB" --log-level warn capture --connector "$work/snap$threads.json" --offset-file "$work/snap$threads.offsets" > /dev/null
+  t1=$(now)
+  "${PSQL[@]}" -c "SELECT pg_drop_replication_slot('snap${threads}_slot')" >/dev/null
+  snap_rate=$(rate "$SNAP_ROWS" "$t0" "$t1")
+  sratio=$(python3 -c "print(f'{$SNAP_ROWS/($t1-$t0)/float(\"$copy_rate\".replace(\",\",\"\")):.2f}')")
+  echo "tributary snapshot ($threads thread(s)): $snap_rate rows/s   ratio to COPY: $sratio"
+done

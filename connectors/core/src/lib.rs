@@ -1,0 +1,26 @@
+//! The Tributary event model, shared by every connector crate.
+//!
+//! Data flows one way: a source (Postgres) turns its log into [`CaptureItem`]s — change
+//! events framed by transaction boundaries — and a sink (stdout JSON, Kafka) writes them
+//! and then advances a [`DurableLsn`] so the source may release the log behind it.
+//! Nothing here knows about Postgres wire formats or Kafka.
+
+pub mod envelope;
+pub mod error;
+pub mod event;
+pub mod json;
+pub mod lsn;
+pub mod offsets;
+pub mod schema;
+pub mod secret;
+pub mod value;
+
+pub use error::{ErrorKind, Retry};
+pub use event::{CaptureItem, ChangeEvent, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit};
+pub use lsn::{DurableLsn, Lsn};
+pub use schema::{Field, Schema, SchemaType, TableSchemas};
+pub use secret::Secret;
+pub use value::Value;
+
+/// The version string written into `source.version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,165 @@
+//! What the Postgres catalog says about captured tables.
+//!
+//! Column names, types and order come from pgoutput's Relation messages while streaming,
+//! but a Relation message does not say which columns form the primary key (with REPLICA
+//! IDENTITY FULL every column is flagged as key) nor which are nullable. This module reads
+//! those from `pg_class`, `pg_attribute` and `pg_index`, for the snapshot and whenever a
+//! Relation message shows a table's shape changed.
+
+use std::collections::HashMap;
+
+use tokio_postgres::Client;
+
+use crate::config::{PostgresConnectorConfig, TableId};
+
+/// `pg_class.relreplident`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaIdentity {
+    Default,
+    Nothing,
+    Full,
+    Index,
+}
+
+impl ReplicaIdentity {
+    fn from_char(c: i8) -> Self {
+        match c as u8 {
+            b'f' => ReplicaIdentity::Full,
+            b'n' => ReplicaIdentity::Nothing,
+            b'i' => ReplicaIdentity::Index,
+            _ => ReplicaIdentity::Default,
+        }
+    }
+}
+
+/// A column as the catalog describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnMeta {
+    pub name: String,
+    pub type_oid: u32,
+    pub typmod: i32,
+    pub not_null: bool,
+    /// Position (1-based) in the primary key, if the column is part of it.
+    pub pk_position: Option<u16>,
+}
+
+/// A table as the catalog describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableMeta {
+    pub oid: u32,
+    pub id: TableId,
+    pub replica_identity: ReplicaIdentity,
+    /// Published columns in attribute order (generated columns are not published).
+    pub columns: Vec<ColumnMeta>,
+}
+
+impl TableMeta {
+    /// Primary-key column names in key order.
+    pub fn primary_key(&self) -> Vec<&str> {
+        let mut pk: Vec<(&str, u16)> = self
+            .columns
+            .iter()
+            .filter_map(|c| c.pk_position.map(|p| (c.name.as_str(), p)))
+            .collect();
+        pk.sort_by_key(|(_, p)| *p);
+        pk.into_iter().map(|(n, _)| n).collect()
+    }
+}
+
+const TABLES_SQL: &str = "SELECT c.oid, n.nspname::text, c.relname::text, c.relreplident \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+       AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'";
+
+const COLUMNS_SQL: &str = "SELECT a.attrelid, a.attname::text, a.atttypid, a.atttypmod, a.attnotnull, \
+       (SELECT array_position(i.indkey::int2[], a.attnum)::int2 FROM pg_index i \
+         WHERE i.indrelid = a.attrelid AND i.indisprimary) \
+     FROM pg_attribute a \
+     WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' \
+     ORDER BY a.attrelid, a.attnum";
+
+/// Loads the tables the connector's filters accept, with their columns.
+pub async fn load_tables(
+    client: &Client,
+    config: &PostgresConnectorConfig,
+) -> Result<Vec<TableMeta>, tokio_postgres::Error> {
+    let rows = client.query(TABLES_SQL, &[]).await?;
+    let mut tables: Vec<TableMeta> = rows
+        .iter()
+        .map(|r| TableMeta {
+            oid: r.get(0),
+            id: TableId::new(r.get::<_, String>(1), r.get::<_, String>(2)),
+            replica_identity: ReplicaIdentity::from_char(r.get(3)),
+            columns: Vec::new(),
+        })
+        .filter(|t| config.filters.accepts_table(&t.id))
+        .collect();
+    tables.sort_by(|a, b| a.id.cmp(&b.id));
+    fill_columns(client, &mut tables).await?;
+    Ok(tables)
+}
+
+/// Loads one table by OID (after a Relation message showed a change), whatever the filters.
+pub async fn load_table(client: &Client, oid: u32) -> Result<Option<TableMeta>, tokio_postgres::Error> {
+    let sql = format!("{TABLES_SQL} AND c.oid = $1");
+    let Some(r) = client.query_opt(&sql, &[&oid]).await? else {
+        return Ok(None);
+    };
+    let mut tables = vec![TableMeta {
+        oid: r.get(0),
+        id: TableId::new(r.get::<_, String>(1), r.get::<_, String>(2)),
+        replica_identity: ReplicaIdentity::from_char(r.get(3)),
+        columns: Vec::new(),
+    }];
+    fill_columns(client, &mut tables).await?;
+    Ok(tables.pop())
+}
+
+async fn fill_columns(client: &Client, tables: &mut [TableMeta]) -> Result<(), tokio_postgres::Error> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
+    let rows = client.query(COLUMNS_SQL, &[&oids]).await?;
+    let mut by_oid: HashMap<u32, Vec<ColumnMeta>> = HashMap::new();
+    for r in rows {
+        let pk: Option<i16> = r.get(5);
+        by_oid.entry(r.get(0)).or_default().push(ColumnMeta {
+            name: r.get(1),
+            type_oid: r.get(2),
+            typmod: r.get(3),
+            not_null: r.get(4),
+            pk_position: pk.and_then(|p| u16::try_from(p).ok()),
+        });
+    }
+    for t in tables {
+        t.columns = by_oid.remove(&t.oid).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Names of the tables a publication publishes (empty when it does not exist).
+pub async fn publication_tables(
+    client: &Client,
+    publication: &str,
+) -> Result<Option<Vec<TableId>>, tokio_postgres::Error> {
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_publication WHERE pubname = $1", &[&publication])
+        .await?
+        .is_some();
+    if !exists {
+        return Ok(None);
+    }
+    let rows = client
+        .query(
+            "SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1",
+            &[&publication],
+        )
+        .await?;
+    Ok(Some(
+        rows.iter()
+            .map(|r| TableId::new(r.get::<_, String>(0), r.get::<_, String>(1)))
+            .collect(),
+    ))
+}

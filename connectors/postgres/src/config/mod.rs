@@ -1,0 +1,521 @@
+//! Connector configuration in Debezium's property names.
+//!
+//! A connector arrives as Kafka Connect's `{"name": …, "config": {…}}`. Every property is
+//! a string (numbers and booleans are accepted and read as their text, as Kafka Connect
+//! does). [`PostgresConnectorConfig::parse`] checks every property and returns all problems
+//! at once, each naming the property, so the REST API can answer with per-field errors.
+//! Kafka Connect's own properties (`connector.class`, `tasks.max`, converters,
+//! transforms, …) are accepted and left to the host.
+
+mod filters;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use tributary_core::{Op, Secret};
+
+use crate::conn::{ConnectParams, SslMode};
+use crate::types::{BinaryHandling, DecimalHandling, IntervalHandling, TimePrecision, TypeModes};
+
+pub use filters::{KeyColumns, TableFilters, TableId, quote_ident};
+
+/// Connector classes that name this connector.
+pub const CONNECTOR_CLASSES: &[&str] = &[
+    "io.debezium.connector.postgresql.PostgresConnector",
+    "tributary.postgres",
+    "PostgresConnector",
+];
+
+/// One problem with a connector config, naming the property.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+/// Every problem found in a connector config.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid connector configuration: ")?;
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `snapshot.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Snapshot when there is no completed snapshot in the offset, then stream.
+    Initial,
+    /// Snapshot on every start, then stream.
+    Always,
+    /// Never snapshot; stream only (`never` is an alias).
+    NoData,
+    /// Snapshot, then stop without streaming.
+    InitialOnly,
+    /// Snapshot when there is no offset or the offset can no longer be resumed.
+    WhenNeeded,
+}
+
+/// `publication.autocreate.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutocreateMode {
+    AllTables,
+    Filtered,
+    Disabled,
+}
+
+/// A parsed, validated Postgres connector config.
+#[derive(Debug, Clone)]
+pub struct PostgresConnectorConfig {
+    pub name: String,
+    pub connect: ConnectParams,
+    pub slot_name: String,
+    pub publication_name: String,
+    pub publication_autocreate: AutocreateMode,
+    pub filters: TableFilters,
+    pub key_columns: KeyColumns,
+    pub skipped_operations: HashSet<Op>,
+    pub tombstones_on_delete: bool,
+    pub slot_drop_on_stop: bool,
+    pub snapshot_mode: SnapshotMode,
+    pub snapshot_max_threads: usize,
+    /// Heap pages per snapshot chunk (Tributary extension `snapshot.chunk.pages`).
+    pub snapshot_chunk_pages: u32,
+    pub type_modes: TypeModes,
+    pub unavailable_value_placeholder: String,
+    pub topic_prefix: String,
+    pub status_update_interval: Duration,
+    /// Use protocol v2 with `streaming 'on'` on Postgres 14+ (Tributary extension
+    /// `replication.streaming`, default true).
+    pub streaming: bool,
+    /// Bound of the queue between the source and the sink, in events (`max.queue.size`).
+    pub max_queue_size: usize,
+    /// The properties as given (for `GET …/config`; secrets stay wrapped).
+    pub raw: BTreeMap<String, String>,
+}
+
+/// Prefixes of Kafka Connect framework properties that a connector accepts and ignores.
+const FRAMEWORK_PREFIXES: &[&str] = &[
+    "key.converter",
+    "value.converter",
+    "header.converter",
+    "transforms",
+    "predicates",
+    "errors.",
+    "config.action.reload",
+    "offsets.storage.topic",
+    "exactly.once.support",
+    "transaction.boundary",
+    "producer.override.",
+    "consumer.override.",
+    "admin.override.",
+    "topic.creation.",
+];
+
+/// Properties of Debezium's Postgres connector this connector reads. Any other property
+/// (outside the framework prefixes) is an error naming it.
+const KNOWN: &[&str] = &[
+    "connector.class",
+    "tasks.max",
+    "name",
+    "database.hostname",
+    "database.port",
+    "database.user",
+    "database.password",
+    "database.dbname",
+    "database.sslmode",
+    "database.sslrootcert",
+    "database.connect.timeout.ms",
+    "plugin.name",
+    "slot.name",
+    "publication.name",
+    "publication.autocreate.mode",
+    "schema.include.list",
+    "schema.exclude.list",
+    "table.include.list",
+    "table.exclude.list",
+    "column.include.list",
+    "column.exclude.list",
+    "message.key.columns",
+    "skipped.operations",
+    "tombstones.on.delete",
+    "slot.drop.on.stop",
+    "snapshot.mode",
+    "snapshot.max.threads",
+    "snapshot.chunk.pages",
+    "decimal.handling.mode",
+    "time.precision.mode",
+    "interval.handling.mode",
+    "binary.handling.mode",
+    "money.fraction.digits",
+    "unavailable.value.placeholder",
+    "topic.prefix",
+    "status.update.interval.ms",
+    "replication.streaming",
+    "max.queue.size",
+];
+
+/// Reads the string form of a property value, as Kafka Connect would.
+fn as_text(v: &Json) -> Option<String> {
+    match v {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        Json::Bool(b) => Some(b.to_string()),
+        Json::Null => None,
+        _ => None,
+    }
+}
+
+/// Collects problems while reading properties.
+struct Reader<'a> {
+    props: &'a BTreeMap<String, String>,
+    errors: Vec<ConfigError>,
+}
+
+impl Reader<'_> {
+    fn error(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.props
+            .get(key)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn string(&self, key: &str, default: &str) -> String {
+        self.get(key).unwrap_or(default).to_string()
+    }
+
+    fn required(&mut self, key: &str, hint: &str) -> String {
+        match self.get(key) {
+            Some(v) => v.to_string(),
+            None => {
+                self.error(key, format!("is required: {hint}"));
+                String::new()
+            }
+        }
+    }
+
+    fn parse<T: std::str::FromStr>(&mut self, key: &str, default: T, what: &str) -> T {
+        match self.get(key) {
+            None => default,
+            Some(v) => match v.parse() {
+                Ok(t) => t,
+                Err(_) => {
+                    self.error(key, format!("{v:?} is not {what}"));
+                    default
+                }
+            },
+        }
+    }
+
+    fn choice<T: Copy>(&mut self, key: &str, default: T, options: &[(&str, T)]) -> T {
+        let Some(v) = self.get(key) else {
+            return default;
+        };
+        let lower = v.to_ascii_lowercase();
+        match options.iter().find(|(name, _)| *name == lower) {
+            Some((_, t)) => *t,
+            None => {
+                let allowed: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+                self.error(
+                    key,
+                    format!("{v:?} is not valid; use one of: {}", allowed.join(", ")),
+                );
+                default
+            }
+        }
+    }
+
+    fn mode<T: std::str::FromStr + Default>(&mut self, key: &str) -> T
+    where
+        T::Err: fmt::Display,
+    {
+        match self.get(key) {
+            None => T::default(),
+            Some(v) => match v.parse() {
+                Ok(t) => t,
+                Err(e) => {
+                    self.error(key, e.to_string());
+                    T::default()
+                }
+            },
+        }
+    }
+}
+
+impl PostgresConnectorConfig {
+    /// Parses Kafka Connect's `{"name": …, "config": {…}}` shape.
+    pub fn from_connector_json(doc: &Json) -> Result<Self, ConfigErrors> {
+        let err = |field: &str, message: &str| {
+            ConfigErrors(vec![ConfigError {
+                field: field.into(),
+                message: message.into(),
+            }])
+        };
+        let name = doc
+            .get("name")
+            .and_then(Json::as_str)
+            .ok_or_else(|| err("name", "is required: give the connector a name"))?;
+        let config = doc
+            .get("config")
+            .and_then(Json::as_object)
+            .ok_or_else(|| err("config", "is required: an object of connector properties"))?;
+        Self::parse(name, config)
+    }
+
+    /// Parses and validates a connector's properties.
+    pub fn parse(name: &str, config: &serde_json::Map<String, Json>) -> Result<Self, ConfigErrors> {
+        let mut raw = BTreeMap::new();
+        let mut errors = Vec::new();
+        for (k, v) in config {
+            match as_text(v) {
+                Some(s) => {
+                    raw.insert(k.clone(), s);
+                }
+                None if v.is_null() => {}
+                None => errors.push(ConfigError {
+                    field: k.clone(),
+                    message: "must be a string, number or boolean".into(),
+                }),
+            }
+        }
+        let mut r = Reader {
+            props: &raw,
+            errors,
+        };
+        if name.trim().is_empty() {
+            r.error("name", "must not be empty");
+        }
+        for key in raw.keys() {
+            let known = KNOWN.contains(&key.as_str())
+                || FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p));
+            if !known {
+                r.error(
+                    key,
+                    "is not a property of the Postgres connector; check its spelling or remove it",
+                );
+            }
+        }
+        if let Some(class) = r.get("connector.class")
+            && !CONNECTOR_CLASSES.contains(&class)
+        {
+            r.error(
+                "connector.class",
+                format!(
+                    "{class:?} is not a connector this daemon runs; use io.debezium.connector.postgresql.PostgresConnector"
+                ),
+            );
+        }
+        if let Some(plugin) = r.get("plugin.name")
+            && plugin != "pgoutput"
+        {
+            r.error(
+                "plugin.name",
+                format!(
+                    "{plugin:?} is not supported; only pgoutput is (built into Postgres 10+, no server extension needed)"
+                ),
+            );
+        }
+        if let Some(tasks) = r.get("tasks.max")
+            && tasks != "1"
+        {
+            match tasks.parse::<u32>() {
+                Ok(n) if n >= 1 => {} // one replication slot is read by one task, as Debezium
+                _ => r.error("tasks.max", format!("{tasks:?} is not a positive integer")),
+            }
+        }
+
+        let host = r.required("database.hostname", "the Postgres host to connect to");
+        let port = r.parse::<u16>("database.port", 5432, "a TCP port number");
+        let user = r.required("database.user", "a role with REPLICATION and SELECT rights");
+        let password = Secret::new(r.string("database.password", ""));
+        let dbname = r.required("database.dbname", "the database to capture");
+        let sslmode = r.mode::<SslMode>("database.sslmode");
+        let sslrootcert = r.get("database.sslrootcert").map(Into::into);
+        let connect_timeout_ms = r.parse::<u64>("database.connect.timeout.ms", 30_000, "milliseconds");
+        let topic_prefix = r.required(
+            "topic.prefix",
+            "the prefix of every topic name, e.g. \"cdc\" (Debezium's logical server name)",
+        );
+        if !topic_prefix.is_empty()
+            && !topic_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        {
+            r.error(
+                "topic.prefix",
+                format!("{topic_prefix:?} may only contain ASCII letters, digits, '.', '_' and '-'"),
+            );
+        }
+        let slot_name = r.string("slot.name", "debezium");
+        if !slot_name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            || slot_name.len() > 63
+        {
+            r.error(
+                "slot.name",
+                format!(
+                    "{slot_name:?} is not a valid slot name: use at most 63 lower-case letters, digits and underscores"
+                ),
+            );
+        }
+        let publication_name = r.string("publication.name", "dbz_publication");
+        let publication_autocreate = r.choice(
+            "publication.autocreate.mode",
+            AutocreateMode::AllTables,
+            &[
+                ("all_tables", AutocreateMode::AllTables),
+                ("filtered", AutocreateMode::Filtered),
+                ("disabled", AutocreateMode::Disabled),
+            ],
+        );
+        let snapshot_mode = r.choice(
+            "snapshot.mode",
+            SnapshotMode::Initial,
+            &[
+                ("initial", SnapshotMode::Initial),
+                ("always", SnapshotMode::Always),
+                ("no_data", SnapshotMode::NoData),
+                ("never", SnapshotMode::NoData),
+                ("initial_only", SnapshotMode::InitialOnly),
+                ("when_needed", SnapshotMode::WhenNeeded),
+            ],
+        );
+        let snapshot_max_threads = r.parse::<usize>("snapshot.max.threads", 1, "a positive integer");
+        if snapshot_max_threads == 0 {
+            r.error("snapshot.max.threads", "must be at least 1");
+        }
+        let snapshot_chunk_pages = r.parse::<u32>("snapshot.chunk.pages", 4096, "a positive integer");
+        if snapshot_chunk_pages == 0 {
+            r.error("snapshot.chunk.pages", "must be at least 1");
+        }
+        let skipped_operations = parse_skipped(&mut r);
+        let tombstones_on_delete = r.parse::<bool>("tombstones.on.delete", true, "true or false");
+        let slot_drop_on_stop = r.parse::<bool>("slot.drop.on.stop", false, "true or false");
+        let streaming = r.parse::<bool>("replication.streaming", true, "true or false");
+        let status_ms = r.parse::<u64>("status.update.interval.ms", 10_000, "milliseconds");
+        if status_ms == 0 {
+            r.error("status.update.interval.ms", "must be at least 1");
+        }
+        let max_queue_size = r.parse::<usize>("max.queue.size", 8192, "a positive integer");
+        if max_queue_size == 0 {
+            r.error("max.queue.size", "must be at least 1");
+        }
+        let type_modes = TypeModes {
+            decimal: r.mode::<DecimalHandling>("decimal.handling.mode"),
+            time: r.mode::<TimePrecision>("time.precision.mode"),
+            interval: r.mode::<IntervalHandling>("interval.handling.mode"),
+            binary: r.mode::<BinaryHandling>("binary.handling.mode"),
+            money_fraction_digits: r.parse::<u32>("money.fraction.digits", 2, "a non-negative integer"),
+        };
+        let unavailable_value_placeholder =
+            r.string("unavailable.value.placeholder", "__debezium_unavailable_value");
+        let mut filter_errors = Vec::new();
+        let filters = TableFilters::parse(&mut |key| r.get(key).map(str::to_string), &mut |f, m| {
+            filter_errors.push(ConfigError {
+                field: f.into(),
+                message: m,
+            })
+        });
+        r.errors.extend(filter_errors);
+        let key_columns = match r.get("message.key.columns") {
+            None => KeyColumns::default(),
+            Some(spec) => match KeyColumns::parse(spec) {
+                Ok(k) => k,
+                Err(m) => {
+                    r.error("message.key.columns", m);
+                    KeyColumns::default()
+                }
+            },
+        };
+
+        if !r.errors.is_empty() {
+            return Err(ConfigErrors(r.errors));
+        }
+        Ok(PostgresConnectorConfig {
+            name: name.to_string(),
+            connect: ConnectParams {
+                host,
+                port,
+                user,
+                password,
+                dbname,
+                sslmode,
+                sslrootcert,
+                application_name: format!("tributary-{name}"),
+                connect_timeout: Duration::from_millis(connect_timeout_ms),
+            },
+            slot_name,
+            publication_name,
+            publication_autocreate,
+            filters,
+            key_columns,
+            skipped_operations,
+            tombstones_on_delete,
+            slot_drop_on_stop,
+            snapshot_mode,
+            snapshot_max_threads,
+            snapshot_chunk_pages,
+            type_modes,
+            unavailable_value_placeholder,
+            topic_prefix,
+            status_update_interval: Duration::from_millis(status_ms),
+            streaming,
+            max_queue_size,
+            raw,
+        })
+    }
+
+    /// The topic of a table: `<topic.prefix>.<schema>.<table>`.
+    pub fn topic_for(&self, table: &TableId) -> String {
+        format!("{}.{}.{}", self.topic_prefix, table.schema, table.name)
+    }
+}
+
+/// `skipped.operations`: comma-separated op letters, or `none`. Debezium's default is `t`.
+fn parse_skipped(r: &mut Reader<'_>) -> HashSet<Op> {
+    let spec = r.string("skipped.operations", "t");
+    let mut out = HashSet::new();
+    if spec.eq_ignore_ascii_case("none") {
+        return out;
+    }
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match Op::from_code(part) {
+            Some(op) if op != Op::Read => {
+                out.insert(op);
+            }
+            _ => r.error(
+                "skipped.operations",
+                format!("{part:?} is not an operation; use a comma-separated list of c, u, d, t, or none"),
+            ),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

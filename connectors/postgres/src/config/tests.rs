@@ -1,0 +1,105 @@
+use super::*;
+use serde_json::json;
+
+fn parse(config: serde_json::Value) -> Result<PostgresConnectorConfig, ConfigErrors> {
+    PostgresConnectorConfig::from_connector_json(&json!({"name": "inventory", "config": config}))
+}
+
+fn base() -> serde_json::Value {
+    json!({
+        "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+        "database.hostname": "localhost",
+        "database.port": "5432",
+        "database.user": "postgres",
+        "database.password": "secret",
+        "database.dbname": "inventory",
+        "topic.prefix": "cdc",
+        "plugin.name": "pgoutput",
+        "tasks.max": 1,
+    })
+}
+
+fn fields(err: ConfigErrors) -> Vec<String> {
+    err.0.into_iter().map(|e| e.field).collect()
+}
+
+#[test]
+fn a_debezium_config_is_accepted_as_it_is() {
+    let c = parse(base()).unwrap();
+    assert_eq!(c.connect.port, 5432);
+    assert_eq!(c.slot_name, "debezium");
+    assert_eq!(c.publication_name, "dbz_publication");
+    assert_eq!(c.snapshot_mode, SnapshotMode::Initial);
+    assert!(c.skipped_operations.contains(&Op::Truncate));
+    assert!(c.tombstones_on_delete);
+    assert_eq!(format!("{:?}", c.connect.password), "********");
+    assert_eq!(c.topic_for(&TableId::new("public", "t")), "cdc.public.t");
+}
+
+#[test]
+fn a_missing_topic_prefix_is_named() {
+    let mut c = base();
+    c.as_object_mut().unwrap().remove("topic.prefix");
+    assert_eq!(fields(parse(c).unwrap_err()), ["topic.prefix"]);
+}
+
+#[test]
+fn unknown_and_malformed_properties_are_each_named() {
+    let mut c = base();
+    let o = c.as_object_mut().unwrap();
+    o.insert("databse.hostname".into(), json!("x"));
+    o.insert("database.port".into(), json!("eighty"));
+    o.insert("plugin.name".into(), json!("wal2json"));
+    o.insert("snapshot.mode".into(), json!("sometimes"));
+    o.insert("table.include.list".into(), json!("public.(orders"));
+    o.insert("skipped.operations".into(), json!("c,x"));
+    o.insert("decimal.handling.mode".into(), json!("float"));
+    let err = parse(c).unwrap_err();
+    let mut f = fields(err.clone());
+    f.sort();
+    assert_eq!(
+        f,
+        [
+            "database.port",
+            "databse.hostname",
+            "decimal.handling.mode",
+            "plugin.name",
+            "skipped.operations",
+            "snapshot.mode",
+            "table.include.list"
+        ]
+    );
+    let text = err.to_string();
+    assert!(text.contains("only pgoutput"), "{text}");
+    assert!(text.contains("initial, always"), "{text}");
+}
+
+#[test]
+fn include_and_exclude_lists_cannot_be_combined() {
+    let mut c = base();
+    let o = c.as_object_mut().unwrap();
+    o.insert("table.include.list".into(), json!("public.a"));
+    o.insert("table.exclude.list".into(), json!("public.b"));
+    assert_eq!(fields(parse(c).unwrap_err()), ["table.exclude.list"]);
+}
+
+#[test]
+fn filters_match_whole_identifiers() {
+    let mut c = base();
+    let o = c.as_object_mut().unwrap();
+    o.insert("table.include.list".into(), json!("public.orders,inv\\..*"));
+    o.insert("column.exclude.list".into(), json!("public.orders.secret"));
+    o.insert("message.key.columns".into(), json!("public.orders:a,b;inv.*:id"));
+    o.insert("skipped.operations".into(), json!("none"));
+    let c = parse(c).unwrap();
+    let orders = TableId::new("public", "orders");
+    assert!(c.filters.accepts_table(&orders));
+    assert!(!c.filters.accepts_table(&TableId::new("public", "orders2")));
+    assert!(c.filters.accepts_table(&TableId::new("inv", "items")));
+    assert!(!c.filters.accepts_table(&TableId::new("pg_catalog", "pg_class")));
+    assert!(!c.filters.accepts_column(&orders, "secret"));
+    assert!(c.filters.accepts_column(&orders, "secretive"));
+    assert_eq!(c.key_columns.for_table(&orders).unwrap(), ["a", "b"]);
+    assert_eq!(c.key_columns.for_table(&TableId::new("inv", "x")).unwrap(), ["id"]);
+    assert!(c.skipped_operations.is_empty());
+}

@@ -1,0 +1,89 @@
+//! Errors of the Postgres source, each knowing whether it is worth a retry.
+
+use tributary_core::{ErrorKind, Retry};
+
+use crate::config::ConfigErrors;
+use crate::pgoutput::DecodeError;
+use crate::replication::ReplicationError;
+use crate::table::RowError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
+    /// A problem with the database's setup that an operator must fix.
+    #[error("{0}")]
+    Setup(String),
+    #[error("{context}: {source}{}", hint_for(source))]
+    Query {
+        context: &'static str,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    #[error(transparent)]
+    Replication(#[from] ReplicationError),
+    #[error("could not decode a pgoutput message at {lsn}: {source}")]
+    Decode {
+        lsn: tributary_core::Lsn,
+        #[source]
+        source: DecodeError,
+    },
+    #[error(transparent)]
+    Row(#[from] RowError),
+    #[error("{0}")]
+    Offset(String),
+    #[error("could not spill a streamed transaction to disk: {0}")]
+    Spill(#[from] std::io::Error),
+    /// The consumer of events went away.
+    #[error("the event consumer stopped")]
+    Closed,
+}
+
+fn hint_for(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = String::new();
+            if let Some(d) = db.detail() {
+                s.push_str(&format!("\nDETAIL: {d}"));
+            }
+            if let Some(h) = db.hint() {
+                s.push_str(&format!("\nHINT: {h}"));
+            } else if db.code().code() == "28P01" {
+                s.push_str("\nHINT: check database.user and database.password");
+            } else if db.code().code() == "42501" {
+                s.push_str("\nHINT: grant the connector's role the privilege named above (it needs REPLICATION, and SELECT on captured tables)");
+            }
+            s
+        }
+        None => String::new(),
+    }
+}
+
+impl SourceError {
+    pub fn query(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> SourceError {
+        move |source| SourceError::Query { context, source }
+    }
+}
+
+/// SQLSTATE codes that can go away by themselves.
+fn transient_sqlstate(code: &str) -> bool {
+    matches!(
+        code,
+        "57P01" | "57P02" | "57P03" | "53300" | "53400" | "08000" | "08003" | "08006" | "08001" | "40001" | "40P01"
+    )
+}
+
+impl Retry for SourceError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SourceError::Query { source, .. } => match source.as_db_error() {
+                Some(db) if !transient_sqlstate(db.code().code()) => ErrorKind::Definite,
+                _ => ErrorKind::Transient,
+            },
+            SourceError::Replication(e) => e.kind(),
+            SourceError::Spill(_) => ErrorKind::Transient,
+            SourceError::Closed => ErrorKind::Transient,
+            _ => ErrorKind::Definite,
+        }
+    }
+}

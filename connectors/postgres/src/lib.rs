@@ -1,0 +1,12 @@
+pub mod pgoutput;
+pub mod conn;
+pub mod replication;
+pub mod types;
+pub mod config;
+pub mod catalog;
+pub mod table;
+pub mod offset;
+pub mod error;
+pub mod stream;
+pub mod snapshot;
+pub mod source;

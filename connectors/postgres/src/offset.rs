@@ -1,0 +1,81 @@
+//! The Postgres source offset: where a restart resumes.
+//!
+//! `lsn` is the end LSN of the last transaction whose events are durable downstream; on
+//! start every transaction ending at or before it is skipped (exactly-once rule 4).
+//! `snapshot` records snapshot progress per table and chunk, so a restart resumes a
+//! snapshot instead of starting it over. Field names follow Debezium's offset where one
+//! exists (`lsn`, `lsn_commit`, `txId`, `ts_usec`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use tributary_core::Lsn;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PgOffset {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lsn: Option<Lsn>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lsn_commit: Option<Lsn>,
+    #[serde(default, rename = "txId", skip_serializing_if = "Option::is_none")]
+    pub tx_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ts_usec: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotProgress>,
+}
+
+/// Progress of a snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotProgress {
+    pub completed: bool,
+    /// The slot position the snapshot is consistent with.
+    pub point: Lsn,
+    /// Per table (`schema.table`): the chunk plan and which chunks are done.
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableProgress>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableProgress {
+    /// Heap pages per chunk when the plan was made.
+    pub chunk_pages: u32,
+    /// Number of chunks in the plan (the last one is open-ended).
+    pub chunks: u32,
+    /// Chunks whose rows are all durable downstream.
+    pub done: BTreeSet<u32>,
+    /// Rows read by the done chunks.
+    pub rows: u64,
+}
+
+impl TableProgress {
+    pub fn is_complete(&self) -> bool {
+        self.done.len() as u32 >= self.chunks
+    }
+}
+
+impl PgOffset {
+    pub fn from_json(v: Option<&serde_json::Value>) -> Result<Self, String> {
+        match v {
+            None | Some(serde_json::Value::Null) => Ok(PgOffset::default()),
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+                format!("stored offset is not a Postgres connector offset: {e}\nHINT: reset the connector's offsets to start over")
+            }),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("offset always serializes")
+    }
+
+    pub fn snapshot_completed(&self) -> bool {
+        self.snapshot.as_ref().is_some_and(|s| s.completed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == PgOffset::default()
+    }
+}

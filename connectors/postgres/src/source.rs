@@ -1,0 +1,365 @@
+//! The Postgres source connector: checks, setup, snapshot, then streaming.
+//!
+//! [`run`] is the whole life of one connector run. It checks everything it can before it
+//! creates anything (credentials, `wal_level`, publication, the tables' replica identity,
+//! whether the slot is free), so a bad setup fails with a clear error and leaves nothing
+//! half-created. It then creates what is missing, takes or resumes the snapshot inside an
+//! exported snapshot, and streams from the slot. Events go to a bounded channel; the
+//! consumer makes them durable and advances the [`DurableLsn`], which is the only LSN
+//! ever reported to Postgres as flushed.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio_postgres::Client;
+use tributary_core::{CaptureItem, DurableLsn, Lsn};
+
+use crate::catalog::{self, TableMeta};
+use crate::config::{AutocreateMode, PostgresConnectorConfig, SnapshotMode, quote_ident};
+use crate::conn::connect_query;
+use crate::error::SourceError;
+use crate::offset::{PgOffset, SnapshotProgress};
+use crate::replication::{ReplicationConnection, ReplicationEvent, StatusConfig};
+use crate::snapshot::{self, SnapshotTable};
+use crate::stream::{ChangeStream, OverlapFilter, OverlapScope};
+use crate::table::{TableState, WireColumn};
+use crate::types::TypeRegistry;
+
+/// The slot as `pg_replication_slots` shows it.
+#[derive(Debug)]
+struct SlotRow {
+    plugin: Option<String>,
+    database: Option<String>,
+    active_pid: Option<i32>,
+    confirmed_flush: Option<Lsn>,
+}
+
+/// Runs the connector until `shutdown` turns true, the consumer goes away, or an error.
+/// `stored` is the offset the consumer last made durable.
+pub async fn run(
+    config: Arc<PostgresConnectorConfig>,
+    stored: Option<serde_json::Value>,
+    out: mpsc::Sender<CaptureItem>,
+    durable: DurableLsn,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), SourceError> {
+    let mut offset = PgOffset::from_json(stored.as_ref()).map_err(SourceError::Offset)?;
+    let client = connect_query(&config.connect).await?;
+    preflight(&client).await?;
+
+    // What will be captured, and can it be?
+    let mut tables = catalog::load_tables(&client, &config)
+        .await
+        .map_err(SourceError::query("could not list tables"))?;
+    let publication = catalog::publication_tables(&client, &config.publication_name)
+        .await
+        .map_err(SourceError::query("could not read the publication"))?;
+    match &publication {
+        Some(published) => tables.retain(|t| published.contains(&t.id)),
+        None if config.publication_autocreate == AutocreateMode::Disabled => {
+            return Err(SourceError::Setup(format!(
+                "publication {:?} does not exist and publication.autocreate.mode is disabled\nHINT: run CREATE PUBLICATION {} FOR TABLE …, or set publication.autocreate.mode to filtered or all_tables",
+                config.publication_name,
+                quote_ident(&config.publication_name)
+            )));
+        }
+        None => {}
+    }
+    for t in &tables {
+        if let Some(problem) = TableState::identity_problem(t, &config) {
+            return Err(SourceError::Setup(problem));
+        }
+    }
+    let slot = slot_row(&client, &config.slot_name).await?;
+    if let Some(s) = &slot {
+        check_slot(&config, s)?;
+    }
+
+    // Create what is missing.
+    let mut repl = ReplicationConnection::connect(&config.connect).await?;
+    let created_publication = publication.is_none();
+    if created_publication {
+        create_publication(&client, &config, &tables).await?;
+    }
+    let need_snapshot = match config.snapshot_mode {
+        SnapshotMode::Initial | SnapshotMode::InitialOnly => !offset.snapshot_completed(),
+        SnapshotMode::Always => true,
+        SnapshotMode::NoData => false,
+        SnapshotMode::WhenNeeded => offset.is_empty() || slot.is_none(),
+    };
+    let registry = {
+        let mut r = TypeRegistry::new();
+        let oids: Vec<u32> = tables
+            .iter()
+            .flat_map(|t| t.columns.iter().map(|c| c.type_oid))
+            .collect();
+        r.load(&client, &oids)
+            .await
+            .map_err(SourceError::query("could not load column types"))?;
+        r
+    };
+
+    let mut overlap = OverlapFilter::default();
+    match &slot {
+        None => {
+            if offset.lsn.is_some() && config.snapshot_mode != SnapshotMode::WhenNeeded {
+                return Err(SourceError::Setup(format!(
+                    "replication slot {:?} does not exist, but the connector has a stored offset at {}: the changes since then are gone\nHINT: set snapshot.mode=when_needed to take a new snapshot, or reset the connector's offsets",
+                    config.slot_name,
+                    offset.lsn.unwrap_or_default()
+                )));
+            }
+            let created = match repl.create_logical_slot(&config.slot_name, false, need_snapshot).await {
+                Ok(c) => c,
+                Err(e) => {
+                    if created_publication {
+                        drop_publication(&client, &config).await;
+                    }
+                    return Err(e.into());
+                }
+            };
+            tracing::info!(slot = %config.slot_name, point = %created.consistent_point, "replication slot created");
+            durable.advance(created.consistent_point);
+            // A new slot starts a new history: forget any progress of an older one.
+            offset = PgOffset::default();
+            if need_snapshot {
+                offset.snapshot = Some(SnapshotProgress {
+                    completed: false,
+                    point: created.consistent_point,
+                    tables: Default::default(),
+                });
+                let name = created.snapshot_name.clone().unwrap_or_default();
+                let plan = plan(&tables, &config, &registry, &offset, false)?;
+                let outcome = snapshot::run(config.clone(), &client, &name, plan, offset, &out).await?;
+                offset = outcome.offset;
+            }
+        }
+        Some(row) => {
+            if let Some(l) = row.confirmed_flush {
+                durable.advance(l);
+            }
+            if need_snapshot {
+                // The slot exists, so its own snapshot is gone: export a new one from a
+                // temporary slot and skip, in the stream, what the new snapshot holds.
+                let resuming = offset.snapshot.as_ref().is_some_and(|s| !s.completed)
+                    && config.snapshot_mode != SnapshotMode::Always;
+                let mut temp = ReplicationConnection::connect(&config.connect).await?;
+                let temp_slot = format!("{}_snap_{}", config.slot_name, std::process::id());
+                let created = temp.create_logical_slot(&temp_slot, true, true).await?;
+                let point = created.consistent_point;
+                if !resuming {
+                    offset.snapshot = Some(SnapshotProgress {
+                        completed: false,
+                        point,
+                        tables: Default::default(),
+                    });
+                }
+                let plan = plan(&tables, &config, &registry, &offset, resuming)?;
+                overlap.until = point;
+                for t in &plan {
+                    let started = offset
+                        .snapshot
+                        .as_ref()
+                        .and_then(|s| s.tables.get(&t.meta.id.to_string()))
+                        .is_some_and(|p| !p.done.is_empty());
+                    if !started {
+                        overlap.tables.insert(t.meta.oid, OverlapScope::All);
+                    }
+                }
+                let name = created.snapshot_name.clone().unwrap_or_default();
+                tracing::info!(resuming, %point, "snapshot with a temporary slot");
+                let outcome = snapshot::run(config.clone(), &client, &name, plan, offset, &out).await?;
+                offset = outcome.offset;
+                for (oid, keys) in outcome.keys {
+                    overlap.tables.entry(oid).or_insert(OverlapScope::Keys(keys));
+                }
+                drop(temp);
+            }
+        }
+    }
+    if config.snapshot_mode == SnapshotMode::InitialOnly {
+        tracing::info!("snapshot.mode is initial_only: not streaming");
+        return Ok(());
+    }
+
+    // Stream.
+    let streaming = config.streaming && repl.server_version_num() >= 140000;
+    let mut options = vec![
+        ("proto_version", if streaming { "2" } else { "1" }.to_string()),
+        ("publication_names", quote_ident(&config.publication_name)),
+    ];
+    if streaming {
+        options.push(("streaming", "on".to_string()));
+    }
+    let start = offset.lsn.unwrap_or(Lsn::ZERO);
+    let mut stream = repl
+        .start_replication(
+            &config.slot_name,
+            start,
+            &options,
+            StatusConfig {
+                durable: durable.clone(),
+                interval: config.status_update_interval,
+            },
+        )
+        .await?;
+    tracing::info!(slot = %config.slot_name, %start, proto = if streaming { 2 } else { 1 }, "streaming started");
+    let mut changes = ChangeStream::new(config.clone(), client, registry, offset, overlap);
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => break,
+            ev = stream.next() => match ev? {
+                Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
+                    changes.handle(wal_start, data, &out).await?;
+                }
+                Some(ReplicationEvent::Keepalive { wal_end }) => {
+                    if let Some(item) = changes.progress(wal_end) {
+                        out.send(item).await.map_err(|_| SourceError::Closed)?;
+                    }
+                }
+                None => {
+                    return Err(SourceError::Setup("the server ended replication".into()));
+                }
+            },
+        }
+    }
+    tracing::info!("stopping replication");
+    let _ = stream.send_status(false).await;
+    stream.stop().await?;
+    if config.slot_drop_on_stop {
+        let mut repl = ReplicationConnection::connect(&config.connect).await?;
+        repl.simple_query(&format!("DROP_REPLICATION_SLOT {} WAIT", quote_ident(&config.slot_name)))
+            .await?;
+        tracing::info!(slot = %config.slot_name, "replication slot dropped (slot.drop.on.stop)");
+    }
+    Ok(())
+}
+
+/// Snapshot plan: tables with their states; on resume, only those not complete.
+fn plan(
+    tables: &[TableMeta],
+    config: &Arc<PostgresConnectorConfig>,
+    registry: &TypeRegistry,
+    offset: &PgOffset,
+    resuming: bool,
+) -> Result<Vec<SnapshotTable>, SourceError> {
+    let mut out = Vec::new();
+    for meta in tables {
+        let progress = offset
+            .snapshot
+            .as_ref()
+            .and_then(|s| s.tables.get(&meta.id.to_string()));
+        if progress.is_some_and(|p| p.is_complete()) {
+            continue;
+        }
+        let wire: Vec<WireColumn> = meta
+            .columns
+            .iter()
+            .map(|c| WireColumn {
+                name: c.name.clone(),
+                type_oid: c.type_oid,
+                typmod: c.typmod,
+            })
+            .collect();
+        let state = TableState::build(meta, &wire, config, registry, 0).map_err(SourceError::Setup)?;
+        out.push(SnapshotTable {
+            meta: meta.clone(),
+            state: Arc::new(state),
+            collect_keys: resuming && progress.is_some_and(|p| !p.done.is_empty()),
+        });
+    }
+    Ok(out)
+}
+
+/// Checks the server can do logical replication at all.
+async fn preflight(client: &Client) -> Result<(), SourceError> {
+    let row = client
+        .query_one("SELECT current_setting('wal_level'), current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(SourceError::query("could not read server settings"))?;
+    let wal_level: String = row.get(0);
+    let version: i32 = row.get(1);
+    if wal_level != "logical" {
+        return Err(SourceError::Setup(format!(
+            "wal_level is {wal_level:?}, but logical replication needs \"logical\"\nHINT: run ALTER SYSTEM SET wal_level = logical and restart Postgres"
+        )));
+    }
+    if version < 100000 {
+        return Err(SourceError::Setup(format!(
+            "Postgres {version} is too old: pgoutput needs Postgres 10 or later"
+        )));
+    }
+    Ok(())
+}
+
+async fn slot_row(client: &Client, slot: &str) -> Result<Option<SlotRow>, SourceError> {
+    let row = client
+        .query_opt(
+            "SELECT plugin::text, database::text, active_pid, confirmed_flush_lsn::text \
+             FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .map_err(SourceError::query("could not read replication slots"))?;
+    Ok(row.map(|r| SlotRow {
+        plugin: r.get(0),
+        database: r.get(1),
+        active_pid: r.get(2),
+        confirmed_flush: r.get::<_, Option<String>>(3).and_then(|s| s.parse().ok()),
+    }))
+}
+
+fn check_slot(config: &PostgresConnectorConfig, s: &SlotRow) -> Result<(), SourceError> {
+    if let Some(pid) = s.active_pid {
+        return Err(SourceError::Setup(format!(
+            "replication slot {:?} is in use by another process (pid {pid})\nHINT: stop the other consumer of the slot, or give this connector its own slot.name",
+            config.slot_name
+        )));
+    }
+    if s.plugin.as_deref() != Some("pgoutput") {
+        return Err(SourceError::Setup(format!(
+            "replication slot {:?} uses plugin {:?}, not pgoutput\nHINT: drop the slot or set another slot.name",
+            config.slot_name,
+            s.plugin.as_deref().unwrap_or("none (a physical slot)")
+        )));
+    }
+    if s.database.as_deref() != Some(config.connect.dbname.as_str()) {
+        return Err(SourceError::Setup(format!(
+            "replication slot {:?} belongs to database {:?}, not {:?}\nHINT: set another slot.name",
+            config.slot_name,
+            s.database.as_deref().unwrap_or(""),
+            config.connect.dbname
+        )));
+    }
+    Ok(())
+}
+
+async fn create_publication(
+    client: &Client,
+    config: &PostgresConnectorConfig,
+    tables: &[TableMeta],
+) -> Result<(), SourceError> {
+    let name = quote_ident(&config.publication_name);
+    let sql = match config.publication_autocreate {
+        AutocreateMode::AllTables => format!("CREATE PUBLICATION {name} FOR ALL TABLES"),
+        _ if tables.is_empty() => format!("CREATE PUBLICATION {name}"),
+        _ => {
+            let list: Vec<String> = tables.iter().map(|t| t.id.quoted()).collect();
+            format!("CREATE PUBLICATION {name} FOR TABLE {}", list.join(", "))
+        }
+    };
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(SourceError::query("could not create the publication"))?;
+    tracing::info!(publication = %config.publication_name, "publication created");
+    Ok(())
+}
+
+async fn drop_publication(client: &Client, config: &PostgresConnectorConfig) {
+    let sql = format!("DROP PUBLICATION IF EXISTS {}", quote_ident(&config.publication_name));
+    if let Err(e) = client.batch_execute(&sql).await {
+        tracing::warn!(error = %e, "could not drop the publication created by this run");
+    }
+}

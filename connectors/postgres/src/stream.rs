@@ -1,0 +1,560 @@
+//! Turns decoded pgoutput messages into change events.
+//!
+//! This is the behaviour layer between the replication connection (bytes in) and the
+//! sink (events out). It keeps the relation cache (a Relation message precedes the first
+//! change of a table and is sent again when its shape changes; a new shape means a new
+//! [`TableState`] and so new schemas for later events), frames transactions, applies
+//! `skipped.operations`, and skips what a restart must not repeat: transactions at or
+//! below the stored offset, and changes a resumed snapshot already read.
+//!
+//! Protocol v2 streams large in-progress transactions in blocks before they commit. Their
+//! messages are spilled to an anonymous temporary file per transaction and replayed on
+//! Stream Commit, so nothing uncommitted reaches the sink and memory stays bounded
+//! however large the transaction.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc::Sender;
+use tokio_postgres::Client;
+use tributary_core::event::now_us;
+use tributary_core::{CaptureItem, ChangeEvent, Lsn, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit, Value};
+
+use crate::catalog;
+use crate::config::{PostgresConnectorConfig, TableId};
+use crate::error::SourceError;
+use crate::offset::PgOffset;
+use crate::pgoutput::{self, Message, OldTuple, Relation, TupleData, TupleValue};
+use crate::table::{Cell, TableState, WireColumn};
+use crate::types::TypeRegistry;
+
+/// Changes a resumed or repeated snapshot already read: transactions committed before
+/// `until` (the new snapshot's consistent point) are skipped for these tables, wholly or
+/// for the listed keys.
+#[derive(Debug, Default)]
+pub struct OverlapFilter {
+    pub until: Lsn,
+    pub tables: HashMap<u32, OverlapScope>,
+}
+
+#[derive(Debug)]
+pub enum OverlapScope {
+    All,
+    /// Keys (as canonical JSON) of rows the new snapshot read.
+    Keys(HashSet<String>),
+}
+
+struct Rel {
+    wire: Vec<WireColumn>,
+    /// `None` when the table is not captured.
+    state: Option<Arc<TableState>>,
+}
+
+struct OpenTx {
+    begin: TxBegin,
+    skip: bool,
+    events: u64,
+}
+
+#[derive(Default)]
+struct Spill {
+    file: Option<BufWriter<std::fs::File>>,
+    aborted: HashSet<u32>,
+}
+
+/// Decodes replication messages into [`CaptureItem`]s.
+pub struct ChangeStream {
+    config: Arc<PostgresConnectorConfig>,
+    client: Client,
+    registry: TypeRegistry,
+    db: Arc<str>,
+    prefix: Arc<str>,
+    relations: HashMap<u32, Rel>,
+    tx: Option<OpenTx>,
+    in_stream: Option<u32>,
+    spills: HashMap<u32, Spill>,
+    /// Transactions ending at or before this were delivered before a restart.
+    resume_after: Option<Lsn>,
+    overlap: OverlapFilter,
+    last_commit: Option<Lsn>,
+    offset: PgOffset,
+    version: u64,
+    warned: HashSet<(u32, String)>,
+}
+
+impl ChangeStream {
+    pub fn new(
+        config: Arc<PostgresConnectorConfig>,
+        client: Client,
+        registry: TypeRegistry,
+        offset: PgOffset,
+        overlap: OverlapFilter,
+    ) -> Self {
+        ChangeStream {
+            db: config.connect.dbname.as_str().into(),
+            prefix: config.topic_prefix.as_str().into(),
+            config,
+            client,
+            registry,
+            relations: HashMap::new(),
+            tx: None,
+            in_stream: None,
+            spills: HashMap::new(),
+            resume_after: offset.lsn,
+            overlap,
+            last_commit: offset.lsn_commit,
+            offset,
+            version: 0,
+            warned: HashSet::new(),
+        }
+    }
+
+    /// Whether a transaction is open or a streamed one is pending: then a keepalive's
+    /// `wal_end` must not be acknowledged.
+    pub fn is_idle(&self) -> bool {
+        self.tx.is_none() && self.in_stream.is_none() && self.spills.is_empty()
+    }
+
+    /// The offset as of the last transaction handed downstream.
+    pub fn offset(&self) -> &PgOffset {
+        &self.offset
+    }
+
+    /// Records that the log has been seen up to `lsn` with nothing to deliver, and returns
+    /// the item that lets the sink acknowledge it.
+    pub fn progress(&mut self, lsn: Lsn) -> Option<CaptureItem> {
+        if !self.is_idle() || self.offset.lsn.is_some_and(|l| l >= lsn) {
+            return None;
+        }
+        self.offset.lsn = Some(lsn);
+        Some(CaptureItem::Progress {
+            lsn,
+            offset: self.offset.to_json(),
+        })
+    }
+
+    /// Handles one XLogData payload.
+    pub async fn handle(
+        &mut self,
+        wal_start: Lsn,
+        data: Bytes,
+        out: &Sender<CaptureItem>,
+    ) -> Result<(), SourceError> {
+        let msg = pgoutput::decode(&data, self.in_stream.is_some())
+            .map_err(|source| SourceError::Decode { lsn: wal_start, source })?;
+        match msg {
+            Message::StreamStart(s) => {
+                self.in_stream = Some(s.xid);
+                Ok(())
+            }
+            Message::StreamStop => {
+                self.in_stream = None;
+                Ok(())
+            }
+            Message::StreamAbort(a) => {
+                if a.xid == a.subxid {
+                    self.spills.remove(&a.xid);
+                } else {
+                    self.spills.entry(a.xid).or_default().aborted.insert(a.subxid);
+                }
+                Ok(())
+            }
+            Message::StreamCommit(c) => {
+                let spill = self.spills.remove(&c.xid).unwrap_or_default();
+                let begin = TxBegin {
+                    xid: c.xid,
+                    final_lsn: c.commit_lsn,
+                    commit_ts_us: c.commit_ts_us,
+                };
+                self.begin(begin, out).await?;
+                self.replay(spill, out).await?;
+                self.commit(c.xid, c.commit_lsn, c.end_lsn, c.commit_ts_us, out)
+                    .await
+            }
+            _ if self.in_stream.is_some() => {
+                let xid = self.in_stream.unwrap_or_default();
+                let spill = self.spills.entry(xid).or_default();
+                let file = match &mut spill.file {
+                    Some(f) => f,
+                    None => spill.file.insert(BufWriter::with_capacity(
+                        1 << 16,
+                        tempfile::tempfile()?,
+                    )),
+                };
+                file.write_all(&wal_start.0.to_le_bytes())?;
+                file.write_all(&(data.len() as u32).to_le_bytes())?;
+                file.write_all(&data)?;
+                Ok(())
+            }
+            msg => self.apply(wal_start, msg, out).await,
+        }
+    }
+
+    async fn replay(&mut self, spill: Spill, out: &Sender<CaptureItem>) -> Result<(), SourceError> {
+        let Some(file) = spill.file else {
+            return Ok(());
+        };
+        let mut file = file.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        let mut reader = BufReader::with_capacity(1 << 16, file);
+        let mut head = [0u8; 12];
+        loop {
+            match reader.read_exact(&mut head) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                Err(e) => return Err(e.into()),
+            }
+            let lsn = Lsn(u64::from_le_bytes(head[..8].try_into().unwrap_or_default()));
+            let len = u32::from_le_bytes(head[8..].try_into().unwrap_or_default()) as usize;
+            let mut buf = vec![0u8; len];
+            reader.read_exact(&mut buf)?;
+            let msg = pgoutput::decode(&Bytes::from(buf), true)
+                .map_err(|source| SourceError::Decode { lsn, source })?;
+            if message_xid(&msg).is_some_and(|x| spill.aborted.contains(&x)) {
+                continue;
+            }
+            self.apply(lsn, msg, out).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply(&mut self, lsn: Lsn, msg: Message, out: &Sender<CaptureItem>) -> Result<(), SourceError> {
+        match msg {
+            Message::Begin(b) => {
+                let begin = TxBegin {
+                    xid: b.xid,
+                    final_lsn: b.final_lsn,
+                    commit_ts_us: b.commit_ts_us,
+                };
+                self.begin(begin, out).await
+            }
+            Message::Commit(c) => {
+                let xid = self.tx.as_ref().map(|t| t.begin.xid).unwrap_or_default();
+                self.commit(xid, c.commit_lsn, c.end_lsn, c.commit_ts_us, out)
+                    .await
+            }
+            Message::Relation(r) => self.relation(r).await,
+            Message::Insert(i) => {
+                self.row_change(lsn, i.rel_id, Op::Create, None, Some(&i.new), out)
+                    .await
+            }
+            Message::Update(u) => {
+                let old = u.old.as_ref().map(|o| match o {
+                    OldTuple::Key(t) | OldTuple::Full(t) => t,
+                });
+                self.row_change(lsn, u.rel_id, Op::Update, old, Some(&u.new), out)
+                    .await
+            }
+            Message::Delete(d) => {
+                let (OldTuple::Key(t) | OldTuple::Full(t)) = &d.old;
+                self.row_change(lsn, d.rel_id, Op::Delete, Some(t), None, out)
+                    .await
+            }
+            Message::Truncate(t) => {
+                for rel_id in t.rel_ids {
+                    self.truncate(lsn, rel_id, out).await?;
+                }
+                Ok(())
+            }
+            // Origins, types (loaded from the catalog) and logical messages are not events.
+            Message::Origin(_) | Message::Type(_) | Message::LogicalMessage(_) => Ok(()),
+            Message::StreamStart(_) | Message::StreamStop | Message::StreamCommit(_) | Message::StreamAbort(_) => {
+                Err(SourceError::Setup(format!(
+                    "unexpected streaming control message at {lsn} inside a streamed transaction"
+                )))
+            }
+        }
+    }
+
+    /// Opens a transaction. It is skipped when its commit record starts before the resume
+    /// point: the resume point is the end of a delivered commit (or a keepalive position
+    /// with nothing open), and pgoutput sends transactions in commit order, so any commit
+    /// that starts before it was delivered already.
+    async fn begin(&mut self, begin: TxBegin, out: &Sender<CaptureItem>) -> Result<(), SourceError> {
+        let skip = self.resume_after.is_some_and(|r| begin.final_lsn < r);
+        self.tx = Some(OpenTx {
+            begin,
+            skip,
+            events: 0,
+        });
+        if !skip {
+            send(out, CaptureItem::Begin(begin)).await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(
+        &mut self,
+        xid: u32,
+        commit_lsn: Lsn,
+        end_lsn: Lsn,
+        commit_ts_us: i64,
+        out: &Sender<CaptureItem>,
+    ) -> Result<(), SourceError> {
+        let tx = self.tx.take();
+        let skipped = tx.as_ref().is_some_and(|t| t.skip) || self.resume_after.is_some_and(|r| end_lsn <= r);
+        if skipped {
+            return Ok(());
+        }
+        self.offset.lsn = Some(end_lsn);
+        self.offset.lsn_commit = Some(commit_lsn);
+        self.offset.tx_id = Some(i64::from(xid));
+        self.offset.ts_usec = Some(commit_ts_us);
+        self.last_commit = Some(commit_lsn);
+        let item = CaptureItem::Commit {
+            tx: TxCommit {
+                xid,
+                commit_lsn,
+                end_lsn,
+                commit_ts_us,
+                events: tx.map(|t| t.events).unwrap_or(0),
+            },
+            offset: self.offset.to_json(),
+        };
+        send(out, item).await
+    }
+
+    async fn relation(&mut self, r: Relation) -> Result<(), SourceError> {
+        let wire: Vec<WireColumn> = r
+            .columns
+            .iter()
+            .map(|c| WireColumn {
+                name: c.name.clone(),
+                type_oid: c.type_oid,
+                typmod: c.type_modifier,
+            })
+            .collect();
+        if let Some(existing) = self.relations.get(&r.rel_id)
+            && same_shape(&existing.wire, &wire)
+        {
+            return Ok(());
+        }
+        let id = TableId::new(r.namespace.clone(), r.name.clone());
+        let state = if self.config.filters.accepts_table(&id) {
+            Some(Arc::new(self.build_state(r.rel_id, &id, &wire).await?))
+        } else {
+            None
+        };
+        self.relations.insert(r.rel_id, Rel { wire, state });
+        Ok(())
+    }
+
+    async fn build_state(&mut self, oid: u32, id: &TableId, wire: &[WireColumn]) -> Result<TableState, SourceError> {
+        let oids: Vec<u32> = wire.iter().map(|c| c.type_oid).collect();
+        self.registry
+            .load(&self.client, &oids)
+            .await
+            .map_err(SourceError::query("could not load column types"))?;
+        let mut meta = catalog::load_table(&self.client, oid)
+            .await
+            .map_err(SourceError::query("could not read the table's catalog entry"))?
+            .unwrap_or_else(|| catalog::TableMeta {
+                // Dropped since: keep the wire shape, no key or nullability information.
+                oid,
+                id: id.clone(),
+                replica_identity: catalog::ReplicaIdentity::Default,
+                columns: Vec::new(),
+            });
+        meta.id = id.clone();
+        self.version += 1;
+        let state = TableState::build(&meta, wire, &self.config, &self.registry, self.version)
+            .map_err(SourceError::Setup)?;
+        for col in &state.unknown_columns {
+            if self.warned.insert((oid, col.clone())) {
+                tracing::warn!(table = %id, column = %col, "column type has no mapping; passing its text form");
+            }
+        }
+        tracing::info!(table = %id, version = self.version, "table shape loaded");
+        Ok(state)
+    }
+
+    fn state_of(&self, rel_id: u32) -> Result<Option<Arc<TableState>>, SourceError> {
+        match self.relations.get(&rel_id) {
+            Some(rel) => Ok(rel.state.clone()),
+            None => Err(SourceError::Setup(format!(
+                "change for relation {rel_id} arrived before its Relation message\nHINT: this is a protocol error; restart the connector"
+            ))),
+        }
+    }
+
+    fn source(&self, state: &TableState, lsn: Lsn) -> SourceInfo {
+        let (xid, ts) = self
+            .tx
+            .as_ref()
+            .map(|t| (t.begin.xid, t.begin.commit_ts_us))
+            .unwrap_or((0, now_us()));
+        SourceInfo {
+            name: self.prefix.clone(),
+            db: self.db.clone(),
+            schema: state.schema_name.clone(),
+            table: state.table_name.clone(),
+            ts_us: ts,
+            snapshot: SnapshotMarker::False,
+            tx_id: Some(i64::from(xid)),
+            lsn: Some(lsn),
+            sequence: Some((self.last_commit, Some(lsn))),
+            xmin: None,
+        }
+    }
+
+    fn skipping(&self) -> bool {
+        self.tx.as_ref().is_some_and(|t| t.skip)
+    }
+
+    /// Whether a resumed snapshot already holds this change.
+    fn overlapped(&self, rel_id: u32, key: Option<&Value>, state: &TableState) -> bool {
+        let Some(tx) = &self.tx else { return false };
+        if tx.begin.final_lsn >= self.overlap.until {
+            return false;
+        }
+        match self.overlap.tables.get(&rel_id) {
+            None => false,
+            Some(OverlapScope::All) => true,
+            Some(OverlapScope::Keys(keys)) => key.is_some_and(|k| keys.contains(&key_string(state, k))),
+        }
+    }
+
+    async fn row_change(
+        &mut self,
+        lsn: Lsn,
+        rel_id: u32,
+        op: Op,
+        old: Option<&TupleData>,
+        new: Option<&TupleData>,
+        out: &Sender<CaptureItem>,
+    ) -> Result<(), SourceError> {
+        let Some(state) = self.state_of(rel_id)? else {
+            return Ok(());
+        };
+        if self.skipping() {
+            return Ok(());
+        }
+        let (old_key, before) = match old {
+            Some(t) => {
+                let (k, v) = state.convert(cells(t))?;
+                (k, Some(v))
+            }
+            None => (None, None),
+        };
+        let (new_key, after) = match new {
+            Some(t) => {
+                let (k, v) = state.convert(cells(t))?;
+                (k, Some(v))
+            }
+            None => (None, None),
+        };
+        let key = new_key.clone().or_else(|| old_key.clone());
+        if self.overlapped(rel_id, key.as_ref(), &state) {
+            return Ok(());
+        }
+        let source = self.source(&state, lsn);
+        // A key change is a delete of the old key (with its tombstone) and a create of the
+        // new one, as Debezium emits it, so compacted topics stay right.
+        if op == Op::Update && old_key.is_some() && new_key.is_some() && old_key != new_key {
+            self.emit(&state, Op::Delete, old_key, before, None, source.clone(), out)
+                .await?;
+            return self.emit(&state, Op::Create, new_key, None, after, source, out).await;
+        }
+        self.emit(&state, op, key, before, after, source, out).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn emit(
+        &mut self,
+        state: &Arc<TableState>,
+        op: Op,
+        key: Option<Value>,
+        before: Option<Value>,
+        after: Option<Value>,
+        source: SourceInfo,
+        out: &Sender<CaptureItem>,
+    ) -> Result<(), SourceError> {
+        if self.config.skipped_operations.contains(&op) {
+            return Ok(());
+        }
+        let tombstone_key = (op == Op::Delete && self.config.tombstones_on_delete)
+            .then(|| key.clone())
+            .flatten();
+        let ev = ChangeEvent {
+            schemas: state.schemas.clone(),
+            op,
+            key,
+            before,
+            after,
+            source,
+            ts_us: now_us(),
+        };
+        if let Some(tx) = &mut self.tx {
+            tx.events += 1;
+        }
+        send(out, CaptureItem::Change(ev)).await?;
+        if let Some(key) = tombstone_key {
+            send(
+                out,
+                CaptureItem::Tombstone {
+                    schemas: state.schemas.clone(),
+                    key,
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn truncate(&mut self, lsn: Lsn, rel_id: u32, out: &Sender<CaptureItem>) -> Result<(), SourceError> {
+        let Some(state) = self.state_of(rel_id)? else {
+            return Ok(());
+        };
+        if self.skipping() || self.overlapped(rel_id, None, &state) {
+            return Ok(());
+        }
+        let source = self.source(&state, lsn);
+        self.emit(&state, Op::Truncate, None, None, None, source, out).await
+    }
+}
+
+fn same_shape(a: &[WireColumn], b: &[WireColumn]) -> bool {
+    a.len() == b.len()
+        && a
+            .iter()
+            .zip(b)
+            .all(|(x, y)| x.name == y.name && x.type_oid == y.type_oid && x.typmod == y.typmod)
+}
+
+/// The cells of a pgoutput tuple. Binary values never arrive: binary mode is not requested.
+fn cells(t: &TupleData) -> impl ExactSizeIterator<Item = Cell<'_>> {
+    t.0.iter().map(|v| match v {
+        TupleValue::Null => Cell::Null,
+        TupleValue::UnchangedToast => Cell::Unchanged,
+        TupleValue::Text(b) | TupleValue::Binary(b) => match std::str::from_utf8(b) {
+            Ok(s) => Cell::Text(s),
+            Err(_) => Cell::Null,
+        },
+    })
+}
+
+/// The xid a streamed message belongs to (its subtransaction, for changes).
+fn message_xid(msg: &Message) -> Option<u32> {
+    match msg {
+        Message::Insert(m) => m.xid,
+        Message::Update(m) => m.xid,
+        Message::Delete(m) => m.xid,
+        Message::Truncate(m) => m.xid,
+        Message::LogicalMessage(m) => m.xid,
+        _ => None,
+    }
+}
+
+/// A canonical string for a key, to compare keys across snapshot and stream.
+pub fn key_string(state: &TableState, key: &Value) -> String {
+    match &state.schemas.key {
+        Some(schema) => tributary_core::json::value_to_json(schema, key).to_string(),
+        None => String::new(),
+    }
+}
+
+async fn send(out: &Sender<CaptureItem>, item: CaptureItem) -> Result<(), SourceError> {
+    out.send(item).await.map_err(|_| SourceError::Closed)
+}

@@ -1,0 +1,211 @@
+//! A captured table's current shape and how its rows become event values.
+//!
+//! [`TableState`] is built from the columns of a Relation message (or, for the snapshot,
+//! from the catalog) plus the catalog's primary key and nullability, and holds everything
+//! needed per row: which columns go to the key and to the value, their schemas and their
+//! parsers. It is immutable; a shape change builds a new one with a higher version.
+
+use std::sync::Arc;
+
+use tributary_core::envelope::envelope_schema;
+use tributary_core::{Field, Schema, TableSchemas, Value};
+
+use crate::catalog::{ReplicaIdentity, TableMeta};
+use crate::config::{PostgresConnectorConfig, TableId};
+use crate::types::{TypeError, TypeRegistry, ValueParser, map_column, unavailable_value};
+
+/// One column value as it arrives, from pgoutput or from COPY.
+#[derive(Debug, Clone, Copy)]
+pub enum Cell<'a> {
+    Null,
+    /// An unchanged TOASTed value that pgoutput did not send.
+    Unchanged,
+    Text(&'a str),
+}
+
+/// A column of the wire tuple: its name, type and how it is parsed.
+#[derive(Debug, Clone)]
+pub struct WireColumn {
+    pub name: String,
+    pub type_oid: u32,
+    pub typmod: i32,
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    parser: ValueParser,
+    /// The placeholder for an unchanged TOASTed value of this column.
+    unavailable: Value,
+    in_value: bool,
+}
+
+/// Error turning a tuple into event values.
+#[derive(Debug, thiserror::Error)]
+pub enum RowError {
+    #[error("table {table}: column {column}: {source}")]
+    Value {
+        table: TableId,
+        column: String,
+        #[source]
+        source: TypeError,
+    },
+    #[error(
+        "table {table}: tuple has {got} columns but the table has {expected}\nHINT: this is a bug or a protocol mismatch; please report it"
+    )]
+    Arity {
+        table: TableId,
+        got: usize,
+        expected: usize,
+    },
+}
+
+/// The current shape of a captured table.
+#[derive(Debug)]
+pub struct TableState {
+    pub id: TableId,
+    pub oid: u32,
+    pub schemas: Arc<TableSchemas>,
+    pub schema_name: Arc<str>,
+    pub table_name: Arc<str>,
+    pub replica_identity: ReplicaIdentity,
+    /// Column names in wire order.
+    pub columns: Vec<String>,
+    slots: Vec<Slot>,
+    /// Wire indexes of the key columns, in key order.
+    key: Vec<usize>,
+    /// Columns whose type has no mapping (they pass as text).
+    pub unknown_columns: Vec<String>,
+}
+
+impl TableState {
+    /// Builds the state of `meta` for tuples laid out as `wire` (wire order).
+    pub fn build(
+        meta: &TableMeta,
+        wire: &[WireColumn],
+        config: &PostgresConnectorConfig,
+        registry: &TypeRegistry,
+        version: u64,
+    ) -> Result<TableState, String> {
+        let topic: Arc<str> = config.topic_for(&meta.id).into();
+        let mut slots = Vec::with_capacity(wire.len());
+        let mut value_fields = Vec::new();
+        let mut unknown_columns = Vec::new();
+        for col in wire {
+            let cat = meta.columns.iter().find(|c| c.name == col.name);
+            let not_null = cat.is_some_and(|c| c.not_null);
+            let mapping = map_column(registry, col.type_oid, col.typmod, !not_null, &config.type_modes);
+            if mapping.unknown {
+                unknown_columns.push(col.name.clone());
+            }
+            let in_value = config.filters.accepts_column(&meta.id, &col.name);
+            if in_value {
+                value_fields.push(Field::new(col.name.clone(), mapping.schema.clone()));
+            }
+            slots.push(Slot {
+                unavailable: unavailable_value(&mapping.schema, &config.unavailable_value_placeholder),
+                parser: mapping.parser,
+                in_value,
+            });
+        }
+        let key_names: Vec<String> = match config.key_columns.for_table(&meta.id) {
+            Some(cols) => cols.to_vec(),
+            None => meta.primary_key().into_iter().map(str::to_string).collect(),
+        };
+        let mut key = Vec::with_capacity(key_names.len());
+        let mut key_fields = Vec::with_capacity(key_names.len());
+        for name in &key_names {
+            let Some(i) = wire.iter().position(|c| &c.name == name) else {
+                return Err(format!(
+                    "key column {name:?} of table {} does not exist; check message.key.columns",
+                    meta.id
+                ));
+            };
+            let col = &wire[i];
+            let mapping = map_column(registry, col.type_oid, col.typmod, false, &config.type_modes);
+            key.push(i);
+            key_fields.push(Field::new(name.clone(), mapping.schema));
+        }
+        let value = Schema::structure(format!("{topic}.Value"), value_fields);
+        let key_schema =
+            (!key_fields.is_empty()).then(|| Schema::structure(format!("{topic}.Key"), key_fields));
+        let envelope = envelope_schema(&topic, &value);
+        Ok(TableState {
+            id: meta.id.clone(),
+            oid: meta.oid,
+            schemas: Arc::new(TableSchemas {
+                topic,
+                key: key_schema,
+                value,
+                envelope,
+                version,
+            }),
+            schema_name: meta.id.schema.as_str().into(),
+            table_name: meta.id.name.as_str().into(),
+            replica_identity: meta.replica_identity,
+            columns: wire.iter().map(|c| c.name.clone()).collect(),
+            slots,
+            key,
+            unknown_columns,
+        })
+    }
+
+    /// Parses a tuple into its key (when the table has one) and value struct.
+    pub fn convert<'a>(
+        &self,
+        cells: impl ExactSizeIterator<Item = Cell<'a>>,
+    ) -> Result<(Option<Value>, Value), RowError> {
+        if cells.len() != self.slots.len() {
+            return Err(RowError::Arity {
+                table: self.id.clone(),
+                got: cells.len(),
+                expected: self.slots.len(),
+            });
+        }
+        let mut all = Vec::with_capacity(self.slots.len());
+        for ((cell, slot), name) in cells.zip(&self.slots).zip(&self.columns) {
+            let v = match cell {
+                Cell::Null => Value::Null,
+                Cell::Unchanged => slot.unavailable.clone(),
+                Cell::Text(t) => slot.parser.parse(t).map_err(|source| RowError::Value {
+                    table: self.id.clone(),
+                    column: name.clone(),
+                    source,
+                })?,
+            };
+            all.push(v);
+        }
+        let key = (!self.key.is_empty())
+            .then(|| Value::Struct(self.key.iter().map(|&i| all[i].clone()).collect()));
+        let value = if self.slots.iter().all(|s| s.in_value) {
+            Value::Struct(all)
+        } else {
+            Value::Struct(
+                all.into_iter()
+                    .zip(&self.slots)
+                    .filter_map(|(v, s)| s.in_value.then_some(v))
+                    .collect(),
+            )
+        };
+        Ok((key, value))
+    }
+
+    /// Whether the table can be captured: updates and deletes need a key or a full image.
+    pub fn identity_problem(meta: &TableMeta, config: &PostgresConnectorConfig) -> Option<String> {
+        let has_key = !meta.primary_key().is_empty() || config.key_columns.for_table(&meta.id).is_some();
+        match meta.replica_identity {
+            ReplicaIdentity::Full | ReplicaIdentity::Index => None,
+            ReplicaIdentity::Default if !meta.primary_key().is_empty() => None,
+            ReplicaIdentity::Nothing => Some(format!(
+                "table {} has REPLICA IDENTITY NOTHING, so Postgres cannot send old rows of updates and deletes\nHINT: run ALTER TABLE {} REPLICA IDENTITY FULL (or DEFAULT with a primary key), or exclude it with table.exclude.list",
+                meta.id,
+                meta.id.quoted()
+            )),
+            _ => Some(format!(
+                "table {} has no primary key and REPLICA IDENTITY DEFAULT, so its updates and deletes cannot be captured{}\nHINT: add a primary key, or run ALTER TABLE {} REPLICA IDENTITY FULL, or exclude it with table.exclude.list",
+                meta.id,
+                if has_key { " (message.key.columns does not change what Postgres sends)" } else { "" },
+                meta.id.quoted()
+            )),
+        }
+    }
+}

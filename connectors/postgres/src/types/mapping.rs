@@ -1,0 +1,339 @@
+//! Debezium's PostgreSQL type mapping: which Kafka Connect schema a column gets.
+//!
+//! [`map_column`] resolves domains to their base type, arrays to their element type, and
+//! picks the schema (type, semantic name, version, parameters) and the matching
+//! [`ValueParser`] in one place, so the two cannot disagree. Types Debezium has no mapping
+//! for pass as their text with `unknown` set; the caller decides whether to include them
+//! (Debezium's `include.unknown.datatypes`).
+//!
+//! Type modifiers are decoded as Postgres stores them: `numeric` packs precision and scale
+//! as `((p << 16) | (s & 0x7ff)) + 4` (scale may be negative since Postgres 15); time types
+//! store their fractional precision directly, -1 meaning the default 6; `bit`/`varbit`
+//! store their length, -1 meaning unbounded (Debezium then writes `length` = 2^31 - 1).
+
+use tributary_core::{Field, Schema, SchemaType, Value};
+
+use super::binary::decode_hex;
+use super::builtin::oid;
+use super::modes::{BinaryHandling, DecimalHandling, IntervalHandling, TimePrecision, TypeModes};
+use super::parser::{Kind, TimeUnit, ValueParser};
+use super::registry::{PgTypeKind, TypeRegistry};
+
+/// How one column is represented: its Connect schema and a parser for its text form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnMapping {
+    pub schema: Schema,
+    pub parser: ValueParser,
+    /// True when the type had no mapping and passes as text.
+    pub unknown: bool,
+}
+
+/// Domains over domains over arrays… stop somewhere in case of a catalog cycle.
+const MAX_DEPTH: u32 = 16;
+
+/// The schema and parser of a column of type `type_oid` with type modifier `typmod`.
+pub fn map_column(
+    registry: &TypeRegistry,
+    type_oid: u32,
+    typmod: i32,
+    optional: bool,
+    modes: &TypeModes,
+) -> ColumnMapping {
+    match resolve(registry, type_oid, typmod, modes, 0) {
+        Some((mut schema, kind)) => {
+            schema.optional = optional;
+            ColumnMapping {
+                schema,
+                parser: ValueParser::new(kind),
+                unknown: false,
+            }
+        }
+        None => {
+            let mut schema = Schema::string();
+            schema.optional = optional;
+            ColumnMapping {
+                schema,
+                parser: ValueParser::text(),
+                unknown: true,
+            }
+        }
+    }
+}
+
+fn resolve(
+    registry: &TypeRegistry,
+    type_oid: u32,
+    typmod: i32,
+    modes: &TypeModes,
+    depth: u32,
+) -> Option<(Schema, Kind)> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let ty = registry.get(type_oid)?;
+    match &ty.kind {
+        PgTypeKind::Domain { base, base_typmod } => {
+            let typmod = if *base_typmod >= 0 {
+                *base_typmod
+            } else {
+                typmod
+            };
+            resolve(registry, *base, typmod, modes, depth + 1)
+        }
+        PgTypeKind::Enum { labels } => Some((
+            Schema::string()
+                .named("io.debezium.data.Enum")
+                .versioned(1)
+                .param("allowed", labels.join(",")),
+            Kind::Text,
+        )),
+        PgTypeKind::Array { element } => {
+            // The array column's type modifier is its elements' (numeric(10,2)[]).
+            let (item, kind) = resolve(registry, *element, typmod, modes, depth + 1)?;
+            if matches!(kind, Kind::Array(_)) {
+                // An array of a domain over an array: nothing Connect can describe.
+                return None;
+            }
+            Some((
+                Schema::array(item.optional()),
+                Kind::Array(Box::new(ValueParser::new(kind))),
+            ))
+        }
+        PgTypeKind::Base | PgTypeKind::Range if type_oid < oid::FIRST_NORMAL_OBJECT_ID => {
+            builtin(type_oid, typmod, modes)
+        }
+        // Extension types Debezium recognises by name, wherever the extension lives.
+        PgTypeKind::Base => match ty.name.as_str() {
+            "citext" => Some((Schema::string(), Kind::Text)),
+            "ltree" => Some((named_string("io.debezium.data.Ltree"), Kind::Text)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn named_string(name: &str) -> Schema {
+    Schema::string().named(name).versioned(1)
+}
+
+fn builtin(type_oid: u32, typmod: i32, modes: &TypeModes) -> Option<(Schema, Kind)> {
+    let mapped = match type_oid {
+        oid::BOOL => (Schema::boolean(), Kind::Bool),
+        oid::INT2 => (Schema::int16(), Kind::Int16),
+        oid::INT4 => (Schema::int32(), Kind::Int32),
+        oid::INT8 => (Schema::int64(), Kind::Int64),
+        oid::OID => (Schema::int64(), Kind::Oid),
+        oid::FLOAT4 => (Schema::float32(), Kind::Float32),
+        oid::FLOAT8 => (Schema::float64(), Kind::Float64),
+        // Debezium maps the six built-in range types to plain strings too.
+        oid::CHAR
+        | oid::NAME
+        | oid::TEXT
+        | oid::BPCHAR
+        | oid::VARCHAR
+        | oid::CIDR
+        | oid::INET
+        | oid::MACADDR
+        | oid::MACADDR8
+        | oid::INT4RANGE
+        | oid::NUMRANGE
+        | oid::TSRANGE
+        | oid::TSTZRANGE
+        | oid::DATERANGE
+        | oid::INT8RANGE => (Schema::string(), Kind::Text),
+        oid::UUID => (named_string("io.debezium.data.Uuid"), Kind::Text),
+        oid::JSON | oid::JSONB => (named_string("io.debezium.data.Json"), Kind::Text),
+        oid::XML => (named_string("io.debezium.data.Xml"), Kind::Text),
+        oid::BYTEA => match modes.binary {
+            BinaryHandling::Bytes => (Schema::bytes(), Kind::Bytea(modes.binary)),
+            _ => (Schema::string(), Kind::Bytea(modes.binary)),
+        },
+        oid::NUMERIC => numeric(typmod, modes.decimal),
+        oid::MONEY => {
+            let kind = Kind::Money {
+                scale: modes.money_fraction_digits,
+                mode: modes.decimal,
+            };
+            // Debezium's money schema is Decimal.builder(scale): no precision parameter.
+            match modes.decimal {
+                DecimalHandling::Precise => {
+                    (decimal_schema(modes.money_fraction_digits as i64), kind)
+                }
+                DecimalHandling::Double => (Schema::float64(), kind),
+                DecimalHandling::String => (Schema::string(), kind),
+            }
+        }
+        oid::DATE => match modes.time {
+            TimePrecision::Connect => (connect_logical(Schema::int32(), "Date"), Kind::Date),
+            _ => (debezium_time(Schema::int32(), "Date"), Kind::Date),
+        },
+        oid::TIME => {
+            let precision = time_precision(typmod);
+            match modes.time {
+                TimePrecision::Connect => (
+                    connect_logical(Schema::int32(), "Time"),
+                    Kind::Time(TimeUnit::Millis),
+                ),
+                TimePrecision::Adaptive if precision <= 3 => (
+                    debezium_time(Schema::int32(), "Time"),
+                    Kind::Time(TimeUnit::Millis),
+                ),
+                _ => (
+                    debezium_time(Schema::int64(), "MicroTime"),
+                    Kind::Time(TimeUnit::Micros),
+                ),
+            }
+        }
+        oid::TIMESTAMP => match modes.time {
+            TimePrecision::Connect => (
+                connect_logical(Schema::int64(), "Timestamp"),
+                Kind::Timestamp(TimeUnit::Millis),
+            ),
+            _ if time_precision(typmod) <= 3 => (
+                debezium_time(Schema::int64(), "Timestamp"),
+                Kind::Timestamp(TimeUnit::Millis),
+            ),
+            _ => (
+                debezium_time(Schema::int64(), "MicroTimestamp"),
+                Kind::Timestamp(TimeUnit::Micros),
+            ),
+        },
+        oid::TIMESTAMPTZ => (
+            debezium_time(Schema::string(), "ZonedTimestamp"),
+            Kind::TimestampTz {
+                width: time_precision(typmod).clamp(0, 6) as u8,
+            },
+        ),
+        oid::TIMETZ => (debezium_time(Schema::string(), "ZonedTime"), Kind::TimeTz),
+        oid::INTERVAL => match modes.interval {
+            IntervalHandling::Numeric => (
+                debezium_time(Schema::int64(), "MicroDuration"),
+                Kind::Interval(modes.interval),
+            ),
+            IntervalHandling::String => (
+                debezium_time(Schema::string(), "Interval"),
+                Kind::Interval(modes.interval),
+            ),
+        },
+        oid::BIT | oid::VARBIT => {
+            let length = if typmod < 0 { i32::MAX } else { typmod };
+            if length == 1 {
+                (Schema::boolean(), Kind::BitBool)
+            } else {
+                let schema = Schema::bytes()
+                    .named("io.debezium.data.Bits")
+                    .versioned(1)
+                    .param("length", length.to_string());
+                (schema, Kind::Bits)
+            }
+        }
+        _ => return None,
+    };
+    Some(mapped)
+}
+
+/// `numeric(p,s)` → `Decimal` with scale and `connect.decimal.precision`; plain `numeric`
+/// → `VariableScaleDecimal` (precise mode only; the other modes need no scale).
+fn numeric(typmod: i32, mode: DecimalHandling) -> (Schema, Kind) {
+    match numeric_typmod(typmod) {
+        None => {
+            let schema = match mode {
+                DecimalHandling::Precise => {
+                    let mut schema = Schema::structure(
+                        "io.debezium.data.VariableScaleDecimal",
+                        vec![
+                            Field::new("scale", Schema::int32()),
+                            Field::new("value", Schema::bytes()),
+                        ],
+                    )
+                    .versioned(1);
+                    schema.doc = Some("Variable scaled decimal".to_string());
+                    schema
+                }
+                DecimalHandling::Double => Schema::float64(),
+                DecimalHandling::String => Schema::string(),
+            };
+            (schema, Kind::VariableDecimal(mode))
+        }
+        Some((precision, scale)) => {
+            let schema = match mode {
+                DecimalHandling::Precise => decimal_schema(i64::from(scale))
+                    .param("connect.decimal.precision", precision.to_string()),
+                DecimalHandling::Double => Schema::float64(),
+                DecimalHandling::String => Schema::string(),
+            };
+            (schema, Kind::Decimal { scale, mode })
+        }
+    }
+}
+
+/// Precision and scale of a `numeric` type modifier, `None` for an unconstrained numeric.
+fn numeric_typmod(typmod: i32) -> Option<(i32, i32)> {
+    if typmod < 4 {
+        return None;
+    }
+    let packed = typmod - 4;
+    let precision = (packed >> 16) & 0xffff;
+    // The scale is an 11-bit two's complement number (negative scales since Postgres 15).
+    let scale = ((packed & 0x7ff) ^ 1024) - 1024;
+    Some((precision, scale))
+}
+
+/// Fractional-second digits of a time type modifier (-1 means the default, 6).
+fn time_precision(typmod: i32) -> i32 {
+    if typmod < 0 { 6 } else { typmod }
+}
+
+fn decimal_schema(scale: i64) -> Schema {
+    Schema::bytes()
+        .named("org.apache.kafka.connect.data.Decimal")
+        .versioned(1)
+        .param("scale", scale.to_string())
+}
+
+fn connect_logical(base: Schema, name: &str) -> Schema {
+    base.named(format!("org.apache.kafka.connect.data.{name}"))
+        .versioned(1)
+}
+
+fn debezium_time(base: Schema, name: &str) -> Schema {
+    base.named(format!("io.debezium.time.{name}")).versioned(1)
+}
+
+/// Debezium's value for an unchanged TOASTed column (`unavailable.value.placeholder`).
+///
+/// Text-valued columns get the placeholder text, `bytea` its bytes (a `hex:` prefix means
+/// the rest is hexadecimal for the bytes, and the text is then those bytes read as UTF-8,
+/// as Debezium's `new String(bytes)` does), arrays of text `[placeholder]`, arrays of
+/// `bytea` `[bytes]`, and arrays of plain integers one element per placeholder byte (as
+/// Debezium's `UnchangedToastedPlaceholder`). Everything else is NULL.
+pub fn unavailable_value(schema: &Schema, placeholder: &str) -> Value {
+    let bytes = placeholder
+        .strip_prefix("hex:")
+        .and_then(|hex| decode_hex(hex).ok())
+        .unwrap_or_else(|| placeholder.as_bytes().to_vec());
+    let text = || String::from_utf8_lossy(&bytes).into_owned();
+    match &schema.ty {
+        SchemaType::String => Value::String(text()),
+        SchemaType::Bytes if schema.name.is_none() => Value::Bytes(bytes.clone()),
+        SchemaType::Array(item) => {
+            let plain = item.name.is_none();
+            let signed = || bytes.iter().map(|b| *b as i8);
+            match &item.ty {
+                SchemaType::String => Value::Array(vec![Value::String(text())]),
+                SchemaType::Bytes if plain => Value::Array(vec![Value::Bytes(bytes.clone())]),
+                SchemaType::Int16 if plain => {
+                    Value::Array(signed().map(|b| Value::Int16(b.into())).collect())
+                }
+                SchemaType::Int32 if plain => {
+                    Value::Array(signed().map(|b| Value::Int32(b.into())).collect())
+                }
+                SchemaType::Int64 if plain => {
+                    Value::Array(signed().map(|b| Value::Int64(b.into())).collect())
+                }
+                _ => Value::Null,
+            }
+        }
+        _ => Value::Null,
+    }
+}

@@ -1,0 +1,525 @@
+//! Unit tests: temporal types, arrays and the registry-driven mapping.
+//!
+//! Temporal expectations are Debezium's where its tests state them (`24:00:00` as a full
+//! day of microseconds, `+21016-…` years, padded `ZonedTimestamp` fractions) and otherwise
+//! computed independently (epoch days of proleptic Gregorian dates; interval microseconds
+//! with the same double arithmetic Debezium uses).
+
+use tributary_core::{Schema, SchemaType, Value};
+
+use super::parser::{
+    DATE_NEGATIVE_INFINITY, DATE_POSITIVE_INFINITY, TIMESTAMP_NEGATIVE_INFINITY_MICROS,
+    TIMESTAMP_POSITIVE_INFINITY_MICROS,
+};
+use super::temporal::{civil_from_days, days_from_civil};
+use super::tests::{map, modes, numeric_typmod, parse};
+use super::*;
+
+fn with_time(time: TimePrecision) -> TypeModes {
+    TypeModes { time, ..modes() }
+}
+
+fn string(s: &str) -> Value {
+    Value::String(s.to_string())
+}
+
+#[test]
+fn calendar_conversions_round_trip_and_match_java_for_debeziums_infinity_dates() {
+    assert_eq!(days_from_civil(1970, 1, 1), 0);
+    assert_eq!(days_from_civil(2024, 2, 29), 19782);
+    assert_eq!(days_from_civil(0, 1, 1), -719_528);
+    assert_eq!(
+        days_from_civil(-5_877_611, 6, 21),
+        i64::from(DATE_POSITIVE_INFINITY)
+    );
+    assert_eq!(
+        days_from_civil(-5_877_611, 6, 22),
+        i64::from(DATE_NEGATIVE_INFINITY)
+    );
+    for days in [
+        -800_000_000i64,
+        -719_529,
+        -1,
+        0,
+        59,
+        60,
+        11_016,
+        2_932_896,
+        800_000_000,
+    ] {
+        let (y, m, d) = civil_from_days(days);
+        assert_eq!(days_from_civil(y, m, d), days);
+    }
+}
+
+#[test]
+fn dates_are_epoch_days_including_bc_and_leap_days() {
+    let m = modes();
+    let mapping = map(oid::DATE, -1, &m);
+    assert_eq!(
+        mapping.schema.name.as_deref(),
+        Some("io.debezium.time.Date")
+    );
+    assert_eq!(mapping.schema.ty, SchemaType::Int32);
+    assert_eq!(parse(oid::DATE, -1, &m, "2024-02-29"), Value::Int32(19782));
+    assert_eq!(parse(oid::DATE, -1, &m, "1969-12-31"), Value::Int32(-1));
+    assert_eq!(
+        parse(oid::DATE, -1, &m, "0001-01-01 BC"),
+        Value::Int32(-719_528)
+    );
+    assert_eq!(
+        parse(oid::DATE, -1, &m, "4713-01-01 BC"),
+        Value::Int32(days_from_civil(-4712, 1, 1) as i32)
+    );
+    assert_eq!(
+        parse(oid::DATE, -1, &m, "infinity"),
+        Value::Int32(-2_147_472_692)
+    );
+    assert_eq!(
+        parse(oid::DATE, -1, &m, "-infinity"),
+        Value::Int32(-2_147_472_691)
+    );
+    assert!(mapping.parser.parse("2023-02-29").is_err());
+    assert!(mapping.parser.parse("2023-13-01").is_err());
+    assert!(mapping.parser.parse("2023-1-01").is_err());
+    let connect = map(oid::DATE, -1, &with_time(TimePrecision::Connect)).schema;
+    assert_eq!(
+        connect.name.as_deref(),
+        Some("org.apache.kafka.connect.data.Date")
+    );
+    assert_eq!(connect.version, Some(1));
+}
+
+#[test]
+fn time_units_follow_precision_and_mode() {
+    let m = modes();
+    let ms = map(oid::TIME, 3, &m);
+    assert_eq!(ms.schema.name.as_deref(), Some("io.debezium.time.Time"));
+    assert_eq!(ms.schema.ty, SchemaType::Int32);
+    assert_eq!(
+        ms.parser.parse("13:51:30.123").unwrap(),
+        Value::Int32(49_890_123)
+    );
+    let us = map(oid::TIME, -1, &m);
+    assert_eq!(
+        us.schema.name.as_deref(),
+        Some("io.debezium.time.MicroTime")
+    );
+    assert_eq!(
+        us.parser.parse("13:51:30.123456").unwrap(),
+        Value::Int64(49_890_123_456)
+    );
+    assert_eq!(
+        us.parser.parse("24:00:00").unwrap(),
+        Value::Int64(86_400_000_000)
+    );
+    assert!(us.parser.parse("24:00:01").is_err());
+    assert!(us.parser.parse("12:60:00").is_err());
+    let micro_always = map(
+        oid::TIME,
+        0,
+        &with_time(TimePrecision::AdaptiveTimeMicroseconds),
+    );
+    assert_eq!(
+        micro_always.schema.name.as_deref(),
+        Some("io.debezium.time.MicroTime")
+    );
+    let connect = map(oid::TIME, 6, &with_time(TimePrecision::Connect));
+    assert_eq!(
+        connect.schema.name.as_deref(),
+        Some("org.apache.kafka.connect.data.Time")
+    );
+    assert_eq!(
+        connect.parser.parse("00:00:01.999999").unwrap(),
+        Value::Int32(1999)
+    );
+}
+
+#[test]
+fn timestamps_are_epoch_units_including_bc_and_large_years() {
+    let m = modes();
+    let us = map(oid::TIMESTAMP, -1, &m);
+    assert_eq!(
+        us.schema.name.as_deref(),
+        Some("io.debezium.time.MicroTimestamp")
+    );
+    assert_eq!(
+        us.parser.parse("2016-11-04 13:51:30.123456").unwrap(),
+        Value::Int64(1_478_267_490_123_456)
+    );
+    assert_eq!(
+        us.parser.parse("0044-03-15 12:00:00.5 BC").unwrap(),
+        Value::Int64(-63_517_780_799_500_000)
+    );
+    assert_eq!(
+        us.parser.parse("21016-11-04 13:51:30.123456").unwrap(),
+        Value::Int64(days_from_civil(21016, 11, 4) * 86_400_000_000 + 49_890_123_456)
+    );
+    assert_eq!(
+        us.parser.parse("infinity").unwrap(),
+        Value::Int64(9_223_372_036_825_200_000)
+    );
+    assert_eq!(
+        us.parser.parse("-infinity").unwrap(),
+        Value::Int64(TIMESTAMP_NEGATIVE_INFINITY_MICROS)
+    );
+    assert!(us.parser.parse("2016-11-04 13:51:30+00").is_err());
+    let ms = map(oid::TIMESTAMP, 3, &m);
+    assert_eq!(
+        ms.schema.name.as_deref(),
+        Some("io.debezium.time.Timestamp")
+    );
+    assert_eq!(
+        ms.parser.parse("2016-11-04 13:51:30.123").unwrap(),
+        Value::Int64(1_478_267_490_123)
+    );
+    assert_eq!(
+        ms.parser.parse("infinity").unwrap(),
+        Value::Int64(TIMESTAMP_POSITIVE_INFINITY_MICROS / 1000)
+    );
+    assert_eq!(
+        ms.parser.parse("-infinity").unwrap(),
+        Value::Int64(-9_223_372_036_832_400)
+    );
+    let connect = map(oid::TIMESTAMP, 6, &with_time(TimePrecision::Connect));
+    assert_eq!(
+        connect.schema.name.as_deref(),
+        Some("org.apache.kafka.connect.data.Timestamp")
+    );
+    // Milliseconds are floored, as java.time's toEpochMilli does.
+    assert_eq!(
+        connect.parser.parse("1969-12-31 23:59:59.9995").unwrap(),
+        Value::Int64(-1)
+    );
+    let atm = map(
+        oid::TIMESTAMP,
+        2,
+        &with_time(TimePrecision::AdaptiveTimeMicroseconds),
+    );
+    assert_eq!(
+        atm.schema.name.as_deref(),
+        Some("io.debezium.time.Timestamp")
+    );
+}
+
+#[test]
+fn zoned_timestamps_are_utc_iso_strings_padded_to_the_column_precision() {
+    let m = modes();
+    let tz = map(oid::TIMESTAMPTZ, -1, &m);
+    assert_eq!(
+        tz.schema.name.as_deref(),
+        Some("io.debezium.time.ZonedTimestamp")
+    );
+    assert_eq!(tz.schema.ty, SchemaType::String);
+    let p = &tz.parser;
+    assert_eq!(
+        p.parse("2024-01-02 03:04:05.123456+00").unwrap(),
+        string("2024-01-02T03:04:05.123456Z")
+    );
+    assert_eq!(
+        p.parse("2020-04-01 11:51:02+00").unwrap(),
+        string("2020-04-01T11:51:02.000000Z")
+    );
+    assert_eq!(
+        p.parse("2016-11-04 13:51:30.123456+02").unwrap(),
+        string("2016-11-04T11:51:30.123456Z")
+    );
+    assert_eq!(
+        p.parse("2016-11-04 00:30:00-05:30").unwrap(),
+        string("2016-11-04T06:00:00.000000Z")
+    );
+    assert_eq!(
+        p.parse("1900-01-01 00:00:00+00:53:28").unwrap(),
+        string("1899-12-31T23:06:32.000000Z")
+    );
+    assert_eq!(
+        p.parse("21016-11-04 13:51:30.123456+07").unwrap(),
+        string("+21016-11-04T06:51:30.123456Z")
+    );
+    assert_eq!(
+        p.parse("0044-03-15 12:00:00+00 BC").unwrap(),
+        string("-0043-03-15T12:00:00.000000Z")
+    );
+    assert_eq!(
+        p.parse("0001-01-01 00:00:00+00 BC").unwrap(),
+        string("0000-01-01T00:00:00.000000Z")
+    );
+    assert_eq!(p.parse("infinity").unwrap(), string("infinity"));
+    assert_eq!(p.parse("-infinity").unwrap(), string("-infinity"));
+    assert!(p.parse("2024-01-02 03:04:05").is_err());
+    let three = map(oid::TIMESTAMPTZ, 3, &m).parser;
+    assert_eq!(
+        three.parse("2024-01-02 03:04:05.1+00").unwrap(),
+        string("2024-01-02T03:04:05.100Z")
+    );
+    let zero = map(oid::TIMESTAMPTZ, 0, &m).parser;
+    assert_eq!(
+        zero.parse("2024-01-02 03:04:05+00").unwrap(),
+        string("2024-01-02T03:04:05Z")
+    );
+}
+
+#[test]
+fn zoned_times_are_normalised_to_utc_with_trimmed_fractions() {
+    let m = modes();
+    let mapping = map(oid::TIMETZ, -1, &m);
+    assert_eq!(
+        mapping.schema.name.as_deref(),
+        Some("io.debezium.time.ZonedTime")
+    );
+    let p = &mapping.parser;
+    assert_eq!(
+        p.parse("13:51:30.123789+02").unwrap(),
+        string("11:51:30.123789Z")
+    );
+    assert_eq!(p.parse("13:51:30.12+02").unwrap(), string("11:51:30.12Z"));
+    assert_eq!(p.parse("13:51:02+02").unwrap(), string("11:51:02Z"));
+    assert_eq!(
+        p.parse("13:51:30.123456-08").unwrap(),
+        string("21:51:30.123456Z")
+    );
+    assert_eq!(p.parse("12:00:00+05:30:15").unwrap(), string("06:29:45Z"));
+    assert_eq!(p.parse("01:00:00+03").unwrap(), string("22:00:00Z"));
+    assert_eq!(p.parse("24:00:00+00").unwrap(), string("24:00:00Z"));
+    assert_eq!(p.parse("24:00:00+02").unwrap(), string("22:00:00Z"));
+    assert!(p.parse("13:51:30").is_err());
+}
+
+#[test]
+fn intervals_use_debeziums_average_month_and_double_arithmetic() {
+    let m = modes();
+    let mapping = map(oid::INTERVAL, -1, &m);
+    assert_eq!(
+        mapping.schema.name.as_deref(),
+        Some("io.debezium.time.MicroDuration")
+    );
+    assert_eq!(mapping.schema.ty, SchemaType::Int64);
+    let p = &mapping.parser;
+    for (text, micros) in [
+        ("P1Y2M3DT4H5M6.78S", 37_091_106_780_000i64),
+        ("P-1DT-2H-3M-4.5S", -93_784_500_000),
+        ("PT0S", 0),
+        ("P-1Y-2M", -36_817_200_000_000),
+        ("PT-0.5S", -500_000),
+        ("P1DT-1S", 86_399_000_000),
+        ("PT100000000H", 360_000_000_000_000_000),
+        ("P2W", 1_209_600_000_000),
+        // Debezium's double arithmetic loses a microsecond here; so do we, on purpose.
+        ("PT0.261327S", 261_326),
+        ("infinity", i64::MAX),
+    ] {
+        assert_eq!(p.parse(text).unwrap(), Value::Int64(micros), "{text}");
+    }
+    for huge in [
+        "P999999999999999999Y999999999999999999M",
+        "P999999999999999999W",
+        "PT1.5S1.5S",
+    ] {
+        let _ = p.parse(huge);
+    }
+    assert!(p.parse("1 day").is_err());
+    assert!(p.parse("P").is_err());
+    assert!(p.parse("P1.5Y").is_err());
+    let string_mode = TypeModes {
+        interval: IntervalHandling::String,
+        ..modes()
+    };
+    let mapping = map(oid::INTERVAL, -1, &string_mode);
+    assert_eq!(
+        mapping.schema.name.as_deref(),
+        Some("io.debezium.time.Interval")
+    );
+    let p = &mapping.parser;
+    assert_eq!(
+        p.parse("P1Y2M3DT4H5M6.78S").unwrap(),
+        string("P1Y2M3DT4H5M6.78S")
+    );
+    assert_eq!(p.parse("PT0S").unwrap(), string("P0Y0M0DT0H0M0S"));
+    assert_eq!(
+        p.parse("P-1DT-2H-3M-4.5S").unwrap(),
+        string("P0Y0M-1DT-2H-3M-4.5S")
+    );
+    assert_eq!(p.parse("PT10S").unwrap(), string("P0Y0M0DT0H0M10S"));
+    assert_eq!(
+        p.parse("PT0.000001S").unwrap(),
+        string("P0Y0M0DT0H0M0.000001S")
+    );
+    assert_eq!(p.parse("-infinity").unwrap(), string("-infinity"));
+}
+
+#[test]
+fn arrays_parse_quotes_escapes_nulls_and_flatten_dimensions() {
+    let m = modes();
+    let ints = map(oid::INT4_ARRAY, -1, &m);
+    assert_eq!(
+        ints.schema.ty,
+        SchemaType::Array(Box::new(Schema::int32().optional()))
+    );
+    let p = &ints.parser;
+    assert_eq!(
+        p.parse("{1,2,NULL}").unwrap(),
+        Value::Array(vec![Value::Int32(1), Value::Int32(2), Value::Null])
+    );
+    assert_eq!(p.parse("{}").unwrap(), Value::Array(vec![]));
+    assert_eq!(
+        p.parse("{{1,2},{3,4}}").unwrap(),
+        Value::Array((1..=4).map(Value::Int32).collect())
+    );
+    assert_eq!(
+        p.parse("[0:1]={1,2}").unwrap(),
+        Value::Array(vec![Value::Int32(1), Value::Int32(2)])
+    );
+    assert_eq!(
+        p.parse("{ 1 , null }").unwrap(),
+        Value::Array(vec![Value::Int32(1), Value::Null])
+    );
+    for bad in ["{1,2", "{1,}", "{,1}", "1,2", "{1}}", "{1} x", "{{1},2"] {
+        assert!(p.parse(bad).is_err(), "{bad}");
+    }
+    let err = p.parse("{1,x}").unwrap_err();
+    assert!(err.reason().contains("element 2 (integer)"), "{err}");
+
+    let texts = map(oid::TEXT_ARRAY, -1, &m).parser;
+    let parsed = texts
+        .parse(r#"{"a,b","","NULL","x\"y","back\\slash"," sp ",plain,"{}",ünï}"#)
+        .unwrap();
+    let expected = [
+        "a,b",
+        "",
+        "NULL",
+        "x\"y",
+        "back\\slash",
+        " sp ",
+        "plain",
+        "{}",
+        "ünï",
+    ];
+    assert_eq!(
+        parsed,
+        Value::Array(expected.iter().map(|s| string(s)).collect())
+    );
+    assert_eq!(
+        texts.parse(r"{a\,b}").unwrap(),
+        Value::Array(vec![string("a,b")])
+    );
+
+    let numerics = map(oid::NUMERIC_ARRAY, numeric_typmod(10, 2), &m);
+    let SchemaType::Array(item) = &numerics.schema.ty else {
+        panic!()
+    };
+    assert_eq!(item.parameters["scale"], "2");
+    assert!(item.optional);
+    assert_eq!(
+        numerics.parser.parse("{1.5}").unwrap(),
+        Value::Array(vec![Value::Bytes(vec![0x00, 0x96])])
+    );
+    let tz = map(1185, -1, &m).parser;
+    assert_eq!(
+        tz.parse(r#"{"2024-01-01 00:00:00+00"}"#).unwrap(),
+        Value::Array(vec![string("2024-01-01T00:00:00.000000Z")])
+    );
+}
+
+fn registry_with_user_types() -> TypeRegistry {
+    let mut registry = TypeRegistry::new();
+    let user = |oid, name: &str, kind| PgType {
+        oid,
+        name: name.to_string(),
+        namespace: "public".to_string(),
+        kind,
+    };
+    let labels = ["sad", "ok", "happy"].map(String::from).to_vec();
+    registry.insert(user(90_000, "mood", PgTypeKind::Enum { labels }));
+    registry.insert(user(90_001, "_mood", PgTypeKind::Array { element: 90_000 }));
+    let price = PgTypeKind::Domain {
+        base: oid::NUMERIC,
+        base_typmod: numeric_typmod(10, 2),
+    };
+    registry.insert(user(90_002, "price", price));
+    registry.insert(user(
+        90_003,
+        "_price",
+        PgTypeKind::Array { element: 90_002 },
+    ));
+    let tags = PgTypeKind::Domain {
+        base: oid::TEXT_ARRAY,
+        base_typmod: -1,
+    };
+    registry.insert(user(90_004, "tags", tags));
+    registry.insert(user(90_005, "citext", PgTypeKind::Base));
+    registry.insert(user(90_006, "ltree", PgTypeKind::Base));
+    registry.insert(user(
+        90_007,
+        "_ltree",
+        PgTypeKind::Array { element: 90_006 },
+    ));
+    registry.insert(user(90_008, "point3d", PgTypeKind::Composite));
+    let loop_domain = PgTypeKind::Domain {
+        base: 90_009,
+        base_typmod: -1,
+    };
+    registry.insert(user(90_009, "loop", loop_domain));
+    registry
+}
+
+#[test]
+fn registry_knows_builtins_and_maps_enums_domains_and_extension_types() {
+    let registry = registry_with_user_types();
+    let int4_array = registry.get(oid::INT4_ARRAY).unwrap();
+    assert_eq!(int4_array.name, "_int4");
+    assert_eq!(int4_array.kind, PgTypeKind::Array { element: oid::INT4 });
+    assert_eq!(
+        registry.get(oid::INT4RANGE).unwrap().kind,
+        PgTypeKind::Range
+    );
+    let m = modes();
+    let map = |oid| map_column(&registry, oid, -1, false, &m);
+
+    let mood = map(90_000);
+    assert_eq!(mood.schema.name.as_deref(), Some("io.debezium.data.Enum"));
+    assert_eq!(mood.schema.parameters["allowed"], "sad,ok,happy");
+    assert!(!mood.schema.optional && !mood.unknown);
+    assert_eq!(mood.parser.parse("happy").unwrap(), string("happy"));
+    let moods = map(90_001);
+    assert_eq!(
+        moods.parser.parse("{sad,ok}").unwrap(),
+        Value::Array(vec![string("sad"), string("ok")])
+    );
+
+    let price = map(90_002);
+    assert_eq!(price.schema.parameters["connect.decimal.precision"], "10");
+    assert_eq!(
+        price.parser.parse("1.5").unwrap(),
+        Value::Bytes(vec![0x00, 0x96])
+    );
+    assert!(
+        matches!(&map(90_003).schema.ty, SchemaType::Array(item) if item.parameters["scale"] == "2")
+    );
+    assert_eq!(
+        map(90_004).parser.parse("{a}").unwrap(),
+        Value::Array(vec![string("a")])
+    );
+
+    assert_eq!(map(90_005).schema, Schema::string());
+    assert_eq!(
+        map(90_006).schema.name.as_deref(),
+        Some("io.debezium.data.Ltree")
+    );
+    assert!(
+        matches!(&map(90_007).schema.ty, SchemaType::Array(i) if i.name.as_deref() == Some("io.debezium.data.Ltree"))
+    );
+
+    for unknown in [90_008, 90_009, 123_456, 3614, 600, 4451] {
+        let mapping = map(unknown);
+        assert!(mapping.unknown, "{unknown}");
+        assert_eq!(mapping.schema, Schema::string());
+        assert_eq!(mapping.parser.parse("(1,2)").unwrap(), string("(1,2)"));
+    }
+    let range = map(oid::INT4RANGE);
+    assert!(!range.unknown);
+    assert_eq!(range.parser.parse("[1,5)").unwrap(), string("[1,5)"));
+    assert!(
+        map(1017).unknown,
+        "arrays of unmapped types are unknown as a whole"
+    );
+}

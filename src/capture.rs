@@ -1,0 +1,200 @@
+//! `tributary capture`: one source connector in the foreground, events to stdout.
+//!
+//! The printer is the sink: it writes each record as a JSON line, and when it has written
+//! a transaction's commit (or a snapshot checkpoint) it flushes stdout, saves the offset
+//! file and only then advances the durable LSN that the source reports to Postgres. It
+//! flushes in batches — when the queue runs dry, or after a bounded number of records or
+//! time — so a backlog is not written one fsync per transaction.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+use tributary_core::offsets::FileOffsetStore;
+use tributary_core::{CaptureItem, DurableLsn, Lsn, Retry};
+use tributary_postgres::config::PostgresConnectorConfig;
+use tributary_postgres::error::SourceError;
+
+/// Why `capture` stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("could not read connector file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("connector file {path} is not valid JSON: {source}")]
+    Json { path: PathBuf, source: serde_json::Error },
+    #[error("{0}")]
+    Offset(#[from] tributary_core::offsets::OffsetError),
+    #[error("{0}")]
+    Source(#[from] SourceError),
+    #[error("could not write to standard output: {0}")]
+    Stdout(std::io::Error),
+}
+
+impl CaptureError {
+    /// 2 for configuration problems, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CaptureError::Read { .. } | CaptureError::Json { .. } => 2,
+            CaptureError::Source(SourceError::Config(_)) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// At most this many records or this much time between flushes of a busy stream.
+const FLUSH_RECORDS: usize = 20_000;
+const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+
+pub async fn run(connector: &Path, offset_file: Option<PathBuf>, stop_at: Option<Lsn>) -> Result<(), CaptureError> {
+    let text = std::fs::read(connector).map_err(|source| CaptureError::Read {
+        path: connector.to_path_buf(),
+        source,
+    })?;
+    let doc: serde_json::Value = serde_json::from_slice(&text).map_err(|source| CaptureError::Json {
+        path: connector.to_path_buf(),
+        source,
+    })?;
+    let config = Arc::new(PostgresConnectorConfig::from_connector_json(&doc).map_err(SourceError::from)?);
+    let store = FileOffsetStore::new(
+        offset_file.unwrap_or_else(|| Path::new("data/capture").join(format!("{}.offsets.json", config.name))),
+    );
+    let stored = store.load()?;
+    let durable = DurableLsn::default();
+    let (tx, rx) = mpsc::channel(config.max_queue_size);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let on_signal = stop_tx.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stop requested");
+        let _ = on_signal.send(true);
+    });
+    let source = tokio::spawn(tributary_postgres::source::run(
+        config.clone(),
+        stored,
+        tx,
+        durable.clone(),
+        stop_rx,
+    ));
+    let stop = move |lsn: Lsn| {
+        if stop_at.is_some_and(|s| lsn >= s) {
+            let _ = stop_tx.send(true);
+        }
+    };
+    let printed = print(rx, &store, &durable, stop).await;
+    let result = match source.await {
+        Ok(r) => r,
+        Err(e) => Err(SourceError::Setup(format!("the source task failed: {e}"))),
+    };
+    printed?;
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if e.is_transient() {
+                tracing::error!(error = %e, "connector stopped on a transient error; run again to resume");
+            }
+            Err(e.into())
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// What the printer has written but not yet made durable.
+#[derive(Default)]
+struct Pending {
+    offset: Option<serde_json::Value>,
+    lsn: Option<Lsn>,
+    records: usize,
+}
+
+async fn print(
+    mut rx: mpsc::Receiver<CaptureItem>,
+    store: &FileOffsetStore,
+    durable: &DurableLsn,
+    on_durable: impl Fn(Lsn),
+) -> Result<(), CaptureError> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut line = Vec::with_capacity(4096);
+    let mut pending = Pending::default();
+    let mut last_flush = Instant::now();
+    loop {
+        let item = match rx.try_recv() {
+            Ok(item) => item,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // The queue ran dry: make what was written durable before waiting.
+                flush(&mut out, &mut pending, store, durable, &on_durable)?;
+                last_flush = Instant::now();
+                match rx.recv().await {
+                    Some(item) => item,
+                    None => break,
+                }
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+        };
+        match &item {
+            CaptureItem::Change(_) | CaptureItem::Tombstone { .. } => {
+                line.clear();
+                tributary_core::json::write_record(&mut line, &item);
+                line.push(b'\n');
+                out.write_all(&line).map_err(CaptureError::Stdout)?;
+                pending.records += 1;
+            }
+            CaptureItem::Commit { tx, offset } => {
+                pending.offset = Some(offset.clone());
+                pending.lsn = Some(tx.end_lsn);
+            }
+            CaptureItem::Progress { lsn, offset } => {
+                pending.offset = Some(offset.clone());
+                pending.lsn = Some(*lsn);
+            }
+            CaptureItem::Checkpoint { offset } => {
+                pending.offset = Some(offset.clone());
+            }
+            CaptureItem::Begin(_) => {}
+        }
+        if pending.records >= FLUSH_RECORDS || last_flush.elapsed() >= FLUSH_INTERVAL {
+            flush(&mut out, &mut pending, store, durable, &on_durable)?;
+            last_flush = Instant::now();
+        }
+    }
+    flush(&mut out, &mut pending, store, durable, &on_durable)
+}
+
+/// Flushes stdout, then saves the offset, then acknowledges: in that order, so an LSN is
+/// only ever acknowledged for events already written.
+fn flush(
+    out: &mut impl Write,
+    pending: &mut Pending,
+    store: &FileOffsetStore,
+    durable: &DurableLsn,
+    on_durable: &impl Fn(Lsn),
+) -> Result<(), CaptureError> {
+    out.flush().map_err(CaptureError::Stdout)?;
+    pending.records = 0;
+    if let Some(offset) = pending.offset.take() {
+        store.store(&offset)?;
+    }
+    if let Some(lsn) = pending.lsn.take() {
+        on_durable(durable.advance(lsn));
+    }
+    Ok(())
+}

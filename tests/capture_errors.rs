@@ -1,0 +1,138 @@
+//! Bad setups fail with a clear error that names the fix, and leave nothing behind.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use support::capture::Capture;
+use support::pg::{PgCluster, PgOptions};
+use support::wait_for;
+
+const T: Duration = Duration::from_secs(60);
+
+/// Runs capture to its exit and returns (exit code, stderr).
+fn run_to_exit(dir: &std::path::Path, connector: &serde_json::Value) -> (i32, String) {
+    let mut cap = Capture::start(dir, connector);
+    let (status, lines) = cap.finish();
+    assert!(lines.is_empty(), "nothing is captured: {lines:?}");
+    let stderr = cap.stderr_text();
+    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
+    (status.code().unwrap_or(-1), stderr)
+}
+
+async fn leftovers(db: &tokio_postgres::Client) -> (i64, i64) {
+    let row = db
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_publication), (SELECT count(*) FROM pg_replication_slots)",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_password_is_a_clear_error() {
+    let pg = PgCluster::start_with(PgOptions {
+        hba: "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n",
+        ..PgOptions::default()
+    });
+    let db = pg.create_db("pw").await;
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY); CREATE ROLE cdc LOGIN REPLICATION PASSWORD 'right'")
+        .await
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let mut connector = pg.connector("pw", "pw", json!({"database.user": "cdc", "database.password": "wrong"}));
+    let (code, err) = run_to_exit(work.path(), &connector);
+    assert_ne!(code, 0);
+    assert!(err.contains("password"), "{err}");
+    assert!(err.contains("database.password"), "names the property: {err}");
+    assert!(!err.contains("wrong"), "the password never appears: {err}");
+    assert_eq!(leftovers(&db).await, (0, 0));
+
+    // The right password works (the role also needs rights to create what it uses).
+    db.batch_execute("ALTER ROLE cdc SUPERUSER").await.unwrap();
+    connector["config"]["database.password"] = json!("right");
+    let mut cap = Capture::start(work.path(), &connector);
+    db.batch_execute("INSERT INTO t VALUES (1)").await.unwrap();
+    let lines = cap.wait_lines(1, T).await;
+    assert_eq!(lines[0]["value"]["after"]["id"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wal_level_replica_is_a_clear_error() {
+    let pg = PgCluster::start_with(PgOptions {
+        wal_level: "replica",
+        ..PgOptions::default()
+    });
+    let db = pg.create_db("wal").await;
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY)").await.unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let (code, err) = run_to_exit(work.path(), &pg.connector("wal", "wal", json!({})));
+    assert_ne!(code, 0);
+    assert!(err.contains("wal_level"), "{err}");
+    assert!(err.contains("ALTER SYSTEM SET wal_level = logical"), "{err}");
+    assert_eq!(leftovers(&db).await, (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn setup_errors_name_the_fix_and_create_nothing() {
+    let pg = PgCluster::start();
+    let db = pg.create_db("setup").await;
+    db.batch_execute("CREATE TABLE keyed (id int PRIMARY KEY, v text); CREATE TABLE loose (v text);")
+        .await
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+
+    // Missing publication with autocreate disabled.
+    let (code, err) = run_to_exit(
+        work.path(),
+        &pg.connector("nopub", "setup", json!({"publication.autocreate.mode": "disabled"})),
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("publication \"nopub_pub\" does not exist"), "{err}");
+    assert!(err.contains("CREATE PUBLICATION"), "{err}");
+    assert_eq!(leftovers(&db).await, (0, 0));
+
+    // A table without primary key and without REPLICA IDENTITY FULL.
+    let (code, err) = run_to_exit(work.path(), &pg.connector("nokey", "setup", json!({})));
+    assert_ne!(code, 0);
+    assert!(err.contains("public.loose has no primary key"), "{err}");
+    assert!(err.contains("REPLICA IDENTITY FULL"), "{err}");
+    assert_eq!(leftovers(&db).await, (0, 0));
+
+    // Unknown property: exit code 2, names the property, touches nothing.
+    let (code, err) = run_to_exit(
+        work.path(),
+        &pg.connector("typo", "setup", json!({"table.include.lsit": "public.keyed"})),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("table.include.lsit"), "{err}");
+    assert_eq!(leftovers(&db).await, (0, 0));
+
+    // A bad regex names its property.
+    let (code, err) = run_to_exit(
+        work.path(),
+        &pg.connector("regex", "setup", json!({"table.include.list": "public.(keyed"})),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("table.include.list"), "{err}");
+
+    // The slot in use by another process.
+    let ok = pg.connector("busy", "setup", json!({"table.include.list": "public.keyed"}));
+    let _first = Capture::start(work.path(), &ok);
+    wait_for("the first connector to stream", T, async || {
+        let row = db
+            .query_opt("SELECT active FROM pg_replication_slots WHERE slot_name = 'busy_slot'", &[])
+            .await
+            .ok()??;
+        row.get::<_, bool>(0).then_some(())
+    })
+    .await;
+    let second_dir = tempfile::tempdir().unwrap();
+    let (code, err) = run_to_exit(second_dir.path(), &ok);
+    assert_ne!(code, 0);
+    assert!(err.contains("replication slot \"busy_slot\" is in use"), "{err}");
+    assert!(err.contains("slot.name"), "{err}");
+}
