@@ -198,10 +198,15 @@ async fn restart_in_the_middle_of_a_snapshot_resumes_without_rereading_finished_
     }
     assert_eq!(finished_ids.len() as u64, progress["rows"].as_u64().unwrap());
 
-    // A change while the connector is down, then resume.
-    db.batch_execute("UPDATE big SET v = 1 WHERE id = 1; INSERT INTO big VALUES (300001, 5, 'late');")
-        .await
-        .unwrap();
+    // Changes while the connector is down, to a row of an unfinished chunk and a new row.
+    // (An updated row moves to a new tuple; updating a row of a finished chunk would
+    // legitimately make the resumed snapshot read its new version.)
+    let target = (1..=300_000i64).find(|i| !finished_ids.contains(i)).unwrap();
+    db.batch_execute(&format!(
+        "UPDATE big SET v = 1 WHERE id = {target}; INSERT INTO big VALUES (300001, 5, 'late');"
+    ))
+    .await
+    .unwrap();
     let mut cap = Capture::start(work.path(), &connector);
     wait_for("the resumed snapshot to complete", LONG, async || {
         let o = offset_of(&cap).await?;
@@ -220,6 +225,12 @@ async fn restart_in_the_middle_of_a_snapshot_resumes_without_rereading_finished_
     let mut read_ids = BTreeSet::new();
     for raw in &lines {
         let l: Value = serde_json::from_str(raw).unwrap();
+        let id = l["key"]["id"].as_i64().unwrap_or_default();
+        if id == target {
+            // Read once, at its new version; the update itself is not repeated.
+            assert_eq!(l["value"]["op"], "r", "{l}");
+            assert_eq!(l["value"]["after"]["v"], 1, "{l}");
+        }
         if l["value"]["op"] == "r" {
             let id = l["key"]["id"].as_i64().unwrap();
             if finished_ids.contains(&id) {
