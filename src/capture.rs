@@ -21,9 +21,15 @@ use tributary_postgres::error::SourceError;
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error("could not read connector file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("connector file {path} is not valid JSON: {source}")]
-    Json { path: PathBuf, source: serde_json::Error },
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("{0}")]
     Offset(#[from] tributary_core::offsets::OffsetError),
     #[error("{0}")]
@@ -47,19 +53,25 @@ impl CaptureError {
 const FLUSH_RECORDS: usize = 20_000;
 const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 
-pub async fn run(connector: &Path, offset_file: Option<PathBuf>, stop_at: Option<Lsn>) -> Result<(), CaptureError> {
+pub async fn run(
+    connector: &Path,
+    offset_file: Option<PathBuf>,
+    stop_at: Option<Lsn>,
+) -> Result<(), CaptureError> {
     let text = std::fs::read(connector).map_err(|source| CaptureError::Read {
         path: connector.to_path_buf(),
         source,
     })?;
-    let doc: serde_json::Value = serde_json::from_slice(&text).map_err(|source| CaptureError::Json {
-        path: connector.to_path_buf(),
-        source,
-    })?;
-    let config = Arc::new(PostgresConnectorConfig::from_connector_json(&doc).map_err(SourceError::from)?);
-    let store = FileOffsetStore::new(
-        offset_file.unwrap_or_else(|| Path::new("data/capture").join(format!("{}.offsets.json", config.name))),
-    );
+    let doc: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|source| CaptureError::Json {
+            path: connector.to_path_buf(),
+            source,
+        })?;
+    let config =
+        Arc::new(PostgresConnectorConfig::from_connector_json(&doc).map_err(SourceError::from)?);
+    let store = FileOffsetStore::new(offset_file.unwrap_or_else(|| {
+        Path::new("data/capture").join(format!("{}.offsets.json", config.name))
+    }));
     let stored = store.load()?;
     let durable = DurableLsn::default();
     let (tx, rx) = mpsc::channel(config.max_queue_size);
@@ -104,7 +116,10 @@ async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
             let _ = tokio::signal::ctrl_c().await;
             return;
         };

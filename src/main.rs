@@ -15,10 +15,20 @@ use clap::{Parser, Subcommand};
 struct Cli {
     /// Log level (error, warn, info, debug, trace) or a tracing filter such as
     /// `tributary_postgres=debug`. Logs go to standard error.
-    #[arg(long, global = true, default_value = "info", env = "TRIBUTARY__LOG__LEVEL")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "info",
+        env = "TRIBUTARY__LOG__LEVEL"
+    )]
     log_level: String,
     /// Log format: text or json.
-    #[arg(long, global = true, default_value = "text", env = "TRIBUTARY__LOG__FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "text",
+        env = "TRIBUTARY__LOG__FORMAT"
+    )]
     log_format: String,
     #[command(subcommand)]
     command: Command,
@@ -53,7 +63,10 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: could not start the runtime: {e}");

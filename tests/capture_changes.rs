@@ -152,10 +152,22 @@ async fn composite_key_changes_carry_op_key_before_after_and_source() {
     assert_eq!(orders[8]["value"]["source"]["table"], "orders");
 
     // REPLICA IDENTITY FULL: updates and deletes carry the full before image.
-    assert_eq!(values(&audit, "op"), [json!("c"), json!("u"), json!("d"), Value::Null]);
-    assert_eq!(audit[1]["value"]["before"], json!({"id": 1, "v": "a", "n": 10}));
-    assert_eq!(audit[1]["value"]["after"], json!({"id": 1, "v": "b", "n": 10}));
-    assert_eq!(audit[2]["value"]["before"], json!({"id": 1, "v": "b", "n": 10}));
+    assert_eq!(
+        values(&audit, "op"),
+        [json!("c"), json!("u"), json!("d"), Value::Null]
+    );
+    assert_eq!(
+        audit[1]["value"]["before"],
+        json!({"id": 1, "v": "a", "n": 10})
+    );
+    assert_eq!(
+        audit[1]["value"]["after"],
+        json!({"id": 1, "v": "b", "n": 10})
+    );
+    assert_eq!(
+        audit[2]["value"]["before"],
+        json!({"id": 1, "v": "b", "n": 10})
+    );
     assert_eq!(audit[3]["key"], json!({"id": 1}));
     assert_eq!(audit[3]["value"], Value::Null);
 
@@ -198,7 +210,9 @@ async fn unchanged_toast_column_carries_the_placeholder() {
         .unwrap();
     assert_eq!(blob, b"__debezium_unavailable_value");
     // A NULL stays NULL, never the placeholder.
-    db.batch_execute("UPDATE docs SET body = NULL WHERE id = 1").await.unwrap();
+    db.batch_execute("UPDATE docs SET body = NULL WHERE id = 1")
+        .await
+        .unwrap();
     let lines = cap.wait_lines(3, T).await;
     assert_eq!(lines[2]["value"]["after"]["body"], Value::Null);
 }
@@ -229,11 +243,17 @@ async fn schema_changes_mid_stream_change_the_event_shape() {
     let lines = cap.wait_lines(5, T).await;
     let after: Vec<&Value> = lines.iter().map(|l| &l["value"]["after"]).collect();
     assert_eq!(after[0], &json!({"id": 1, "name": "a", "price": 10}));
-    assert_eq!(after[1], &json!({"id": 2, "name": "b", "price": 20, "color": "blue"}));
+    assert_eq!(
+        after[1],
+        &json!({"id": 2, "name": "b", "price": 20, "color": "blue"})
+    );
     assert_eq!(after[2], &json!({"id": 3, "price": 30, "color": "green"}));
     // numeric(10,2) is Debezium's Decimal: base64 of the unscaled big-endian integer.
     // 40.50 -> 4050 = 0x0FD2.
-    assert_eq!(after[3], &json!({"id": 4, "price": "D9I=", "color": "pink"}));
+    assert_eq!(
+        after[3],
+        &json!({"id": 4, "price": "D9I=", "color": "pink"})
+    );
     // 1.25 -> 125 = 0x7D.
     assert_eq!(after[4], &json!({"id": 1, "price": "fQ==", "color": "red"}));
 }

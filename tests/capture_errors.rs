@@ -39,15 +39,24 @@ async fn wrong_password_is_a_clear_error() {
         ..PgOptions::default()
     });
     let db = pg.create_db("pw").await;
-    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY); CREATE ROLE cdc LOGIN REPLICATION PASSWORD 'right'")
-        .await
-        .unwrap();
+    db.batch_execute(
+        "CREATE TABLE t (id int PRIMARY KEY); CREATE ROLE cdc LOGIN REPLICATION PASSWORD 'right'",
+    )
+    .await
+    .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let mut connector = pg.connector("pw", "pw", json!({"database.user": "cdc", "database.password": "wrong"}));
+    let mut connector = pg.connector(
+        "pw",
+        "pw",
+        json!({"database.user": "cdc", "database.password": "wrong"}),
+    );
     let (code, err) = run_to_exit(work.path(), &connector);
     assert_ne!(code, 0);
     assert!(err.contains("password"), "{err}");
-    assert!(err.contains("database.password"), "names the property: {err}");
+    assert!(
+        err.contains("database.password"),
+        "names the property: {err}"
+    );
     assert!(!err.contains("wrong"), "the password never appears: {err}");
     assert_eq!(leftovers(&db).await, (0, 0));
 
@@ -67,12 +76,17 @@ async fn wal_level_replica_is_a_clear_error() {
         ..PgOptions::default()
     });
     let db = pg.create_db("wal").await;
-    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY)").await.unwrap();
+    db.batch_execute("CREATE TABLE t (id int PRIMARY KEY)")
+        .await
+        .unwrap();
     let work = tempfile::tempdir().unwrap();
     let (code, err) = run_to_exit(work.path(), &pg.connector("wal", "wal", json!({})));
     assert_ne!(code, 0);
     assert!(err.contains("wal_level"), "{err}");
-    assert!(err.contains("ALTER SYSTEM SET wal_level = logical"), "{err}");
+    assert!(
+        err.contains("ALTER SYSTEM SET wal_level = logical"),
+        "{err}"
+    );
     assert_eq!(leftovers(&db).await, (0, 0));
 }
 
@@ -80,18 +94,27 @@ async fn wal_level_replica_is_a_clear_error() {
 async fn setup_errors_name_the_fix_and_create_nothing() {
     let pg = PgCluster::start();
     let db = pg.create_db("setup").await;
-    db.batch_execute("CREATE TABLE keyed (id int PRIMARY KEY, v text); CREATE TABLE loose (v text);")
-        .await
-        .unwrap();
+    db.batch_execute(
+        "CREATE TABLE keyed (id int PRIMARY KEY, v text); CREATE TABLE loose (v text);",
+    )
+    .await
+    .unwrap();
     let work = tempfile::tempdir().unwrap();
 
     // Missing publication with autocreate disabled.
     let (code, err) = run_to_exit(
         work.path(),
-        &pg.connector("nopub", "setup", json!({"publication.autocreate.mode": "disabled"})),
+        &pg.connector(
+            "nopub",
+            "setup",
+            json!({"publication.autocreate.mode": "disabled"}),
+        ),
     );
     assert_ne!(code, 0);
-    assert!(err.contains("publication \"nopub_pub\" does not exist"), "{err}");
+    assert!(
+        err.contains("publication \"nopub_pub\" does not exist"),
+        "{err}"
+    );
     assert!(err.contains("CREATE PUBLICATION"), "{err}");
     assert_eq!(leftovers(&db).await, (0, 0));
 
@@ -105,7 +128,11 @@ async fn setup_errors_name_the_fix_and_create_nothing() {
     // Unknown property: exit code 2, names the property, touches nothing.
     let (code, err) = run_to_exit(
         work.path(),
-        &pg.connector("typo", "setup", json!({"table.include.lsit": "public.keyed"})),
+        &pg.connector(
+            "typo",
+            "setup",
+            json!({"table.include.lsit": "public.keyed"}),
+        ),
     );
     assert_eq!(code, 2);
     assert!(err.contains("table.include.lsit"), "{err}");
@@ -114,17 +141,28 @@ async fn setup_errors_name_the_fix_and_create_nothing() {
     // A bad regex names its property.
     let (code, err) = run_to_exit(
         work.path(),
-        &pg.connector("regex", "setup", json!({"table.include.list": "public.(keyed"})),
+        &pg.connector(
+            "regex",
+            "setup",
+            json!({"table.include.list": "public.(keyed"}),
+        ),
     );
     assert_eq!(code, 2);
     assert!(err.contains("table.include.list"), "{err}");
 
     // The slot in use by another process.
-    let ok = pg.connector("busy", "setup", json!({"table.include.list": "public.keyed"}));
+    let ok = pg.connector(
+        "busy",
+        "setup",
+        json!({"table.include.list": "public.keyed"}),
+    );
     let _first = Capture::start(work.path(), &ok);
     wait_for("the first connector to stream", T, async || {
         let row = db
-            .query_opt("SELECT active FROM pg_replication_slots WHERE slot_name = 'busy_slot'", &[])
+            .query_opt(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = 'busy_slot'",
+                &[],
+            )
             .await
             .ok()??;
         row.get::<_, bool>(0).then_some(())
@@ -133,6 +171,9 @@ async fn setup_errors_name_the_fix_and_create_nothing() {
     let second_dir = tempfile::tempdir().unwrap();
     let (code, err) = run_to_exit(second_dir.path(), &ok);
     assert_ne!(code, 0);
-    assert!(err.contains("replication slot \"busy_slot\" is in use"), "{err}");
+    assert!(
+        err.contains("replication slot \"busy_slot\" is in use"),
+        "{err}"
+    );
     assert!(err.contains("slot.name"), "{err}");
 }

@@ -56,7 +56,10 @@ async fn table_state(db: &tokio_postgres::Client, table: &str) -> BTreeMap<i64, 
         .iter()
         .map(|r| {
             let id: i64 = r.get(0);
-            (id, json!({"id": id, "v": r.get::<_, i32>(1), "pad": r.get::<_, String>(2)}))
+            (
+                id,
+                json!({"id": id, "v": r.get::<_, i32>(1), "pad": r.get::<_, String>(2)}),
+            )
         })
         .collect()
 }
@@ -125,18 +128,32 @@ async fn snapshot_and_stream_boundary_is_exact_under_concurrent_writes() {
     let lines = cap.take_raw();
     let (status, _) = cap.stop();
     assert!(status.success());
-    assert!(snapshot_running, "the writes must overlap the snapshot for this test to mean anything");
+    assert!(
+        snapshot_running,
+        "the writes must overlap the snapshot for this test to mean anything"
+    );
 
     let mut state = BTreeMap::new();
     let (reads, violations) = replay(&lines, "cdc.public.big", &mut state);
-    assert!(violations.is_empty(), "{} violations, first: {:?}", violations.len(), &violations[..violations.len().min(5)]);
+    assert!(
+        violations.is_empty(),
+        "{} violations, first: {:?}",
+        violations.len(),
+        &violations[..violations.len().min(5)]
+    );
     assert!(reads > 990_000, "the snapshot read {reads} rows");
     let expected = table_state(&db, "big").await;
     assert_eq!(state.len(), expected.len(), "row count derived from events");
-    assert!(state == expected, "the state derived from the events equals the table");
+    assert!(
+        state == expected,
+        "the state derived from the events equals the table"
+    );
 
     // first / last markers.
-    let snap: Vec<&String> = lines.iter().filter(|l| l.contains("\"snapshot\":\"")).collect();
+    let snap: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("\"snapshot\":\""))
+        .collect();
     let markers: Vec<String> = snap
         .iter()
         .filter_map(|l| {
@@ -147,7 +164,13 @@ async fn snapshot_and_stream_boundary_is_exact_under_concurrent_writes() {
         .collect();
     assert_eq!(markers.first().map(String::as_str), Some("first"));
     assert_eq!(markers.last().map(String::as_str), Some("last"));
-    assert_eq!(markers.iter().filter(|m| *m == "first" || *m == "last").count(), 2);
+    assert_eq!(
+        markers
+            .iter()
+            .filter(|m| *m == "first" || *m == "last")
+            .count(),
+        2
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -167,41 +190,64 @@ async fn restart_in_the_middle_of_a_snapshot_resumes_without_rereading_finished_
         json!({"snapshot.max.threads": "2", "snapshot.chunk.pages": "100"}),
     );
     let cap = Capture::start(work.path(), &connector);
-    let done_before = wait_for("two finished chunks in the offset file", LONG, async || {
+    wait_for("two finished chunks in the offset file", LONG, async || {
         let o = offset_of(&cap).await?;
-        let done = o["snapshot"]["tables"]["public.big"]["done"].as_array()?.len();
+        let done = o["snapshot"]["tables"]["public.big"]["done"]
+            .as_array()?
+            .len();
         (done >= 2).then_some(())
     })
     .await;
-    let _ = done_before;
     let _ = cap.kill9();
 
     // What the offset file says was finished before the kill.
-    let offset: Value = serde_json::from_slice(&std::fs::read(work.path().join("resume.offsets.json")).unwrap()).unwrap();
+    let offset: Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("resume.offsets.json")).unwrap())
+            .unwrap();
     let progress = &offset["snapshot"]["tables"]["public.big"];
     assert_eq!(offset["snapshot"]["completed"], false);
     let pages = progress["chunk_pages"].as_u64().unwrap();
     let chunks = progress["chunks"].as_u64().unwrap();
-    let done: Vec<u64> = progress["done"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).collect();
-    assert!((done.len() as u64) < chunks, "the kill must land before the snapshot finished");
+    let done: Vec<u64> = progress["done"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap())
+        .collect();
+    assert!(
+        (done.len() as u64) < chunks,
+        "the kill must land before the snapshot finished"
+    );
     let mut finished_ids = BTreeSet::new();
     for c in &done {
-        let end = if c + 1 == chunks { u64::MAX / 2 } else { (c + 1) * pages };
+        let end = if c + 1 == chunks {
+            u64::MAX / 2
+        } else {
+            (c + 1) * pages
+        };
         let rows = db
             .query(
-                &format!("SELECT id FROM big WHERE ctid >= '({},0)'::tid AND ctid < '({end},0)'::tid", c * pages),
+                &format!(
+                    "SELECT id FROM big WHERE ctid >= '({},0)'::tid AND ctid < '({end},0)'::tid",
+                    c * pages
+                ),
                 &[],
             )
             .await
             .unwrap();
         finished_ids.extend(rows.iter().map(|r| r.get::<_, i64>(0)));
     }
-    assert_eq!(finished_ids.len() as u64, progress["rows"].as_u64().unwrap());
+    assert_eq!(
+        finished_ids.len() as u64,
+        progress["rows"].as_u64().unwrap()
+    );
 
     // Changes while the connector is down, to a row of an unfinished chunk and a new row.
     // (An updated row moves to a new tuple; updating a row of a finished chunk would
     // legitimately make the resumed snapshot read its new version.)
-    let target = (1..=300_000i64).find(|i| !finished_ids.contains(i)).unwrap();
+    let target = (1..=300_000i64)
+        .find(|i| !finished_ids.contains(i))
+        .unwrap();
     db.batch_execute(&format!(
         "UPDATE big SET v = 1 WHERE id = {target}; INSERT INTO big VALUES (300001, 5, 'late');"
     ))
@@ -213,9 +259,16 @@ async fn restart_in_the_middle_of_a_snapshot_resumes_without_rereading_finished_
         (o["snapshot"]["completed"] == true).then_some(())
     })
     .await;
-    db.batch_execute("INSERT INTO big VALUES (300002, 6, 'after')").await.unwrap();
+    db.batch_execute("INSERT INTO big VALUES (300002, 6, 'after')")
+        .await
+        .unwrap();
     wait_for("the post-snapshot insert", LONG, async || {
-        cap.lines.lock().unwrap().iter().any(|l| l.contains("\"after\"")).then_some(())
+        cap.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("\"after\""))
+            .then_some(())
     })
     .await;
     let lines = cap.take_raw();
@@ -242,6 +295,10 @@ async fn restart_in_the_middle_of_a_snapshot_resumes_without_rereading_finished_
     assert_eq!(reread, 0, "rows of finished chunks were read again");
     let all: BTreeSet<i64> = (1..=300_001).collect();
     let expected: BTreeSet<i64> = all.difference(&finished_ids).copied().collect();
-    assert_eq!(read_ids.len(), expected.len(), "the resumed snapshot reads exactly the unfinished chunks");
+    assert_eq!(
+        read_ids.len(),
+        expected.len(),
+        "the resumed snapshot reads exactly the unfinished chunks"
+    );
     assert!(read_ids == expected);
 }

@@ -24,10 +24,17 @@ async fn a_two_million_row_transaction_streams_with_bounded_memory() {
         .await
         .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let mut cap = Capture::start_with(work.path(), &pg.connector("bigtx", "bigtx", json!({})), false);
+    let mut cap = Capture::start_with(
+        work.path(),
+        &pg.connector("bigtx", "bigtx", json!({})),
+        false,
+    );
     wait_for("the slot to become active", LONG, async || {
         let row = db
-            .query_opt("SELECT active FROM pg_replication_slots WHERE slot_name = 'bigtx_slot'", &[])
+            .query_opt(
+                "SELECT active FROM pg_replication_slots WHERE slot_name = 'bigtx_slot'",
+                &[],
+            )
             .await
             .ok()??;
         row.get::<_, bool>(0).then_some(())
@@ -38,7 +45,10 @@ async fn a_two_million_row_transaction_streams_with_bounded_memory() {
         .unwrap();
     cap.wait_lines(2_000_000, LONG).await;
     let rss = cap.peak_rss();
-    eprintln!("peak RSS during the 2M-row transaction: {} MB", rss / (1 << 20));
+    eprintln!(
+        "peak RSS during the 2M-row transaction: {} MB",
+        rss / (1 << 20)
+    );
     assert!(rss > 0, "RSS was measured");
     assert!(rss < 300 << 20, "peak RSS {} MB is over 300 MB", rss >> 20);
     let (status, _) = cap.finish_and_status();

@@ -114,7 +114,9 @@ async fn expected(db: &tokio_postgres::Client, id: i32) -> serde_json::Map<Strin
          FROM every WHERE id = {id}"
     );
     let row = &db.simple_query(&sql).await.unwrap()[1];
-    let tokio_postgres::SimpleQueryMessage::Row(row) = row else { panic!("no row {id}") };
+    let tokio_postgres::SimpleQueryMessage::Row(row) = row else {
+        panic!("no row {id}")
+    };
     let bytea: Option<Vec<u8>> = db
         .query_one("SELECT c_bytea FROM every WHERE id = $1", &[&id])
         .await
@@ -134,7 +136,10 @@ async fn expected(db: &tokio_postgres::Client, id: i32) -> serde_json::Map<Strin
     put("c_float8", g(5).map_or(Value::Null, |s| float(&s)));
     put("c_bool", g(6).map_or(Value::Null, |s| json!(s == "true")));
     put("c_numeric", g(7).map_or(Value::Null, |s| decimal(&s, 5)));
-    put("c_numeric_big", g(8).map_or(Value::Null, |s| decimal(&s, 0)));
+    put(
+        "c_numeric_big",
+        g(8).map_or(Value::Null, |s| decimal(&s, 0)),
+    );
     put(
         "c_numeric_var",
         g(9).map_or(Value::Null, |s| {
@@ -162,7 +167,10 @@ async fn expected(db: &tokio_postgres::Client, id: i32) -> serde_json::Map<Strin
     );
     put("c_time", int(g(15)));
     put("c_time3", int(g(16)));
-    put("c_timetz", g(17).map_or(Value::Null, |s| json!(micros_of_day(&s))));
+    put(
+        "c_timetz",
+        g(17).map_or(Value::Null, |s| json!(micros_of_day(&s))),
+    );
     // Debezium's stand-in instants for ±infinity, in the column's unit.
     let ts = |raw: Option<String>, text: Option<String>, unit: i64| match text.as_deref() {
         None => Value::Null,
@@ -187,8 +195,14 @@ async fn expected(db: &tokio_postgres::Client, id: i32) -> serde_json::Map<Strin
     put("c_jsonb", g(24).map_or(Value::Null, Value::String));
     put("c_xml", g(25).map_or(Value::Null, Value::String));
     put("c_mood", g(26).map_or(Value::Null, Value::String));
-    put("c_int_arr", g(27).map_or(Value::Null, |s| serde_json::from_str(&s).unwrap()));
-    put("c_text_arr", g(28).map_or(Value::Null, |s| serde_json::from_str(&s).unwrap()));
+    put(
+        "c_int_arr",
+        g(27).map_or(Value::Null, |s| serde_json::from_str(&s).unwrap()),
+    );
+    put(
+        "c_text_arr",
+        g(28).map_or(Value::Null, |s| serde_json::from_str(&s).unwrap()),
+    );
     put("c_inet", g(29).map_or(Value::Null, Value::String));
     put("c_cidr", g(30).map_or(Value::Null, Value::String));
     put("c_mac", g(31).map_or(Value::Null, Value::String));
@@ -239,7 +253,9 @@ async fn every_mapped_type_equals_what_postgres_returns() {
     let db = pg.create_db("types").await;
     db.batch_execute(DDL).await.unwrap();
     for row in ROWS {
-        db.batch_execute(&format!("INSERT INTO every VALUES {row}")).await.unwrap();
+        db.batch_execute(&format!("INSERT INTO every VALUES {row}"))
+            .await
+            .unwrap();
     }
     let work = tempfile::tempdir().unwrap();
     let mut cap = Capture::start(work.path(), &pg.connector("types", "types", json!({})));

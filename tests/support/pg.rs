@@ -77,18 +77,39 @@ impl PgCluster {
     }
 
     pub fn start_with(opts: PgOptions) -> PgCluster {
-        let dir = tempfile::Builder::new().prefix("tributary-pg-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("tributary-pg-")
+            .tempdir()
+            .expect("temp dir");
         if is_root() {
-            let _ = Command::new("chown").arg("postgres").arg(dir.path()).status();
+            let _ = Command::new("chown")
+                .arg("postgres")
+                .arg(dir.path())
+                .status();
         }
         let bin = pg_bin();
         let data = dir.path().join("data");
         let out = run(
             &bin,
             "initdb",
-            &["-D", data.to_str().unwrap(), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale=C"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ],
         );
-        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port = free_port();
         let mut conf = format!(
             "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
@@ -118,7 +139,16 @@ impl PgCluster {
         let out = run(
             &self.bin,
             "pg_ctl",
-            &["-D", self.data().to_str().unwrap(), "-l", log.to_str().unwrap(), "-w", "-t", "60", "start"],
+            &[
+                "-D",
+                self.data().to_str().unwrap(),
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
         );
         assert!(
             out.status.success(),
@@ -138,14 +168,25 @@ impl PgCluster {
         let _ = run(
             &self.bin,
             "pg_ctl",
-            &["-D", self.data().to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+            &[
+                "-D",
+                self.data().to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
         );
     }
 
     /// A libpq-style URL over the cluster's Unix socket (trusted whatever pg_hba says
     /// for TCP), for the tests' own connections.
     pub fn url(&self, db: &str) -> String {
-        format!("host={} port={} user=postgres dbname={db}", self.dir.path().display(), self.port)
+        format!(
+            "host={} port={} user=postgres dbname={db}",
+            self.dir.path().display(),
+            self.port
+        )
     }
 
     pub async fn client(&self, db: &str) -> Client {
@@ -199,7 +240,10 @@ impl PgCluster {
 
 fn append(path: &Path, text: &str) {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().append(true).open(path).expect("open conf");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("open conf");
     f.write_all(text.as_bytes()).expect("write conf");
 }
 

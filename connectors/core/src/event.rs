@@ -164,11 +164,16 @@ pub enum CaptureItem {
     },
     /// Snapshot progress the sink should make durable together with what came before it.
     /// `offset` is the source's whole offset as JSON, to be stored as-is.
-    Checkpoint { offset: serde_json::Value },
+    Checkpoint {
+        offset: serde_json::Value,
+    },
     /// Nothing to publish, but the source has seen the log up to here (keepalive or a
     /// transaction whose changes were all filtered out): acknowledging it is safe once
     /// everything before it is durable.
-    Progress { lsn: Lsn, offset: serde_json::Value },
+    Progress {
+        lsn: Lsn,
+        offset: serde_json::Value,
+    },
 }
 
 /// Current time in µs since the UNIX epoch.

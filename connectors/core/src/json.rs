@@ -272,7 +272,10 @@ mod tests {
     #[test]
     fn floats_render_like_jackson_and_bytes_as_base64() {
         assert_eq!(float_json(f64::NAN), Json::String("NaN".into()));
-        assert_eq!(float_json(f64::NEG_INFINITY), Json::String("-Infinity".into()));
+        assert_eq!(
+            float_json(f64::NEG_INFINITY),
+            Json::String("-Infinity".into())
+        );
         assert_eq!(float_json(1.5), serde_json::json!(1.5));
         let schema = Schema::structure(
             "t",

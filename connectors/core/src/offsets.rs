@@ -44,12 +44,14 @@ impl FileOffsetStore {
     /// The stored offset, or `None` when nothing was stored yet.
     pub fn load(&self) -> Result<Option<serde_json::Value>, OffsetError> {
         match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|source| OffsetError::Corrupt {
-                    path: self.path.clone(),
-                    source,
-                }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|source| OffsetError::Corrupt {
+                        path: self.path.clone(),
+                        source,
+                    })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(self.io("read", source)),
         }

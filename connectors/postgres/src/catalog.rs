@@ -101,7 +101,10 @@ pub async fn load_tables(
 }
 
 /// Loads one table by OID (after a Relation message showed a change), whatever the filters.
-pub async fn load_table(client: &Client, oid: u32) -> Result<Option<TableMeta>, tokio_postgres::Error> {
+pub async fn load_table(
+    client: &Client,
+    oid: u32,
+) -> Result<Option<TableMeta>, tokio_postgres::Error> {
     let sql = format!("{TABLES_SQL} AND c.oid = $1");
     let Some(r) = client.query_opt(&sql, &[&oid]).await? else {
         return Ok(None);
@@ -116,7 +119,10 @@ pub async fn load_table(client: &Client, oid: u32) -> Result<Option<TableMeta>, 
     Ok(tables.pop())
 }
 
-async fn fill_columns(client: &Client, tables: &mut [TableMeta]) -> Result<(), tokio_postgres::Error> {
+async fn fill_columns(
+    client: &Client,
+    tables: &mut [TableMeta],
+) -> Result<(), tokio_postgres::Error> {
     if tables.is_empty() {
         return Ok(());
     }
@@ -145,7 +151,10 @@ pub async fn publication_tables(
     publication: &str,
 ) -> Result<Option<Vec<TableId>>, tokio_postgres::Error> {
     let exists = client
-        .query_opt("SELECT 1 FROM pg_publication WHERE pubname = $1", &[&publication])
+        .query_opt(
+            "SELECT 1 FROM pg_publication WHERE pubname = $1",
+            &[&publication],
+        )
         .await?
         .is_some();
     if !exists {

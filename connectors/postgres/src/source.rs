@@ -45,7 +45,12 @@ pub async fn run(
 ) -> Result<(), SourceError> {
     let mut offset = PgOffset::from_json(stored.as_ref()).map_err(SourceError::Offset)?;
     let client = connect_query(&config.connect).await?;
-    preflight(&client).await?;
+    let sender_timeout = preflight(&client).await?;
+    // Status updates must come well inside wal_sender_timeout, or the server drops us.
+    let status_interval = match sender_timeout {
+        Some(t) if !t.is_zero() => config.status_update_interval.min(t / 3),
+        _ => config.status_update_interval,
+    };
 
     // What will be captured, and can it be?
     let mut tables = catalog::load_tables(&client, &config)
@@ -109,7 +114,10 @@ pub async fn run(
                     offset.lsn.unwrap_or_default()
                 )));
             }
-            let created = match repl.create_logical_slot(&config.slot_name, false, need_snapshot).await {
+            let created = match repl
+                .create_logical_slot(&config.slot_name, false, need_snapshot)
+                .await
+            {
                 Ok(c) => c,
                 Err(e) => {
                     if created_publication {
@@ -130,7 +138,8 @@ pub async fn run(
                 });
                 let name = created.snapshot_name.clone().unwrap_or_default();
                 let plan = plan(&tables, &config, &registry, &offset, false)?;
-                let outcome = snapshot::run(config.clone(), &client, &name, plan, offset, &out).await?;
+                let outcome =
+                    snapshot::run(config.clone(), &client, &name, plan, offset, &out).await?;
                 offset = outcome.offset;
             }
         }
@@ -168,10 +177,14 @@ pub async fn run(
                 }
                 let name = created.snapshot_name.clone().unwrap_or_default();
                 tracing::info!(resuming, %point, "snapshot with a temporary slot");
-                let outcome = snapshot::run(config.clone(), &client, &name, plan, offset, &out).await?;
+                let outcome =
+                    snapshot::run(config.clone(), &client, &name, plan, offset, &out).await?;
                 offset = outcome.offset;
                 for (oid, keys) in outcome.keys {
-                    overlap.tables.entry(oid).or_insert(OverlapScope::Keys(keys));
+                    overlap
+                        .tables
+                        .entry(oid)
+                        .or_insert(OverlapScope::Keys(keys));
                 }
                 drop(temp);
             }
@@ -185,7 +198,10 @@ pub async fn run(
     // Stream.
     let streaming = config.streaming && repl.server_version_num() >= 140000;
     let mut options = vec![
-        ("proto_version", if streaming { "2" } else { "1" }.to_string()),
+        (
+            "proto_version",
+            if streaming { "2" } else { "1" }.to_string(),
+        ),
         ("publication_names", quote_ident(&config.publication_name)),
     ];
     if streaming {
@@ -199,7 +215,7 @@ pub async fn run(
             &options,
             StatusConfig {
                 durable: durable.clone(),
-                interval: config.status_update_interval,
+                interval: status_interval,
             },
         )
         .await?;
@@ -229,8 +245,11 @@ pub async fn run(
     stream.stop().await?;
     if config.slot_drop_on_stop {
         let mut repl = ReplicationConnection::connect(&config.connect).await?;
-        repl.simple_query(&format!("DROP_REPLICATION_SLOT {} WAIT", quote_ident(&config.slot_name)))
-            .await?;
+        repl.simple_query(&format!(
+            "DROP_REPLICATION_SLOT {} WAIT",
+            quote_ident(&config.slot_name)
+        ))
+        .await?;
         tracing::info!(slot = %config.slot_name, "replication slot dropped (slot.drop.on.stop)");
     }
     Ok(())
@@ -262,7 +281,8 @@ fn plan(
                 typmod: c.typmod,
             })
             .collect();
-        let state = TableState::build(meta, &wire, config, registry, 0).map_err(SourceError::Setup)?;
+        let state =
+            TableState::build(meta, &wire, config, registry, 0).map_err(SourceError::Setup)?;
         out.push(SnapshotTable {
             meta: meta.clone(),
             state: Arc::new(state),
@@ -272,14 +292,20 @@ fn plan(
     Ok(out)
 }
 
-/// Checks the server can do logical replication at all.
-async fn preflight(client: &Client) -> Result<(), SourceError> {
+/// Checks the server can do logical replication at all; returns `wal_sender_timeout`.
+async fn preflight(client: &Client) -> Result<Option<std::time::Duration>, SourceError> {
     let row = client
-        .query_one("SELECT current_setting('wal_level'), current_setting('server_version_num')::int", &[])
+        .query_one(
+            "SELECT current_setting('wal_level'), current_setting('server_version_num')::int, \
+                    (SELECT setting::bigint * CASE unit WHEN 's' THEN 1000 ELSE 1 END \
+                       FROM pg_settings WHERE name = 'wal_sender_timeout')",
+            &[],
+        )
         .await
         .map_err(SourceError::query("could not read server settings"))?;
     let wal_level: String = row.get(0);
     let version: i32 = row.get(1);
+    let sender_timeout_ms: Option<i64> = row.get(2);
     if wal_level != "logical" {
         return Err(SourceError::Setup(format!(
             "wal_level is {wal_level:?}, but logical replication needs \"logical\"\nHINT: run ALTER SYSTEM SET wal_level = logical and restart Postgres"
@@ -290,7 +316,7 @@ async fn preflight(client: &Client) -> Result<(), SourceError> {
             "Postgres {version} is too old: pgoutput needs Postgres 10 or later"
         )));
     }
-    Ok(())
+    Ok(sender_timeout_ms.map(|ms| std::time::Duration::from_millis(ms.max(0) as u64)))
 }
 
 async fn slot_row(client: &Client, slot: &str) -> Result<Option<SlotRow>, SourceError> {
@@ -358,7 +384,10 @@ async fn create_publication(
 }
 
 async fn drop_publication(client: &Client, config: &PostgresConnectorConfig) {
-    let sql = format!("DROP PUBLICATION IF EXISTS {}", quote_ident(&config.publication_name));
+    let sql = format!(
+        "DROP PUBLICATION IF EXISTS {}",
+        quote_ident(&config.publication_name)
+    );
     if let Err(e) = client.batch_execute(&sql).await {
         tracing::warn!(error = %e, "could not drop the publication created by this run");
     }

@@ -20,7 +20,9 @@ use bytes::Bytes;
 use tokio::sync::mpsc::Sender;
 use tokio_postgres::Client;
 use tributary_core::event::now_us;
-use tributary_core::{CaptureItem, ChangeEvent, Lsn, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit, Value};
+use tributary_core::{
+    CaptureItem, ChangeEvent, Lsn, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit, Value,
+};
 
 use crate::catalog;
 use crate::config::{PostgresConnectorConfig, TableId};
@@ -142,8 +144,12 @@ impl ChangeStream {
         data: Bytes,
         out: &Sender<CaptureItem>,
     ) -> Result<(), SourceError> {
-        let msg = pgoutput::decode(&data, self.in_stream.is_some())
-            .map_err(|source| SourceError::Decode { lsn: wal_start, source })?;
+        let msg = pgoutput::decode(&data, self.in_stream.is_some()).map_err(|source| {
+            SourceError::Decode {
+                lsn: wal_start,
+                source,
+            }
+        })?;
         match msg {
             Message::StreamStart(s) => {
                 self.in_stream = Some(s.xid);
@@ -157,7 +163,11 @@ impl ChangeStream {
                 if a.xid == a.subxid {
                     self.spills.remove(&a.xid);
                 } else {
-                    self.spills.entry(a.xid).or_default().aborted.insert(a.subxid);
+                    self.spills
+                        .entry(a.xid)
+                        .or_default()
+                        .aborted
+                        .insert(a.subxid);
                 }
                 Ok(())
             }
@@ -178,10 +188,9 @@ impl ChangeStream {
                 let spill = self.spills.entry(xid).or_default();
                 let file = match &mut spill.file {
                     Some(f) => f,
-                    None => spill.file.insert(BufWriter::with_capacity(
-                        1 << 16,
-                        tempfile::tempfile()?,
-                    )),
+                    None => spill
+                        .file
+                        .insert(BufWriter::with_capacity(1 << 16, tempfile::tempfile()?)),
                 };
                 file.write_all(&wal_start.0.to_le_bytes())?;
                 file.write_all(&(data.len() as u32).to_le_bytes())?;
@@ -220,7 +229,12 @@ impl ChangeStream {
         Ok(())
     }
 
-    async fn apply(&mut self, lsn: Lsn, msg: Message, out: &Sender<CaptureItem>) -> Result<(), SourceError> {
+    async fn apply(
+        &mut self,
+        lsn: Lsn,
+        msg: Message,
+        out: &Sender<CaptureItem>,
+    ) -> Result<(), SourceError> {
         match msg {
             Message::Begin(b) => {
                 let begin = TxBegin {
@@ -260,11 +274,12 @@ impl ChangeStream {
             }
             // Origins, types (loaded from the catalog) and logical messages are not events.
             Message::Origin(_) | Message::Type(_) | Message::LogicalMessage(_) => Ok(()),
-            Message::StreamStart(_) | Message::StreamStop | Message::StreamCommit(_) | Message::StreamAbort(_) => {
-                Err(SourceError::Setup(format!(
-                    "unexpected streaming control message at {lsn} inside a streamed transaction"
-                )))
-            }
+            Message::StreamStart(_)
+            | Message::StreamStop
+            | Message::StreamCommit(_)
+            | Message::StreamAbort(_) => Err(SourceError::Setup(format!(
+                "unexpected streaming control message at {lsn} inside a streamed transaction"
+            ))),
         }
     }
 
@@ -272,7 +287,11 @@ impl ChangeStream {
     /// point: the resume point is the end of a delivered commit (or a keepalive position
     /// with nothing open), and pgoutput sends transactions in commit order, so any commit
     /// that starts before it was delivered already.
-    async fn begin(&mut self, begin: TxBegin, out: &Sender<CaptureItem>) -> Result<(), SourceError> {
+    async fn begin(
+        &mut self,
+        begin: TxBegin,
+        out: &Sender<CaptureItem>,
+    ) -> Result<(), SourceError> {
         let skip = self.resume_after.is_some_and(|r| begin.final_lsn < r);
         self.tx = Some(OpenTx {
             begin,
@@ -294,7 +313,8 @@ impl ChangeStream {
         out: &Sender<CaptureItem>,
     ) -> Result<(), SourceError> {
         let tx = self.tx.take();
-        let skipped = tx.as_ref().is_some_and(|t| t.skip) || self.resume_after.is_some_and(|r| end_lsn <= r);
+        let skipped =
+            tx.as_ref().is_some_and(|t| t.skip) || self.resume_after.is_some_and(|r| end_lsn <= r);
         if skipped {
             return Ok(());
         }
@@ -341,7 +361,12 @@ impl ChangeStream {
         Ok(())
     }
 
-    async fn build_state(&mut self, oid: u32, id: &TableId, wire: &[WireColumn]) -> Result<TableState, SourceError> {
+    async fn build_state(
+        &mut self,
+        oid: u32,
+        id: &TableId,
+        wire: &[WireColumn],
+    ) -> Result<TableState, SourceError> {
         let oids: Vec<u32> = wire.iter().map(|c| c.type_oid).collect();
         self.registry
             .load(&self.client, &oids)
@@ -349,7 +374,9 @@ impl ChangeStream {
             .map_err(SourceError::query("could not load column types"))?;
         let mut meta = catalog::load_table(&self.client, oid)
             .await
-            .map_err(SourceError::query("could not read the table's catalog entry"))?
+            .map_err(SourceError::query(
+                "could not read the table's catalog entry",
+            ))?
             .unwrap_or_else(|| catalog::TableMeta {
                 // Dropped since: keep the wire shape, no key or nullability information.
                 oid,
@@ -412,7 +439,9 @@ impl ChangeStream {
         match self.overlap.tables.get(&rel_id) {
             None => false,
             Some(OverlapScope::All) => true,
-            Some(OverlapScope::Keys(keys)) => key.is_some_and(|k| keys.contains(&key_string(state, k))),
+            Some(OverlapScope::Keys(keys)) => {
+                key.is_some_and(|k| keys.contains(&key_string(state, k)))
+            }
         }
     }
 
@@ -453,9 +482,19 @@ impl ChangeStream {
         // A key change is a delete of the old key (with its tombstone) and a create of the
         // new one, as Debezium emits it, so compacted topics stay right.
         if op == Op::Update && old_key.is_some() && new_key.is_some() && old_key != new_key {
-            self.emit(&state, Op::Delete, old_key, before, None, source.clone(), out)
-                .await?;
-            return self.emit(&state, Op::Create, new_key, None, after, source, out).await;
+            self.emit(
+                &state,
+                Op::Delete,
+                old_key,
+                before,
+                None,
+                source.clone(),
+                out,
+            )
+            .await?;
+            return self
+                .emit(&state, Op::Create, new_key, None, after, source, out)
+                .await;
         }
         self.emit(&state, op, key, before, after, source, out).await
     }
@@ -503,7 +542,12 @@ impl ChangeStream {
         Ok(())
     }
 
-    async fn truncate(&mut self, lsn: Lsn, rel_id: u32, out: &Sender<CaptureItem>) -> Result<(), SourceError> {
+    async fn truncate(
+        &mut self,
+        lsn: Lsn,
+        rel_id: u32,
+        out: &Sender<CaptureItem>,
+    ) -> Result<(), SourceError> {
         let Some(state) = self.state_of(rel_id)? else {
             return Ok(());
         };
@@ -511,14 +555,14 @@ impl ChangeStream {
             return Ok(());
         }
         let source = self.source(&state, lsn);
-        self.emit(&state, Op::Truncate, None, None, None, source, out).await
+        self.emit(&state, Op::Truncate, None, None, None, source, out)
+            .await
     }
 }
 
 fn same_shape(a: &[WireColumn], b: &[WireColumn]) -> bool {
     a.len() == b.len()
-        && a
-            .iter()
+        && a.iter()
             .zip(b)
             .all(|(x, y)| x.name == y.name && x.type_oid == y.type_oid && x.typmod == y.typmod)
 }

@@ -93,7 +93,13 @@ impl TableState {
         for col in wire {
             let cat = meta.columns.iter().find(|c| c.name == col.name);
             let not_null = cat.is_some_and(|c| c.not_null);
-            let mapping = map_column(registry, col.type_oid, col.typmod, !not_null, &config.type_modes);
+            let mapping = map_column(
+                registry,
+                col.type_oid,
+                col.typmod,
+                !not_null,
+                &config.type_modes,
+            );
             if mapping.unknown {
                 unknown_columns.push(col.name.clone());
             }
@@ -102,7 +108,10 @@ impl TableState {
                 value_fields.push(Field::new(col.name.clone(), mapping.schema.clone()));
             }
             slots.push(Slot {
-                unavailable: unavailable_value(&mapping.schema, &config.unavailable_value_placeholder),
+                unavailable: unavailable_value(
+                    &mapping.schema,
+                    &config.unavailable_value_placeholder,
+                ),
                 parser: mapping.parser,
                 in_value,
             });
@@ -121,7 +130,13 @@ impl TableState {
                 ));
             };
             let col = &wire[i];
-            let mapping = map_column(registry, col.type_oid, col.typmod, false, &config.type_modes);
+            let mapping = map_column(
+                registry,
+                col.type_oid,
+                col.typmod,
+                false,
+                &config.type_modes,
+            );
             key.push(i);
             key_fields.push(Field::new(name.clone(), mapping.schema));
         }
@@ -191,7 +206,8 @@ impl TableState {
 
     /// Whether the table can be captured: updates and deletes need a key or a full image.
     pub fn identity_problem(meta: &TableMeta, config: &PostgresConnectorConfig) -> Option<String> {
-        let has_key = !meta.primary_key().is_empty() || config.key_columns.for_table(&meta.id).is_some();
+        let has_key =
+            !meta.primary_key().is_empty() || config.key_columns.for_table(&meta.id).is_some();
         match meta.replica_identity {
             ReplicaIdentity::Full | ReplicaIdentity::Index => None,
             ReplicaIdentity::Default if !meta.primary_key().is_empty() => None,
@@ -203,7 +219,11 @@ impl TableState {
             _ => Some(format!(
                 "table {} has no primary key and REPLICA IDENTITY DEFAULT, so its updates and deletes cannot be captured{}\nHINT: add a primary key, or run ALTER TABLE {} REPLICA IDENTITY FULL, or exclude it with table.exclude.list",
                 meta.id,
-                if has_key { " (message.key.columns does not change what Postgres sends)" } else { "" },
+                if has_key {
+                    " (message.key.columns does not change what Postgres sends)"
+                } else {
+                    ""
+                },
                 meta.id.quoted()
             )),
         }

@@ -355,7 +355,8 @@ impl PostgresConnectorConfig {
         let dbname = r.required("database.dbname", "the database to capture");
         let sslmode = r.mode::<SslMode>("database.sslmode");
         let sslrootcert = r.get("database.sslrootcert").map(Into::into);
-        let connect_timeout_ms = r.parse::<u64>("database.connect.timeout.ms", 30_000, "milliseconds");
+        let connect_timeout_ms =
+            r.parse::<u64>("database.connect.timeout.ms", 30_000, "milliseconds");
         let topic_prefix = r.required(
             "topic.prefix",
             "the prefix of every topic name, e.g. \"cdc\" (Debezium's logical server name)",
@@ -367,7 +368,9 @@ impl PostgresConnectorConfig {
         {
             r.error(
                 "topic.prefix",
-                format!("{topic_prefix:?} may only contain ASCII letters, digits, '.', '_' and '-'"),
+                format!(
+                    "{topic_prefix:?} may only contain ASCII letters, digits, '.', '_' and '-'"
+                ),
             );
         }
         let slot_name = r.string("slot.name", "debezium");
@@ -405,11 +408,13 @@ impl PostgresConnectorConfig {
                 ("when_needed", SnapshotMode::WhenNeeded),
             ],
         );
-        let snapshot_max_threads = r.parse::<usize>("snapshot.max.threads", 1, "a positive integer");
+        let snapshot_max_threads =
+            r.parse::<usize>("snapshot.max.threads", 1, "a positive integer");
         if snapshot_max_threads == 0 {
             r.error("snapshot.max.threads", "must be at least 1");
         }
-        let snapshot_chunk_pages = r.parse::<u32>("snapshot.chunk.pages", 4096, "a positive integer");
+        let snapshot_chunk_pages =
+            r.parse::<u32>("snapshot.chunk.pages", 4096, "a positive integer");
         if snapshot_chunk_pages == 0 {
             r.error("snapshot.chunk.pages", "must be at least 1");
         }
@@ -430,17 +435,24 @@ impl PostgresConnectorConfig {
             time: r.mode::<TimePrecision>("time.precision.mode"),
             interval: r.mode::<IntervalHandling>("interval.handling.mode"),
             binary: r.mode::<BinaryHandling>("binary.handling.mode"),
-            money_fraction_digits: r.parse::<u32>("money.fraction.digits", 2, "a non-negative integer"),
+            money_fraction_digits: r.parse::<u32>(
+                "money.fraction.digits",
+                2,
+                "a non-negative integer",
+            ),
         };
-        let unavailable_value_placeholder =
-            r.string("unavailable.value.placeholder", "__debezium_unavailable_value");
+        let unavailable_value_placeholder = r.string(
+            "unavailable.value.placeholder",
+            "__debezium_unavailable_value",
+        );
         let mut filter_errors = Vec::new();
-        let filters = TableFilters::parse(&mut |key| r.get(key).map(str::to_string), &mut |f, m| {
-            filter_errors.push(ConfigError {
-                field: f.into(),
-                message: m,
-            })
-        });
+        let filters =
+            TableFilters::parse(&mut |key| r.get(key).map(str::to_string), &mut |f, m| {
+                filter_errors.push(ConfigError {
+                    field: f.into(),
+                    message: m,
+                })
+            });
         r.errors.extend(filter_errors);
         let key_columns = match r.get("message.key.columns") {
             None => KeyColumns::default(),

@@ -89,17 +89,26 @@ fn filters_match_whole_identifiers() {
     let o = c.as_object_mut().unwrap();
     o.insert("table.include.list".into(), json!("public.orders,inv\\..*"));
     o.insert("column.exclude.list".into(), json!("public.orders.secret"));
-    o.insert("message.key.columns".into(), json!("public.orders:a,b;inv.*:id"));
+    o.insert(
+        "message.key.columns".into(),
+        json!("public.orders:a,b;inv.*:id"),
+    );
     o.insert("skipped.operations".into(), json!("none"));
     let c = parse(c).unwrap();
     let orders = TableId::new("public", "orders");
     assert!(c.filters.accepts_table(&orders));
     assert!(!c.filters.accepts_table(&TableId::new("public", "orders2")));
     assert!(c.filters.accepts_table(&TableId::new("inv", "items")));
-    assert!(!c.filters.accepts_table(&TableId::new("pg_catalog", "pg_class")));
+    assert!(
+        !c.filters
+            .accepts_table(&TableId::new("pg_catalog", "pg_class"))
+    );
     assert!(!c.filters.accepts_column(&orders, "secret"));
     assert!(c.filters.accepts_column(&orders, "secretive"));
     assert_eq!(c.key_columns.for_table(&orders).unwrap(), ["a", "b"]);
-    assert_eq!(c.key_columns.for_table(&TableId::new("inv", "x")).unwrap(), ["id"]);
+    assert_eq!(
+        c.key_columns.for_table(&TableId::new("inv", "x")).unwrap(),
+        ["id"]
+    );
     assert!(c.skipped_operations.is_empty());
 }

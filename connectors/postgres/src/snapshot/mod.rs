@@ -1,6 +1,6 @@
 //! The consistent, parallel, resumable snapshot.
 //!
-//! Every table is read inside one exported snapshot (from `CREATE_REPLICATION_SLOT … 
+//! Every table is read inside one exported snapshot (from `CREATE_REPLICATION_SLOT …
 //! (SNAPSHOT 'export')`, or from a temporary slot when a snapshot is resumed or repeated),
 //! so the rows read are exactly the database's state at the slot's consistent point and
 //! streaming from that point neither misses nor repeats a change.
@@ -73,7 +73,9 @@ pub async fn run(
     mut offset: PgOffset,
     out: &mpsc::Sender<CaptureItem>,
 ) -> Result<SnapshotOutcome, SourceError> {
-    let progress = offset.snapshot.get_or_insert_with(SnapshotProgress::default);
+    let progress = offset
+        .snapshot
+        .get_or_insert_with(SnapshotProgress::default);
     let point = progress.point;
     // Plan chunks for tables that have no plan yet.
     let mut jobs = VecDeque::new();
@@ -137,7 +139,13 @@ pub async fn run(
             ))
             .await
             .map_err(SourceError::query("could not import the exported snapshot"))?;
-        workers.spawn(worker(client, jobs.clone(), tables.clone(), ctx.clone(), tx.clone()));
+        workers.spawn(worker(
+            client,
+            jobs.clone(),
+            tables.clone(),
+            ctx.clone(),
+            tx.clone(),
+        ));
     }
     drop(tx);
 
@@ -246,7 +254,10 @@ async fn flush_pending(
 /// The xmin of the exported snapshot, reported as the snapshot events' `txId`.
 async fn snapshot_xmin(client: &Client) -> Option<i64> {
     client
-        .query_one("SELECT txid_snapshot_xmin(txid_current_snapshot())::bigint", &[])
+        .query_one(
+            "SELECT txid_snapshot_xmin(txid_current_snapshot())::bigint",
+            &[],
+        )
         .await
         .ok()
         .map(|r| r.get::<_, i64>(0))
