@@ -3,10 +3,11 @@
 #
 #   streaming: a backlog of ROWS rows (~200 bytes each, in transactions of TX_ROWS rows)
 #              drained by pg_recvlogical (pgoutput, proto 1) to /dev/null, and by
-#              `tributary capture` (pgoutput, proto 1) printing JSON lines to /dev/null,
-#              each from its own slot created at the same LSN.
-#   snapshot:  `COPY big TO STDOUT` to /dev/null vs `tributary capture` with
-#              snapshot.mode=initial_only (1 and 2 threads) to /dev/null.
+#              `tributary capture` (pgoutput, proto 1) printing JSON lines into `wc -l`
+#              (which checks every row arrived), each from its own slot created at the
+#              same LSN before the backlog was written.
+#   snapshot:  psql `COPY big TO STDOUT` into `wc -l` vs `tributary capture` with
+#              snapshot.mode=initial_only (1 and 2 threads) into `wc -l`.
 #
 # Usage: bench/capture.sh [ROWS] [SNAPSHOT_ROWS]    (defaults 1000000 1000000)
 set -euo pipefail
@@ -81,26 +82,30 @@ pg_recvlogical -h 127.0.0.1 -p "$port" -U postgres -d postgres --slot recv_slot 
 t1=$(now)
 connector stream trib_slot no_data 1
 "$TRIB" --log-level warn capture --connector "$work/stream.json" --offset-file "$work/stream.offsets" \
-  --stop-at "$END_LSN" > /dev/null
+  --stop-at "$END_LSN" | wc -l > "$work/stream.count"
 t2=$(now)
+[ "$(cat "$work/stream.count")" -eq "$ROWS" ] || { echo "tributary printed $(cat "$work/stream.count") records, expected $ROWS" >&2; exit 1; }
 recv_rate=$(rate "$ROWS" "$t0" "$t1")
 trib_rate=$(rate "$ROWS" "$t1" "$t2")
 ratio=$(python3 -c "print(f'{($t1-$t0)/($t2-$t1):.2f}')")
 echo "pg_recvlogical: $recv_rate rows/s   tributary capture: $trib_rate rows/s   ratio: $ratio"
 
 echo "== snapshot: $SNAP_ROWS rows"
-"${PSQL[@]}" -c "INSERT INTO big SELECT g, g % 1000, repeat(md5(g::text), 5), now() FROM generate_series(1, $SNAP_ROWS) g; VACUUM ANALYZE big;"
+"${PSQL[@]}" -c "INSERT INTO big SELECT g, g % 1000, repeat(md5(g::text), 5), now() FROM generate_series(1, $SNAP_ROWS) g"
+"${PSQL[@]}" -c "VACUUM ANALYZE big"
 "${PSQL[@]}" -c "ALTER PUBLICATION bench_pub SET TABLE big"
 t0=$(now)
-"${PSQL[@]}" -c "COPY big TO STDOUT" > /dev/null
+"${PSQL[@]}" -c "COPY big TO STDOUT" | wc -l > /dev/null
 t1=$(now)
 copy_rate=$(rate "$SNAP_ROWS" "$t0" "$t1")
 echo "COPY TO STDOUT: $copy_rate rows/s"
 for threads in 1 2; do
   connector "snap$threads" "snap${threads}_slot" initial_only "$threads"
   t0=$(now)
-  "$TRIB" --log-level warn capture --connector "$work/snap$threads.json" --offset-file "$work/snap$threads.offsets" > /dev/null
+  "$TRIB" --log-level warn capture --connector "$work/snap$threads.json" --offset-file "$work/snap$threads.offsets" \
+    | wc -l > "$work/snap.count"
   t1=$(now)
+  [ "$(cat "$work/snap.count")" -eq "$SNAP_ROWS" ] || { echo "snapshot printed $(cat "$work/snap.count") records" >&2; exit 1; }
   "${PSQL[@]}" -c "SELECT pg_drop_replication_slot('snap${threads}_slot')" >/dev/null
   snap_rate=$(rate "$SNAP_ROWS" "$t0" "$t1")
   sratio=$(python3 -c "print(f'{$SNAP_ROWS/($t1-$t0)/float(\"$copy_rate\".replace(\",\",\"\")):.2f}')")

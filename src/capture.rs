@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use tributary_core::offsets::FileOffsetStore;
-use tributary_core::{CaptureItem, DurableLsn, Lsn, Retry};
+use tributary_core::{Batch, CaptureItem, DurableLsn, Lsn, Retry};
 use tributary_postgres::config::PostgresConnectorConfig;
 use tributary_postgres::error::SourceError;
 
@@ -53,10 +53,18 @@ impl CaptureError {
 const FLUSH_RECORDS: usize = 20_000;
 const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 
+/// What `capture` does with records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Json,
+    None,
+}
+
 pub async fn run(
     connector: &Path,
     offset_file: Option<PathBuf>,
     stop_at: Option<Lsn>,
+    output: Output,
 ) -> Result<(), CaptureError> {
     let text = std::fs::read(connector).map_err(|source| CaptureError::Read {
         path: connector.to_path_buf(),
@@ -74,7 +82,7 @@ pub async fn run(
     }));
     let stored = store.load()?;
     let durable = DurableLsn::default();
-    let (tx, rx) = mpsc::channel(config.max_queue_size);
+    let (tx, rx) = tributary_core::batch::channel(config.max_queue_size, 512);
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
     let on_signal = stop_tx.clone();
@@ -95,7 +103,7 @@ pub async fn run(
             let _ = stop_tx.send(true);
         }
     };
-    let printed = print(rx, &store, &durable, stop).await;
+    let printed = print(rx, &store, &durable, stop, output).await;
     let result = match source.await {
         Ok(r) => r,
         Err(e) => Err(SourceError::Setup(format!("the source task failed: {e}"))),
@@ -141,50 +149,60 @@ struct Pending {
 }
 
 async fn print(
-    mut rx: mpsc::Receiver<CaptureItem>,
+    mut rx: mpsc::Receiver<Batch>,
     store: &FileOffsetStore,
     durable: &DurableLsn,
     on_durable: impl Fn(Lsn),
+    format: Output,
 ) -> Result<(), CaptureError> {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut line = Vec::with_capacity(4096);
+    let mut out = Stdout {
+        stdout: std::io::stdout(),
+        buf: Vec::with_capacity(OUTPUT_BUFFER + 4096),
+    };
     let mut pending = Pending::default();
     let mut last_flush = Instant::now();
     loop {
-        let item = match rx.try_recv() {
-            Ok(item) => item,
+        let batch = match rx.try_recv() {
+            Ok(batch) => batch,
             Err(mpsc::error::TryRecvError::Empty) => {
                 // The queue ran dry: make what was written durable before waiting.
                 flush(&mut out, &mut pending, store, durable, &on_durable)?;
                 last_flush = Instant::now();
                 match rx.recv().await {
-                    Some(item) => item,
+                    Some(batch) => batch,
                     None => break,
                 }
             }
             Err(mpsc::error::TryRecvError::Disconnected) => break,
         };
-        match &item {
-            CaptureItem::Change(_) | CaptureItem::Tombstone { .. } => {
-                line.clear();
-                tributary_core::json::write_record(&mut line, &item);
-                line.push(b'\n');
-                out.write_all(&line).map_err(CaptureError::Stdout)?;
-                pending.records += 1;
+        for item in &batch {
+            match item {
+                CaptureItem::Change(_) | CaptureItem::Tombstone { .. }
+                    if format == Output::None =>
+                {
+                    pending.records += 1;
+                }
+                CaptureItem::Change(_) | CaptureItem::Tombstone { .. } => {
+                    tributary_core::json::write_record(&mut out.buf, item);
+                    out.buf.push(b'\n');
+                    pending.records += 1;
+                    if out.buf.len() >= OUTPUT_BUFFER {
+                        out.write()?;
+                    }
+                }
+                CaptureItem::Commit { tx, offset } => {
+                    pending.offset = Some(offset.clone());
+                    pending.lsn = Some(tx.end_lsn);
+                }
+                CaptureItem::Progress { lsn, offset } => {
+                    pending.offset = Some(offset.clone());
+                    pending.lsn = Some(*lsn);
+                }
+                CaptureItem::Checkpoint { offset } => {
+                    pending.offset = Some(offset.clone());
+                }
+                CaptureItem::Begin(_) => {}
             }
-            CaptureItem::Commit { tx, offset } => {
-                pending.offset = Some(offset.clone());
-                pending.lsn = Some(tx.end_lsn);
-            }
-            CaptureItem::Progress { lsn, offset } => {
-                pending.offset = Some(offset.clone());
-                pending.lsn = Some(*lsn);
-            }
-            CaptureItem::Checkpoint { offset } => {
-                pending.offset = Some(offset.clone());
-            }
-            CaptureItem::Begin(_) => {}
         }
         if pending.records >= FLUSH_RECORDS || last_flush.elapsed() >= FLUSH_INTERVAL {
             flush(&mut out, &mut pending, store, durable, &on_durable)?;
@@ -194,16 +212,39 @@ async fn print(
     flush(&mut out, &mut pending, store, durable, &on_durable)
 }
 
+/// Bytes of JSON lines gathered before one write to stdout.
+const OUTPUT_BUFFER: usize = 1 << 18;
+
+/// Standard output with our own buffer: records are rendered straight into it.
+struct Stdout {
+    stdout: std::io::Stdout,
+    buf: Vec<u8>,
+}
+
+impl Stdout {
+    fn write(&mut self) -> Result<(), CaptureError> {
+        let mut lock = self.stdout.lock();
+        lock.write_all(&self.buf).map_err(CaptureError::Stdout)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), CaptureError> {
+        self.write()?;
+        self.stdout.lock().flush().map_err(CaptureError::Stdout)
+    }
+}
+
 /// Flushes stdout, then saves the offset, then acknowledges: in that order, so an LSN is
 /// only ever acknowledged for events already written.
 fn flush(
-    out: &mut impl Write,
+    out: &mut Stdout,
     pending: &mut Pending,
     store: &FileOffsetStore,
     durable: &DurableLsn,
     on_durable: &impl Fn(Lsn),
 ) -> Result<(), CaptureError> {
-    out.flush().map_err(CaptureError::Stdout)?;
+    out.flush()?;
     pending.records = 0;
     if let Some(offset) = pending.offset.take() {
         store.store(&offset)?;

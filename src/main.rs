@@ -54,6 +54,10 @@ enum Command {
         /// pg_recvlogical's --endpos.
         #[arg(long, value_name = "LSN")]
         stop_at: Option<tributary_core::Lsn>,
+        /// `json` prints every record; `none` decodes everything but prints nothing (to
+        /// measure the source alone). Offsets and acknowledgement work the same.
+        #[arg(long, value_enum, default_value_t = capture::Output::Json)]
+        output: capture::Output,
     },
 }
 
@@ -79,7 +83,8 @@ fn main() -> ExitCode {
                 connector,
                 offset_file,
                 stop_at,
-            } => capture::run(&connector, offset_file, stop_at).await,
+                output,
+            } => capture::run(&connector, offset_file, stop_at, output).await,
         }
     });
     match result {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use support::pg::PgCluster;
 use support::wait_for;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tributary_core::{CaptureItem, DurableLsn, Lsn};
 use tributary_postgres::config::PostgresConnectorConfig;
 
@@ -54,7 +54,7 @@ async fn the_slot_never_moves_past_what_the_consumer_acknowledged() {
         .unwrap();
     let connector = pg.connector("ack", "ack", json!({"status.update.interval.ms": "100"}));
     let config = Arc::new(PostgresConnectorConfig::from_connector_json(&connector).unwrap());
-    let (tx, mut rx) = mpsc::channel(1024);
+    let (tx, mut rx) = tributary_core::batch::channel(1024, 64);
     let durable = DurableLsn::default();
     let (stop_tx, stop_rx) = watch::channel(false);
     let task = tokio::spawn(tributary_postgres::source::run(
@@ -88,8 +88,13 @@ async fn the_slot_never_moves_past_what_the_consumer_acknowledged() {
             .await
             .expect("events in time")
         {
-            Some(CaptureItem::Commit { tx, .. }) => ends.push(tx.end_lsn),
-            Some(_) => {}
+            Some(batch) => {
+                for item in batch {
+                    if let CaptureItem::Commit { tx, .. } = item {
+                        ends.push(tx.end_lsn);
+                    }
+                }
+            }
             None => panic!("source ended: {:?}", task.await),
         }
     }

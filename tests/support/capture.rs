@@ -15,7 +15,10 @@ pub struct Capture {
     count: Arc<std::sync::atomic::AtomicUsize>,
     pub stderr: Arc<Mutex<String>>,
     pub offset_file: PathBuf,
+    /// The unterminated last fragment, when the process died in the middle of a line.
+    pub truncated: Arc<Mutex<Option<String>>>,
     reader: Option<std::thread::JoinHandle<()>>,
+    err_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Capture {
@@ -46,9 +49,26 @@ impl Capture {
         let stdout = child.stdout.take().unwrap();
         let sink = lines.clone();
         let counter = count.clone();
+        let truncated = Arc::new(Mutex::new(None));
+        let tail = truncated.clone();
         let reader = std::thread::spawn(move || {
-            for line in BufReader::with_capacity(1 << 16, stdout).lines() {
-                let Ok(line) = line else { break };
+            let mut stdout = BufReader::with_capacity(1 << 16, stdout);
+            let mut raw = Vec::new();
+            loop {
+                raw.clear();
+                match stdout.read_until(b'\n', &mut raw) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                if raw.pop_if(|b| *b == b'\n').is_none() {
+                    // The process died in the middle of a write (kill -9): a fragment of a
+                    // record, kept aside rather than taken for a record.
+                    *tail.lock().unwrap() = Some(String::from_utf8_lossy(&raw).into_owned());
+                    break;
+                }
+                let Ok(line) = String::from_utf8(std::mem::take(&mut raw)) else {
+                    break;
+                };
                 assert!(
                     line.starts_with("{\"topic\":") && line.ends_with('}'),
                     "capture printed a line that is not a record: {line}"
@@ -62,7 +82,7 @@ impl Capture {
         let stderr = Arc::new(Mutex::new(String::new()));
         let err_pipe = child.stderr.take().unwrap();
         let err_sink = stderr.clone();
-        std::thread::spawn(move || {
+        let err_reader = std::thread::spawn(move || {
             for line in BufReader::new(err_pipe).lines() {
                 let Ok(line) = line else { break };
                 eprintln!("[capture] {line}");
@@ -77,7 +97,9 @@ impl Capture {
             count,
             stderr,
             offset_file,
+            truncated,
             reader: Some(reader),
+            err_reader: Some(err_reader),
         }
     }
 
@@ -172,6 +194,10 @@ impl Capture {
 
     fn wait_exit(&mut self) -> std::process::ExitStatus {
         let status = self.child.wait().expect("wait for capture");
+        // Both pipes close when the process exits: read them to the end.
+        if let Some(r) = self.err_reader.take() {
+            let _ = r.join();
+        }
         if let Some(r) = self.reader.take() {
             let _ = r.join();
         }
@@ -188,6 +214,38 @@ impl Capture {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map(|kb| kb * 1024)
             .unwrap_or(0)
+    }
+
+    /// The offset file as it is now (`None` when there is none yet).
+    pub fn offset(&self) -> Option<Value> {
+        let bytes = std::fs::read(&self.offset_file).ok()?;
+        Some(
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("offset file is not JSON ({e})")),
+        )
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself; `None` if it is still running.
+    pub async fn exit_within(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                if let Some(r) = self.reader.take() {
+                    let _ = r.join();
+                }
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL and wait, without consuming the handle: the lines stay readable.
+    pub fn kill9_and_wait(&mut self) -> std::process::ExitStatus {
+        self.signal(libc::SIGKILL);
+        self.wait_exit()
     }
 
     pub fn stderr_text(&self) -> String {

@@ -5,6 +5,7 @@
 
 pub mod capture;
 pub mod pg;
+pub mod slot;
 
 use std::time::{Duration, Instant};
 

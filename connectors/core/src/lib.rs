@@ -5,6 +5,7 @@
 //! and then advances a [`DurableLsn`] so the source may release the log behind it.
 //! Nothing here knows about Postgres wire formats or Kafka.
 
+pub mod batch;
 pub mod envelope;
 pub mod error;
 pub mod event;
@@ -15,6 +16,7 @@ pub mod schema;
 pub mod secret;
 pub mod value;
 
+pub use batch::{Batch, BatchSender};
 pub use error::{ErrorKind, Retry};
 pub use event::{CaptureItem, ChangeEvent, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit};
 pub use lsn::{DurableLsn, Lsn};

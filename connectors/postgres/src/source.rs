@@ -10,9 +10,9 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_postgres::Client;
-use tributary_core::{CaptureItem, DurableLsn, Lsn};
+use tributary_core::{BatchSender, DurableLsn, Lsn};
 
 use crate::catalog::{self, TableMeta};
 use crate::config::{AutocreateMode, PostgresConnectorConfig, SnapshotMode, quote_ident};
@@ -39,7 +39,7 @@ struct SlotRow {
 pub async fn run(
     config: Arc<PostgresConnectorConfig>,
     stored: Option<serde_json::Value>,
-    out: mpsc::Sender<CaptureItem>,
+    mut out: BatchSender,
     durable: DurableLsn,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), SourceError> {
@@ -90,7 +90,12 @@ pub async fn run(
         SnapshotMode::Initial | SnapshotMode::InitialOnly => !offset.snapshot_completed(),
         SnapshotMode::Always => true,
         SnapshotMode::NoData => false,
-        SnapshotMode::WhenNeeded => offset.is_empty() || slot.is_none(),
+        // An interrupted snapshot is needed too: finish it.
+        SnapshotMode::WhenNeeded => {
+            offset.is_empty()
+                || slot.is_none()
+                || offset.snapshot.as_ref().is_some_and(|s| !s.completed)
+        }
     };
     let registry = {
         let mut r = TypeRegistry::new();
@@ -107,11 +112,16 @@ pub async fn run(
     let mut overlap = OverlapFilter::default();
     match &slot {
         None => {
-            if offset.lsn.is_some() && config.snapshot_mode != SnapshotMode::WhenNeeded {
+            // A completed snapshot is a position too: the slot held every change since.
+            let resumable = offset.lsn.is_some() || offset.snapshot_completed();
+            if resumable && config.snapshot_mode != SnapshotMode::WhenNeeded {
                 return Err(SourceError::Setup(format!(
                     "replication slot {:?} does not exist, but the connector has a stored offset at {}: the changes since then are gone\nHINT: set snapshot.mode=when_needed to take a new snapshot, or reset the connector's offsets",
                     config.slot_name,
-                    offset.lsn.unwrap_or_default()
+                    offset
+                        .lsn
+                        .or(offset.snapshot.as_ref().map(|s| s.point))
+                        .unwrap_or_default()
                 )));
             }
             let created = match repl
@@ -138,9 +148,20 @@ pub async fn run(
                 });
                 let name = created.snapshot_name.clone().unwrap_or_default();
                 let plan = plan(&tables, &config, &registry, &offset, false)?;
-                let outcome =
-                    snapshot::run(config.clone(), &client, &name, plan, offset, &out).await?;
+                let outcome = snapshot::run(
+                    config.clone(),
+                    &client,
+                    &name,
+                    plan,
+                    offset,
+                    &mut out,
+                    shutdown.clone(),
+                )
+                .await?;
                 offset = outcome.offset;
+                if outcome.interrupted {
+                    return Ok(());
+                }
             }
         }
         Some(row) => {
@@ -177,9 +198,20 @@ pub async fn run(
                 }
                 let name = created.snapshot_name.clone().unwrap_or_default();
                 tracing::info!(resuming, %point, "snapshot with a temporary slot");
-                let outcome =
-                    snapshot::run(config.clone(), &client, &name, plan, offset, &out).await?;
+                let outcome = snapshot::run(
+                    config.clone(),
+                    &client,
+                    &name,
+                    plan,
+                    offset,
+                    &mut out,
+                    shutdown.clone(),
+                )
+                .await?;
                 offset = outcome.offset;
+                if outcome.interrupted {
+                    return Ok(());
+                }
                 for (oid, keys) in outcome.keys {
                     overlap
                         .tables
@@ -221,17 +253,28 @@ pub async fn run(
         .await?;
     tracing::info!(slot = %config.slot_name, %start, proto = if streaming { 2 } else { 1 }, "streaming started");
     let mut changes = ChangeStream::new(config.clone(), client, registry, offset, overlap);
+    // On shutdown, the transaction being delivered is finished first: its first events
+    // may already be downstream, and a restart (from the last commit) would repeat them.
+    let mut stopping = false;
     loop {
         tokio::select! {
             biased;
-            _ = shutdown.changed() => break,
+            _ = shutdown.changed(), if !stopping => {
+                if !changes.in_transaction() {
+                    break;
+                }
+                stopping = true;
+            }
             ev = stream.next() => match ev? {
                 Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
-                    changes.handle(wal_start, data, &out).await?;
+                    changes.handle(wal_start, data, &mut out).await?;
+                    if stopping && !changes.in_transaction() {
+                        break;
+                    }
                 }
                 Some(ReplicationEvent::Keepalive { wal_end }) => {
                     if let Some(item) = changes.progress(wal_end) {
-                        out.send(item).await.map_err(|_| SourceError::Closed)?;
+                        out.push_now(item).await.map_err(|_| SourceError::Closed)?;
                     }
                 }
                 None => {

@@ -17,11 +17,11 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::mpsc::Sender;
 use tokio_postgres::Client;
 use tributary_core::event::now_us;
 use tributary_core::{
-    CaptureItem, ChangeEvent, Lsn, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit, Value,
+    BatchSender, CaptureItem, ChangeEvent, Lsn, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit,
+    Value,
 };
 
 use crate::catalog;
@@ -119,6 +119,11 @@ impl ChangeStream {
         self.tx.is_none() && self.in_stream.is_none() && self.spills.is_empty()
     }
 
+    /// Whether a transaction's events are being delivered (between its Begin and Commit).
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
     /// The offset as of the last transaction handed downstream.
     pub fn offset(&self) -> &PgOffset {
         &self.offset
@@ -142,7 +147,7 @@ impl ChangeStream {
         &mut self,
         wal_start: Lsn,
         data: Bytes,
-        out: &Sender<CaptureItem>,
+        out: &mut BatchSender,
     ) -> Result<(), SourceError> {
         let msg = pgoutput::decode(&data, self.in_stream.is_some()).map_err(|source| {
             SourceError::Decode {
@@ -201,7 +206,7 @@ impl ChangeStream {
         }
     }
 
-    async fn replay(&mut self, spill: Spill, out: &Sender<CaptureItem>) -> Result<(), SourceError> {
+    async fn replay(&mut self, spill: Spill, out: &mut BatchSender) -> Result<(), SourceError> {
         let Some(file) = spill.file else {
             return Ok(());
         };
@@ -233,7 +238,7 @@ impl ChangeStream {
         &mut self,
         lsn: Lsn,
         msg: Message,
-        out: &Sender<CaptureItem>,
+        out: &mut BatchSender,
     ) -> Result<(), SourceError> {
         match msg {
             Message::Begin(b) => {
@@ -287,11 +292,7 @@ impl ChangeStream {
     /// point: the resume point is the end of a delivered commit (or a keepalive position
     /// with nothing open), and pgoutput sends transactions in commit order, so any commit
     /// that starts before it was delivered already.
-    async fn begin(
-        &mut self,
-        begin: TxBegin,
-        out: &Sender<CaptureItem>,
-    ) -> Result<(), SourceError> {
+    async fn begin(&mut self, begin: TxBegin, out: &mut BatchSender) -> Result<(), SourceError> {
         let skip = self.resume_after.is_some_and(|r| begin.final_lsn < r);
         self.tx = Some(OpenTx {
             begin,
@@ -310,7 +311,7 @@ impl ChangeStream {
         commit_lsn: Lsn,
         end_lsn: Lsn,
         commit_ts_us: i64,
-        out: &Sender<CaptureItem>,
+        out: &mut BatchSender,
     ) -> Result<(), SourceError> {
         let tx = self.tx.take();
         let skipped =
@@ -333,7 +334,7 @@ impl ChangeStream {
             },
             offset: self.offset.to_json(),
         };
-        send(out, item).await
+        out.push_now(item).await.map_err(|_| SourceError::Closed)
     }
 
     async fn relation(&mut self, r: Relation) -> Result<(), SourceError> {
@@ -452,7 +453,7 @@ impl ChangeStream {
         op: Op,
         old: Option<&TupleData>,
         new: Option<&TupleData>,
-        out: &Sender<CaptureItem>,
+        out: &mut BatchSender,
     ) -> Result<(), SourceError> {
         let Some(state) = self.state_of(rel_id)? else {
             return Ok(());
@@ -508,7 +509,7 @@ impl ChangeStream {
         before: Option<Value>,
         after: Option<Value>,
         source: SourceInfo,
-        out: &Sender<CaptureItem>,
+        out: &mut BatchSender,
     ) -> Result<(), SourceError> {
         if self.config.skipped_operations.contains(&op) {
             return Ok(());
@@ -546,7 +547,7 @@ impl ChangeStream {
         &mut self,
         lsn: Lsn,
         rel_id: u32,
-        out: &Sender<CaptureItem>,
+        out: &mut BatchSender,
     ) -> Result<(), SourceError> {
         let Some(state) = self.state_of(rel_id)? else {
             return Ok(());
@@ -599,6 +600,6 @@ pub fn key_string(state: &TableState, key: &Value) -> String {
     }
 }
 
-async fn send(out: &Sender<CaptureItem>, item: CaptureItem) -> Result<(), SourceError> {
-    out.send(item).await.map_err(|_| SourceError::Closed)
+async fn send(out: &mut BatchSender, item: CaptureItem) -> Result<(), SourceError> {
+    out.push(item).await.map_err(|_| SourceError::Closed)
 }

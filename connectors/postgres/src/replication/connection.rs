@@ -37,9 +37,20 @@ impl ReplicationConnection {
     /// Connects, negotiates TLS per `params.sslmode` and authenticates, all within
     /// `params.connect_timeout`.
     pub async fn connect(params: &ConnectParams) -> Result<Self, ReplicationError> {
+        Self::open(params, true).await
+    }
+
+    /// Opens an ordinary (non-replication) session on the same wire code, for
+    /// [`ReplicationConnection::copy_out`]: tokio-postgres hands COPY data over one channel
+    /// message per row, which costs more than the row itself in a bulk snapshot read.
+    pub async fn connect_sql(params: &ConnectParams) -> Result<Self, ReplicationError> {
+        Self::open(params, false).await
+    }
+
+    async fn open(params: &ConnectParams, replication: bool) -> Result<Self, ReplicationError> {
         with_connect_timeout(params, async {
             let mut wire = Wire::new(connect_transport(params).await?);
-            let info = startup(&mut wire, params).await?;
+            let info = startup(&mut wire, params, replication).await?;
             let server_version_num = version_num(&info.server_version).unwrap_or_else(|| {
                 tracing::warn!(server_version = %info.server_version, "cannot parse server version");
                 0
@@ -164,6 +175,31 @@ impl ReplicationConnection {
         }
     }
 
+    /// Runs `COPY … TO STDOUT` and returns a reader of its data messages.
+    pub async fn copy_out(&mut self, sql: &str) -> Result<CopyOut<'_>, ReplicationError> {
+        frontend::query(sql, self.wire.out()).map_err(encode_error)?;
+        self.wire.flush().await?;
+        loop {
+            let frame = self.wire.read_frame().await?;
+            match frame.tag {
+                b'H' => {
+                    return Ok(CopyOut {
+                        conn: self,
+                        done: false,
+                    });
+                }
+                b'E' => {
+                    let err = ReplicationError::from_error_fields(&frame.body);
+                    self.drain_until_ready().await;
+                    return Err(err);
+                }
+                b'N' => log_notice(&frame.body),
+                b'S' => {}
+                other => return Err(unexpected(other, "in answer to COPY TO STDOUT")),
+            }
+        }
+    }
+
     /// Says goodbye to the server and closes the socket.
     pub async fn close(mut self) -> Result<(), ReplicationError> {
         frontend::terminate(self.wire.out());
@@ -219,6 +255,41 @@ impl ReplicationConnection {
         while let Ok(frame) = self.wire.read_frame().await {
             if frame.tag == b'Z' {
                 break;
+            }
+        }
+    }
+}
+
+/// The data of a running `COPY … TO STDOUT`, read straight from the connection's buffer.
+pub struct CopyOut<'a> {
+    conn: &'a mut ReplicationConnection,
+    done: bool,
+}
+
+impl CopyOut<'_> {
+    /// The next CopyData payload (for text COPY, one row with its newline), or `None`
+    /// once the command completed and the session is ready again.
+    pub async fn next(&mut self) -> Result<Option<bytes::Bytes>, ReplicationError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut error = None;
+        loop {
+            let frame = self.conn.wire.read_frame().await?;
+            match frame.tag {
+                b'd' => return Ok(Some(frame.body)),
+                b'c' | b'C' | b'N' | b'S' => {}
+                b'E' => {
+                    error.get_or_insert(ReplicationError::from_error_fields(&frame.body));
+                }
+                b'Z' => {
+                    self.done = true;
+                    return match error {
+                        Some(e) => Err(e),
+                        None => Ok(None),
+                    };
+                }
+                other => return Err(unexpected(other, "in COPY data")),
             }
         }
     }

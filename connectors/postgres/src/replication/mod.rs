@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use tributary_core::{DurableLsn, Lsn};
 
-pub use connection::ReplicationConnection;
+pub use connection::{CopyOut, ReplicationConnection};
 pub use stream::{ReplicationEvent, ReplicationStream};
 
 /// Errors of replication connections: the same type as query connections use, so a server

@@ -27,16 +27,20 @@ const AUTH_SASL_CONTINUE: i32 = 11;
 const AUTH_SASL_FINAL: i32 = 12;
 
 /// Sends the startup packet, authenticates and reads up to the first `ReadyForQuery`.
+/// With `replication` false the session is an ordinary backend (for bulk COPY reads).
 pub(super) async fn startup(
     wire: &mut Wire,
     params: &ConnectParams,
+    replication: bool,
 ) -> Result<SessionInfo, ConnError> {
     let mut startup_params: Vec<(&str, &str)> = vec![
         ("user", &params.user),
         ("database", &params.dbname),
-        ("replication", "database"),
         ("application_name", &params.application_name),
     ];
+    if replication {
+        startup_params.push(("replication", "database"));
+    }
     startup_params.extend_from_slice(SESSION_SETTINGS);
     frontend::startup_message(startup_params, wire.out()).map_err(encode_error)?;
     wire.flush().await?;

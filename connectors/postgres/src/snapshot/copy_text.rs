@@ -20,7 +20,10 @@ pub fn split_row<'a>(line: &'a [u8], out: &mut Vec<Field<'a>>) {
         } else if raw.contains(&b'\\') {
             out.push(Some(Cow::Owned(unescape(raw))));
         } else {
-            out.push(Some(String::from_utf8_lossy(raw)));
+            out.push(Some(match std::str::from_utf8(raw) {
+                Ok(s) => Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(raw),
+            }));
         }
     }
 }

@@ -17,17 +17,16 @@ mod copy_text;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 use tributary_core::event::now_us;
-use tributary_core::{CaptureItem, ChangeEvent, Lsn, Op, SnapshotMarker, SourceInfo};
+use tributary_core::{BatchSender, CaptureItem, ChangeEvent, Lsn, Op, SnapshotMarker, SourceInfo};
 
 use crate::catalog::TableMeta;
 use crate::config::{PostgresConnectorConfig, quote_ident};
-use crate::conn::connect_query;
 use crate::error::SourceError;
 use crate::offset::{PgOffset, SnapshotProgress, TableProgress};
+use crate::replication::ReplicationConnection;
 use crate::stream::key_string;
 use crate::table::{Cell, TableState};
 
@@ -48,6 +47,8 @@ pub struct SnapshotOutcome {
     /// Keys read per table OID, for tables with `collect_keys`.
     pub keys: HashMap<u32, HashSet<String>>,
     pub offset: PgOffset,
+    /// Stopped on request before every chunk was read; the offset says which are done.
+    pub interrupted: bool,
 }
 
 struct Job {
@@ -59,9 +60,19 @@ struct Job {
     end: Option<u64>,
 }
 
+/// Rows a worker sends per message: a channel hop per row would cost more than the row.
+const ROWS_PER_MESSAGE: usize = 256;
+
 enum WorkerMsg {
-    Row(Box<ChangeEvent>),
-    ChunkDone { table: usize, chunk: u32, rows: u64 },
+    Rows {
+        table: usize,
+        rows: Vec<ChangeEvent>,
+    },
+    ChunkDone {
+        table: usize,
+        chunk: u32,
+        rows: u64,
+    },
 }
 
 /// Runs the snapshot of `tables` inside `snapshot_name`, continuing `offset.snapshot`.
@@ -71,7 +82,8 @@ pub async fn run(
     snapshot_name: &str,
     tables: Vec<SnapshotTable>,
     mut offset: PgOffset,
-    out: &mpsc::Sender<CaptureItem>,
+    out: &mut BatchSender,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<SnapshotOutcome, SourceError> {
     let progress = offset
         .snapshot
@@ -127,18 +139,18 @@ pub async fn run(
         tx_id: snapshot_xmin(planner).await,
     });
     let jobs = Arc::new(Mutex::new(jobs));
-    let (tx, mut rx) = mpsc::channel::<WorkerMsg>(config.max_queue_size.max(16));
+    let (tx, mut rx) =
+        mpsc::channel::<WorkerMsg>((config.max_queue_size / ROWS_PER_MESSAGE).max(4));
     let threads = config.snapshot_max_threads.max(1);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..threads {
-        let client = connect_query(&config.connect).await?;
+        let mut client = ReplicationConnection::connect_sql(&config.connect).await?;
         client
-            .batch_execute(&format!(
+            .simple_query(&format!(
                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
                 snapshot_name.replace('\'', "''")
             ))
-            .await
-            .map_err(SourceError::query("could not import the exported snapshot"))?;
+            .await?;
         workers.spawn(worker(
             client,
             jobs.clone(),
@@ -150,36 +162,50 @@ pub async fn run(
     drop(tx);
 
     let mut outcome = SnapshotOutcome::default();
-    let mut held: Option<Box<ChangeEvent>> = None;
+    // The newest row is held back until the next one arrives, so the very last row of the
+    // snapshot can be marked `last`; a chunk's checkpoint waits until its rows are out.
+    let mut held: Option<ChangeEvent> = None;
     let mut pending: Vec<(usize, u32, u64)> = Vec::new();
     let mut first = true;
-    while let Some(msg) = rx.recv().await {
+    let mut stopping = false;
+    loop {
+        let msg = tokio::select! {
+            biased;
+            _ = shutdown.changed(), if !stopping => {
+                // Stop at chunk boundaries: no new chunks, the ones being read finish
+                // and are checkpointed, and a restart resumes with the rest.
+                stopping = true;
+                if let Ok(mut q) = jobs.lock() {
+                    q.clear();
+                }
+                tracing::info!("stop requested: finishing the snapshot chunks being read");
+                continue;
+            }
+            msg = rx.recv() => msg,
+        };
+        let Some(msg) = msg else { break };
         match msg {
-            WorkerMsg::Row(mut ev) => {
-                let t = &tables[table_index(&tables, &ev)];
-                if t.collect_keys
-                    && let Some(k) = &ev.key
-                {
-                    outcome
-                        .keys
-                        .entry(t.meta.oid)
-                        .or_default()
-                        .insert(key_string(&t.state, k));
+            WorkerMsg::Rows { table, rows } => {
+                let t = &tables[table];
+                if t.collect_keys {
+                    let keys = outcome.keys.entry(t.meta.oid).or_default();
+                    for k in rows.iter().filter_map(|ev| ev.key.as_ref()) {
+                        keys.insert(key_string(&t.state, k));
+                    }
                 }
-                if first {
-                    ev.source.snapshot = SnapshotMarker::First;
-                    first = false;
+                for mut ev in rows {
+                    if first {
+                        ev.source.snapshot = SnapshotMarker::First;
+                        first = false;
+                    }
+                    if let Some(prev) = held.replace(ev) {
+                        send(out, CaptureItem::Change(prev)).await?;
+                    }
                 }
-                if let Some(prev) = held.replace(ev) {
-                    send(out, CaptureItem::Change(*prev)).await?;
-                    flush_pending(&mut pending, &mut offset, &tables, out).await?;
-                }
+                flush_pending(&mut pending, &mut offset, &tables, out).await?;
             }
             WorkerMsg::ChunkDone { table, chunk, rows } => {
                 pending.push((table, chunk, rows));
-                if held.is_none() {
-                    flush_pending(&mut pending, &mut offset, &tables, out).await?;
-                }
             }
         }
     }
@@ -192,39 +218,44 @@ pub async fn run(
         }
     }
     if let Some(mut last) = held.take() {
-        if last.source.snapshot != SnapshotMarker::First {
+        if !stopping && last.source.snapshot != SnapshotMarker::First {
             last.source.snapshot = SnapshotMarker::Last;
         }
-        send(out, CaptureItem::Change(*last)).await?;
+        send(out, CaptureItem::Change(last)).await?;
     }
     flush_pending(&mut pending, &mut offset, &tables, out).await?;
+    // A stop may still have let every chunk finish.
+    let completed = !stopping
+        || offset.snapshot.as_ref().is_some_and(|s| {
+            tables.iter().all(|t| {
+                s.tables
+                    .get(&t.meta.id.to_string())
+                    .is_some_and(TableProgress::is_complete)
+            })
+        });
     if let Some(p) = &mut offset.snapshot {
-        p.completed = true;
+        p.completed = completed;
     }
-    send(
-        out,
-        CaptureItem::Checkpoint {
-            offset: offset.to_json(),
-        },
-    )
-    .await?;
-    tracing::info!("snapshot completed");
+    out.push_now(CaptureItem::Checkpoint {
+        offset: offset.to_json(),
+    })
+    .await
+    .map_err(|_| SourceError::Closed)?;
+    if completed {
+        tracing::info!("snapshot completed");
+    } else {
+        tracing::info!("snapshot stopped; a restart resumes it");
+    }
+    outcome.interrupted = !completed;
     outcome.offset = offset;
     Ok(outcome)
-}
-
-fn table_index(tables: &[SnapshotTable], ev: &ChangeEvent) -> usize {
-    tables
-        .iter()
-        .position(|t| Arc::ptr_eq(&t.state.schemas, &ev.schemas))
-        .unwrap_or(0)
 }
 
 async fn flush_pending(
     pending: &mut Vec<(usize, u32, u64)>,
     offset: &mut PgOffset,
     tables: &[SnapshotTable],
-    out: &mpsc::Sender<CaptureItem>,
+    out: &mut BatchSender,
 ) -> Result<(), SourceError> {
     if pending.is_empty() {
         return Ok(());
@@ -242,13 +273,11 @@ async fn flush_pending(
             }
         }
     }
-    send(
-        out,
-        CaptureItem::Checkpoint {
-            offset: offset.to_json(),
-        },
-    )
+    out.push_now(CaptureItem::Checkpoint {
+        offset: offset.to_json(),
+    })
     .await
+    .map_err(|_| SourceError::Closed)
 }
 
 /// The xmin of the exported snapshot, reported as the snapshot events' `txId`.
@@ -284,7 +313,7 @@ struct RowContext {
 }
 
 async fn worker(
-    client: Client,
+    mut client: ReplicationConnection,
     jobs: Arc<Mutex<VecDeque<Job>>>,
     tables: Arc<Vec<SnapshotTable>>,
     ctx: Arc<RowContext>,
@@ -293,7 +322,7 @@ async fn worker(
     loop {
         let job = jobs.lock().map(|mut q| q.pop_front()).unwrap_or(None);
         let Some(job) = job else { break };
-        let rows = read_chunk(&client, &tables[job.table], &job, &ctx, &tx).await?;
+        let rows = read_chunk(&mut client, &tables, &job, &ctx, &tx).await?;
         if tx
             .send(WorkerMsg::ChunkDone {
                 table: job.table,
@@ -306,28 +335,26 @@ async fn worker(
             break;
         }
     }
-    let _ = client.batch_execute("COMMIT").await;
+    let _ = client.simple_query("COMMIT").await;
+    let _ = client.close().await;
     Ok(())
 }
 
 async fn read_chunk(
-    client: &Client,
-    t: &SnapshotTable,
+    client: &mut ReplicationConnection,
+    tables: &[SnapshotTable],
     job: &Job,
     ctx: &RowContext,
     tx: &mpsc::Sender<WorkerMsg>,
 ) -> Result<u64, SourceError> {
+    let t = &tables[job.table];
     let sql = chunk_sql(t, job);
-    let stream = client
-        .copy_out(sql.as_str())
-        .await
-        .map_err(SourceError::query("could not read a snapshot chunk"))?;
-    let mut stream = std::pin::pin!(stream);
+    let mut stream = client.copy_out(&sql).await?;
     let width = t.state.columns.len();
     let mut partial: Vec<u8> = Vec::new();
     let mut rows = 0u64;
-    while let Some(data) = stream.next().await {
-        let data = data.map_err(SourceError::query("snapshot chunk read failed"))?;
+    let mut batch = Vec::with_capacity(ROWS_PER_MESSAGE);
+    while let Some(data) = stream.next().await? {
         // Postgres sends one row per CopyData message; a row split across messages is
         // still handled.
         let owned;
@@ -351,7 +378,7 @@ async fn read_chunk(
                 Some(s) => Cell::Text(s.as_ref()),
             });
             let (key, value) = t.state.convert(cells)?;
-            let ev = Box::new(ChangeEvent {
+            batch.push(ChangeEvent {
                 schemas: t.state.schemas.clone(),
                 op: Op::Read,
                 key,
@@ -372,11 +399,29 @@ async fn read_chunk(
                 ts_us: now_us(),
             });
             rows += 1;
-            if tx.send(WorkerMsg::Row(ev)).await.is_err() {
-                return Ok(rows);
+            if batch.len() >= ROWS_PER_MESSAGE {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(ROWS_PER_MESSAGE));
+                if tx
+                    .send(WorkerMsg::Rows {
+                        table: job.table,
+                        rows: full,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return Ok(rows);
+                }
             }
         }
         partial = buf[consumed..].to_vec();
+    }
+    if !batch.is_empty() {
+        let _ = tx
+            .send(WorkerMsg::Rows {
+                table: job.table,
+                rows: batch,
+            })
+            .await;
     }
     Ok(rows)
 }
@@ -404,6 +449,6 @@ fn chunk_sql(t: &SnapshotTable, job: &Job) -> String {
     )
 }
 
-async fn send(out: &mpsc::Sender<CaptureItem>, item: CaptureItem) -> Result<(), SourceError> {
-    out.send(item).await.map_err(|_| SourceError::Closed)
+async fn send(out: &mut BatchSender, item: CaptureItem) -> Result<(), SourceError> {
+    out.push(item).await.map_err(|_| SourceError::Closed)
 }

@@ -284,11 +284,16 @@ pub(crate) fn format_zoned_timestamp(micros: i64, width: u8) -> String {
         out.push('+');
         out.push_str(&year.to_string());
     } else if year >= 0 {
-        out.push_str(&format!("{year:04}"));
+        push_digits(&mut out, year as u64, 4);
     } else {
-        out.push_str(&format!("-{:04}", -year));
+        out.push('-');
+        push_digits(&mut out, year.unsigned_abs(), 4);
     }
-    out.push_str(&format!("-{month:02}-{day:02}T"));
+    out.push('-');
+    push_digits(&mut out, u64::from(month), 2);
+    out.push('-');
+    push_digits(&mut out, u64::from(day), 2);
+    out.push('T');
     push_clock(&mut out, time, (width > 0).then_some(width.min(6)));
     out.push('Z');
     out
@@ -297,25 +302,48 @@ pub(crate) fn format_zoned_timestamp(micros: i64, width: u8) -> String {
 /// `HH:MM:SS` plus the fraction: exactly `width` digits, or trimmed when `None`.
 fn push_clock(out: &mut String, micros: i64, width: Option<u8>) {
     let seconds = micros / USECS_PER_SEC;
-    let fraction = micros % USECS_PER_SEC;
-    out.push_str(&format!(
-        "{:02}:{:02}:{:02}",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    ));
-    let digits = format!("{fraction:06}");
+    let fraction = (micros % USECS_PER_SEC).unsigned_abs();
+    push_digits(out, (seconds / 3600).unsigned_abs(), 2);
+    out.push(':');
+    push_digits(out, (seconds / 60 % 60).unsigned_abs(), 2);
+    out.push(':');
+    push_digits(out, (seconds % 60).unsigned_abs(), 2);
     match width {
         Some(w) => {
             out.push('.');
-            out.push_str(&digits[..usize::from(w)]);
+            push_digits(out, fraction / 10u64.pow(6 - u32::from(w)), usize::from(w));
         }
         None if fraction != 0 => {
             out.push('.');
-            out.push_str(digits.trim_end_matches('0'));
+            let mut f = fraction;
+            let mut w = 6;
+            while f.is_multiple_of(10) {
+                f /= 10;
+                w -= 1;
+            }
+            push_digits(out, f, w);
         }
         None => {}
     }
+}
+
+/// Appends `value` in decimal, zero-padded to at least `width` digits, without the
+/// formatting machinery (this runs for every timestamp of every row).
+fn push_digits(out: &mut String, value: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut i = buf.len();
+    let mut v = value;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let start = i.min(buf.len() - width.min(buf.len()));
+    // The buffer holds only ASCII digits.
+    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or_default());
 }
 
 /// An interval's fields as pgjdbc's `PGInterval` holds them after parsing.

@@ -1,0 +1,70 @@
+//! Replication slots as `pg_replication_slots` shows them, and LSN text.
+
+use std::time::Duration;
+
+use tokio_postgres::Client;
+
+use super::wait_for;
+
+/// An LSN in Postgres' `X/Y` text form as a number (what `source.lsn` prints).
+pub fn lsn(text: &str) -> u64 {
+    let (hi, lo) = text
+        .split_once('/')
+        .unwrap_or_else(|| panic!("not an LSN: {text:?}"));
+    let hi = u64::from_str_radix(hi, 16).unwrap_or_else(|_| panic!("not an LSN: {text:?}"));
+    let lo = u64::from_str_radix(lo, 16).unwrap_or_else(|_| panic!("not an LSN: {text:?}"));
+    (hi << 32) | lo
+}
+
+/// Whether the slot exists and a walsender streams from it; `None` when it does not exist.
+pub async fn active(client: &Client, slot: &str) -> Option<bool> {
+    client
+        .query_opt(
+            "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .expect("read pg_replication_slots")
+        .map(|r| r.get(0))
+}
+
+/// Waits until a walsender streams from the slot.
+pub async fn wait_active(client: &Client, slot: &str, timeout: Duration) {
+    wait_for(
+        &format!("slot {slot} to become active"),
+        timeout,
+        async || (active(client, slot).await == Some(true)).then_some(()),
+    )
+    .await;
+}
+
+/// Waits until no walsender uses the slot any more (after its consumer went away).
+pub async fn wait_inactive(client: &Client, slot: &str, timeout: Duration) {
+    wait_for(
+        &format!("slot {slot} to become inactive"),
+        timeout,
+        async || (active(client, slot).await != Some(true)).then_some(()),
+    )
+    .await;
+}
+
+/// The slot's `confirmed_flush_lsn`.
+pub async fn confirmed_flush(client: &Client, slot: &str) -> Option<u64> {
+    client
+        .query_opt(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+            &[&slot],
+        )
+        .await
+        .expect("read pg_replication_slots")
+        .and_then(|r| r.get::<_, Option<String>>(0))
+        .map(|t| lsn(&t))
+}
+
+/// Drops the slot (its consumer must be gone).
+pub async fn drop(client: &Client, slot: &str) {
+    client
+        .execute("SELECT pg_drop_replication_slot($1)", &[&slot])
+        .await
+        .unwrap_or_else(|e| panic!("drop slot {slot}: {e}"));
+}
