@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 ROWS=${1:-1000000}
 SNAP_ROWS=${2:-1000000}
 TX_ROWS=${TX_ROWS:-100}
+REPEAT=${REPEAT:-3}   # streaming drains per tool, alternating; the median is reported
 
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$PGBIN" ] || PGBIN=$(dirname "$(command -v initdb)")
@@ -62,9 +63,10 @@ echo "== streaming: $ROWS rows in transactions of $TX_ROWS"
 CREATE TABLE stream_t (id bigint PRIMARY KEY, a int NOT NULL, b text NOT NULL, c timestamptz NOT NULL);
 CREATE TABLE big (id bigint PRIMARY KEY, a int NOT NULL, b text NOT NULL, c timestamptz NOT NULL);
 CREATE PUBLICATION bench_pub FOR TABLE stream_t, big;
-SELECT 1 FROM pg_create_logical_replication_slot('recv_slot', 'pgoutput');
-SELECT 1 FROM pg_create_logical_replication_slot('trib_slot', 'pgoutput');
 SQL
+for i in $(seq "$REPEAT"); do
+  "${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('recv_slot_$i', 'pgoutput'), pg_create_logical_replication_slot('trib_slot_$i', 'pgoutput')" >/dev/null
+done
 python3 - "$ROWS" "$TX_ROWS" > "$work/load.sql" <<'PY'
 import sys
 rows, per = int(sys.argv[1]), int(sys.argv[2])
@@ -76,19 +78,28 @@ PY
 END_LSN=$("${PSQL[@]}" -tA -c "SELECT pg_current_wal_lsn()")
 echo "backlog ends at $END_LSN"
 
-t0=$(now)
-pg_recvlogical -h 127.0.0.1 -p "$port" -U postgres -d postgres --slot recv_slot --start \
-  -o proto_version=1 -o publication_names=bench_pub --endpos "$END_LSN" -f /dev/null
-t1=$(now)
-connector stream trib_slot no_data 1
-"$TRIB" --log-level warn capture --connector "$work/stream.json" --offset-file "$work/stream.offsets" \
-  --stop-at "$END_LSN" | wc -l > "$work/stream.count"
-t2=$(now)
-[ "$(cat "$work/stream.count")" -eq "$ROWS" ] || { echo "tributary printed $(cat "$work/stream.count") records, expected $ROWS" >&2; exit 1; }
-recv_rate=$(rate "$ROWS" "$t0" "$t1")
-trib_rate=$(rate "$ROWS" "$t1" "$t2")
-ratio=$(python3 -c "print(f'{($t1-$t0)/($t2-$t1):.2f}')")
-echo "pg_recvlogical: $recv_rate rows/s   tributary capture: $trib_rate rows/s   ratio: $ratio"
+recv_times=(); trib_times=()
+for i in $(seq "$REPEAT"); do
+  t0=$(now)
+  pg_recvlogical -h 127.0.0.1 -p "$port" -U postgres -d postgres --slot "recv_slot_$i" --start \
+    -o proto_version=1 -o publication_names=bench_pub --endpos "$END_LSN" -f /dev/null
+  t1=$(now)
+  connector stream "trib_slot_$i" no_data 1
+  rm -f "$work/stream.offsets"
+  "$TRIB" --log-level warn capture --connector "$work/stream.json" --offset-file "$work/stream.offsets" \
+    --stop-at "$END_LSN" | wc -l > "$work/stream.count"
+  t2=$(now)
+  [ "$(cat "$work/stream.count")" -eq "$ROWS" ] || { echo "tributary printed $(cat "$work/stream.count") records, expected $ROWS" >&2; exit 1; }
+  recv_times+=("$(python3 -c "print($t1-$t0)")"); trib_times+=("$(python3 -c "print($t2-$t1)")")
+  echo "run $i: pg_recvlogical $(rate "$ROWS" "$t0" "$t1") rows/s, tributary capture $(rate "$ROWS" "$t1" "$t2") rows/s"
+done
+python3 - "$ROWS" "${recv_times[*]}" "${trib_times[*]}" <<'PY'
+import statistics, sys
+rows = int(sys.argv[1])
+recv = statistics.median(map(float, sys.argv[2].split()))
+trib = statistics.median(map(float, sys.argv[3].split()))
+print(f"median: pg_recvlogical {rows/recv:,.0f} rows/s   tributary capture {rows/trib:,.0f} rows/s   ratio: {recv/trib:.2f}")
+PY
 
 echo "== snapshot: $SNAP_ROWS rows"
 "${PSQL[@]}" -c "INSERT INTO big SELECT g, g % 1000, repeat(md5(g::text), 5), now() FROM generate_series(1, $SNAP_ROWS) g"
@@ -99,15 +110,20 @@ t0=$(now)
 t1=$(now)
 copy_rate=$(rate "$SNAP_ROWS" "$t0" "$t1")
 echo "COPY TO STDOUT: $copy_rate rows/s"
-for threads in 1 2; do
-  connector "snap$threads" "snap${threads}_slot" initial_only "$threads"
-  t0=$(now)
-  "$TRIB" --log-level warn capture --connector "$work/snap$threads.json" --offset-file "$work/snap$threads.offsets" \
-    | wc -l > "$work/snap.count"
-  t1=$(now)
-  [ "$(cat "$work/snap.count")" -eq "$SNAP_ROWS" ] || { echo "snapshot printed $(cat "$work/snap.count") records" >&2; exit 1; }
-  "${PSQL[@]}" -c "SELECT pg_drop_replication_slot('snap${threads}_slot')" >/dev/null
-  snap_rate=$(rate "$SNAP_ROWS" "$t0" "$t1")
-  sratio=$(python3 -c "print(f'{$SNAP_ROWS/($t1-$t0)/float(\"$copy_rate\".replace(\",\",\"\")):.2f}')")
-  echo "tributary snapshot ($threads thread(s)): $snap_rate rows/s   ratio to COPY: $sratio"
+for output in json none; do
+  for threads in 1 2; do
+    connector "snap$threads" "snap${threads}_slot" initial_only "$threads"
+    rm -f "$work/snap$threads.offsets"
+    t0=$(now)
+    "$TRIB" --log-level warn capture --connector "$work/snap$threads.json" --offset-file "$work/snap$threads.offsets" \
+      --output "$output" | wc -l > "$work/snap.count"
+    t1=$(now)
+    if [ "$output" = json ] && [ "$(cat "$work/snap.count")" -ne "$SNAP_ROWS" ]; then
+      echo "snapshot printed $(cat "$work/snap.count") records" >&2; exit 1
+    fi
+    "${PSQL[@]}" -c "SELECT pg_drop_replication_slot('snap${threads}_slot')" >/dev/null
+    snap_rate=$(rate "$SNAP_ROWS" "$t0" "$t1")
+    sratio=$(python3 -c "print(f'{$SNAP_ROWS/($t1-$t0)/float(\"$copy_rate\".replace(\",\",\"\")):.2f}')")
+    echo "tributary snapshot (--output $output, $threads thread(s)): $snap_rate rows/s   ratio to COPY: $sratio"
+  done
 done
