@@ -13,7 +13,6 @@
 //! however large the transaction.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,6 +22,10 @@ use tributary_core::{
     BatchSender, CaptureItem, ChangeEvent, Lsn, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit,
     Value,
 };
+
+mod spill;
+
+use spill::Spill;
 
 use crate::catalog;
 use crate::config::{PostgresConnectorConfig, TableId};
@@ -58,12 +61,6 @@ struct OpenTx {
     begin: TxBegin,
     skip: bool,
     events: u64,
-}
-
-#[derive(Default)]
-struct Spill {
-    file: Option<BufWriter<std::fs::File>>,
-    aborted: HashSet<u32>,
 }
 
 /// Decodes replication messages into [`CaptureItem`]s.
@@ -171,8 +168,7 @@ impl ChangeStream {
                     self.spills
                         .entry(a.xid)
                         .or_default()
-                        .aborted
-                        .insert(a.subxid);
+                        .abort_subxact(a.subxid);
                 }
                 Ok(())
             }
@@ -190,43 +186,24 @@ impl ChangeStream {
             }
             _ if self.in_stream.is_some() => {
                 let xid = self.in_stream.unwrap_or_default();
-                let spill = self.spills.entry(xid).or_default();
-                let file = match &mut spill.file {
-                    Some(f) => f,
-                    None => spill
-                        .file
-                        .insert(BufWriter::with_capacity(1 << 16, tempfile::tempfile()?)),
-                };
-                file.write_all(&wal_start.0.to_le_bytes())?;
-                file.write_all(&(data.len() as u32).to_le_bytes())?;
-                file.write_all(&data)?;
+                self.spills
+                    .entry(xid)
+                    .or_default()
+                    .append(wal_start, &data)?;
                 Ok(())
             }
             msg => self.apply(wal_start, msg, out).await,
         }
     }
 
-    async fn replay(&mut self, spill: Spill, out: &mut BatchSender) -> Result<(), SourceError> {
-        let Some(file) = spill.file else {
+    async fn replay(&mut self, mut spill: Spill, out: &mut BatchSender) -> Result<(), SourceError> {
+        let Some(mut reader) = spill.reader()? else {
             return Ok(());
         };
-        let mut file = file.into_inner().map_err(|e| e.into_error())?;
-        file.seek(SeekFrom::Start(0))?;
-        let mut reader = BufReader::with_capacity(1 << 16, file);
-        let mut head = [0u8; 12];
-        loop {
-            match reader.read_exact(&mut head) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-                Err(e) => return Err(e.into()),
-            }
-            let lsn = Lsn(u64::from_le_bytes(head[..8].try_into().unwrap_or_default()));
-            let len = u32::from_le_bytes(head[8..].try_into().unwrap_or_default()) as usize;
-            let mut buf = vec![0u8; len];
-            reader.read_exact(&mut buf)?;
-            let msg = pgoutput::decode(&Bytes::from(buf), true)
+        while let Some((lsn, data)) = reader.next_message()? {
+            let msg = pgoutput::decode(&data, true)
                 .map_err(|source| SourceError::Decode { lsn, source })?;
-            if message_xid(&msg).is_some_and(|x| spill.aborted.contains(&x)) {
+            if message_xid(&msg).is_some_and(|x| spill.is_aborted(x)) {
                 continue;
             }
             self.apply(lsn, msg, out).await?;
