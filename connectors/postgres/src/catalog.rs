@@ -12,23 +12,15 @@ use tokio_postgres::Client;
 
 use crate::config::{PostgresConnectorConfig, TableId};
 
-/// `pg_class.relreplident`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplicaIdentity {
-    Default,
-    Nothing,
-    Full,
-    Index,
-}
+pub use crate::pgoutput::ReplicaIdentity;
 
-impl ReplicaIdentity {
-    fn from_char(c: i8) -> Self {
-        match c as u8 {
-            b'f' => ReplicaIdentity::Full,
-            b'n' => ReplicaIdentity::Nothing,
-            b'i' => ReplicaIdentity::Index,
-            _ => ReplicaIdentity::Default,
-        }
+/// Reads `pg_class.relreplident`.
+fn replica_identity(c: i8) -> ReplicaIdentity {
+    match c as u8 {
+        b'f' => ReplicaIdentity::Full,
+        b'n' => ReplicaIdentity::Nothing,
+        b'i' => ReplicaIdentity::Index,
+        _ => ReplicaIdentity::Default,
     }
 }
 
@@ -90,7 +82,7 @@ pub async fn load_tables(
         .map(|r| TableMeta {
             oid: r.get(0),
             id: TableId::new(r.get::<_, String>(1), r.get::<_, String>(2)),
-            replica_identity: ReplicaIdentity::from_char(r.get(3)),
+            replica_identity: replica_identity(r.get(3)),
             columns: Vec::new(),
         })
         .filter(|t| config.filters.accepts_table(&t.id))
@@ -112,7 +104,7 @@ pub async fn load_table(
     let mut tables = vec![TableMeta {
         oid: r.get(0),
         id: TableId::new(r.get::<_, String>(1), r.get::<_, String>(2)),
-        replica_identity: ReplicaIdentity::from_char(r.get(3)),
+        replica_identity: replica_identity(r.get(3)),
         columns: Vec::new(),
     }];
     fill_columns(client, &mut tables).await?;
