@@ -158,10 +158,11 @@ pub async fn run(
                     shutdown.clone(),
                 )
                 .await?;
-                offset = outcome.offset;
                 if outcome.interrupted {
+                    // Stopped mid-snapshot: its progress is checkpointed, nothing to stream.
                     return Ok(());
                 }
+                offset = outcome.offset;
             }
         }
         Some(row) => {
@@ -208,10 +209,11 @@ pub async fn run(
                     shutdown.clone(),
                 )
                 .await?;
-                offset = outcome.offset;
                 if outcome.interrupted {
+                    // Stopped mid-snapshot: its progress is checkpointed, nothing to stream.
                     return Ok(());
                 }
+                offset = outcome.offset;
                 for (oid, keys) in outcome.keys {
                     overlap
                         .tables
