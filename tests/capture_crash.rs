@@ -327,16 +327,7 @@ async fn finish(db: &Client, cap: &Capture) {
     )
     .await
     .unwrap();
-    support::wait_for("the end marker", LONG, async || {
-        let lines = cap.lines.lock().unwrap();
-        lines
-            .iter()
-            .rev()
-            .take(100)
-            .any(|l| l.starts_with("{\"topic\":\"cdc.public.marker\""))
-            .then_some(())
-    })
-    .await;
+    cap.wait_topic("cdc.public.marker", LONG).await;
 }
 
 /// A small xorshift generator: the stop points vary, but the same way on every run.

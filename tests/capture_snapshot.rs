@@ -115,16 +115,7 @@ async fn snapshot_and_stream_boundary_is_exact_under_concurrent_writes() {
         .batch_execute("INSERT INTO marker VALUES (1, 0, 'done')")
         .await
         .unwrap();
-    wait_for("the marker event", LONG, async || {
-        let lines = cap.lines.lock().unwrap();
-        lines
-            .iter()
-            .rev()
-            .take(50)
-            .any(|l| l.contains("\"cdc.public.marker\""))
-            .then_some(())
-    })
-    .await;
+    cap.wait_topic("cdc.public.marker", LONG).await;
     let lines = cap.take_raw();
     let (status, _) = cap.stop();
     assert!(status.success());

@@ -56,16 +56,7 @@ async fn graceful_stop_in_the_middle_of_a_large_transaction_repeats_none_of_it()
     db.batch_execute("INSERT INTO marker VALUES (1)")
         .await
         .unwrap();
-    support::wait_for("the marker", LONG, async || {
-        let lines = cap.lines.lock().unwrap();
-        lines
-            .iter()
-            .rev()
-            .take(10)
-            .any(|l| l.starts_with("{\"topic\":\"cdc.public.marker\""))
-            .then_some(())
-    })
-    .await;
+    cap.wait_topic("cdc.public.marker", LONG).await;
     let status = cap.finish_after_stop();
     assert!(status.success());
     let second = cap.take_raw();
@@ -148,16 +139,7 @@ async fn sigint_during_a_snapshot_stops_without_finishing_it_and_the_restart_res
     db.batch_execute("INSERT INTO marker VALUES (1)")
         .await
         .unwrap();
-    support::wait_for("the marker", LONG, async || {
-        let lines = cap.lines.lock().unwrap();
-        lines
-            .iter()
-            .rev()
-            .take(10)
-            .any(|l| l.starts_with("{\"topic\":\"cdc.public.marker\""))
-            .then_some(())
-    })
-    .await;
+    cap.wait_topic("cdc.public.marker", LONG).await;
     let status = cap.finish_after_stop();
     assert!(status.success());
     let second = cap.take_raw();

@@ -117,6 +117,22 @@ impl Capture {
             .collect()
     }
 
+    /// Waits until one of the last 100 lines is a record of `topic` (a marker row the
+    /// test committed after its workload, so everything before it has been printed).
+    pub async fn wait_topic(&self, topic: &str, timeout: Duration) {
+        let prefix = format!("{{\"topic\":\"{topic}\"");
+        super::wait_for(&format!("a record on {topic}"), timeout, async || {
+            let lines = self.lines.lock().unwrap();
+            lines
+                .iter()
+                .rev()
+                .take(100)
+                .any(|l| l.starts_with(&prefix))
+                .then_some(())
+        })
+        .await;
+    }
+
     /// Takes the raw lines collected so far.
     pub fn take_raw(&self) -> Vec<String> {
         std::mem::take(&mut *self.lines.lock().unwrap())

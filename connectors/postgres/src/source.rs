@@ -317,15 +317,7 @@ fn plan(
         if progress.is_some_and(|p| p.is_complete()) {
             continue;
         }
-        let wire: Vec<WireColumn> = meta
-            .columns
-            .iter()
-            .map(|c| WireColumn {
-                name: c.name.clone(),
-                type_oid: c.type_oid,
-                typmod: c.typmod,
-            })
-            .collect();
+        let wire: Vec<WireColumn> = meta.columns.iter().map(WireColumn::from).collect();
         let state =
             TableState::build(meta, &wire, config, registry, 0).map_err(SourceError::Setup)?;
         out.push(SnapshotTable {

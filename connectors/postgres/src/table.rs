@@ -31,6 +31,26 @@ pub struct WireColumn {
     pub typmod: i32,
 }
 
+impl From<&crate::pgoutput::RelationColumn> for WireColumn {
+    fn from(c: &crate::pgoutput::RelationColumn) -> Self {
+        WireColumn {
+            name: c.name.clone(),
+            type_oid: c.type_oid,
+            typmod: c.type_modifier,
+        }
+    }
+}
+
+impl From<&crate::catalog::ColumnMeta> for WireColumn {
+    fn from(c: &crate::catalog::ColumnMeta) -> Self {
+        WireColumn {
+            name: c.name.clone(),
+            type_oid: c.type_oid,
+            typmod: c.typmod,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Slot {
     parser: ValueParser,

@@ -315,15 +315,7 @@ impl ChangeStream {
     }
 
     async fn relation(&mut self, r: Relation) -> Result<(), SourceError> {
-        let wire: Vec<WireColumn> = r
-            .columns
-            .iter()
-            .map(|c| WireColumn {
-                name: c.name.clone(),
-                type_oid: c.type_oid,
-                typmod: c.type_modifier,
-            })
-            .collect();
+        let wire: Vec<WireColumn> = r.columns.iter().map(WireColumn::from).collect();
         if let Some(existing) = self.relations.get(&r.rel_id)
             && same_shape(&existing.wire, &wire)
         {
