@@ -1,0 +1,2 @@
+//! Debezium-compatible Avro: schemas derived from table schemas, a pre-resolved binary
+//! encoder with Confluent framing, a schema registry client, and the embedded registry.
