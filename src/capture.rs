@@ -87,7 +87,7 @@ pub async fn run(
     let stop_tx = Arc::new(stop_tx);
     let on_signal = stop_tx.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        crate::signal::wait().await;
         tracing::info!("stop requested");
         let _ = on_signal.send(true);
     });
@@ -118,26 +118,6 @@ pub async fn run(
             Err(e.into())
         }
     }
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// What the printer has written but not yet made durable.

@@ -1,7 +1,12 @@
 //! The `tributary` binary: command-line entry point. The daemon is glue; protocol logic
 //! lives in the connector crates.
 
+mod api;
 mod capture;
+mod config;
+mod connector;
+mod serve;
+mod signal;
 mod telemetry;
 
 use std::path::PathBuf;
@@ -15,27 +20,34 @@ use clap::{Parser, Subcommand};
 struct Cli {
     /// Log level (error, warn, info, debug, trace) or a tracing filter such as
     /// `tributary_postgres=debug`. Logs go to standard error.
-    #[arg(
-        long,
-        global = true,
-        default_value = "info",
-        env = "TRIBUTARY__LOG__LEVEL"
-    )]
-    log_level: String,
+    #[arg(long, global = true, env = "TRIBUTARY__LOG__LEVEL")]
+    log_level: Option<String>,
     /// Log format: text or json.
-    #[arg(
-        long,
-        global = true,
-        default_value = "text",
-        env = "TRIBUTARY__LOG__FORMAT"
-    )]
-    log_format: String,
+    #[arg(long, global = true, env = "TRIBUTARY__LOG__FORMAT")]
+    log_format: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the daemon: REST API, embedded schema registry (unless an external one is
+    /// configured) and connectors, publishing to Kafka exactly once.
+    Serve {
+        /// Daemon config (TOML). Every key can be overridden by TRIBUTARY__SECTION__KEY.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Connector JSON files to run ({"name": …, "config": {…}}); repeatable.
+        #[arg(long)]
+        connector: Vec<PathBuf>,
+    },
+    /// Check a daemon config (and connector files) without starting anything.
+    Validate {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        connector: Vec<PathBuf>,
+    },
     /// Run one source connector in the foreground and print its events as JSON lines.
     ///
     /// Each line is `{"topic": …, "key": …, "value": …}` as Kafka Connect's JsonConverter
@@ -63,7 +75,32 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = telemetry::init(&cli.log_level, &cli.log_format) {
+    let daemon = match &cli.command {
+        Command::Serve { config, .. } | Command::Validate { config, .. } => {
+            match config::DaemonConfig::load(config.as_deref()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        Command::Capture { .. } => None,
+    };
+    let from_file = |f: fn(&config::DaemonConfig) -> &Option<String>| {
+        daemon.as_ref().and_then(|d| f(d).clone())
+    };
+    let level = cli
+        .log_level
+        .clone()
+        .or_else(|| from_file(|d| &d.log_level))
+        .unwrap_or_else(|| "info".into());
+    let format = cli
+        .log_format
+        .clone()
+        .or_else(|| from_file(|d| &d.log_format))
+        .unwrap_or_else(|| "text".into());
+    if let Err(e) = telemetry::init(&level, &format) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -77,21 +114,34 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
+    let result: Result<(), (String, u8)> = runtime.block_on(async {
         match cli.command {
+            Command::Serve { connector, .. } => {
+                let config = daemon.expect("loaded above");
+                serve::run(config, connector)
+                    .await
+                    .map_err(|e| (e.to_string(), e.exit_code()))
+            }
+            Command::Validate { connector, .. } => serve::load_connectors(&connector)
+                .map(|specs| {
+                    println!("config is valid; {} connector(s)", specs.len());
+                })
+                .map_err(|e| (e.to_string(), e.exit_code())),
             Command::Capture {
                 connector,
                 offset_file,
                 stop_at,
                 output,
-            } => capture::run(&connector, offset_file, stop_at, output).await,
+            } => capture::run(&connector, offset_file, stop_at, output)
+                .await
+                .map_err(|e| (e.to_string(), e.exit_code())),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(e.exit_code())
+        Err((message, code)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
         }
     }
 }

@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod capture;
+pub mod daemon;
+pub mod kafka;
 pub mod pg;
 pub mod slot;
 

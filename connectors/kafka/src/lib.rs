@@ -1,2 +1,15 @@
 //! Kafka: the transactional publisher that writes change events and the connector's
 //! offset in one transaction, topic administration, and offset recovery.
+
+pub mod admin;
+pub mod error;
+pub mod murmur2;
+pub mod offsets;
+pub mod producer;
+//TMP pub mod publisher;
+pub mod settings;
+//TMP pub mod txmeta;
+
+pub use error::PublishError;
+//TMP pub use publisher::{PublishStats, Publisher};
+pub use settings::{KafkaConfig, PublishSettings, SettingError};

@@ -37,6 +37,9 @@ pub enum SourceError {
     /// The consumer of events went away.
     #[error("the event consumer stopped")]
     Closed,
+    /// Another process runs this connector (it holds the connector's lock).
+    #[error("{0}")]
+    Busy(String),
 }
 
 fn hint_for(e: &tokio_postgres::Error) -> String {
@@ -93,6 +96,7 @@ impl Retry for SourceError {
             SourceError::Replication(e) => e.kind(),
             SourceError::Spill(_) => ErrorKind::Transient,
             SourceError::Closed => ErrorKind::Transient,
+            SourceError::Busy(_) => ErrorKind::Transient,
             _ => ErrorKind::Definite,
         }
     }

@@ -170,6 +170,16 @@ const KNOWN: &[&str] = &[
     "status.update.interval.ms",
     "replication.streaming",
     "max.queue.size",
+    // Read by the publishing side (tributary-kafka's PUBLISH_PROPERTIES).
+    "provide.transaction.metadata",
+    "topic.transaction",
+    "schema.name.adjustment.mode",
+    "field.name.adjustment.mode",
+    "publish.batch.max.events",
+    "publish.batch.max.bytes",
+    "publish.batch.max.ms",
+    "heartbeat.interval.ms",
+    "topic.heartbeat.prefix",
 ];
 
 /// Reads the string form of a property value, as Kafka Connect would.

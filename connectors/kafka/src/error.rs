@@ -1,0 +1,92 @@
+//! Errors of the publishing side, classified for the supervisor.
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use tributary_core::{ErrorKind, Retry};
+
+/// Why publishing stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(
+        "another instance took over transactional.id {transactional_id:?} (it runs the same connector); this one stopped to keep the data exact\nHINT: run each connector in one daemon only; restart this connector once the other instance is stopped"
+    )]
+    Fenced { transactional_id: String },
+    #[error("Kafka {action} failed: {error}{hint}")]
+    Kafka {
+        action: &'static str,
+        error: KafkaError,
+        hint: &'static str,
+    },
+    #[error("Kafka {action} timed out or failed on the broker side: {message}; will retry")]
+    Unavailable {
+        action: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Registry(#[from] tributary_avro::registry::RegistryError),
+    #[error("could not derive the Avro schema of topic {topic}: {message}")]
+    Schema { topic: String, message: String },
+    #[error("could not encode an event of topic {topic} as Avro: {message}")]
+    Encode { topic: String, message: String },
+    #[error("the stored offset of connector {connector} is not usable: {message}")]
+    Offset { connector: String, message: String },
+    #[error("{0}")]
+    Config(String),
+}
+
+impl PublishError {
+    /// Wraps a Kafka error, recognising fencing and authentication failures.
+    pub fn kafka(action: &'static str, error: KafkaError, transactional_id: &str) -> Self {
+        let code = error.rdkafka_error_code();
+        if matches!(
+            code,
+            Some(RDKafkaErrorCode::Fenced | RDKafkaErrorCode::ProducerFenced)
+        ) {
+            return PublishError::Fenced {
+                transactional_id: transactional_id.to_string(),
+            };
+        }
+        let hint = match code {
+            Some(
+                RDKafkaErrorCode::SaslAuthenticationFailed
+                | RDKafkaErrorCode::Authentication
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed
+                | RDKafkaErrorCode::TransactionalIdAuthorizationFailed,
+            ) => "\nHINT: check the credentials and ACLs in the [kafka] section of the daemon config",
+            Some(RDKafkaErrorCode::InvalidTransactionTimeout) => {
+                "\nHINT: transaction.timeout.ms must not exceed the broker's transaction.max.timeout.ms"
+            }
+            _ => "",
+        };
+        PublishError::Kafka {
+            action,
+            error,
+            hint,
+        }
+    }
+}
+
+impl Retry for PublishError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            PublishError::Fenced { .. }
+            | PublishError::Schema { .. }
+            | PublishError::Encode { .. }
+            | PublishError::Offset { .. }
+            | PublishError::Config(_) => ErrorKind::Definite,
+            PublishError::Unavailable { .. } => ErrorKind::Transient,
+            PublishError::Registry(e) => e.kind(),
+            PublishError::Kafka { error, hint, .. } => {
+                let fatal = match error {
+                    KafkaError::Transaction(e) => e.is_fatal(),
+                    _ => false,
+                };
+                if fatal || !hint.is_empty() {
+                    ErrorKind::Definite
+                } else {
+                    ErrorKind::Transient
+                }
+            }
+        }
+    }
+}

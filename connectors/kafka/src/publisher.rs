@@ -1,0 +1,402 @@
+//! The publishing loop: capture items in, Kafka transactions out.
+//!
+//! Records of whole Postgres transactions are enqueued into one open Kafka transaction
+//! without awaiting each send. At a transaction boundary (a Postgres commit, a snapshot
+//! checkpoint or source progress) the Kafka transaction is committed when the queue runs
+//! dry or a bound (events, bytes, time) is reached, together with the source offset; only
+//! then does the durable LSN advance, and with it what Postgres is told it may release.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tributary_avro::encode::{self, TxBlock};
+use tributary_avro::registry::RegistryClient;
+use tributary_avro::schema::table_avro;
+use tributary_core::{Batch, CaptureItem, ChangeEvent, DurableLsn, Lsn, TableSchemas};
+
+use crate::admin::Topics;
+use crate::error::PublishError;
+use crate::offsets::{self, OffsetSlot};
+use crate::producer::TxProducer;
+use crate::settings::{KafkaConfig, PublishSettings};
+use crate::txmeta::TxMetadata;
+
+/// Counters a status page or metrics endpoint can read while the publisher runs.
+#[derive(Debug, Default)]
+pub struct PublishStats {
+    pub records: AtomicU64,
+    pub transactions: AtomicU64,
+    /// The last LSN made durable (0 before the first).
+    pub durable_lsn: AtomicU64,
+}
+
+/// Registered schema ids and the topic of one table shape.
+struct TableEntry {
+    /// Keeps the pointer used as the map key alive.
+    schemas: Arc<TableSchemas>,
+    key_id: Option<u32>,
+    value_id: u32,
+}
+
+/// What the open Kafka transaction holds.
+#[derive(Default)]
+struct Open {
+    records: usize,
+    bytes: usize,
+    started: Option<Instant>,
+    /// Everything enqueued so far ends at a source boundary: committing is allowed.
+    at_boundary: bool,
+    offset: Option<serde_json::Value>,
+    /// The offset must be written (a commit or checkpoint), not just acknowledged.
+    write_offset: bool,
+    lsn: Option<Lsn>,
+}
+
+/// One connector's publisher.
+pub struct Publisher {
+    settings: PublishSettings,
+    producer: TxProducer,
+    topics: Topics,
+    registry: Arc<RegistryClient>,
+    slot: OffsetSlot,
+    tables: HashMap<usize, TableEntry>,
+    meta: Option<TxMetadata>,
+    open: Open,
+    key_buf: Vec<u8>,
+    value_buf: Vec<u8>,
+    stats: Arc<PublishStats>,
+}
+
+impl Publisher {
+    /// Claims the connector's transactional id, makes sure the offsets topic exists and
+    /// reads the last committed offset. Returns the publisher and that offset.
+    pub async fn start(
+        kafka: &KafkaConfig,
+        settings: PublishSettings,
+        registry: Arc<RegistryClient>,
+    ) -> Result<(Publisher, Option<serde_json::Value>), PublishError> {
+        let transactional_id = settings.transactional_id();
+        let mut topics = Topics::new(kafka)?;
+        topics
+            .ensure(
+                &kafka.offsets_topic,
+                &crate::settings::TopicSettings {
+                    partitions: kafka.offsets_topic_partitions,
+                    replication_factor: kafka.offsets_topic_replication_factor,
+                    cleanup_policy: "compact".into(),
+                },
+            )
+            .await?;
+        let producer = TxProducer::start(
+            kafka,
+            &transactional_id,
+            &offsets::group_id(&settings.connector),
+        )
+        .await?;
+        let partitions = producer.partitions(&kafka.offsets_topic).await?;
+        let slot = OffsetSlot::new(
+            &kafka.offsets_topic,
+            partitions,
+            &settings.connector,
+            &settings.topic_prefix,
+        );
+        let stored = offsets::read_committed(kafka, &settings.connector, &slot).await?;
+        tracing::info!(
+            connector = settings.connector,
+            offset = %stored.as_ref().map(|o| o.to_string()).unwrap_or_else(|| "none".into()),
+            "read the last committed offset"
+        );
+        let meta = settings
+            .transaction_metadata
+            .then(|| TxMetadata::new(&settings.topic_prefix, &settings.transaction_topic));
+        Ok((
+            Publisher {
+                settings,
+                producer,
+                topics,
+                registry,
+                slot,
+                tables: HashMap::new(),
+                meta,
+                open: Open::default(),
+                key_buf: Vec::with_capacity(256),
+                value_buf: Vec::with_capacity(4096),
+                stats: Arc::default(),
+            },
+            stored,
+        ))
+    }
+
+    pub fn stats(&self) -> Arc<PublishStats> {
+        self.stats.clone()
+    }
+
+    /// The last error the Kafka client reported, for status.
+    pub fn last_client_error(&self) -> Option<String> {
+        self.producer.last_error()
+    }
+
+    /// Publishes until the source closes the channel. A transaction the source did not
+    /// finish is aborted, never committed.
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Batch>,
+        durable: &DurableLsn,
+    ) -> Result<(), PublishError> {
+        let result = self.run_inner(&mut rx, durable).await;
+        if result.is_err() {
+            self.producer.abort().await;
+        }
+        result
+    }
+
+    async fn run_inner(
+        &mut self,
+        rx: &mut mpsc::Receiver<Batch>,
+        durable: &DurableLsn,
+    ) -> Result<(), PublishError> {
+        loop {
+            let batch = match rx.try_recv() {
+                Ok(batch) => batch,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    // The queue ran dry: commit what is whole before waiting.
+                    self.commit(durable).await?;
+                    match rx.recv().await {
+                        Some(batch) => batch,
+                        None => break,
+                    }
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+            };
+            for item in batch {
+                self.item(item).await?;
+                if self.open.at_boundary && self.bound_reached() {
+                    self.commit(durable).await?;
+                }
+            }
+        }
+        if self.open.at_boundary {
+            self.commit(durable).await
+        } else {
+            tracing::info!("the source stopped inside a transaction; aborting its partial Kafka transaction");
+            self.producer.abort().await;
+            self.open = Open::default();
+            Ok(())
+        }
+    }
+
+    fn bound_reached(&self) -> bool {
+        let o = &self.open;
+        o.records >= self.settings.max_events
+            || o.bytes >= self.settings.max_bytes
+            || o.started
+                .is_some_and(|s| s.elapsed() >= self.settings.max_wait)
+    }
+
+    async fn item(&mut self, item: CaptureItem) -> Result<(), PublishError> {
+        match item {
+            CaptureItem::Change(event) => {
+                self.open.at_boundary = false;
+                self.change(&event).await?;
+            }
+            CaptureItem::Tombstone { schemas, key } => {
+                self.open.at_boundary = false;
+                let entry = self.table(&schemas).await?;
+                let key_id = entry.key_id;
+                self.key_buf.clear();
+                if let (Some(id), Some(key_schema)) = (key_id, schemas.key.as_ref()) {
+                    encode::write_confluent_header(&mut self.key_buf, id);
+                    encode::write_value(&mut self.key_buf, key_schema, &key).map_err(|e| {
+                        PublishError::Encode {
+                            topic: schemas.topic.to_string(),
+                            message: e.to_string(),
+                        }
+                    })?;
+                }
+                let key = (!self.key_buf.is_empty()).then_some(self.key_buf.as_slice());
+                self.open.bytes += self.key_buf.len();
+                self.producer.send(&schemas.topic, None, key, None).await?;
+                self.count();
+            }
+            CaptureItem::Begin(begin) => {
+                self.open.at_boundary = false;
+                if let Some(meta) = self.meta.as_mut() {
+                    meta.begin(&begin);
+                    self.tx_record(true).await?;
+                }
+            }
+            CaptureItem::Commit { tx, offset } => {
+                if self.meta.is_some() {
+                    self.tx_record(false).await?;
+                }
+                self.open.offset = Some(offset);
+                self.open.write_offset = true;
+                self.open.lsn = Some(tx.end_lsn);
+                self.open.at_boundary = true;
+            }
+            CaptureItem::Checkpoint { offset } => {
+                self.open.offset = Some(offset);
+                self.open.write_offset = true;
+                self.open.at_boundary = true;
+            }
+            CaptureItem::Progress { lsn, offset } => {
+                self.open.offset = Some(offset);
+                self.open.lsn = Some(lsn);
+                self.open.at_boundary = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn count(&mut self) {
+        self.open.records += 1;
+        if self.open.started.is_none() {
+            self.open.started = Some(Instant::now());
+        }
+    }
+
+    async fn change(&mut self, event: &ChangeEvent) -> Result<(), PublishError> {
+        let entry = self.table(&event.schemas).await?;
+        let (key_id, value_id) = (entry.key_id, entry.value_id);
+        let topic = &event.schemas.topic;
+        let encode_err = |e: encode::EncodeError| PublishError::Encode {
+            topic: topic.to_string(),
+            message: e.to_string(),
+        };
+        self.key_buf.clear();
+        if let (Some(id), Some(key), Some(key_schema)) =
+            (key_id, event.key.as_ref(), event.schemas.key.as_ref())
+        {
+            encode::write_confluent_header(&mut self.key_buf, id);
+            encode::write_value(&mut self.key_buf, key_schema, key).map_err(encode_err)?;
+        }
+        self.value_buf.clear();
+        encode::write_confluent_header(&mut self.value_buf, value_id);
+        let block = self.meta.as_mut().and_then(|m| m.event(event));
+        let tx = block.as_ref().map(|(id, total, collection)| TxBlock {
+            id,
+            total_order: *total,
+            data_collection_order: *collection,
+        });
+        encode::write_envelope(&mut self.value_buf, event, tx.as_ref()).map_err(encode_err)?;
+        let key = (!self.key_buf.is_empty()).then_some(self.key_buf.as_slice());
+        self.open.bytes += self.key_buf.len() + self.value_buf.len();
+        self.producer
+            .send(topic, None, key, Some(&self.value_buf))
+            .await?;
+        self.count();
+        Ok(())
+    }
+
+    /// BEGIN (`begin`) or END record of the current source transaction.
+    async fn tx_record(&mut self, begin: bool) -> Result<(), PublishError> {
+        let Some(meta) = self.meta.as_mut() else {
+            return Ok(());
+        };
+        if meta.ids.is_none() {
+            let (key, value) = meta.schemas();
+            let key_id = self
+                .registry
+                .register(&format!("{}-key", meta.topic), &key)
+                .await?;
+            let value_id = self
+                .registry
+                .register(&format!("{}-value", meta.topic), &value)
+                .await?;
+            self.topics.ensure(&meta.topic, &self.settings.topics).await?;
+            meta.ids = Some((key_id, value_id));
+        }
+        self.key_buf.clear();
+        self.value_buf.clear();
+        meta.write(begin, &mut self.key_buf, &mut self.value_buf)
+            .map_err(|e| PublishError::Encode {
+                topic: meta.topic.clone(),
+                message: e.to_string(),
+            })?;
+        let topic = meta.topic.clone();
+        self.open.bytes += self.key_buf.len() + self.value_buf.len();
+        self.producer
+            .send(&topic, None, Some(&self.key_buf), Some(&self.value_buf))
+            .await?;
+        self.count();
+        Ok(())
+    }
+
+    /// The registered ids of a table shape, registering and creating its topic on first use.
+    async fn table(&mut self, schemas: &Arc<TableSchemas>) -> Result<&TableEntry, PublishError> {
+        let ptr = Arc::as_ptr(schemas) as usize;
+        if !self.tables.contains_key(&ptr) {
+            let entry = self.register(schemas).await?;
+            // Forget shapes no source holds any more.
+            self.tables.retain(|_, e| Arc::strong_count(&e.schemas) > 1);
+            self.tables.insert(ptr, entry);
+        }
+        Ok(&self.tables[&ptr])
+    }
+
+    async fn register(&mut self, schemas: &Arc<TableSchemas>) -> Result<TableEntry, PublishError> {
+        let topic = schemas.topic.to_string();
+        let avro = table_avro(schemas, self.settings.schema_names, self.settings.field_names)
+            .map_err(|e| PublishError::Schema {
+                topic: topic.clone(),
+                message: e.to_string(),
+            })?;
+        let key_id = match &avro.key {
+            Some(key) => Some(self.registry.register(&format!("{topic}-key"), key).await?),
+            None => None,
+        };
+        let value_id = self
+            .registry
+            .register(&format!("{topic}-value"), &avro.value)
+            .await?;
+        self.topics.ensure(&topic, &self.settings.topics).await?;
+        tracing::info!(topic, key_id, value_id, version = schemas.version, "schemas registered");
+        Ok(TableEntry {
+            schemas: schemas.clone(),
+            key_id,
+            value_id,
+        })
+    }
+
+    /// Commits the open transaction with its offset, then advances the durable LSN.
+    async fn commit(&mut self, durable: &DurableLsn) -> Result<(), PublishError> {
+        if !self.open.at_boundary {
+            return Ok(());
+        }
+        let open = std::mem::take(&mut self.open);
+        if open.records == 0 && !open.write_offset {
+            // Only progress: nothing to make durable in Kafka.
+            if let Some(lsn) = open.lsn {
+                self.advance(durable, lsn);
+            }
+            self.open.at_boundary = true;
+            return Ok(());
+        }
+        let Some(offset) = open.offset else {
+            return Err(PublishError::Config(
+                "internal error: a transaction boundary without an offset".into(),
+            ));
+        };
+        let value = serde_json::to_vec(&offset).unwrap_or_default();
+        self.producer
+            .commit_with_offset(&self.slot.topic, self.slot.partition, &self.slot.key, &value)
+            .await?;
+        self.stats
+            .records
+            .fetch_add(open.records as u64, Ordering::Relaxed);
+        self.stats.transactions.fetch_add(1, Ordering::Relaxed);
+        if let Some(lsn) = open.lsn {
+            self.advance(durable, lsn);
+        }
+        self.open.at_boundary = true;
+        Ok(())
+    }
+
+    fn advance(&self, durable: &DurableLsn, lsn: Lsn) {
+        let now = durable.advance(lsn);
+        self.stats.durable_lsn.store(now.0, Ordering::Relaxed);
+    }
+}

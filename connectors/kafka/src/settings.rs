@@ -1,0 +1,248 @@
+//! Settings of the publishing side: the daemon's Kafka connection, and the properties of a
+//! connector that shape its topics and transactions.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tributary_avro::names::NameAdjustment;
+
+/// The daemon's `[kafka]` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KafkaConfig {
+    pub bootstrap_servers: String,
+    /// librdkafka properties passed through as they are (security, timeouts, …).
+    pub properties: BTreeMap<String, String>,
+    /// Where connectors' source offsets live (Kafka Connect's `offset.storage.topic`).
+    pub offsets_topic: String,
+    pub offsets_topic_partitions: i32,
+    /// `-1` leaves it to the broker's `default.replication.factor`.
+    pub offsets_topic_replication_factor: i16,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            bootstrap_servers: "127.0.0.1:9092".into(),
+            properties: BTreeMap::new(),
+            offsets_topic: "tributary-offsets".into(),
+            offsets_topic_partitions: 25,
+            offsets_topic_replication_factor: -1,
+        }
+    }
+}
+
+/// Properties Tributary sets itself; a pass-through property may not override them.
+pub const RESERVED_PROPERTIES: &[&str] = &[
+    "transactional.id",
+    "enable.idempotence",
+    "isolation.level",
+    "group.id",
+    "enable.auto.commit",
+];
+
+impl KafkaConfig {
+    /// Problems with the section, each naming its key.
+    pub fn check(&self) -> Vec<SettingError> {
+        let mut errors = Vec::new();
+        if self.bootstrap_servers.trim().is_empty() {
+            errors.push(SettingError::new(
+                "kafka.bootstrap_servers",
+                "is required: host:port of one or more brokers, comma separated",
+            ));
+        }
+        for key in self.properties.keys() {
+            if RESERVED_PROPERTIES.contains(&key.as_str()) {
+                errors.push(SettingError::new(
+                    &format!("kafka.{key}"),
+                    "is set by Tributary for exactly-once delivery and cannot be overridden; remove it",
+                ));
+            }
+        }
+        if self.offsets_topic.trim().is_empty() {
+            errors.push(SettingError::new(
+                "kafka.offsets_topic",
+                "must not be empty",
+            ));
+        }
+        if self.offsets_topic_partitions < 1 {
+            errors.push(SettingError::new(
+                "kafka.offsets_topic_partitions",
+                "must be at least 1",
+            ));
+        }
+        errors
+    }
+}
+
+/// A problem with one setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingError {
+    pub field: String,
+    pub message: String,
+}
+
+impl SettingError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        SettingError {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for SettingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.field, self.message)
+    }
+}
+
+/// How new topics are created (Kafka Connect's `topic.creation.default.*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSettings {
+    pub partitions: i32,
+    /// `-1`: the broker's default.
+    pub replication_factor: i16,
+    pub cleanup_policy: String,
+}
+
+/// Connector properties of the publishing side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishSettings {
+    pub connector: String,
+    pub topic_prefix: String,
+    pub topics: TopicSettings,
+    /// `provide.transaction.metadata`: BEGIN/END records and the `transaction` block.
+    pub transaction_metadata: bool,
+    /// `topic.transaction` (default `transaction`): `<prefix>.<this>` gets BEGIN/END.
+    pub transaction_topic: String,
+    pub schema_names: NameAdjustment,
+    pub field_names: NameAdjustment,
+    /// A Kafka transaction closes at the first Postgres commit after any bound is reached.
+    pub max_events: usize,
+    pub max_bytes: usize,
+    pub max_wait: Duration,
+    /// `heartbeat.interval.ms`; zero is off.
+    pub heartbeat_interval: Duration,
+    /// `topic.heartbeat.prefix` (default `__debezium-heartbeat`).
+    pub heartbeat_prefix: String,
+}
+
+/// Connector properties read here (the Postgres connector accepts them as known).
+pub const PUBLISH_PROPERTIES: &[&str] = &[
+    "provide.transaction.metadata",
+    "topic.transaction",
+    "schema.name.adjustment.mode",
+    "field.name.adjustment.mode",
+    "publish.batch.max.events",
+    "publish.batch.max.bytes",
+    "publish.batch.max.ms",
+    "heartbeat.interval.ms",
+    "topic.heartbeat.prefix",
+];
+
+impl PublishSettings {
+    /// Reads the publishing properties of a connector (as strings, like Kafka Connect).
+    pub fn parse(
+        connector: &str,
+        topic_prefix: &str,
+        props: &BTreeMap<String, String>,
+    ) -> Result<Self, Vec<SettingError>> {
+        let mut errors = Vec::new();
+        let get = |k: &str| props.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
+        let mut number = |k: &str, default: u64, min: u64| -> u64 {
+            match get(k) {
+                None => default,
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if n >= min => n,
+                    _ => {
+                        errors.push(SettingError::new(
+                            k,
+                            format!("{v:?} is not a whole number of at least {min}"),
+                        ));
+                        default
+                    }
+                },
+            }
+        };
+        let partitions = number("topic.creation.default.partitions", 1, 1);
+        let max_events = number("publish.batch.max.events", 50_000, 1);
+        let max_bytes = number("publish.batch.max.bytes", 32 << 20, 1);
+        let max_ms = number("publish.batch.max.ms", 50, 0);
+        let heartbeat_ms = number("heartbeat.interval.ms", 0, 0);
+        let replication_factor = match get("topic.creation.default.replication.factor") {
+            None => -1,
+            Some(v) => match v.parse::<i16>() {
+                Ok(n) if n == -1 || n >= 1 => n,
+                _ => {
+                    errors.push(SettingError::new(
+                        "topic.creation.default.replication.factor",
+                        format!("{v:?} is not -1 (the broker's default) or a positive number"),
+                    ));
+                    -1
+                }
+            },
+        };
+        let cleanup_policy = get("topic.creation.default.cleanup.policy")
+            .unwrap_or("delete")
+            .to_string();
+        if !["delete", "compact", "compact,delete", "delete,compact"]
+            .contains(&cleanup_policy.as_str())
+        {
+            errors.push(SettingError::new(
+                "topic.creation.default.cleanup.policy",
+                format!("{cleanup_policy:?} is not valid; use delete, compact or compact,delete"),
+            ));
+        }
+        let transaction_metadata = match get("provide.transaction.metadata") {
+            None => false,
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    errors.push(SettingError::new(
+                        "provide.transaction.metadata",
+                        format!("{v:?} is not true or false"),
+                    ));
+                    false
+                }
+            },
+        };
+        let mut adjustment = |k: &str| match get(k) {
+            None => NameAdjustment::Avro,
+            Some(v) => v.parse().unwrap_or_else(|e: tributary_avro::names::ParseNameAdjustmentError| {
+                errors.push(SettingError::new(k, e.to_string()));
+                NameAdjustment::Avro
+            }),
+        };
+        let schema_names = adjustment("schema.name.adjustment.mode");
+        let field_names = adjustment("field.name.adjustment.mode");
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(PublishSettings {
+            connector: connector.to_string(),
+            topic_prefix: topic_prefix.to_string(),
+            topics: TopicSettings {
+                partitions: partitions.min(i32::MAX as u64) as i32,
+                replication_factor,
+                cleanup_policy,
+            },
+            transaction_metadata,
+            transaction_topic: get("topic.transaction").unwrap_or("transaction").to_string(),
+            schema_names,
+            field_names,
+            max_events: max_events as usize,
+            max_bytes: max_bytes as usize,
+            max_wait: Duration::from_millis(max_ms),
+            heartbeat_interval: Duration::from_millis(heartbeat_ms),
+            heartbeat_prefix: get("topic.heartbeat.prefix")
+                .unwrap_or("__debezium-heartbeat")
+                .to_string(),
+        })
+    }
+
+    /// The stable transactional.id of this connector.
+    pub fn transactional_id(&self) -> String {
+        format!("tributary-{}", self.connector)
+    }
+}

@@ -1,0 +1,103 @@
+//! Debezium's transaction metadata (`provide.transaction.metadata`): BEGIN and END
+//! records on `<prefix>.transaction`, and each event's `transaction` block
+//! (`id`, `total_order`, `data_collection_order`).
+
+use tributary_core::{ChangeEvent, TxBegin};
+
+/// The source transaction in progress.
+struct Current {
+    /// `<xid>:<commit LSN>`, as Debezium's Postgres connector writes it.
+    id: String,
+    ts_ms: i64,
+    total: i64,
+    /// Events per `schema.table`, in first-seen order.
+    collections: Vec<(String, i64)>,
+}
+
+/// Transaction metadata state of one connector.
+pub struct TxMetadata {
+    pub topic: String,
+    /// Registered (key, value) schema ids, once registered.
+    pub ids: Option<(u32, u32)>,
+    current: Option<Current>,
+}
+
+impl TxMetadata {
+    pub fn new(prefix: &str, topic: &str) -> Self {
+        TxMetadata {
+            topic: format!("{prefix}.{topic}"),
+            ids: None,
+            current: None,
+        }
+    }
+
+    pub fn begin(&mut self, begin: &TxBegin) {
+        self.current = Some(Current {
+            id: format!("{}:{}", begin.xid, begin.final_lsn.0),
+            ts_ms: begin.commit_ts_us.div_euclid(1000),
+            total: 0,
+            collections: Vec::new(),
+        });
+    }
+
+    /// The `transaction` block of an event: (id, total order, order within its table).
+    /// Snapshot events are outside any transaction.
+    pub fn event(&mut self, event: &ChangeEvent) -> Option<(String, i64, i64)> {
+        let cur = self.current.as_mut()?;
+        let s = &event.source;
+        cur.total += 1;
+        let name_matches =
+            |c: &String| c.len() == s.schema.len() + 1 + s.table.len() && c.starts_with(&*s.schema) && c.ends_with(&*s.table);
+        let order = match cur.collections.iter_mut().find(|(c, _)| name_matches(c)) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                cur.collections.push((format!("{}.{}", s.schema, s.table), 1));
+                1
+            }
+        };
+        Some((cur.id.clone(), cur.total, order))
+    }
+
+    /// Key and value schemas (Avro JSON) of the metadata topic.
+    pub fn schemas(&self) -> (String, String) {
+        let (k, v) = tributary_avro::schema::transaction_metadata_schemas();
+        (k, v)
+    }
+
+    /// Encodes the BEGIN (`begin`) or END record of the current transaction, with
+    /// Confluent framing. END also forgets the transaction.
+    pub fn write(
+        &mut self,
+        begin: bool,
+        key: &mut Vec<u8>,
+        value: &mut Vec<u8>,
+    ) -> Result<(), tributary_avro::encode::EncodeError> {
+        let (key_id, value_id) = self.ids.unwrap_or_default();
+        let Some(cur) = (if begin { self.current.as_ref() } else { self.current.as_ref() }) else {
+            return Ok(());
+        };
+        tributary_avro::encode::write_confluent_header(key, key_id);
+        tributary_avro::encode::write_confluent_header(value, value_id);
+        let collections: Vec<(&str, i64)> = cur
+            .collections
+            .iter()
+            .map(|(c, n)| (c.as_str(), *n))
+            .collect();
+        tributary_avro::encode::write_tx_metadata(
+            key,
+            value,
+            if begin { "BEGIN" } else { "END" },
+            &cur.id,
+            (!begin).then_some(cur.total),
+            (!begin).then_some(collections.as_slice()),
+            cur.ts_ms,
+        )?;
+        if !begin {
+            self.current = None;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,315 @@
+//! The daemon's configuration: a TOML file, every key overridable by an environment
+//! variable `TRIBUTARY__SECTION__KEY` (e.g. `TRIBUTARY__KAFKA__BOOTSTRAP_SERVERS`).
+//!
+//! ```toml
+//! data_dir = "./data"
+//! [api]
+//! listen = "127.0.0.1:8083"
+//! [kafka]
+//! bootstrap_servers = "127.0.0.1:9092"
+//! "security.protocol" = "plaintext"   # any other key: a librdkafka property
+//! [schema_registry]
+//! url = ""                            # empty: the embedded registry
+//! listen = "127.0.0.1:8081"
+//! [log]
+//! format = "text"
+//! level = "info"
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tributary_kafka::KafkaConfig;
+
+/// The daemon configuration, validated.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub data_dir: PathBuf,
+    pub api_listen: SocketAddr,
+    pub kafka: KafkaConfig,
+    pub registry: RegistryConfig,
+    pub log_format: Option<String>,
+    pub log_level: Option<String>,
+}
+
+/// `[schema_registry]`.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// External registry; `None`: serve the embedded one on `listen`.
+    pub url: Option<String>,
+    pub listen: SocketAddr,
+    /// `user:password` for HTTP basic auth.
+    pub basic_auth: Option<String>,
+    pub bearer_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    data_dir: Option<PathBuf>,
+    #[serde(default)]
+    api: Api,
+    #[serde(default)]
+    kafka: Kafka,
+    #[serde(default)]
+    schema_registry: Registry,
+    #[serde(default)]
+    log: Log,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Api {
+    listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Kafka {
+    bootstrap_servers: Option<String>,
+    offsets_topic: Option<String>,
+    offsets_topic_partitions: Option<i32>,
+    offsets_topic_replication_factor: Option<i16>,
+    #[serde(flatten)]
+    properties: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Registry {
+    url: Option<String>,
+    listen: Option<String>,
+    basic_auth: Option<String>,
+    bearer_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Log {
+    format: Option<String>,
+    level: Option<String>,
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("could not read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("invalid configuration:\n{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+}
+
+impl DaemonConfig {
+    /// Reads the file (if given) and applies `TRIBUTARY__*` environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.to_path_buf(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        let shown = path.unwrap_or(Path::new("(none)")).to_path_buf();
+        Self::parse(&text, &shown, std::env::vars())
+    }
+
+    /// Parses TOML text with environment overrides.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let syntax = |message: String| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| syntax(e.to_string()))?;
+        apply_env(&mut table, env);
+        let file: File = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| syntax(e.to_string()))?;
+        file.validate()
+    }
+}
+
+/// `TRIBUTARY__SECTION__KEY=value` sets `[section] key = value` (and `TRIBUTARY__KEY` a
+/// top-level key). Values that parse as TOML numbers or booleans keep that type.
+fn apply_env(table: &mut toml::Table, env: impl Iterator<Item = (String, String)>) {
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix("TRIBUTARY__") else {
+            continue;
+        };
+        let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+        let parsed = value
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .or_else(|_| value.parse::<bool>().map(toml::Value::Boolean))
+            .unwrap_or_else(|_| toml::Value::String(value.clone()));
+        match path.as_slice() {
+            [key] => {
+                table.insert(key.clone(), parsed);
+            }
+            [section, key] => {
+                let entry = table
+                    .entry(section.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                if let toml::Value::Table(t) = entry {
+                    t.insert(key.clone(), parsed);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn value_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl File {
+    fn validate(self) -> Result<DaemonConfig, ConfigError> {
+        let mut errors = Vec::new();
+        let mut addr = |key: &str, value: Option<String>, default: &str| -> SocketAddr {
+            let text = value.unwrap_or_else(|| default.to_string());
+            text.parse().unwrap_or_else(|_| {
+                errors.push(format!(
+                    "{key}: {text:?} is not a socket address; use host:port such as {default}"
+                ));
+                default.parse().expect("valid default")
+            })
+        };
+        let api_listen = addr("api.listen", self.api.listen, "127.0.0.1:8083");
+        let registry_listen = addr(
+            "schema_registry.listen",
+            self.schema_registry.listen,
+            "127.0.0.1:8081",
+        );
+        let url = self
+            .schema_registry
+            .url
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty());
+        if let Some(u) = &url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            errors.push(format!(
+                "schema_registry.url: {u:?} is not an http:// or https:// URL; leave it empty for the embedded registry"
+            ));
+        }
+        if let Some(b) = &self.schema_registry.basic_auth
+            && !b.contains(':')
+        {
+            errors.push("schema_registry.basic_auth: use the form user:password".to_string());
+        }
+        let defaults = KafkaConfig::default();
+        let kafka = KafkaConfig {
+            bootstrap_servers: self
+                .kafka
+                .bootstrap_servers
+                .unwrap_or(defaults.bootstrap_servers),
+            // Environment keys arrive with underscores; librdkafka names use dots.
+            properties: self
+                .kafka
+                .properties
+                .iter()
+                .map(|(k, v)| (k.replace('_', "."), value_text(v)))
+                .collect(),
+            offsets_topic: self.kafka.offsets_topic.unwrap_or(defaults.offsets_topic),
+            offsets_topic_partitions: self
+                .kafka
+                .offsets_topic_partitions
+                .unwrap_or(defaults.offsets_topic_partitions),
+            offsets_topic_replication_factor: self
+                .kafka
+                .offsets_topic_replication_factor
+                .unwrap_or(defaults.offsets_topic_replication_factor),
+        };
+        errors.extend(kafka.check().into_iter().map(|e| e.to_string()));
+        if let Some(f) = &self.log.format
+            && f != "text"
+            && f != "json"
+        {
+            errors.push(format!("log.format: {f:?} is not valid; use text or json"));
+        }
+        if !errors.is_empty() {
+            return Err(ConfigError::Invalid(errors));
+        }
+        Ok(DaemonConfig {
+            data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from("./data")),
+            api_listen,
+            kafka,
+            registry: RegistryConfig {
+                url,
+                listen: registry_listen,
+                basic_auth: self.schema_registry.basic_auth,
+                bearer_token: self.schema_registry.bearer_token,
+            },
+            log_format: self.log.format,
+            log_level: self.log.level,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<DaemonConfig, ConfigError> {
+        DaemonConfig::parse(
+            text,
+            Path::new("t.toml"),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let c = parse("", &[]).unwrap();
+        assert_eq!(c.api_listen.to_string(), "127.0.0.1:8083");
+        assert_eq!(c.registry.listen.to_string(), "127.0.0.1:8081");
+        assert_eq!(c.registry.url, None);
+        assert_eq!(c.kafka.bootstrap_servers, "127.0.0.1:9092");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_passes_librdkafka_properties() {
+        let c = parse(
+            "[kafka]\nbootstrap_servers = \"a:1\"\n\"socket.timeout.ms\" = 5000\n",
+            &[
+                ("TRIBUTARY__KAFKA__BOOTSTRAP_SERVERS", "b:2"),
+                ("TRIBUTARY__KAFKA__SECURITY_PROTOCOL", "plaintext"),
+                ("TRIBUTARY__DATA_DIR", "/tmp/x"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.kafka.bootstrap_servers, "b:2");
+        assert_eq!(c.kafka.properties["security.protocol"], "plaintext");
+        assert_eq!(c.kafka.properties["socket.timeout.ms"], "5000");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = parse(
+            "[api]\nlisten = \"nowhere\"\n[kafka]\n\"transactional.id\" = \"x\"\n[log]\nformat = \"xml\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("api.listen"), "{e}");
+        assert!(e.contains("kafka.transactional.id"), "{e}");
+        assert!(e.contains("log.format"), "{e}");
+        let e = parse("[api]\nlisen = 1\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("lisen"), "{e}");
+    }
+}

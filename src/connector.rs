@@ -1,0 +1,218 @@
+//! Running one source connector: Postgres source → Kafka publisher, supervised.
+//!
+//! The supervisor owns no protocol: it starts the publisher (which claims the connector's
+//! transactional id and reads its last committed offset), starts the source from that
+//! offset, and when either fails it stops both. Transient failures (a broker or database
+//! that went away, a busy connector lock) restart the pair from the last committed offset
+//! with exponential backoff; definite ones (bad config, authentication, an incompatible
+//! schema, a fenced producer) leave the connector FAILED with the reason.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::watch;
+use tributary_avro::registry::RegistryClient;
+use tributary_core::{DurableLsn, ErrorKind, Retry};
+use tributary_kafka::{KafkaConfig, PublishError, PublishSettings, Publisher};
+use tributary_postgres::config::PostgresConnectorConfig;
+use tributary_postgres::error::SourceError;
+use tributary_postgres::lock::ConnectorLock;
+
+/// Why one run of a connector ended.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error("{0}")]
+    Source(#[from] SourceError),
+    #[error("{0}")]
+    Publish(#[from] PublishError),
+    #[error("internal error: {0}")]
+    Panic(String),
+}
+
+impl Retry for ConnectorError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            // The slot is still held by an instance that is going away (a crashed daemon
+            // whose walsender Postgres has not reaped yet): wait for it.
+            ConnectorError::Source(SourceError::Replication(e)) if e.code() == Some("55006") => {
+                ErrorKind::Transient
+            }
+            ConnectorError::Source(e) => e.kind(),
+            ConnectorError::Publish(e) => e.kind(),
+            ConnectorError::Panic(_) => ErrorKind::Definite,
+        }
+    }
+}
+
+/// Kafka Connect's connector and task states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    Unassigned,
+    Running,
+    Failed,
+    Stopped,
+}
+
+/// What `GET /connectors/{name}/status` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub state: State,
+    /// Why the connector failed, or what it is retrying after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+}
+
+/// A connector as the daemon runs it.
+pub struct Connector {
+    pub name: String,
+    pub status: Arc<Mutex<Status>>,
+    stop: watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// What every connector shares.
+pub struct Shared {
+    pub kafka: KafkaConfig,
+    pub registry: Arc<RegistryClient>,
+}
+
+/// A connector's parsed configuration.
+#[derive(Clone)]
+pub struct Spec {
+    pub source: Arc<PostgresConnectorConfig>,
+    pub publish: PublishSettings,
+}
+
+impl Connector {
+    pub fn spawn(shared: Arc<Shared>, spec: Spec) -> Connector {
+        let status = Arc::new(Mutex::new(Status {
+            state: State::Unassigned,
+            trace: None,
+        }));
+        let (stop, stop_rx) = watch::channel(false);
+        let name = spec.source.name.clone();
+        let task = tokio::spawn(supervise(shared, spec, status.clone(), stop_rx));
+        Connector {
+            name,
+            status,
+            stop,
+            task: Mutex::new(Some(task)),
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        self.status.lock().map(|s| s.clone()).unwrap_or(Status {
+            state: State::Failed,
+            trace: Some("status lock poisoned".into()),
+        })
+    }
+
+    /// Asks the connector to finish the transaction it is in and stop; waits for it.
+    pub async fn stop(&self) {
+        let _ = self.stop.send(true);
+        let task = self.task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+fn set(status: &Mutex<Status>, state: State, trace: Option<String>) {
+    if let Ok(mut s) = status.lock() {
+        s.state = state;
+        s.trace = trace;
+    }
+}
+
+const MIN_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+async fn supervise(
+    shared: Arc<Shared>,
+    spec: Spec,
+    status: Arc<Mutex<Status>>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let name = spec.source.name.clone();
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        set(&status, State::Running, None);
+        let started = Instant::now();
+        let result = run_once(&shared, &spec, stop.clone(), &status).await;
+        match result {
+            Ok(()) => {
+                tracing::info!(connector = name, "connector stopped");
+                set(&status, State::Unassigned, None);
+                break;
+            }
+            Err(e) if e.is_transient() => {
+                if started.elapsed() > Duration::from_secs(60) {
+                    backoff = MIN_BACKOFF;
+                }
+                tracing::warn!(connector = name, error = %e, retry_in_ms = backoff.as_millis() as u64, "connector will restart from its last committed offset");
+                set(
+                    &status,
+                    State::Running,
+                    Some(format!("retrying in {}s after: {e}", backoff.as_secs())),
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+            Err(e) => {
+                tracing::error!(connector = name, error = %e, "connector failed");
+                set(&status, State::Failed, Some(e.to_string()));
+                break;
+            }
+        }
+    }
+    if *stop.borrow() && status.lock().is_ok_and(|s| s.state != State::Failed) {
+        set(&status, State::Unassigned, None);
+    }
+}
+
+async fn run_once(
+    shared: &Shared,
+    spec: &Spec,
+    mut stop: watch::Receiver<bool>,
+    status: &Mutex<Status>,
+) -> Result<(), ConnectorError> {
+    let _lock = ConnectorLock::acquire(&spec.source).await?;
+    let (publisher, stored) =
+        Publisher::start(&shared.kafka, spec.publish.clone(), shared.registry.clone()).await?;
+    set(status, State::Running, None);
+    let durable = DurableLsn::default();
+    let (tx, rx) = tributary_core::batch::channel(spec.source.max_queue_size, 512);
+    let (source_stop, source_stop_rx) = watch::channel(false);
+    let source_stop = Arc::new(source_stop);
+    let forward = {
+        let source_stop = source_stop.clone();
+        tokio::spawn(async move {
+            let _ = stop.wait_for(|s| *s).await;
+            let _ = source_stop.send(true);
+        })
+    };
+    let source = tokio::spawn(tributary_postgres::source::run(
+        spec.source.clone(),
+        stored,
+        tx,
+        durable.clone(),
+        source_stop_rx,
+    ));
+    let published = publisher.run(rx, &durable).await;
+    let _ = source_stop.send(true);
+    let sourced = source.await;
+    forward.abort();
+    published?;
+    match sourced {
+        Ok(r) => Ok(r?),
+        Err(e) => Err(ConnectorError::Panic(format!("the source task failed: {e}"))),
+    }
+}

@@ -1,0 +1,202 @@
+//! `tributary serve`: the daemon. It locks its data directory, serves the embedded schema
+//! registry unless an external one is configured, runs connectors, and serves the REST API
+//! until SIGINT or SIGTERM, when every connector finishes the transaction it is in.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tributary_avro::registry::{EmbeddedRegistry, RegistryAuth, RegistryClient};
+use tributary_kafka::PublishSettings;
+use tributary_postgres::config::PostgresConnectorConfig;
+
+use crate::api::{ApiState, router};
+use crate::config::DaemonConfig;
+use crate::connector::{Connector, Shared, Spec};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    Config(String),
+    #[error("could not {action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "data directory {0} is in use by another tributary process\nHINT: stop it, or give this one its own data_dir"
+    )]
+    Locked(PathBuf),
+    #[error("could not listen on {addr} ({key}): {source}\nHINT: is another process using the port? set {key} to a free address")]
+    Bind {
+        addr: std::net::SocketAddr,
+        key: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Registry(#[from] tributary_avro::registry::RegistryError),
+}
+
+impl ServeError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ServeError::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Reads and checks connector files (Kafka Connect's `{"name", "config"}` shape).
+pub fn load_connectors(files: &[PathBuf]) -> Result<Vec<Spec>, ServeError> {
+    let mut specs = Vec::new();
+    let mut errors = Vec::new();
+    for path in files {
+        let text = std::fs::read(path).map_err(|source| ServeError::Io {
+            action: "read connector file",
+            path: path.clone(),
+            source,
+        })?;
+        let doc: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+            ServeError::Config(format!("connector file {} is not valid JSON: {e}", path.display()))
+        })?;
+        let source = match PostgresConnectorConfig::from_connector_json(&doc) {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(format!("{}: {e}", path.display()));
+                continue;
+            }
+        };
+        match PublishSettings::parse(&source.name, &source.topic_prefix, &source.raw) {
+            Ok(publish) => specs.push(Spec {
+                source: Arc::new(source),
+                publish,
+            }),
+            Err(es) => errors.extend(es.iter().map(|e| format!("{}: {e}", path.display()))),
+        }
+    }
+    let mut names: Vec<&str> = specs.iter().map(|s| s.source.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        errors.push(format!("two connectors are named {:?}; names must be unique", w[0]));
+    }
+    if errors.is_empty() {
+        Ok(specs)
+    } else {
+        Err(ServeError::Config(errors.join("\n")))
+    }
+}
+
+/// Takes an exclusive lock on `<data_dir>/.lock` for the life of the process.
+fn lock_data_dir(dir: &Path) -> Result<File, ServeError> {
+    std::fs::create_dir_all(dir).map_err(|source| ServeError::Io {
+        action: "create data directory",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join(".lock");
+    let file = File::create(&path).map_err(|source| ServeError::Io {
+        action: "create",
+        path: path.clone(),
+        source,
+    })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServeError::Locked(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(source)) => Err(ServeError::Io {
+            action: "lock",
+            path,
+            source,
+        }),
+    }
+}
+
+async fn bind(addr: std::net::SocketAddr, key: &'static str) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, key, source })
+}
+
+pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<(), ServeError> {
+    let specs = load_connectors(&connector_files)?;
+    let _lock = lock_data_dir(&config.data_dir)?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let (registry_url, registry_task) = match &config.registry.url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let registry = EmbeddedRegistry::open(&config.data_dir.join("registry"))?;
+            let listener = bind(config.registry.listen, "schema_registry.listen").await?;
+            let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+                addr: config.registry.listen,
+                key: "schema_registry.listen",
+                source,
+            })?;
+            let mut stop = shutdown_rx.clone();
+            let task = tokio::spawn(registry.serve(listener, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }));
+            (format!("http://{addr}"), Some(task))
+        }
+    };
+    let auth = match (&config.registry.basic_auth, &config.registry.bearer_token) {
+        (Some(b), _) => {
+            let (user, password) = b.split_once(':').unwrap_or((b, ""));
+            RegistryAuth::Basic {
+                user: user.to_string(),
+                password: password.to_string(),
+            }
+        }
+        (None, Some(t)) => RegistryAuth::Bearer(t.clone()),
+        (None, None) => RegistryAuth::None,
+    };
+    let registry = Arc::new(RegistryClient::new(&registry_url, auth)?);
+    let shared = Arc::new(Shared {
+        kafka: config.kafka.clone(),
+        registry,
+    });
+
+    let api_listener = bind(config.api_listen, "api.listen").await?;
+    let api_addr = api_listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind {
+            addr: config.api_listen,
+            key: "api.listen",
+            source,
+        })?;
+    let mut connectors = BTreeMap::new();
+    for spec in specs {
+        let c = Connector::spawn(shared.clone(), spec);
+        connectors.insert(c.name.clone(), c);
+    }
+    let state = Arc::new(ApiState {
+        connectors,
+        worker_id: api_addr.to_string(),
+    });
+    tracing::info!(api = %api_addr, registry = registry_url, connectors = state.connectors.len(), "tributary ready");
+
+    let mut stop = shutdown_rx.clone();
+    let api = tokio::spawn(
+        axum::serve(api_listener, router(state.clone()))
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .into_future(),
+    );
+    crate::signal::wait().await;
+    tracing::info!("stopping: connectors finish the transaction they are in");
+    for c in state.connectors.values() {
+        c.stop().await;
+    }
+    let _ = shutdown_tx.send(true);
+    let _ = api.await;
+    if let Some(task) = registry_task {
+        let _ = task.await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
