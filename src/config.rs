@@ -129,7 +129,9 @@ impl DaemonConfig {
             path: path.to_path_buf(),
             message,
         };
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| syntax(e.to_string()))?;
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| syntax(e.to_string()))?;
         apply_env(&mut table, env);
         let file: File = toml::Value::Table(table)
             .try_into()

@@ -52,7 +52,6 @@ pub enum State {
     Unassigned,
     Running,
     Failed,
-    Stopped,
 }
 
 /// What `GET /connectors/{name}/status` reports.
@@ -213,6 +212,8 @@ async fn run_once(
     published?;
     match sourced {
         Ok(r) => Ok(r?),
-        Err(e) => Err(ConnectorError::Panic(format!("the source task failed: {e}"))),
+        Err(e) => Err(ConnectorError::Panic(format!(
+            "the source task failed: {e}"
+        ))),
     }
 }

@@ -32,7 +32,9 @@ pub enum ServeError {
         "data directory {0} is in use by another tributary process\nHINT: stop it, or give this one its own data_dir"
     )]
     Locked(PathBuf),
-    #[error("could not listen on {addr} ({key}): {source}\nHINT: is another process using the port? set {key} to a free address")]
+    #[error(
+        "could not listen on {addr} ({key}): {source}\nHINT: is another process using the port? set {key} to a free address"
+    )]
     Bind {
         addr: std::net::SocketAddr,
         key: &'static str,
@@ -62,7 +64,10 @@ pub fn load_connectors(files: &[PathBuf]) -> Result<Vec<Spec>, ServeError> {
             source,
         })?;
         let doc: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
-            ServeError::Config(format!("connector file {} is not valid JSON: {e}", path.display()))
+            ServeError::Config(format!(
+                "connector file {} is not valid JSON: {e}",
+                path.display()
+            ))
         })?;
         let source = match PostgresConnectorConfig::from_connector_json(&doc) {
             Ok(c) => c,
@@ -82,7 +87,10 @@ pub fn load_connectors(files: &[PathBuf]) -> Result<Vec<Spec>, ServeError> {
     let mut names: Vec<&str> = specs.iter().map(|s| s.source.name.as_str()).collect();
     names.sort_unstable();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
-        errors.push(format!("two connectors are named {:?}; names must be unique", w[0]));
+        errors.push(format!(
+            "two connectors are named {:?}; names must be unique",
+            w[0]
+        ));
     }
     if errors.is_empty() {
         Ok(specs)
@@ -129,7 +137,7 @@ pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<
     let (registry_url, registry_task) = match &config.registry.url {
         Some(url) => (url.clone(), None),
         None => {
-            let registry = EmbeddedRegistry::open(&config.data_dir.join("registry"))?;
+            let registry = EmbeddedRegistry::open(&config.data_dir.join("schema-registry"))?;
             let listener = bind(config.registry.listen, "schema_registry.listen").await?;
             let addr = listener.local_addr().map_err(|source| ServeError::Bind {
                 addr: config.registry.listen,
@@ -148,10 +156,10 @@ pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<
             let (user, password) = b.split_once(':').unwrap_or((b, ""));
             RegistryAuth::Basic {
                 user: user.to_string(),
-                password: password.to_string(),
+                password: tributary_core::Secret::new(password),
             }
         }
-        (None, Some(t)) => RegistryAuth::Bearer(t.clone()),
+        (None, Some(t)) => RegistryAuth::Bearer(tributary_core::Secret::new(t.clone())),
         (None, None) => RegistryAuth::None,
     };
     let registry = Arc::new(RegistryClient::new(&registry_url, auth)?);

@@ -30,14 +30,23 @@ async fn wait_streaming(client: &tokio_postgres::Client, slot: &str) {
 }
 
 /// (op, key, before, after) of an event, the parts both outputs must agree on.
+/// The two connectors snapshot at different points, so snapshot reads differ in `lsn` and
+/// `txId`. A delete's `before` under the default replica identity carries only the key:
+/// Avro writes Debezium's fallback for the other NOT NULL columns while the JSON output
+/// writes null (a known difference, see issue 3's notes), so only the key part is compared.
 fn essence(key: &Value, value: &Value) -> Value {
+    let snapshot = value["op"] == "r";
+    let before = match value["op"].as_str() {
+        Some("d") => json!({"id": value["before"]["id"]}),
+        _ => value["before"].clone(),
+    };
     json!({
         "op": value["op"],
         "key": key,
-        "before": value["before"],
+        "before": before,
         "after": value["after"],
-        "lsn": value["source"]["lsn"],
-        "txId": value["source"]["txId"],
+        "lsn": if snapshot { Value::Null } else { value["source"]["lsn"].clone() },
+        "txId": if snapshot { Value::Null } else { value["source"]["txId"].clone() },
         "table": value["source"]["table"],
     })
 }
@@ -51,6 +60,7 @@ async fn kafka_events_decode_to_the_captured_values_with_debezium_names() {
              tags text[], seen timestamptz, doc jsonb, small smallint, ok boolean, raw bytea,
              score double precision, born date);
          CREATE TABLE notes (body text);
+         ALTER TABLE notes REPLICA IDENTITY FULL;
          INSERT INTO customers VALUES
              (1, 'ada', 10.50, '{a,b}', '2024-01-02 03:04:05.123456+00', '{\"k\": 1}', 7, true, '\\x0102', 1.5, '1990-05-06'),
              (2, 'bob', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
@@ -66,7 +76,12 @@ async fn kafka_events_decode_to_the_captured_values_with_debezium_names() {
     let mut cap = Capture::start(work.path(), &pg.connector("printed", "shop", extra.clone()));
     wait_streaming(&db, "printed_slot").await;
     let published = pg.connector("published", "shop", extra);
-    let daemon = Daemon::start(&work.path().join("d"), &broker.bootstrap, RegistryChoice::Embedded, &published);
+    let daemon = Daemon::start(
+        &work.path().join("d"),
+        &broker.bootstrap,
+        RegistryChoice::Embedded,
+        &published,
+    );
     wait_streaming(&db, "published_slot").await;
 
     db.batch_execute(
@@ -125,11 +140,21 @@ async fn kafka_events_decode_to_the_captured_values_with_debezium_names() {
 
     // Subjects by TopicNameStrategy; Debezium's record names.
     let subjects = ureq_get(&format!("{}/subjects", daemon.registry));
-    for s in ["cdc.public.customers-key", "cdc.public.customers-value", "cdc.public.notes-value"] {
-        assert!(subjects.as_array().unwrap().iter().any(|x| x == s), "{s} in {subjects}");
+    for s in [
+        "cdc.public.customers-key",
+        "cdc.public.customers-value",
+        "cdc.public.notes-value",
+    ] {
+        assert!(
+            subjects.as_array().unwrap().iter().any(|x| x == s),
+            "{s} in {subjects}"
+        );
     }
     let value: Value = serde_json::from_str(
-        ureq_get(&format!("{}/subjects/cdc.public.customers-value/versions/latest", daemon.registry))["schema"]
+        ureq_get(&format!(
+            "{}/subjects/cdc.public.customers-value/versions/latest",
+            daemon.registry
+        ))["schema"]
             .as_str()
             .unwrap(),
     )
@@ -143,16 +168,34 @@ async fn kafka_events_decode_to_the_captured_values_with_debezium_names() {
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
-    assert_eq!(fields, ["before", "after", "source", "transaction", "op", "ts_ms", "ts_us", "ts_ns"]);
+    assert_eq!(
+        fields,
+        [
+            "before",
+            "after",
+            "source",
+            "transaction",
+            "op",
+            "ts_ms",
+            "ts_us",
+            "ts_ns"
+        ]
+    );
     let source = &value["fields"][2]["type"];
     assert_eq!(source["name"], "Source");
     assert_eq!(source["namespace"], "io.debezium.connector.postgresql");
     let key: Value = serde_json::from_str(
-        ureq_get(&format!("{}/subjects/cdc.public.customers-key/versions/latest", daemon.registry))["schema"]
+        ureq_get(&format!(
+            "{}/subjects/cdc.public.customers-key/versions/latest",
+            daemon.registry
+        ))["schema"]
             .as_str()
             .unwrap(),
     )
     .unwrap();
-    assert_eq!((key["name"].as_str(), key["namespace"].as_str()), (Some("Key"), Some("cdc.public.customers")));
+    assert_eq!(
+        (key["name"].as_str(), key["namespace"].as_str()),
+        (Some("Key"), Some("cdc.public.customers"))
+    );
     drop(cap);
 }

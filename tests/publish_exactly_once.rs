@@ -26,20 +26,29 @@ const PER_TX: i64 = 100;
 const BATCH: i64 = 2_000;
 
 async fn wait_streaming(client: &tokio_postgres::Client, slot: &str) {
-    wait_for("the slot to become active", Duration::from_secs(120), async || {
-        let row = client
-            .query_opt("SELECT active FROM pg_replication_slots WHERE slot_name = $1", &[&slot])
-            .await
-            .ok()??;
-        row.get::<_, bool>(0).then_some(())
-    })
+    wait_for(
+        "the slot to become active",
+        Duration::from_secs(120),
+        async || {
+            let row = client
+                .query_opt(
+                    "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
+                    &[&slot],
+                )
+                .await
+                .ok()??;
+            row.get::<_, bool>(0).then_some(())
+        },
+    )
     .await;
 }
 
 /// Inserts ids 1..=ROWS in transactions of PER_TX rows, then the marker id 0.
 fn writer(url: String) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
         tokio::spawn(conn);
         let mut id = 1;
         while id <= ROWS {
@@ -55,7 +64,10 @@ fn writer(url: String) -> tokio::task::JoinHandle<()> {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        client.batch_execute("INSERT INTO events VALUES (0, 'marker')").await.unwrap();
+        client
+            .batch_execute("INSERT INTO events VALUES (0, 'marker')")
+            .await
+            .unwrap();
     })
 }
 
@@ -76,7 +88,12 @@ fn consume_all(broker: &Broker, registry: &str) -> HashMap<i64, usize> {
         counted = records.len();
         seen.contains_key(&0) && (1..=ROWS).all(|i| seen.contains_key(&i))
     });
-    assert!(done, "not every change arrived: {} of {} ids", seen.len(), ROWS + 1);
+    assert!(
+        done,
+        "not every change arrived: {} of {} ids",
+        seen.len(),
+        ROWS + 1
+    );
     seen
 }
 
@@ -92,10 +109,17 @@ fn connector(pg: &PgCluster) -> serde_json::Value {
 async fn sigterm_mid_stream_then_restart_delivers_every_change_exactly_once() {
     let pg = PgCluster::start();
     let db = pg.create_db("app").await;
-    db.batch_execute("CREATE TABLE events (id bigint PRIMARY KEY, v text)").await.unwrap();
+    db.batch_execute("CREATE TABLE events (id bigint PRIMARY KEY, v text)")
+        .await
+        .unwrap();
     let broker = Broker::start();
     let work = tempfile::tempdir().unwrap();
-    let mut daemon = Daemon::start(work.path(), &broker.bootstrap, RegistryChoice::Embedded, &connector(&pg));
+    let mut daemon = Daemon::start(
+        work.path(),
+        &broker.bootstrap,
+        RegistryChoice::Embedded,
+        &connector(&pg),
+    );
     wait_streaming(&db, "eo_slot").await;
 
     let w = writer(pg.url("app"));
@@ -108,21 +132,36 @@ async fn sigterm_mid_stream_then_restart_delivers_every_change_exactly_once() {
 
     let seen = consume_all(&broker, &daemon.registry);
     let dups: Vec<(&i64, &usize)> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(dups.is_empty(), "{} ids delivered twice after a graceful stop, e.g. {:?}", dups.len(), &dups[..dups.len().min(5)]);
+    assert!(
+        dups.is_empty(),
+        "{} ids delivered twice after a graceful stop, e.g. {:?}",
+        dups.len(),
+        &dups[..dups.len().min(5)]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill9_five_times_loses_nothing_and_duplicates_at_most_the_open_batch() {
     let pg = PgCluster::start();
     let db = pg.create_db("app").await;
-    db.batch_execute("CREATE TABLE events (id bigint PRIMARY KEY, v text)").await.unwrap();
+    db.batch_execute("CREATE TABLE events (id bigint PRIMARY KEY, v text)")
+        .await
+        .unwrap();
     let broker = Broker::start();
     let work = tempfile::tempdir().unwrap();
-    let mut daemon = Daemon::start(work.path(), &broker.bootstrap, RegistryChoice::Embedded, &connector(&pg));
+    let mut daemon = Daemon::start(
+        work.path(),
+        &broker.bootstrap,
+        RegistryChoice::Embedded,
+        &connector(&pg),
+    );
     wait_streaming(&db, "eo_slot").await;
 
     let w = writer(pg.url("app"));
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     for k in 0..5u32 {
         // A pseudo-random point in the stream: 300..1500 ms after (re)start.
         let ms = 300 + (seed.wrapping_mul(2_654_435_761).wrapping_add(k * 7919)) % 1200;
@@ -140,6 +179,10 @@ async fn kill9_five_times_loses_nothing_and_duplicates_at_most_the_open_batch() 
         // Each kill can leave the aborted open transaction visible on nisshi: at most one
         // batch (BATCH events plus the rest of the Postgres transaction that crossed it).
         let bound = 5 * (BATCH + PER_TX) as usize;
-        assert!(dup_records <= bound, "{dup_records} duplicate records > {bound}\n{}", daemon.log());
+        assert!(
+            dup_records <= bound,
+            "{dup_records} duplicate records > {bound}\n{}",
+            daemon.log()
+        );
     }
 }

@@ -31,7 +31,12 @@ pub enum RegistryChoice {
 
 impl Daemon {
     /// Writes `tributary.toml` and the connector into `dir` and starts the daemon.
-    pub fn start(dir: &Path, bootstrap: &str, registry: RegistryChoice, connector: &serde_json::Value) -> Daemon {
+    pub fn start(
+        dir: &Path,
+        bootstrap: &str,
+        registry: RegistryChoice,
+        connector: &serde_json::Value,
+    ) -> Daemon {
         std::fs::create_dir_all(dir).unwrap();
         let api_port = free_port();
         let (registry_port, registry_url) = match registry {
@@ -56,7 +61,11 @@ impl Daemon {
         .unwrap();
         let name = connector["name"].as_str().unwrap();
         let connector_file = dir.join(format!("{name}.json"));
-        std::fs::write(&connector_file, serde_json::to_vec_pretty(connector).unwrap()).unwrap();
+        std::fs::write(
+            &connector_file,
+            serde_json::to_vec_pretty(connector).unwrap(),
+        )
+        .unwrap();
         let mut d = Daemon {
             child: spawn(&config, &connector_file),
             api: format!("http://127.0.0.1:{api_port}"),
@@ -114,7 +123,11 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let s = self.stderr.lock().unwrap().clone();
-            if s.rsplit("--- restart ---").next().unwrap_or("").contains("tributary ready") {
+            if s.rsplit("--- restart ---")
+                .next()
+                .unwrap_or("")
+                .contains("tributary ready")
+            {
                 return;
             }
             assert!(Instant::now() < deadline, "daemon did not restart:\n{s}");
@@ -137,14 +150,23 @@ impl Daemon {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s;
             }
-            assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM:\n{}", self.stderr.lock().unwrap());
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not stop on SIGTERM:\n{}",
+                self.stderr.lock().unwrap()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     /// The connector's task status JSON.
     pub fn status(&self, name: &str) -> serde_json::Value {
-        http("GET", &format!("{}/connectors/{name}/status", self.api), None).1
+        http(
+            "GET",
+            &format!("{}/connectors/{name}/status", self.api),
+            None,
+        )
+        .1
     }
 
     pub fn log(&self) -> String {

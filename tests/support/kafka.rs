@@ -3,7 +3,6 @@
 //! from the broker, and a read_committed consumer that decodes Avro through the registry.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -193,13 +192,18 @@ impl CdcConsumer {
         let id = u32::from_be_bytes([b[1], b[2], b[3], b[4]]);
         let schema = self.schema(id);
         let mut rest = &b[5..];
+        #[allow(deprecated)]
         let v = apache_avro::from_avro_datum(&schema, &mut rest, None).expect("decode avro");
         assert!(rest.is_empty(), "trailing bytes after an Avro datum");
         (Some(avro_to_json(v)), Some(id))
     }
 
     /// Polls until `done(records)` holds or `timeout` passes; returns whether it held.
-    pub fn poll_until(&mut self, timeout: Duration, mut done: impl FnMut(&[Record]) -> bool) -> bool {
+    pub fn poll_until(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&[Record]) -> bool,
+    ) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if done(&self.records) {
@@ -209,7 +213,7 @@ impl CdcConsumer {
                 continue;
             };
             let m = match m {
-                Ok(m) => m,
+                Ok(m) => m.detach(),
                 Err(e) => {
                     eprintln!("consumer: {e}");
                     continue;
@@ -240,7 +244,9 @@ pub fn ureq_get(url: &str) -> serde_json::Value {
 pub fn http(method: &str, url: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("http url");
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
     let mut s = std::net::TcpStream::connect(host).expect("connect");
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
     write!(
@@ -253,19 +259,31 @@ pub fn http(method: &str, url: &str, body: Option<&serde_json::Value>) -> (u16, 
     s.read_to_end(&mut raw).unwrap();
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status: u16 = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_string()
     };
-    (status, serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)))
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
+    )
 }
 
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     loop {
-        let Some((size, rest)) = body.split_once("\r\n") else { break };
+        let Some((size, rest)) = body.split_once("\r\n") else {
+            break;
+        };
         let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
         if n == 0 {
             break;
@@ -294,9 +312,14 @@ pub fn avro_to_json(v: apache_avro::types::Value) -> serde_json::Value {
         | A::LocalTimestampMillis(i)
         | A::LocalTimestampMicros(i)
         | A::LocalTimestampNanos(i) => J::from(i),
-        A::Float(f) => serde_json::Number::from_f64(f64::from(f)).map_or(J::Null, J::Number),
-        A::Double(f) => serde_json::Number::from_f64(f).map_or(J::Null, J::Number),
-        A::Bytes(b) | A::Fixed(_, b) => J::String(base64::engine::general_purpose::STANDARD.encode(b)),
+        A::Float(f) => serde_json::Number::from_f64(f64::from(f))
+            .map_or_else(|| J::String(non_finite(f64::from(f))), J::Number),
+        A::Double(f) => {
+            serde_json::Number::from_f64(f).map_or_else(|| J::String(non_finite(f)), J::Number)
+        }
+        A::Bytes(b) | A::Fixed(_, b) => {
+            J::String(base64::engine::general_purpose::STANDARD.encode(b))
+        }
         A::Decimal(d) => {
             let b: Vec<u8> = d.try_into().unwrap_or_default();
             J::String(base64::engine::general_purpose::STANDARD.encode(b))
@@ -306,7 +329,23 @@ pub fn avro_to_json(v: apache_avro::types::Value) -> serde_json::Value {
         A::Union(_, inner) => avro_to_json(*inner),
         A::Array(items) => J::Array(items.into_iter().map(avro_to_json).collect()),
         A::Map(m) => J::Object(m.into_iter().map(|(k, v)| (k, avro_to_json(v))).collect()),
-        A::Record(fields) => J::Object(fields.into_iter().map(|(k, v)| (k, avro_to_json(v))).collect()),
+        A::Record(fields) => J::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, avro_to_json(v)))
+                .collect(),
+        ),
         other => J::String(format!("{other:?}")),
+    }
+}
+
+/// How the JSON output writes a non-finite float.
+fn non_finite(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f > 0.0 {
+        "Infinity".into()
+    } else {
+        "-Infinity".into()
     }
 }

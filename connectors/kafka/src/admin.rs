@@ -37,14 +37,12 @@ impl Topics {
         let new = NewTopic::new(topic, how.partitions, replication)
             .set("cleanup.policy", &how.cleanup_policy);
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
-        let results = self
-            .admin
-            .create_topics([&new], &opts)
-            .await
-            .map_err(|e| PublishError::Unavailable {
+        let results = self.admin.create_topics([&new], &opts).await.map_err(|e| {
+            PublishError::Unavailable {
                 action: "CreateTopics",
                 message: e.to_string(),
-            })?;
+            }
+        })?;
         for r in results {
             match r {
                 Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}

@@ -52,7 +52,9 @@ impl PublishError {
                 | RDKafkaErrorCode::TopicAuthorizationFailed
                 | RDKafkaErrorCode::ClusterAuthorizationFailed
                 | RDKafkaErrorCode::TransactionalIdAuthorizationFailed,
-            ) => "\nHINT: check the credentials and ACLs in the [kafka] section of the daemon config",
+            ) => {
+                "\nHINT: check the credentials and ACLs in the [kafka] section of the daemon config"
+            }
             Some(RDKafkaErrorCode::InvalidTransactionTimeout) => {
                 "\nHINT: transaction.timeout.ms must not exceed the broker's transaction.max.timeout.ms"
             }

@@ -6,10 +6,10 @@ pub mod error;
 pub mod murmur2;
 pub mod offsets;
 pub mod producer;
-//TMP pub mod publisher;
+pub mod publisher;
 pub mod settings;
-//TMP pub mod txmeta;
+pub mod txmeta;
 
 pub use error::PublishError;
-//TMP pub use publisher::{PublishStats, Publisher};
+pub use publisher::{PublishStats, Publisher};
 pub use settings::{KafkaConfig, PublishSettings, SettingError};

@@ -187,7 +187,11 @@ impl TxProducer {
             PublishError::Kafka { action, error, .. } => PublishError::Kafka {
                 action,
                 error,
-                hint: if reason.is_empty() { "" } else { "\nHINT: the producer hit a fatal error; the connector must be restarted" },
+                hint: if reason.is_empty() {
+                    ""
+                } else {
+                    "\nHINT: the producer hit a fatal error; the connector must be restarted"
+                },
             },
             other => other,
         })
@@ -256,7 +260,8 @@ impl TxProducer {
         token: usize,
     ) -> Result<(), PublishError> {
         self.begin()?;
-        let mut record: BaseRecord<'_, [u8], [u8], usize> = BaseRecord::with_opaque_to(topic, token);
+        let mut record: BaseRecord<'_, [u8], [u8], usize> =
+            BaseRecord::with_opaque_to(topic, token);
         record.key = key;
         record.payload = value;
         record.partition = partition;
@@ -300,8 +305,14 @@ impl TxProducer {
     ) -> Result<(), PublishError> {
         self.token += 1;
         let token = self.token;
-        self.send_marked(offsets_topic, Some(partition), Some(key), Some(value), token as usize)
-            .await?;
+        self.send_marked(
+            offsets_topic,
+            Some(partition),
+            Some(key),
+            Some(value),
+            token as usize,
+        )
+        .await?;
         let started = Instant::now();
         let mut delivered = self.delivered.clone();
         let waited = tokio::time::timeout(
@@ -366,7 +377,10 @@ impl TxProducer {
                 .map_err(|e| ("EndTxn (commit)", e))
         })
         .await
-        .unwrap_or(Err(("commit (the blocking call panicked)", KafkaError::Canceled)));
+        .unwrap_or(Err((
+            "commit (the blocking call panicked)",
+            KafkaError::Canceled,
+        )));
         match result {
             Ok(()) => {
                 self.in_transaction = false;
@@ -401,7 +415,10 @@ impl TxProducer {
 }
 
 /// Retries a transactional call while librdkafka says it may be retried.
-fn retry_call(deadline: Instant, mut call: impl FnMut() -> Result<(), KafkaError>) -> Result<(), KafkaError> {
+fn retry_call(
+    deadline: Instant,
+    mut call: impl FnMut() -> Result<(), KafkaError>,
+) -> Result<(), KafkaError> {
     loop {
         match call() {
             Ok(()) => return Ok(()),

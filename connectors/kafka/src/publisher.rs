@@ -181,7 +181,9 @@ impl Publisher {
         if self.open.at_boundary {
             self.commit(durable).await
         } else {
-            tracing::info!("the source stopped inside a transaction; aborting its partial Kafka transaction");
+            tracing::info!(
+                "the source stopped inside a transaction; aborting its partial Kafka transaction"
+            );
             self.producer.abort().await;
             self.open = Open::default();
             Ok(())
@@ -306,7 +308,9 @@ impl Publisher {
                 .registry
                 .register(&format!("{}-value", meta.topic), &value)
                 .await?;
-            self.topics.ensure(&meta.topic, &self.settings.topics).await?;
+            self.topics
+                .ensure(&meta.topic, &self.settings.topics)
+                .await?;
             meta.ids = Some((key_id, value_id));
         }
         self.key_buf.clear();
@@ -339,11 +343,15 @@ impl Publisher {
 
     async fn register(&mut self, schemas: &Arc<TableSchemas>) -> Result<TableEntry, PublishError> {
         let topic = schemas.topic.to_string();
-        let avro = table_avro(schemas, self.settings.schema_names, self.settings.field_names)
-            .map_err(|e| PublishError::Schema {
-                topic: topic.clone(),
-                message: e.to_string(),
-            })?;
+        let avro = table_avro(
+            schemas,
+            self.settings.schema_names,
+            self.settings.field_names,
+        )
+        .map_err(|e| PublishError::Schema {
+            topic: topic.clone(),
+            message: e.to_string(),
+        })?;
         let key_id = match &avro.key {
             Some(key) => Some(self.registry.register(&format!("{topic}-key"), key).await?),
             None => None,
@@ -353,7 +361,13 @@ impl Publisher {
             .register(&format!("{topic}-value"), &avro.value)
             .await?;
         self.topics.ensure(&topic, &self.settings.topics).await?;
-        tracing::info!(topic, key_id, value_id, version = schemas.version, "schemas registered");
+        tracing::info!(
+            topic,
+            key_id,
+            value_id,
+            version = schemas.version,
+            "schemas registered"
+        );
         Ok(TableEntry {
             schemas: schemas.clone(),
             key_id,
@@ -382,7 +396,12 @@ impl Publisher {
         };
         let value = serde_json::to_vec(&offset).unwrap_or_default();
         self.producer
-            .commit_with_offset(&self.slot.topic, self.slot.partition, &self.slot.key, &value)
+            .commit_with_offset(
+                &self.slot.topic,
+                self.slot.partition,
+                &self.slot.key,
+                &value,
+            )
             .await?;
         self.stats
             .records

@@ -209,10 +209,13 @@ impl PublishSettings {
         };
         let mut adjustment = |k: &str| match get(k) {
             None => NameAdjustment::Avro,
-            Some(v) => v.parse().unwrap_or_else(|e: tributary_avro::names::ParseNameAdjustmentError| {
-                errors.push(SettingError::new(k, e.to_string()));
-                NameAdjustment::Avro
-            }),
+            Some(v) => {
+                v.parse()
+                    .unwrap_or_else(|e: tributary_avro::names::ParseNameAdjustmentError| {
+                        errors.push(SettingError::new(k, e.to_string()));
+                        NameAdjustment::Avro
+                    })
+            }
         };
         let schema_names = adjustment("schema.name.adjustment.mode");
         let field_names = adjustment("field.name.adjustment.mode");
@@ -228,7 +231,9 @@ impl PublishSettings {
                 cleanup_policy,
             },
             transaction_metadata,
-            transaction_topic: get("topic.transaction").unwrap_or("transaction").to_string(),
+            transaction_topic: get("topic.transaction")
+                .unwrap_or("transaction")
+                .to_string(),
             schema_names,
             field_names,
             max_events: max_events as usize,

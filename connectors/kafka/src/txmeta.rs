@@ -46,15 +46,19 @@ impl TxMetadata {
         let cur = self.current.as_mut()?;
         let s = &event.source;
         cur.total += 1;
-        let name_matches =
-            |c: &String| c.len() == s.schema.len() + 1 + s.table.len() && c.starts_with(&*s.schema) && c.ends_with(&*s.table);
+        let name_matches = |c: &String| {
+            c.len() == s.schema.len() + 1 + s.table.len()
+                && c.starts_with(&*s.schema)
+                && c.ends_with(&*s.table)
+        };
         let order = match cur.collections.iter_mut().find(|(c, _)| name_matches(c)) {
             Some((_, n)) => {
                 *n += 1;
                 *n
             }
             None => {
-                cur.collections.push((format!("{}.{}", s.schema, s.table), 1));
+                cur.collections
+                    .push((format!("{}.{}", s.schema, s.table), 1));
                 1
             }
         };
@@ -76,7 +80,11 @@ impl TxMetadata {
         value: &mut Vec<u8>,
     ) -> Result<(), tributary_avro::encode::EncodeError> {
         let (key_id, value_id) = self.ids.unwrap_or_default();
-        let Some(cur) = (if begin { self.current.as_ref() } else { self.current.as_ref() }) else {
+        let Some(cur) = (if begin {
+            self.current.as_ref()
+        } else {
+            self.current.as_ref()
+        }) else {
             return Ok(());
         };
         tributary_avro::encode::write_confluent_header(key, key_id);

@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tributary_core::Retry;
+use tributary_kafka::PublishError;
 use tributary_kafka::admin::Topics;
 use tributary_kafka::offsets::{OffsetSlot, group_id, read_committed};
 use tributary_kafka::producer::TxProducer;
 use tributary_kafka::settings::{KafkaConfig, TopicSettings};
-use tributary_kafka::PublishError;
 
 struct Broker {
     child: Option<Child>,
@@ -30,9 +30,16 @@ impl Drop for Broker {
 
 fn broker() -> Broker {
     if let Ok(b) = std::env::var("KAFKA_BOOTSTRAP") {
-        return Broker { child: None, bootstrap: b };
+        return Broker {
+            child: None,
+            bootstrap: b,
+        };
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("tcp://127.0.0.1:{port}");
     let child = Command::new(std::env::var("NISSHI").unwrap_or_else(|_| "nisshi".into()))
         .args(["broker", "--storage-engine", "memory://nisshi/", "--listener-url", &url, "--advertised-listener-url", &url])
@@ -45,7 +52,10 @@ fn broker() -> Broker {
         assert!(Instant::now() < deadline, "nisshi did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Broker { child: Some(child), bootstrap: format!("127.0.0.1:{port}") }
+    Broker {
+        child: Some(child),
+        bootstrap: format!("127.0.0.1:{port}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -60,25 +70,68 @@ async fn committed_offset_survives_a_crashed_transaction_and_fencing_stops_the_o
     };
     let connector = format!("c{unique}");
     let mut topics = Topics::new(&cfg).unwrap();
-    let how = TopicSettings { partitions: 3, replication_factor: -1, cleanup_policy: "compact".into() };
+    let how = TopicSettings {
+        partitions: 3,
+        replication_factor: -1,
+        cleanup_policy: "compact".into(),
+    };
     topics.ensure(&cfg.offsets_topic, &how).await.unwrap();
-    topics.ensure("data", &TopicSettings { cleanup_policy: "delete".into(), ..how.clone() }).await.unwrap();
+    topics
+        .ensure(
+            "data",
+            &TopicSettings {
+                cleanup_policy: "delete".into(),
+                ..how.clone()
+            },
+        )
+        .await
+        .unwrap();
     let tid = format!("tributary-{connector}");
     let group = group_id(&connector);
 
     let mut a = TxProducer::start(&cfg, &tid, &group).await.unwrap();
-    let slot = OffsetSlot::new(&cfg.offsets_topic, a.partitions(&cfg.offsets_topic).await.unwrap(), &connector, "cdc");
-    assert_eq!(read_committed(&cfg, &connector, &slot).await.unwrap(), None, "nothing committed yet");
+    let slot = OffsetSlot::new(
+        &cfg.offsets_topic,
+        a.partitions(&cfg.offsets_topic).await.unwrap(),
+        &connector,
+        "cdc",
+    );
+    assert_eq!(
+        read_committed(&cfg, &connector, &slot).await.unwrap(),
+        None,
+        "nothing committed yet"
+    );
 
     let first = json!({"lsn": 100});
-    a.send("data", None, Some(b"k1"), Some(b"v1")).await.unwrap();
-    a.commit_with_offset(&slot.topic, slot.partition, &slot.key, first.to_string().as_bytes()).await.unwrap();
-    assert_eq!(read_committed(&cfg, &connector, &slot).await.unwrap(), Some(first.clone()));
+    a.send("data", None, Some(b"k1"), Some(b"v1"))
+        .await
+        .unwrap();
+    a.commit_with_offset(
+        &slot.topic,
+        slot.partition,
+        &slot.key,
+        first.to_string().as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        read_committed(&cfg, &connector, &slot).await.unwrap(),
+        Some(first.clone())
+    );
 
     // A transaction that never commits: its offset record reaches the log, then the
     // producer "crashes" and a new instance claims the id.
-    a.send("data", None, Some(b"k2"), Some(b"v2")).await.unwrap();
-    a.send(&slot.topic, Some(slot.partition), Some(&slot.key), Some(json!({"lsn": 200}).to_string().as_bytes())).await.unwrap();
+    a.send("data", None, Some(b"k2"), Some(b"v2"))
+        .await
+        .unwrap();
+    a.send(
+        &slot.topic,
+        Some(slot.partition),
+        Some(&slot.key),
+        Some(json!({"lsn": 200}).to_string().as_bytes()),
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut b2 = TxProducer::start(&cfg, &tid, &group).await.unwrap();
     assert_eq!(
@@ -89,7 +142,12 @@ async fn committed_offset_survives_a_crashed_transaction_and_fencing_stops_the_o
 
     // The old instance is fenced: a definite error that names the transactional id.
     let err = a
-        .commit_with_offset(&slot.topic, slot.partition, &slot.key, json!({"lsn": 300}).to_string().as_bytes())
+        .commit_with_offset(
+            &slot.topic,
+            slot.partition,
+            &slot.key,
+            json!({"lsn": 300}).to_string().as_bytes(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, PublishError::Fenced { .. }), "{err:?}");
@@ -97,7 +155,19 @@ async fn committed_offset_survives_a_crashed_transaction_and_fencing_stops_the_o
     assert!(err.to_string().contains(&tid), "{err}");
 
     let third = json!({"lsn": 400});
-    b2.send("data", None, Some(b"k3"), Some(b"v3")).await.unwrap();
-    b2.commit_with_offset(&slot.topic, slot.partition, &slot.key, third.to_string().as_bytes()).await.unwrap();
-    assert_eq!(read_committed(&cfg, &connector, &slot).await.unwrap(), Some(third));
+    b2.send("data", None, Some(b"k3"), Some(b"v3"))
+        .await
+        .unwrap();
+    b2.commit_with_offset(
+        &slot.topic,
+        slot.partition,
+        &slot.key,
+        third.to_string().as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        read_committed(&cfg, &connector, &slot).await.unwrap(),
+        Some(third)
+    );
 }
