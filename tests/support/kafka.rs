@@ -280,16 +280,13 @@ pub fn http(method: &str, url: &str, body: Option<&serde_json::Value>) -> (u16, 
 
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
-    loop {
-        let Some((size, rest)) = body.split_once("\r\n") else {
-            break;
-        };
+    while let Some((size, rest)) = body.split_once("\r\n") {
         let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
+        if n == 0 || rest.len() < n {
             break;
         }
         out.push_str(&rest[..n]);
-        body = &rest[n + 2..];
+        body = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
     }
     out
 }

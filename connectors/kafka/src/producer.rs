@@ -28,11 +28,14 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a commit keeps being retried while the broker is unreachable.
 const COMMIT_DEADLINE: Duration = Duration::from_secs(120);
 
+/// Why a marked record was not delivered: librdkafka's code (if any) and message.
+type DeliveryFailure = (Option<RDKafkaErrorCode>, String);
+
 /// Where a marked record landed (or why it did not).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Delivered {
     token: u64,
-    result: Option<Result<(i32, i64), (Option<RDKafkaErrorCode>, String)>>,
+    result: Option<Result<(i32, i64), DeliveryFailure>>,
 }
 
 /// Callbacks from librdkafka's polling thread.

@@ -80,11 +80,7 @@ impl TxMetadata {
         value: &mut Vec<u8>,
     ) -> Result<(), tributary_avro::encode::EncodeError> {
         let (key_id, value_id) = self.ids.unwrap_or_default();
-        let Some(cur) = (if begin {
-            self.current.as_ref()
-        } else {
-            self.current.as_ref()
-        }) else {
+        let Some(cur) = self.current.as_ref() else {
             return Ok(());
         };
         tributary_avro::encode::write_confluent_header(key, key_id);
