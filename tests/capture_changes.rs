@@ -8,24 +8,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::capture::{Capture, on_topic};
 use support::pg::PgCluster;
-use support::wait_for;
+use support::slot::wait_active;
 
 const T: Duration = Duration::from_secs(60);
-
-/// Waits until the connector's slot is being streamed from.
-async fn wait_streaming(client: &tokio_postgres::Client, slot: &str) {
-    wait_for("the slot to become active", T, async || {
-        let row = client
-            .query_opt(
-                "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
-                &[&slot],
-            )
-            .await
-            .ok()??;
-        row.get::<_, bool>(0).then_some(())
-    })
-    .await;
-}
 
 fn values(lines: &[&Value], field: &str) -> Vec<Value> {
     lines.iter().map(|l| l["value"][field].clone()).collect()
@@ -45,7 +30,7 @@ async fn composite_key_changes_carry_op_key_before_after_and_source() {
     let work = tempfile::tempdir().unwrap();
     let connector = pg.connector("ops", "shop", json!({"skipped.operations": "none"}));
     let mut cap = Capture::start(work.path(), &connector);
-    wait_streaming(&db, "ops_slot").await;
+    wait_active(&db, "ops_slot", T).await;
 
     let before_commit = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -189,7 +174,7 @@ async fn unchanged_toast_column_carries_the_placeholder() {
     let work = tempfile::tempdir().unwrap();
     let connector = pg.connector("toast", "toast", json!({}));
     let mut cap = Capture::start(work.path(), &connector);
-    wait_streaming(&db, "toast_slot").await;
+    wait_active(&db, "toast_slot", T).await;
     db.batch_execute(
         "INSERT INTO docs VALUES (1, 't', repeat('x', 100000), decode(repeat('ab', 50000), 'hex'));
          UPDATE docs SET title = 'changed' WHERE id = 1;",
@@ -227,7 +212,7 @@ async fn schema_changes_mid_stream_change_the_event_shape() {
     let work = tempfile::tempdir().unwrap();
     let connector = pg.connector("ddl", "ddl", json!({}));
     let mut cap = Capture::start(work.path(), &connector);
-    wait_streaming(&db, "ddl_slot").await;
+    wait_active(&db, "ddl_slot", T).await;
     db.batch_execute(
         "INSERT INTO items VALUES (1, 'a', 10);
          ALTER TABLE items ADD COLUMN color text NOT NULL DEFAULT 'red';

@@ -11,23 +11,9 @@ use support::capture::{Capture, on_topic};
 use support::daemon::{Daemon, RegistryChoice};
 use support::kafka::{Broker, CdcConsumer, Record, ureq_get};
 use support::pg::PgCluster;
-use support::wait_for;
+use support::slot::wait_active;
 
 const T: Duration = Duration::from_secs(90);
-
-async fn wait_streaming(client: &tokio_postgres::Client, slot: &str) {
-    wait_for("the slot to become active", T, async || {
-        let row = client
-            .query_opt(
-                "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
-                &[&slot],
-            )
-            .await
-            .ok()??;
-        row.get::<_, bool>(0).then_some(())
-    })
-    .await;
-}
 
 /// (op, key, before, after) of an event, the parts both outputs must agree on.
 /// The two connectors snapshot at different points, so snapshot reads differ in `lsn` and
@@ -74,7 +60,7 @@ async fn kafka_events_decode_to_the_captured_values_with_debezium_names() {
 
     // The same changes, once through capture and once through Kafka.
     let mut cap = Capture::start(work.path(), &pg.connector("printed", "shop", extra.clone()));
-    wait_streaming(&db, "printed_slot").await;
+    wait_active(&db, "printed_slot", T).await;
     let published = pg.connector("published", "shop", extra);
     let daemon = Daemon::start(
         &work.path().join("d"),
@@ -82,7 +68,7 @@ async fn kafka_events_decode_to_the_captured_values_with_debezium_names() {
         RegistryChoice::Embedded,
         &published,
     );
-    wait_streaming(&db, "published_slot").await;
+    wait_active(&db, "published_slot", T).await;
 
     db.batch_execute(
         "INSERT INTO customers VALUES (3, 'cy', 99999999.99, '{}', 'infinity', '[1,2]', -32768, false, '\\x', 'NaN', '0001-01-01');

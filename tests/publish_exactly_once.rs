@@ -17,41 +17,33 @@ use serde_json::json;
 use support::daemon::{Daemon, RegistryChoice};
 use support::kafka::{Broker, CdcConsumer, Record};
 use support::pg::PgCluster;
+use support::slot::{confirmed_flush, wait_active};
 use support::wait_for;
+use tokio::sync::mpsc;
 
 const ROWS: i64 = 100_000;
 const PER_TX: i64 = 100;
 /// Bound of one Kafka transaction, in events (the daemon closes a transaction at the first
 /// Postgres commit after reaching it).
 const BATCH: i64 = 2_000;
+const SLOT: &str = "eo_slot";
+const T: Duration = Duration::from_secs(120);
 
-async fn wait_streaming(client: &tokio_postgres::Client, slot: &str) {
-    wait_for(
-        "the slot to become active",
-        Duration::from_secs(120),
-        async || {
-            let row = client
-                .query_opt(
-                    "SELECT active FROM pg_replication_slots WHERE slot_name = $1",
-                    &[&slot],
-                )
-                .await
-                .ok()??;
-            row.get::<_, bool>(0).then_some(())
-        },
-    )
-    .await;
-}
-
-/// Inserts ids 1..=ROWS in transactions of PER_TX rows, then the marker id 0.
-fn writer(url: String) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// Inserts ids 1..=ROWS in transactions of PER_TX rows, in `segments` parts: each part
+/// starts when the test sends on `go`. Then the marker id 0.
+fn writer(url: String, segments: i64) -> (mpsc::UnboundedSender<()>, tokio::task::JoinHandle<()>) {
+    let (go, mut wait) = mpsc::unbounded_channel::<()>();
+    let task = tokio::spawn(async move {
         let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
             .await
             .unwrap();
         tokio::spawn(conn);
+        let per_segment = ROWS / segments;
         let mut id = 1;
         while id <= ROWS {
+            if (id - 1) % per_segment == 0 {
+                wait.recv().await.expect("the test releases every segment");
+            }
             let end = (id + PER_TX - 1).min(ROWS);
             client
                 .batch_execute(&format!(
@@ -60,18 +52,50 @@ fn writer(url: String) -> tokio::task::JoinHandle<()> {
                 .await
                 .unwrap();
             id = end + 1;
-            if id % 5_000 == 1 {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
         }
         client
             .batch_execute("INSERT INTO events VALUES (0, 'marker')")
             .await
             .unwrap();
-    })
+    });
+    (go, task)
 }
 
-/// Counts create events per id once the marker (id 0) has arrived.
+/// Waits until the daemon has acknowledged more of the stream than `since`: it is
+/// publishing, so a stop now lands in the middle of the stream.
+async fn wait_progress(db: &tokio_postgres::Client, since: u64) -> u64 {
+    wait_for(
+        "the daemon to publish and acknowledge more of the stream",
+        T,
+        async || confirmed_flush(db, SLOT).await.filter(|l| *l > since),
+    )
+    .await
+}
+
+/// A database with the `events` table, a broker and a daemon streaming from it.
+async fn setup(work: &std::path::Path) -> (PgCluster, tokio_postgres::Client, Broker, Daemon) {
+    let pg = PgCluster::start();
+    let db = pg.create_db("app").await;
+    db.batch_execute("CREATE TABLE events (id bigint PRIMARY KEY, v text)")
+        .await
+        .unwrap();
+    let broker = Broker::start();
+    let connector = pg.connector(
+        "eo",
+        "app",
+        json!({"publish.batch.max.events": BATCH.to_string(), "snapshot.mode": "no_data"}),
+    );
+    let daemon = Daemon::start(
+        work,
+        &broker.bootstrap,
+        RegistryChoice::Embedded,
+        &connector,
+    );
+    wait_active(&db, SLOT, T).await;
+    (pg, db, broker, daemon)
+}
+
+/// Counts create events per id once every id and the marker (id 0) have arrived.
 fn consume_all(broker: &Broker, registry: &str) -> HashMap<i64, usize> {
     let mut consumer = CdcConsumer::new(&broker.bootstrap, registry, "^cdc\\.public\\.events$");
     let mut seen: HashMap<i64, usize> = HashMap::new();
@@ -97,36 +121,18 @@ fn consume_all(broker: &Broker, registry: &str) -> HashMap<i64, usize> {
     seen
 }
 
-fn connector(pg: &PgCluster) -> serde_json::Value {
-    pg.connector(
-        "eo",
-        "app",
-        json!({"publish.batch.max.events": BATCH.to_string(), "snapshot.mode": "no_data"}),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_mid_stream_then_restart_delivers_every_change_exactly_once() {
-    let pg = PgCluster::start();
-    let db = pg.create_db("app").await;
-    db.batch_execute("CREATE TABLE events (id bigint PRIMARY KEY, v text)")
-        .await
-        .unwrap();
-    let broker = Broker::start();
     let work = tempfile::tempdir().unwrap();
-    let mut daemon = Daemon::start(
-        work.path(),
-        &broker.bootstrap,
-        RegistryChoice::Embedded,
-        &connector(&pg),
-    );
-    wait_streaming(&db, "eo_slot").await;
-
-    let w = writer(pg.url("app"));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (pg, db, broker, mut daemon) = setup(work.path()).await;
+    let start = confirmed_flush(&db, SLOT).await.unwrap_or(0);
+    let (go, w) = writer(pg.url("app"), 2);
+    go.send(()).unwrap();
+    wait_progress(&db, start).await;
+    // The second half is written while the daemon stops and restarts.
+    go.send(()).unwrap();
     let status = daemon.terminate();
     assert!(status.success(), "SIGTERM exit: {status}\n{}", daemon.log());
-    tokio::time::sleep(Duration::from_millis(500)).await;
     daemon.restart();
     w.await.unwrap();
 
@@ -142,30 +148,21 @@ async fn sigterm_mid_stream_then_restart_delivers_every_change_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill9_five_times_loses_nothing_and_duplicates_at_most_the_open_batch() {
-    let pg = PgCluster::start();
-    let db = pg.create_db("app").await;
-    db.batch_execute("CREATE TABLE events (id bigint PRIMARY KEY, v text)")
-        .await
-        .unwrap();
-    let broker = Broker::start();
     let work = tempfile::tempdir().unwrap();
-    let mut daemon = Daemon::start(
-        work.path(),
-        &broker.bootstrap,
-        RegistryChoice::Embedded,
-        &connector(&pg),
-    );
-    wait_streaming(&db, "eo_slot").await;
-
-    let w = writer(pg.url("app"));
+    let (pg, db, broker, mut daemon) = setup(work.path()).await;
+    let (go, w) = writer(pg.url("app"), 5);
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
+    let mut acked = confirmed_flush(&db, SLOT).await.unwrap_or(0);
     for k in 0..5u32 {
-        // A pseudo-random point in the stream: 300..1500 ms after (re)start.
-        let ms = 300 + (seed.wrapping_mul(2_654_435_761).wrapping_add(k * 7919)) % 1200;
-        tokio::time::sleep(Duration::from_millis(u64::from(ms))).await;
+        // Release the next fifth of the stream, let the daemon publish part of it, then
+        // kill it at a pseudo-random moment while the writer is still going.
+        go.send(()).unwrap();
+        acked = wait_progress(&db, acked).await;
+        let jitter = (seed.wrapping_mul(2_654_435_761).wrapping_add(k * 7919)) % 200;
+        tokio::time::sleep(Duration::from_millis(u64::from(jitter))).await;
         daemon.kill9();
         daemon.restart();
     }

@@ -177,26 +177,18 @@ impl TxProducer {
             .and_then(|l| l.clone())
     }
 
-    /// The producer's fatal error, if it has one (fenced, or a broken idempotence
-    /// guarantee): nothing can be produced with it any more.
+    /// The producer's fatal error, if it has one: fenced (definite), or a broken
+    /// idempotence guarantee, which a restart with a new producer resolves (transient).
     fn fatal(&self) -> Option<PublishError> {
         let (code, reason) = self.producer.client().fatal_error()?;
-        Some(PublishError::kafka(
-            "produce",
-            KafkaError::MessageProduction(code),
-            &self.transactional_id,
-        ))
-        .map(|e| match e {
-            PublishError::Kafka { action, error, .. } => PublishError::Kafka {
-                action,
-                error,
-                hint: if reason.is_empty() {
-                    ""
-                } else {
-                    "\nHINT: the producer hit a fatal error; the connector must be restarted"
-                },
+        Some(match code {
+            RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::Fenced => PublishError::Fenced {
+                transactional_id: self.transactional_id.clone(),
             },
-            other => other,
+            _ => PublishError::Unavailable {
+                action: "produce (fatal producer error)",
+                message: format!("{code}: {reason}"),
+            },
         })
     }
 

@@ -42,7 +42,6 @@ struct TableEntry {
 }
 
 /// What the open Kafka transaction holds.
-#[derive(Default)]
 struct Open {
     records: usize,
     bytes: usize,
@@ -53,6 +52,21 @@ struct Open {
     /// The offset must be written (a commit or checkpoint), not just acknowledged.
     write_offset: bool,
     lsn: Option<Lsn>,
+}
+
+impl Open {
+    /// Nothing enqueued: at a boundary.
+    fn empty() -> Open {
+        Open {
+            records: 0,
+            bytes: 0,
+            started: None,
+            at_boundary: true,
+            offset: None,
+            write_offset: false,
+            lsn: None,
+        }
+    }
 }
 
 /// One connector's publisher.
@@ -121,7 +135,7 @@ impl Publisher {
                 slot,
                 tables: HashMap::new(),
                 meta,
-                open: Open::default(),
+                open: Open::empty(),
                 key_buf: Vec::with_capacity(256),
                 value_buf: Vec::with_capacity(4096),
                 stats: Arc::default(),
@@ -185,7 +199,7 @@ impl Publisher {
                 "the source stopped inside a transaction; aborting its partial Kafka transaction"
             );
             self.producer.abort().await;
-            self.open = Open::default();
+            self.open = Open::empty();
             Ok(())
         }
     }
@@ -380,13 +394,12 @@ impl Publisher {
         if !self.open.at_boundary {
             return Ok(());
         }
-        let open = std::mem::take(&mut self.open);
+        let open = std::mem::replace(&mut self.open, Open::empty());
         if open.records == 0 && !open.write_offset {
             // Only progress: nothing to make durable in Kafka.
             if let Some(lsn) = open.lsn {
                 self.advance(durable, lsn);
             }
-            self.open.at_boundary = true;
             return Ok(());
         }
         let Some(offset) = open.offset else {
@@ -410,7 +423,6 @@ impl Publisher {
         if let Some(lsn) = open.lsn {
             self.advance(durable, lsn);
         }
-        self.open.at_boundary = true;
         Ok(())
     }
 

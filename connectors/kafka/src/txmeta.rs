@@ -2,6 +2,8 @@
 //! records on `<prefix>.transaction`, and each event's `transaction` block
 //! (`id`, `total_order`, `data_collection_order`).
 
+use std::sync::Arc;
+
 use tributary_core::{ChangeEvent, TxBegin};
 
 /// The source transaction in progress.
@@ -10,8 +12,8 @@ struct Current {
     id: String,
     ts_ms: i64,
     total: i64,
-    /// Events per `schema.table`, in first-seen order.
-    collections: Vec<(String, i64)>,
+    /// Events per (schema, table), in first-seen order.
+    collections: Vec<(Arc<str>, Arc<str>, i64)>,
 }
 
 /// Transaction metadata state of one connector.
@@ -46,19 +48,17 @@ impl TxMetadata {
         let cur = self.current.as_mut()?;
         let s = &event.source;
         cur.total += 1;
-        let name_matches = |c: &String| {
-            c.len() == s.schema.len() + 1 + s.table.len()
-                && c.starts_with(&*s.schema)
-                && c.ends_with(&*s.table)
-        };
-        let order = match cur.collections.iter_mut().find(|(c, _)| name_matches(c)) {
-            Some((_, n)) => {
+        let order = match cur
+            .collections
+            .iter_mut()
+            .find(|(schema, table, _)| *schema == s.schema && *table == s.table)
+        {
+            Some((_, _, n)) => {
                 *n += 1;
                 *n
             }
             None => {
-                cur.collections
-                    .push((format!("{}.{}", s.schema, s.table), 1));
+                cur.collections.push((s.schema.clone(), s.table.clone(), 1));
                 1
             }
         };
@@ -67,8 +67,7 @@ impl TxMetadata {
 
     /// Key and value schemas (Avro JSON) of the metadata topic.
     pub fn schemas(&self) -> (String, String) {
-        let (k, v) = tributary_avro::schema::transaction_metadata_schemas();
-        (k, v)
+        tributary_avro::schema::transaction_metadata_schemas()
     }
 
     /// Encodes the BEGIN (`begin`) or END record of the current transaction, with
@@ -85,10 +84,15 @@ impl TxMetadata {
         };
         tributary_avro::encode::write_confluent_header(key, key_id);
         tributary_avro::encode::write_confluent_header(value, value_id);
-        let collections: Vec<(&str, i64)> = cur
+        let names: Vec<String> = cur
             .collections
             .iter()
-            .map(|(c, n)| (c.as_str(), *n))
+            .map(|(schema, table, _)| format!("{schema}.{table}"))
+            .collect();
+        let collections: Vec<(&str, i64)> = names
+            .iter()
+            .zip(&cur.collections)
+            .map(|(name, (_, _, n))| (name.as_str(), *n))
             .collect();
         tributary_avro::encode::write_tx_metadata(
             key,

@@ -10,9 +10,7 @@
 //! Two texts are one schema when their [`schema_identity`] matches; the text first
 //! registered under an id is the one returned for it.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Arc;
 
 use apache_avro::Schema;
 
@@ -21,6 +19,10 @@ use super::compat::{self, CompatibilityLevel, Previous};
 use super::error::{ApiError, RegistryError};
 use super::identity::schema_identity;
 use super::log::{Log, Record};
+
+mod state;
+
+use state::{State, VersionEntry, parse_error_text};
 
 /// Which version a request names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,187 +44,6 @@ impl VersionSpec {
     }
 }
 
-struct StoredSchema {
-    text: String,
-    identity: String,
-    /// Parsed once; an error only if a stored text no longer parses with this build.
-    parsed: Result<Arc<Schema>, String>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct VersionEntry {
-    version: u32,
-    id: u32,
-    deleted: bool,
-}
-
-#[derive(Default)]
-struct Subject {
-    /// Ascending by version.
-    versions: Vec<VersionEntry>,
-    /// Never decreases, even when versions are deleted permanently.
-    next_version: u32,
-}
-
-impl Subject {
-    fn visible(&self, include_deleted: bool) -> impl DoubleEndedIterator<Item = &VersionEntry> {
-        self.versions
-            .iter()
-            .filter(move |v| include_deleted || !v.deleted)
-    }
-
-    fn has_live(&self) -> bool {
-        self.versions.iter().any(|v| !v.deleted)
-    }
-}
-
-#[derive(Default)]
-struct State {
-    next_id: u32,
-    schemas: BTreeMap<u32, StoredSchema>,
-    by_identity: HashMap<String, u32>,
-    subjects: BTreeMap<String, Subject>,
-    global_level: Option<CompatibilityLevel>,
-    subject_levels: BTreeMap<String, CompatibilityLevel>,
-}
-
-impl State {
-    /// Applies one record; `Err` means the log contradicts itself.
-    fn apply(&mut self, record: &Record) -> Result<(), String> {
-        match record {
-            Record::Header { .. } => {}
-            Record::Register {
-                subject,
-                version,
-                id,
-                schema,
-            } => {
-                if let Some(text) = schema {
-                    if self.schemas.contains_key(id) {
-                        return Err(format!("schema id {id} is introduced twice"));
-                    }
-                    let identity = schema_identity(text)
-                        .ok_or_else(|| format!("schema id {id} is not JSON"))?;
-                    let parsed = Schema::parse_str(text)
-                        .map(Arc::new)
-                        .map_err(|e| parse_error_text(&e));
-                    self.by_identity.insert(identity.clone(), *id);
-                    self.schemas.insert(
-                        *id,
-                        StoredSchema {
-                            text: text.clone(),
-                            identity,
-                            parsed,
-                        },
-                    );
-                    self.next_id = self.next_id.max(id.saturating_add(1));
-                } else if !self.schemas.contains_key(id) {
-                    return Err(format!("version refers to unknown schema id {id}"));
-                }
-                let s = self.subjects.entry(subject.clone()).or_default();
-                if *version < s.next_version.max(1) {
-                    return Err(format!(
-                        "subject {subject:?} version {version} is not above earlier versions"
-                    ));
-                }
-                s.versions.push(VersionEntry {
-                    version: *version,
-                    id: *id,
-                    deleted: false,
-                });
-                s.next_version = version + 1;
-            }
-            Record::DeleteVersion {
-                subject,
-                version,
-                permanent,
-            } => {
-                let s = self
-                    .subjects
-                    .get_mut(subject)
-                    .ok_or_else(|| format!("delete of unknown subject {subject:?}"))?;
-                let pos = s
-                    .versions
-                    .iter()
-                    .position(|v| v.version == *version)
-                    .ok_or_else(|| format!("delete of unknown version {subject:?} {version}"))?;
-                if *permanent {
-                    let gone = s.versions.remove(pos);
-                    self.forget_if_unreferenced(gone.id);
-                } else {
-                    s.versions[pos].deleted = true;
-                }
-            }
-            Record::DeleteSubject { subject, permanent } => {
-                let s = self
-                    .subjects
-                    .get_mut(subject)
-                    .ok_or_else(|| format!("delete of unknown subject {subject:?}"))?;
-                if *permanent {
-                    let gone: Vec<u32> = s.versions.drain(..).map(|v| v.id).collect();
-                    for id in gone {
-                        self.forget_if_unreferenced(id);
-                    }
-                } else {
-                    s.versions.iter_mut().for_each(|v| v.deleted = true);
-                }
-                // Deleting a subject deletes its compatibility setting, as in Confluent.
-                self.subject_levels.remove(subject);
-            }
-            Record::Config { subject, level } => match (subject, level) {
-                (None, l) => self.global_level = *l,
-                (Some(s), Some(l)) => {
-                    self.subject_levels.insert(s.clone(), *l);
-                }
-                (Some(s), None) => {
-                    self.subject_levels.remove(s);
-                }
-            },
-        }
-        Ok(())
-    }
-
-    /// Drops a schema text no version (live or soft-deleted) points at any more. Its id
-    /// stays used: `next_id` does not move back.
-    fn forget_if_unreferenced(&mut self, id: u32) {
-        let referenced = self
-            .subjects
-            .values()
-            .any(|s| s.versions.iter().any(|v| v.id == id));
-        if !referenced && let Some(gone) = self.schemas.remove(&id) {
-            self.by_identity.remove(&gone.identity);
-        }
-    }
-
-    fn subject(&self, name: &str, include_deleted: bool) -> Result<&Subject, ApiError> {
-        match self.subjects.get(name) {
-            Some(s) if s.visible(include_deleted).next().is_some() => Ok(s),
-            _ => Err(ApiError::subject_not_found(name)),
-        }
-    }
-
-    fn info(&self, subject: &str, v: &VersionEntry) -> RegisteredSchema {
-        RegisteredSchema {
-            subject: subject.to_owned(),
-            id: v.id,
-            version: v.version,
-            schema: self
-                .schemas
-                .get(&v.id)
-                .map(|s| s.text.clone())
-                .unwrap_or_default(),
-        }
-    }
-
-    fn level(&self, subject: &str) -> CompatibilityLevel {
-        self.subject_levels
-            .get(subject)
-            .copied()
-            .or(self.global_level)
-            .unwrap_or_default()
-    }
-}
-
 /// A schema text that parsed, with its identity.
 struct Candidate {
     schema: Schema,
@@ -236,21 +57,6 @@ fn parse_candidate(text: &str) -> Result<Candidate, ApiError> {
     let identity = schema_identity(text)
         .ok_or_else(|| ApiError::invalid_schema("Invalid schema: not JSON"))?;
     Ok(Candidate { schema, identity })
-}
-
-/// apache-avro's message plus its causes (the JSON parser's line and column, say).
-fn parse_error_text(e: &apache_avro::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }
 
 /// The embedded registry's state, backed by its log.
