@@ -14,7 +14,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tributary_avro::registry::RegistryClient;
 use tributary_core::{DurableLsn, ErrorKind, Retry};
-use tributary_kafka::{KafkaConfig, PublishError, PublishSettings, Publisher};
+use tributary_kafka::{KafkaConfig, PublishError, PublishSettings, PublishStats, Publisher};
 use tributary_postgres::config::PostgresConnectorConfig;
 use tributary_postgres::error::SourceError;
 use tributary_postgres::lock::ConnectorLock;
@@ -63,10 +63,17 @@ pub struct Status {
     pub trace: Option<String>,
 }
 
+/// How long records may wait for a Kafka commit before status says why.
+const STALL_REPORT: Duration = Duration::from_secs(5);
+
+/// The publisher of the current run, for status.
+type CurrentStats = Arc<Mutex<Option<Arc<PublishStats>>>>;
+
 /// A connector as the daemon runs it.
 pub struct Connector {
     pub name: String,
     pub status: Arc<Mutex<Status>>,
+    stats: CurrentStats,
     stop: watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -92,20 +99,37 @@ impl Connector {
         }));
         let (stop, stop_rx) = watch::channel(false);
         let name = spec.source.name.clone();
-        let task = tokio::spawn(supervise(shared, spec, status.clone(), stop_rx));
+        let stats = CurrentStats::default();
+        let task = tokio::spawn(supervise(
+            shared,
+            spec,
+            status.clone(),
+            stats.clone(),
+            stop_rx,
+        ));
         Connector {
             name,
             status,
+            stats,
             stop,
             task: Mutex::new(Some(task)),
         }
     }
 
+    /// The connector's state; a running connector whose records wait for Kafka says why.
     pub fn status(&self) -> Status {
-        self.status.lock().map(|s| s.clone()).unwrap_or(Status {
+        let mut status = self.status.lock().map(|s| s.clone()).unwrap_or(Status {
             state: State::Failed,
             trace: Some("status lock poisoned".into()),
-        })
+        });
+        if status.state == State::Running && status.trace.is_none() {
+            status.trace = self
+                .stats
+                .lock()
+                .ok()
+                .and_then(|s| s.as_ref().and_then(|s| s.stalled(STALL_REPORT)));
+        }
+        status
     }
 
     /// Asks the connector to finish the transaction it is in and stop; waits for it.
@@ -132,6 +156,7 @@ async fn supervise(
     shared: Arc<Shared>,
     spec: Spec,
     status: Arc<Mutex<Status>>,
+    stats: CurrentStats,
     mut stop: watch::Receiver<bool>,
 ) {
     let name = spec.source.name.clone();
@@ -142,7 +167,10 @@ async fn supervise(
         }
         set(&status, State::Running, None);
         let started = Instant::now();
-        let result = run_once(&shared, &spec, stop.clone(), &status).await;
+        let result = run_once(&shared, &spec, stop.clone(), &status, &stats).await;
+        if let Ok(mut s) = stats.lock() {
+            *s = None;
+        }
         match result {
             Ok(()) => {
                 tracing::info!(connector = name, "connector stopped");
@@ -182,10 +210,14 @@ async fn run_once(
     spec: &Spec,
     mut stop: watch::Receiver<bool>,
     status: &Mutex<Status>,
+    stats: &CurrentStats,
 ) -> Result<(), ConnectorError> {
     let _lock = ConnectorLock::acquire(&spec.source).await?;
     let (publisher, stored) =
         Publisher::start(&shared.kafka, spec.publish.clone(), shared.registry.clone()).await?;
+    if let Ok(mut s) = stats.lock() {
+        *s = Some(publisher.stats());
+    }
     set(status, State::Running, None);
     let durable = DurableLsn::default();
     let (tx, rx) = tributary_core::batch::channel(spec.source.max_queue_size, 512);
@@ -198,6 +230,17 @@ async fn run_once(
             let _ = source_stop.send(true);
         })
     };
+    let heartbeat = match &spec.source.heartbeat_action_query {
+        Some(query) if !spec.publish.heartbeat_interval.is_zero() => Some(tokio::spawn(
+            tributary_postgres::heartbeat::run_action_query(
+                spec.source.connect.clone(),
+                query.clone(),
+                spec.publish.heartbeat_interval,
+                source_stop.subscribe(),
+            ),
+        )),
+        _ => None,
+    };
     let source = tokio::spawn(tributary_postgres::source::run(
         spec.source.clone(),
         stored,
@@ -209,6 +252,9 @@ async fn run_once(
     let _ = source_stop.send(true);
     let sourced = source.await;
     forward.abort();
+    if let Some(h) = heartbeat {
+        let _ = h.await;
+    }
     published?;
     match sourced {
         Ok(r) => Ok(r?),

@@ -38,19 +38,33 @@ struct Delivered {
     result: Option<Result<(i32, i64), DeliveryFailure>>,
 }
 
+/// The most recent error the Kafka client reported, shared with whoever reports status.
+#[derive(Debug, Default)]
+pub struct LastError(Mutex<Option<String>>);
+
+impl LastError {
+    fn set(&self, message: String) {
+        if let Ok(mut last) = self.0.lock() {
+            *last = Some(message);
+        }
+    }
+
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|l| l.clone())
+    }
+}
+
 /// Callbacks from librdkafka's polling thread.
 pub struct ProducerCtx {
     delivered: watch::Sender<Delivered>,
     failed: AtomicU64,
-    last_error: Mutex<Option<String>>,
+    last_error: Arc<LastError>,
 }
 
 impl ClientContext for ProducerCtx {
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(%error, reason, "Kafka client error");
-        if let Ok(mut last) = self.last_error.lock() {
-            *last = Some(format!("{error}: {reason}"));
-        }
+        self.last_error.set(format!("{error}: {reason}"));
     }
 }
 
@@ -63,9 +77,7 @@ impl ProducerContext for ProducerCtx {
             Ok(m) => Ok((m.partition(), m.offset())),
             Err((e, _)) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut last) = self.last_error.lock() {
-                    *last = Some(e.to_string());
-                }
+                self.last_error.set(e.to_string());
                 Err((e.rdkafka_error_code(), e.to_string()))
             }
         };
@@ -110,7 +122,7 @@ impl TxProducer {
         let ctx = ProducerCtx {
             delivered: tx,
             failed: AtomicU64::new(0),
-            last_error: Mutex::new(None),
+            last_error: Arc::default(),
         };
         let mut c = client_config(cfg);
         // Defaults that favour throughput and bounded memory; pass-through may change them.
@@ -169,12 +181,12 @@ impl TxProducer {
 
     /// The last error the client reported (for status), if any.
     pub fn last_error(&self) -> Option<String> {
-        self.producer
-            .context()
-            .last_error
-            .lock()
-            .ok()
-            .and_then(|l| l.clone())
+        self.producer.context().last_error.get()
+    }
+
+    /// A handle on the client's last error that stays readable while the producer works.
+    pub fn last_error_handle(&self) -> Arc<LastError> {
+        self.producer.context().last_error.clone()
     }
 
     /// The producer's fatal error, if it has one: fenced (definite), or a broken

@@ -5,11 +5,15 @@
 //! checkpoint or source progress) the Kafka transaction is committed when the queue runs
 //! dry or a bound (events, bytes, time) is reached, together with the source offset; only
 //! then does the durable LSN advance, and with it what Postgres is told it may release.
+//!
+//! With `heartbeat.interval.ms` set, a heartbeat record (Debezium's `ServerNameKey` /
+//! `Heartbeat`) joins a transaction at most once per interval, and an idle stream commits
+//! one on its own, carrying the latest source offset with it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 use tributary_avro::encode::{self, TxBlock};
@@ -20,7 +24,7 @@ use tributary_core::{Batch, CaptureItem, ChangeEvent, DurableLsn, Lsn, TableSche
 use crate::admin::Topics;
 use crate::error::PublishError;
 use crate::offsets::{self, OffsetSlot};
-use crate::producer::TxProducer;
+use crate::producer::{LastError, TxProducer};
 use crate::settings::{KafkaConfig, PublishSettings};
 use crate::txmeta::TxMetadata;
 
@@ -31,6 +35,49 @@ pub struct PublishStats {
     pub transactions: AtomicU64,
     /// The last LSN made durable (0 before the first).
     pub durable_lsn: AtomicU64,
+    /// Since when (Unix ms) records wait for a Kafka commit; 0 when none wait.
+    pending_since_ms: AtomicU64,
+    /// The Kafka client's last error.
+    client_error: Arc<LastError>,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl PublishStats {
+    /// Why publishing is stuck, when records have waited longer than `after` for Kafka to
+    /// commit them (the broker is unreachable, say); `None` while all is well.
+    pub fn stalled(&self, after: Duration) -> Option<String> {
+        let since = self.pending_since_ms.load(Ordering::Relaxed);
+        let waited = Duration::from_millis(unix_ms().saturating_sub(since));
+        if since == 0 || waited < after {
+            return None;
+        }
+        Some(format!(
+            "Kafka has not committed the open transaction for {}s; retrying. Last Kafka client error: {}",
+            waited.as_secs(),
+            self.client_error
+                .get()
+                .unwrap_or_else(|| "none reported".into())
+        ))
+    }
+
+    /// Records start (or stop) waiting for a commit; the first start counts.
+    fn pending(&self, waiting: bool) {
+        if waiting {
+            let _ = self.pending_since_ms.compare_exchange(
+                0,
+                unix_ms().max(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        } else {
+            self.pending_since_ms.store(0, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Registered schema ids and the topic of one table shape.
@@ -69,6 +116,13 @@ impl Open {
     }
 }
 
+/// The heartbeat topic's registered schema ids, once registered.
+struct Heartbeat {
+    topic: String,
+    ids: Option<(u32, u32)>,
+    last: Instant,
+}
+
 /// One connector's publisher.
 pub struct Publisher {
     settings: PublishSettings,
@@ -78,7 +132,10 @@ pub struct Publisher {
     slot: OffsetSlot,
     tables: HashMap<usize, TableEntry>,
     meta: Option<TxMetadata>,
+    heartbeat: Option<Heartbeat>,
     open: Open,
+    /// The latest source offset seen (a heartbeat commits it when nothing else does).
+    last_offset: Option<serde_json::Value>,
     key_buf: Vec<u8>,
     value_buf: Vec<u8>,
     stats: Arc<PublishStats>,
@@ -126,6 +183,15 @@ impl Publisher {
         let meta = settings
             .transaction_metadata
             .then(|| TxMetadata::new(&settings.topic_prefix, &settings.transaction_topic));
+        let heartbeat = (!settings.heartbeat_interval.is_zero()).then(|| Heartbeat {
+            topic: format!("{}.{}", settings.heartbeat_prefix, settings.topic_prefix),
+            ids: None,
+            last: Instant::now(),
+        });
+        let stats = Arc::new(PublishStats {
+            client_error: producer.last_error_handle(),
+            ..PublishStats::default()
+        });
         Ok((
             Publisher {
                 settings,
@@ -135,10 +201,12 @@ impl Publisher {
                 slot,
                 tables: HashMap::new(),
                 meta,
+                heartbeat,
                 open: Open::empty(),
+                last_offset: stored.clone(),
                 key_buf: Vec::with_capacity(256),
                 value_buf: Vec::with_capacity(4096),
-                stats: Arc::default(),
+                stats,
             },
             stored,
         ))
@@ -146,11 +214,6 @@ impl Publisher {
 
     pub fn stats(&self) -> Arc<PublishStats> {
         self.stats.clone()
-    }
-
-    /// The last error the Kafka client reported, for status.
-    pub fn last_client_error(&self) -> Option<String> {
-        self.producer.last_error()
     }
 
     /// Publishes until the source closes the channel. A transaction the source did not
@@ -164,6 +227,7 @@ impl Publisher {
         if result.is_err() {
             self.producer.abort().await;
         }
+        self.stats.pending(false);
         result
     }
 
@@ -178,7 +242,7 @@ impl Publisher {
                 Err(mpsc::error::TryRecvError::Empty) => {
                     // The queue ran dry: commit what is whole before waiting.
                     self.commit(durable).await?;
-                    match rx.recv().await {
+                    match self.wait(rx, durable).await? {
                         Some(batch) => batch,
                         None => break,
                     }
@@ -202,6 +266,29 @@ impl Publisher {
             self.open = Open::empty();
             Ok(())
         }
+    }
+
+    /// Waits for the next batch, committing a heartbeat whenever one falls due meanwhile.
+    async fn wait(
+        &mut self,
+        rx: &mut mpsc::Receiver<Batch>,
+        durable: &DurableLsn,
+    ) -> Result<Option<Batch>, PublishError> {
+        loop {
+            let Some(due) = self.heartbeat_due_at() else {
+                return Ok(rx.recv().await);
+            };
+            tokio::select! {
+                batch = rx.recv() => return Ok(batch),
+                _ = tokio::time::sleep_until(due.into()) => self.commit(durable).await?,
+            }
+        }
+    }
+
+    fn heartbeat_due_at(&self) -> Option<Instant> {
+        self.heartbeat
+            .as_ref()
+            .map(|h| h.last + self.settings.heartbeat_interval)
     }
 
     fn bound_reached(&self) -> bool {
@@ -248,30 +335,86 @@ impl Publisher {
                 if self.meta.is_some() {
                     self.tx_record(false).await?;
                 }
-                self.open.offset = Some(offset);
-                self.open.write_offset = true;
-                self.open.lsn = Some(tx.end_lsn);
-                self.open.at_boundary = true;
+                self.boundary(offset, Some(tx.end_lsn), true);
             }
-            CaptureItem::Checkpoint { offset } => {
-                self.open.offset = Some(offset);
-                self.open.write_offset = true;
-                self.open.at_boundary = true;
-            }
-            CaptureItem::Progress { lsn, offset } => {
-                self.open.offset = Some(offset);
-                self.open.lsn = Some(lsn);
-                self.open.at_boundary = true;
-            }
+            CaptureItem::Checkpoint { offset } => self.boundary(offset, None, true),
+            CaptureItem::Progress { lsn, offset } => self.boundary(offset, Some(lsn), false),
         }
         Ok(())
+    }
+
+    /// The source reached a boundary: everything so far may be committed with `offset`.
+    fn boundary(&mut self, offset: serde_json::Value, lsn: Option<Lsn>, write: bool) {
+        self.last_offset = Some(offset.clone());
+        self.open.offset = Some(offset);
+        if lsn.is_some() {
+            self.open.lsn = lsn;
+        }
+        self.open.write_offset |= write;
+        self.open.at_boundary = true;
     }
 
     fn count(&mut self) {
         self.open.records += 1;
         if self.open.started.is_none() {
             self.open.started = Some(Instant::now());
+            self.stats.pending(true);
         }
+    }
+
+    /// Adds a heartbeat record to the open transaction when one is due.
+    async fn heartbeat(&mut self) -> Result<(), PublishError> {
+        let Some(hb) = self.heartbeat.as_mut() else {
+            return Ok(());
+        };
+        if hb.last.elapsed() < self.settings.heartbeat_interval {
+            return Ok(());
+        }
+        hb.last = Instant::now();
+        if self.open.offset.is_none() {
+            // Nothing to commit a heartbeat with before the source reports a position.
+            let Some(offset) = self.last_offset.clone() else {
+                return Ok(());
+            };
+            self.open.offset = Some(offset);
+        }
+        let topic = hb.topic.clone();
+        let (key_id, value_id) = match hb.ids {
+            Some(ids) => ids,
+            None => {
+                let (key, value) = tributary_avro::schema::heartbeat_schemas();
+                let ids = (
+                    self.registry
+                        .register(&format!("{topic}-key"), &key)
+                        .await?,
+                    self.registry
+                        .register(&format!("{topic}-value"), &value)
+                        .await?,
+                );
+                self.topics.ensure(&topic, &self.settings.topics).await?;
+                if let Some(hb) = self.heartbeat.as_mut() {
+                    hb.ids = Some(ids);
+                }
+                ids
+            }
+        };
+        self.key_buf.clear();
+        self.value_buf.clear();
+        encode::write_confluent_header(&mut self.key_buf, key_id);
+        encode::write_confluent_header(&mut self.value_buf, value_id);
+        encode::write_heartbeat(
+            &mut self.key_buf,
+            &mut self.value_buf,
+            &self.settings.topic_prefix,
+            unix_ms() as i64,
+        );
+        self.open.bytes += self.key_buf.len() + self.value_buf.len();
+        self.open.write_offset = true;
+        self.producer
+            .send(&topic, None, Some(&self.key_buf), Some(&self.value_buf))
+            .await?;
+        self.count();
+        Ok(())
     }
 
     async fn change(&mut self, event: &ChangeEvent) -> Result<(), PublishError> {
@@ -394,6 +537,7 @@ impl Publisher {
         if !self.open.at_boundary {
             return Ok(());
         }
+        self.heartbeat().await?;
         let open = std::mem::replace(&mut self.open, Open::empty());
         if open.records == 0 && !open.write_offset {
             // Only progress: nothing to make durable in Kafka.
@@ -408,6 +552,7 @@ impl Publisher {
             ));
         };
         let value = serde_json::to_vec(&offset).unwrap_or_default();
+        self.stats.pending(true);
         self.producer
             .commit_with_offset(
                 &self.slot.topic,
@@ -416,6 +561,7 @@ impl Publisher {
                 &value,
             )
             .await?;
+        self.stats.pending(false);
         self.stats
             .records
             .fetch_add(open.records as u64, Ordering::Relaxed);

@@ -169,6 +169,13 @@ impl PublishSettings {
         let max_bytes = number("publish.batch.max.bytes", 32 << 20, 1);
         let max_ms = number("publish.batch.max.ms", 50, 0);
         let heartbeat_ms = number("heartbeat.interval.ms", 0, 0);
+        if heartbeat_ms == 0 && get("heartbeat.action.query").is_some_and(|q| !q.trim().is_empty())
+        {
+            errors.push(SettingError::new(
+                "heartbeat.action.query",
+                "runs at each heartbeat, but heartbeat.interval.ms is 0 (heartbeats off); set heartbeat.interval.ms, e.g. 10000",
+            ));
+        }
         let replication_factor = match get("topic.creation.default.replication.factor") {
             None => -1,
             Some(v) => match v.parse::<i16>() {
@@ -249,5 +256,75 @@ impl PublishSettings {
     /// The stable transactional.id of this connector.
     pub fn transactional_id(&self) -> String {
         format!("tributary-{}", self.connector)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<PublishSettings, Vec<SettingError>> {
+        let props = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        PublishSettings::parse("inventory", "cdc", &props)
+    }
+
+    #[test]
+    fn defaults_are_debeziums_and_ours() {
+        let s = parse(&[]).unwrap();
+        assert_eq!(s.transactional_id(), "tributary-inventory");
+        assert!(!s.transaction_metadata);
+        assert_eq!(s.transaction_topic, "transaction");
+        assert_eq!(s.heartbeat_interval, Duration::ZERO);
+        assert_eq!(s.heartbeat_prefix, "__debezium-heartbeat");
+        assert_eq!(s.max_events, 50_000);
+        assert_eq!(s.max_wait, Duration::from_millis(50));
+        assert_eq!(
+            s.topics,
+            TopicSettings {
+                partitions: 1,
+                replication_factor: -1,
+                cleanup_policy: "delete".into()
+            }
+        );
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_with_its_field() {
+        let errors = parse(&[
+            ("publish.batch.max.events", "0"),
+            ("provide.transaction.metadata", "yes"),
+            ("topic.creation.default.cleanup.policy", "forever"),
+            ("topic.creation.default.replication.factor", "0"),
+            ("schema.name.adjustment.mode", "ascii"),
+        ])
+        .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "publish.batch.max.events",
+                "topic.creation.default.replication.factor",
+                "topic.creation.default.cleanup.policy",
+                "provide.transaction.metadata",
+                "schema.name.adjustment.mode",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_action_query_needs_heartbeats_on() {
+        let errors = parse(&[("heartbeat.action.query", "SELECT 1")]).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "heartbeat.action.query");
+        assert!(errors[0].message.contains("heartbeat.interval.ms"));
+        let s = parse(&[
+            ("heartbeat.action.query", "SELECT 1"),
+            ("heartbeat.interval.ms", "1000"),
+        ])
+        .unwrap();
+        assert_eq!(s.heartbeat_interval, Duration::from_secs(1));
     }
 }

@@ -2,6 +2,7 @@ pub mod catalog;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod heartbeat;
 pub mod lock;
 pub mod offset;
 pub mod pgoutput;

@@ -107,6 +107,8 @@ pub struct PostgresConnectorConfig {
     pub streaming: bool,
     /// Bound of the queue between the source and the sink, in events (`max.queue.size`).
     pub max_queue_size: usize,
+    /// SQL run on the captured database at every heartbeat (`heartbeat.action.query`).
+    pub heartbeat_action_query: Option<String>,
     /// The properties as given (for `GET …/config`; secrets stay wrapped).
     pub raw: BTreeMap<String, String>,
 }
@@ -180,6 +182,7 @@ const KNOWN: &[&str] = &[
     "publish.batch.max.ms",
     "heartbeat.interval.ms",
     "topic.heartbeat.prefix",
+    "heartbeat.action.query",
 ];
 
 /// Reads the string form of a property value, as Kafka Connect would.
@@ -455,6 +458,11 @@ impl PostgresConnectorConfig {
             "unavailable.value.placeholder",
             "__debezium_unavailable_value",
         );
+        let heartbeat_action_query = r
+            .get("heartbeat.action.query")
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(str::to_string);
         let mut filter_errors = Vec::new();
         let filters =
             TableFilters::parse(&mut |key| r.get(key).map(str::to_string), &mut |f, m| {
@@ -508,6 +516,7 @@ impl PostgresConnectorConfig {
             status_update_interval: Duration::from_millis(status_ms),
             streaming,
             max_queue_size,
+            heartbeat_action_query,
             raw,
         })
     }

@@ -1,0 +1,240 @@
+//! Faults around a running connector: the broker goes away for 30 s mid-stream, and a
+//! second daemon is started with the same connector. In both cases a read_committed
+//! consumer of `cdc.*` must see every change, and (with no crash involved) exactly once.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::daemon::{Daemon, RegistryChoice};
+use support::kafka::{Broker, CdcConsumer, Proxy, Record};
+use support::pg::{PgCluster, free_port};
+use support::slot::{confirmed_flush, wait_active};
+use support::wait_for;
+
+const T: Duration = Duration::from_secs(120);
+
+/// Inserts ids `from..=to` in transactions of 100 rows.
+async fn write(db: &tokio_postgres::Client, from: i64, to: i64) {
+    let mut id = from;
+    while id <= to {
+        let end = (id + 99).min(to);
+        db.batch_execute(&format!(
+            "INSERT INTO events SELECT g, 'row ' || g FROM generate_series({id}, {end}) g"
+        ))
+        .await
+        .unwrap();
+        id = end + 1;
+    }
+}
+
+/// Reads `cdc.public.events` until ids 1..=rows have all arrived; counts each id's creates.
+fn consume(bootstrap: &str, registry: &str, rows: i64) -> HashMap<i64, usize> {
+    let mut consumer = CdcConsumer::new(bootstrap, registry, "^cdc\\.public\\.events$");
+    let mut seen: HashMap<i64, usize> = HashMap::new();
+    let mut counted = 0;
+    let done = consumer.poll_until(Duration::from_secs(300), |records: &[Record]| {
+        for r in &records[counted..] {
+            if let Some(v) = &r.value
+                && v["op"] == "c"
+            {
+                *seen.entry(v["after"]["id"].as_i64().unwrap()).or_default() += 1;
+            }
+        }
+        counted = records.len();
+        (1..=rows).all(|i| seen.contains_key(&i))
+    });
+    assert!(
+        done,
+        "not every change arrived: {} of {rows} ids",
+        seen.len()
+    );
+    seen
+}
+
+fn duplicates(seen: &HashMap<i64, usize>) -> Vec<(i64, usize)> {
+    let mut d: Vec<(i64, usize)> = seen
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(i, n)| (*i, *n))
+        .collect();
+    d.sort_unstable();
+    d
+}
+
+/// The connector's task trace, once it mentions `needle`.
+async fn wait_trace(daemon: &Daemon, name: &str, needle: &str, timeout: Duration) -> String {
+    wait_for(
+        &format!("the status trace of {name} to mention {needle:?}"),
+        timeout,
+        async || {
+            let s = daemon.status(name);
+            let trace = s["tasks"][0]["trace"].as_str().unwrap_or_default();
+            trace.contains(needle).then(|| trace.to_string())
+        },
+    )
+    .await
+}
+
+async fn events_db(pg: &PgCluster) -> tokio_postgres::Client {
+    let db = pg.create_db("app").await;
+    db.batch_execute("CREATE TABLE events (id bigint PRIMARY KEY, v text)")
+        .await
+        .unwrap();
+    db
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn broker_gone_for_30s_mid_stream_loses_and_duplicates_nothing() {
+    if std::env::var("KAFKA_BOOTSTRAP").is_ok() {
+        // The proxy must be the broker's advertised address, which a test cannot arrange
+        // for an external Kafka; stop that broker by hand to run this scenario there.
+        eprintln!("skipped: needs the nisshi broker behind the test's proxy");
+        return;
+    }
+    let pg = PgCluster::start();
+    let db = events_db(&pg).await;
+    // The daemon reaches the broker only through the proxy, which nisshi advertises.
+    let (broker_port, proxy_port) = (free_port(), free_port());
+    let broker = Broker::nisshi(broker_port, proxy_port);
+    let proxy = Proxy::start(proxy_port, ([127, 0, 0, 1], broker_port).into());
+    let work = tempfile::tempdir().unwrap();
+    let connector = pg.connector(
+        "outage",
+        "app",
+        json!({"snapshot.mode": "no_data", "publish.batch.max.events": "2000"}),
+    );
+    let daemon = Daemon::start(
+        work.path(),
+        &broker.bootstrap,
+        RegistryChoice::Embedded,
+        &connector,
+    );
+    wait_active(&db, "outage_slot", T).await;
+
+    write(&db, 1, 10_000).await;
+    let before = wait_for("the first part to be published", T, async || {
+        confirmed_flush(&db, "outage_slot").await.filter(|l| *l > 0)
+    })
+    .await;
+
+    proxy.down();
+    let down = Instant::now();
+    // Postgres keeps committing while the broker is away.
+    write(&db, 10_001, 20_000).await;
+    let trace = wait_trace(&daemon, "outage", "Kafka", Duration::from_secs(25)).await;
+    eprintln!("status while the broker is away: {trace}");
+    let status = daemon.status("outage");
+    assert_eq!(
+        status["tasks"][0]["state"], "RUNNING",
+        "a lost broker is retried, not a failure: {status}"
+    );
+    let flushed = confirmed_flush(&db, "outage_slot").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(30).saturating_sub(down.elapsed())).await;
+    assert_eq!(
+        confirmed_flush(&db, "outage_slot").await.unwrap(),
+        flushed,
+        "nothing may be acknowledged to Postgres while Kafka cannot commit it"
+    );
+    assert!(flushed >= before);
+
+    proxy.up();
+    write(&db, 20_001, 30_000).await;
+    let seen = consume(&broker.bootstrap, &daemon.registry, 30_000);
+    let dups = duplicates(&seen);
+    assert!(
+        dups.is_empty(),
+        "{} ids delivered more than once across the outage, e.g. {:?}\n{}",
+        dups.len(),
+        &dups[..dups.len().min(5)],
+        daemon.log()
+    );
+    let status = daemon.status("outage");
+    assert!(
+        status["tasks"][0]["trace"].is_null(),
+        "the trace clears once Kafka commits again: {status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_daemon_with_the_same_connector_is_refused_and_takes_over_after_a_crash() {
+    let pg = PgCluster::start();
+    let db = events_db(&pg).await;
+    let broker = Broker::start();
+    let work = tempfile::tempdir().unwrap();
+    // One registry for both daemons, outliving either of them.
+    let registry = tributary_avro::registry::EmbeddedRegistry::open(&work.path().join("sr"))
+        .unwrap()
+        .start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let connector = pg.connector(
+        "twice",
+        "app",
+        json!({"snapshot.mode": "no_data", "publish.batch.max.events": "1000"}),
+    );
+    let mut first = Daemon::start(
+        &work.path().join("first"),
+        &broker.bootstrap,
+        RegistryChoice::External(registry.url()),
+        &connector,
+    );
+    wait_active(&db, "twice_slot", T).await;
+    write(&db, 1, 5_000).await;
+
+    // The same connector in another daemon (its own data dir and ports).
+    let second = Daemon::start(
+        &work.path().join("second"),
+        &broker.bootstrap,
+        RegistryChoice::External(registry.url()),
+        &connector,
+    );
+    let trace = wait_trace(&second, "twice", "another process", T).await;
+    assert!(
+        trace.contains("twice_slot"),
+        "the trace names the slot: {trace}"
+    );
+    assert_eq!(second.status("twice")["tasks"][0]["state"], "RUNNING");
+
+    // The first keeps publishing while the second waits.
+    let acked = confirmed_flush(&db, "twice_slot").await.unwrap_or(0);
+    write(&db, 5_001, 10_000).await;
+    wait_for("the first daemon to go on publishing", T, async || {
+        confirmed_flush(&db, "twice_slot")
+            .await
+            .filter(|l| *l > acked)
+    })
+    .await;
+    let first_status = first.status("twice");
+    assert!(
+        first_status["tasks"][0]["trace"].is_null(),
+        "the first daemon is unaffected: {first_status}"
+    );
+    let seen = consume(&broker.bootstrap, &registry.url(), 10_000);
+    assert_eq!(
+        duplicates(&seen),
+        [],
+        "two daemons must not both publish the stream"
+    );
+    assert!(
+        !second.log().contains("read the last committed offset"),
+        "the second daemon never started publishing:\n{}",
+        second.log()
+    );
+
+    // When the first dies, the waiting one takes over from the last committed offset.
+    first.kill9();
+    write(&db, 10_001, 15_000).await;
+    let seen = consume(&broker.bootstrap, &registry.url(), 15_000);
+    let extra: usize = seen.values().map(|n| n - 1).sum();
+    if broker.real_kafka {
+        assert_eq!(extra, 0, "real Kafka hides the aborted transaction");
+    } else {
+        // nisshi shows the killed daemon's open transaction: at most one batch.
+        assert!(extra <= 1_100, "{extra} duplicates after the takeover");
+    }
+    let status: Value = second.status("twice");
+    assert!(status["tasks"][0]["trace"].is_null(), "{status}");
+}
