@@ -8,8 +8,10 @@ pub mod offsets;
 pub mod producer;
 pub mod publisher;
 pub mod settings;
+pub mod stats;
 pub mod txmeta;
 
 pub use error::PublishError;
-pub use publisher::{PublishStats, Publisher};
+pub use publisher::Publisher;
 pub use settings::{KafkaConfig, PublishSettings, SettingError};
+pub use stats::PublishStats;

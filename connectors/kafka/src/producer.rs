@@ -43,7 +43,7 @@ struct Delivered {
 pub struct LastError(Mutex<Option<String>>);
 
 impl LastError {
-    fn set(&self, message: String) {
+    pub(crate) fn set(&self, message: String) {
         if let Ok(mut last) = self.0.lock() {
             *last = Some(message);
         }

@@ -12,8 +12,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use tokio::sync::mpsc;
 use tributary_avro::encode::{self, TxBlock};
@@ -24,61 +24,10 @@ use tributary_core::{Batch, CaptureItem, ChangeEvent, DurableLsn, Lsn, TableSche
 use crate::admin::Topics;
 use crate::error::PublishError;
 use crate::offsets::{self, OffsetSlot};
-use crate::producer::{LastError, TxProducer};
+use crate::producer::TxProducer;
 use crate::settings::{KafkaConfig, PublishSettings};
+use crate::stats::{PublishStats, unix_ms};
 use crate::txmeta::TxMetadata;
-
-/// Counters a status page or metrics endpoint can read while the publisher runs.
-#[derive(Debug, Default)]
-pub struct PublishStats {
-    pub records: AtomicU64,
-    pub transactions: AtomicU64,
-    /// The last LSN made durable (0 before the first).
-    pub durable_lsn: AtomicU64,
-    /// Since when (Unix ms) records wait for a Kafka commit; 0 when none wait.
-    pending_since_ms: AtomicU64,
-    /// The Kafka client's last error.
-    client_error: Arc<LastError>,
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-impl PublishStats {
-    /// Why publishing is stuck, when records have waited longer than `after` for Kafka to
-    /// commit them (the broker is unreachable, say); `None` while all is well.
-    pub fn stalled(&self, after: Duration) -> Option<String> {
-        let since = self.pending_since_ms.load(Ordering::Relaxed);
-        let waited = Duration::from_millis(unix_ms().saturating_sub(since));
-        if since == 0 || waited < after {
-            return None;
-        }
-        Some(format!(
-            "Kafka has not committed the open transaction for {}s; retrying. Last Kafka client error: {}",
-            waited.as_secs(),
-            self.client_error
-                .get()
-                .unwrap_or_else(|| "none reported".into())
-        ))
-    }
-
-    /// Records start (or stop) waiting for a commit; the first start counts.
-    fn pending(&self, waiting: bool) {
-        if waiting {
-            let _ = self.pending_since_ms.compare_exchange(
-                0,
-                unix_ms().max(1),
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            );
-        } else {
-            self.pending_since_ms.store(0, Ordering::Relaxed);
-        }
-    }
-}
 
 /// Registered schema ids and the topic of one table shape.
 struct TableEntry {

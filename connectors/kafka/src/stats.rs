@@ -1,0 +1,88 @@
+//! What a running publisher reports: counters, and why records are waiting for Kafka.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use crate::producer::LastError;
+
+/// Counters a status page or metrics endpoint can read while the publisher runs.
+#[derive(Debug, Default)]
+pub struct PublishStats {
+    pub records: AtomicU64,
+    pub transactions: AtomicU64,
+    /// The last LSN made durable (0 before the first).
+    pub durable_lsn: AtomicU64,
+    /// Since when (Unix ms) records wait for a Kafka commit; 0 when none wait.
+    pub(crate) pending_since_ms: AtomicU64,
+    /// The Kafka client's last error.
+    pub(crate) client_error: Arc<LastError>,
+}
+
+pub(crate) fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl PublishStats {
+    /// Why publishing is stuck, when records have waited longer than `after` for Kafka to
+    /// commit them (the broker is unreachable, say); `None` while all is well.
+    pub fn stalled(&self, after: Duration) -> Option<String> {
+        let since = self.pending_since_ms.load(Ordering::Relaxed);
+        let waited = Duration::from_millis(unix_ms().saturating_sub(since));
+        if since == 0 || waited < after {
+            return None;
+        }
+        Some(format!(
+            "Kafka has not committed the open transaction for {}s; retrying. Last Kafka client error: {}",
+            waited.as_secs(),
+            self.client_error
+                .get()
+                .unwrap_or_else(|| "none reported".into())
+        ))
+    }
+
+    /// Records start (or stop) waiting for a commit; the first start counts.
+    pub(crate) fn pending(&self, waiting: bool) {
+        if waiting {
+            let _ = self.pending_since_ms.compare_exchange(
+                0,
+                unix_ms().max(1),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        } else {
+            self.pending_since_ms.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stalled_only_after_records_wait_longer_than_the_threshold() {
+        let stats = PublishStats::default();
+        assert_eq!(stats.stalled(Duration::from_secs(5)), None, "nothing waits");
+        stats.pending(true);
+        assert_eq!(stats.stalled(Duration::from_secs(5)), None, "just started");
+        stats
+            .pending_since_ms
+            .store(unix_ms() - 12_000, Ordering::Relaxed);
+        stats.pending(true);
+        let why = stats.stalled(Duration::from_secs(5)).unwrap();
+        assert!(why.contains("for 12s"), "the first start counts: {why}");
+        assert!(why.contains("none reported"), "{why}");
+        stats.client_error.set("AllBrokersDown".into());
+        assert!(
+            stats
+                .stalled(Duration::from_secs(5))
+                .unwrap()
+                .contains("AllBrokersDown")
+        );
+        stats.pending(false);
+        assert_eq!(stats.stalled(Duration::from_secs(5)), None, "committed");
+    }
+}
