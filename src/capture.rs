@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
+use tributary_core::batch::TryRecvError;
 use tributary_core::offsets::FileOffsetStore;
-use tributary_core::{Batch, CaptureItem, DurableLsn, Lsn, Retry};
+use tributary_core::{BatchReceiver, CaptureItem, DurableLsn, Lsn, Retry};
 use tributary_postgres::config::PostgresConnectorConfig;
 use tributary_postgres::error::SourceError;
 
@@ -129,7 +130,7 @@ struct Pending {
 }
 
 async fn print(
-    mut rx: mpsc::Receiver<Batch>,
+    mut rx: BatchReceiver,
     store: &FileOffsetStore,
     durable: &DurableLsn,
     on_durable: impl Fn(Lsn),
@@ -144,7 +145,7 @@ async fn print(
     loop {
         let batch = match rx.try_recv() {
             Ok(batch) => batch,
-            Err(mpsc::error::TryRecvError::Empty) => {
+            Err(TryRecvError::Empty) => {
                 // The queue ran dry: make what was written durable before waiting.
                 flush(&mut out, &mut pending, store, durable, &on_durable)?;
                 last_flush = Instant::now();
@@ -153,7 +154,7 @@ async fn print(
                     None => break,
                 }
             }
-            Err(mpsc::error::TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Disconnected) => break,
         };
         for item in &batch {
             match item {

@@ -4,10 +4,15 @@
 //! wake-up and often a context switch, which would dominate a pipeline that otherwise
 //! spends about a microsecond per event. The source pushes items into a [`BatchSender`],
 //! which sends when the batch is full and whenever the source says a batch must go now
-//! (a transaction committed, a checkpoint, progress). The channel is bounded, so a slow
-//! sink applies backpressure.
+//! (a transaction committed, a checkpoint, progress). The channel is bounded in items,
+//! not batches, so a slow sink applies backpressure at the same depth whether batches are
+//! full or hold one small transaction each.
 
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+pub use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::CaptureItem;
 
@@ -19,27 +24,62 @@ pub type Batch = Vec<CaptureItem>;
 #[error("the event consumer stopped")]
 pub struct Closed;
 
+/// A batch in the channel, holding its share of the item budget until received.
+type InFlight = (Batch, OwnedSemaphorePermit);
+
 /// Accumulates items and sends them as batches.
 #[derive(Debug)]
 pub struct BatchSender {
-    tx: mpsc::Sender<Batch>,
+    tx: mpsc::UnboundedSender<InFlight>,
+    budget: Arc<Semaphore>,
+    max_items: usize,
     buf: Batch,
     max: usize,
 }
 
-/// Creates a batch channel holding at most about `max_items` items in flight, in batches
-/// of at most `batch` items.
-pub fn channel(max_items: usize, batch: usize) -> (BatchSender, mpsc::Receiver<Batch>) {
+/// The receiving end: batches in order.
+#[derive(Debug)]
+pub struct BatchReceiver {
+    rx: mpsc::UnboundedReceiver<InFlight>,
+    budget: Arc<Semaphore>,
+}
+
+/// Creates a batch channel holding at most `max_items` items in flight (a batch larger
+/// than that still passes, alone), in batches of at most `batch` items.
+pub fn channel(max_items: usize, batch: usize) -> (BatchSender, BatchReceiver) {
     let batch = batch.max(1);
-    let (tx, rx) = mpsc::channel((max_items / batch).max(2));
+    let max_items = max_items.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+    let budget = Arc::new(Semaphore::new(max_items));
+    let (tx, rx) = mpsc::unbounded_channel();
     (
         BatchSender {
             tx,
+            budget: budget.clone(),
+            max_items,
             buf: Vec::with_capacity(batch),
             max: batch,
         },
-        rx,
+        BatchReceiver { rx, budget },
     )
+}
+
+impl BatchReceiver {
+    /// The next batch; `None` once every sender is gone and the channel is empty.
+    pub async fn recv(&mut self) -> Option<Batch> {
+        self.rx.recv().await.map(|(batch, _permit)| batch)
+    }
+
+    /// The next batch if one is waiting.
+    pub fn try_recv(&mut self) -> Result<Batch, TryRecvError> {
+        self.rx.try_recv().map(|(batch, _permit)| batch)
+    }
+}
+
+impl Drop for BatchReceiver {
+    fn drop(&mut self) {
+        // Senders waiting for room learn that nobody will make any.
+        self.budget.close();
+    }
 }
 
 impl BatchSender {
@@ -58,7 +98,14 @@ impl BatchSender {
             return Ok(());
         }
         let batch = std::mem::replace(&mut self.buf, Vec::with_capacity(self.max));
-        self.tx.send(batch).await.map_err(|_| Closed)
+        let n = batch.len().min(self.max_items) as u32;
+        let permit = self
+            .budget
+            .clone()
+            .acquire_many_owned(n)
+            .await
+            .map_err(|_| Closed)?;
+        self.tx.send((batch, permit)).map_err(|_| Closed)
     }
 
     /// Adds an item and sends the batch at once.
@@ -71,8 +118,56 @@ impl BatchSender {
     pub fn fork(&self) -> BatchSender {
         BatchSender {
             tx: self.tx.clone(),
+            budget: self.budget.clone(),
+            max_items: self.max_items,
             buf: Vec::with_capacity(self.max),
             max: self.max,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn item(n: u64) -> CaptureItem {
+        CaptureItem::Checkpoint {
+            offset: serde_json::json!(n),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_bound_counts_items_not_batches() {
+        let (mut tx, mut rx) = channel(10, 4);
+        // Ten one-item batches fit: a batch per small transaction does not shrink the queue.
+        for n in 0..10 {
+            tx.push_now(item(n)).await.unwrap();
+        }
+        let blocked = tokio::time::timeout(Duration::from_millis(50), tx.push_now(item(10)));
+        assert!(blocked.await.is_err(), "the eleventh item waits for room");
+        assert_eq!(rx.recv().await.unwrap().len(), 1);
+        tx.push_now(item(11)).await.unwrap();
+        let mut seen = Vec::new();
+        while let Ok(batch) = rx.try_recv() {
+            seen.extend(batch);
+        }
+        assert_eq!(seen.len(), 10, "items 1..=9 and 11 (10 was never sent)");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_sender_learns_that_the_receiver_is_gone() {
+        let (mut tx, rx) = channel(2, 2);
+        tx.push(item(0)).await.unwrap();
+        tx.push(item(1)).await.unwrap();
+        let waiting = tokio::spawn(async move { tx.push_now(item(2)).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(rx);
+        let result = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the sender does not hang")
+            .unwrap();
+        assert_eq!(result, Err(Closed));
     }
 }

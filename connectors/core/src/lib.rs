@@ -16,7 +16,7 @@ pub mod schema;
 pub mod secret;
 pub mod value;
 
-pub use batch::{Batch, BatchSender};
+pub use batch::{Batch, BatchReceiver, BatchSender};
 pub use error::{ErrorKind, Retry};
 pub use event::{CaptureItem, ChangeEvent, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit};
 pub use lsn::{DurableLsn, Lsn};

@@ -321,6 +321,7 @@ impl TxProducer {
         )
         .await?;
         let started = Instant::now();
+        self.drain(started).await?;
         let mut delivered = self.delivered.clone();
         let waited = tokio::time::timeout(
             COMMIT_DEADLINE,
@@ -402,6 +403,31 @@ impl TxProducer {
                 Err(err)
             }
         }
+    }
+
+    /// Waits until every record enqueued so far has been delivered (or failed) and its
+    /// report handled, nudging librdkafka to send lingering batches now. Afterwards the
+    /// flush inside rust-rdkafka's `commit_transaction` has nothing to wait for; with
+    /// anything outstanding it would poll in fixed 100 ms steps.
+    async fn drain(&self, started: Instant) -> Result<(), PublishError> {
+        let mut pause = Duration::from_micros(250);
+        // A zero-timeout flush only checks (and wakes the brokers up); it never polls.
+        while self.producer.flush(Duration::ZERO).is_err() {
+            if started.elapsed() >= COMMIT_DEADLINE {
+                return Err(PublishError::Unavailable {
+                    action: "produce",
+                    message: format!(
+                        "{} records were not acknowledged within {}s; last client error: {}",
+                        self.producer.in_flight_count(),
+                        started.elapsed().as_secs(),
+                        self.last_error().unwrap_or_else(|| "none".into())
+                    ),
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+        Ok(())
     }
 
     /// Aborts the open transaction, if any (best effort: a fenced or dead producer is

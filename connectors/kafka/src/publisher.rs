@@ -15,11 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use tokio::sync::mpsc;
 use tributary_avro::encode::{self, TxBlock};
 use tributary_avro::registry::RegistryClient;
 use tributary_avro::schema::table_avro;
-use tributary_core::{Batch, CaptureItem, ChangeEvent, DurableLsn, Lsn, TableSchemas};
+use tributary_core::batch::TryRecvError;
+use tributary_core::{
+    Batch, BatchReceiver, CaptureItem, ChangeEvent, DurableLsn, Lsn, TableSchemas,
+};
 
 use crate::admin::Topics;
 use crate::error::PublishError;
@@ -169,7 +171,7 @@ impl Publisher {
     /// finish is aborted, never committed.
     pub async fn run(
         mut self,
-        mut rx: mpsc::Receiver<Batch>,
+        mut rx: BatchReceiver,
         durable: &DurableLsn,
     ) -> Result<(), PublishError> {
         let result = self.run_inner(&mut rx, durable).await;
@@ -182,13 +184,13 @@ impl Publisher {
 
     async fn run_inner(
         &mut self,
-        rx: &mut mpsc::Receiver<Batch>,
+        rx: &mut BatchReceiver,
         durable: &DurableLsn,
     ) -> Result<(), PublishError> {
         loop {
             let batch = match rx.try_recv() {
                 Ok(batch) => batch,
-                Err(mpsc::error::TryRecvError::Empty) => {
+                Err(TryRecvError::Empty) => {
                     // The queue ran dry: commit what is whole before waiting.
                     self.commit(durable).await?;
                     match self.wait(rx, durable).await? {
@@ -196,7 +198,7 @@ impl Publisher {
                         None => break,
                     }
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Disconnected) => break,
             };
             for item in batch {
                 self.item(item).await?;
@@ -220,7 +222,7 @@ impl Publisher {
     /// Waits for the next batch, committing a heartbeat whenever one falls due meanwhile.
     async fn wait(
         &mut self,
-        rx: &mut mpsc::Receiver<Batch>,
+        rx: &mut BatchReceiver,
         durable: &DurableLsn,
     ) -> Result<Option<Batch>, PublishError> {
         loop {
