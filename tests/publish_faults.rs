@@ -66,16 +66,20 @@ fn duplicates(seen: &HashMap<i64, usize>) -> Vec<(i64, usize)> {
 
 /// The connector's task trace, once it mentions `needle`.
 async fn wait_trace(daemon: &Daemon, name: &str, needle: &str, timeout: Duration) -> String {
-    wait_for(
-        &format!("the status trace of {name} to mention {needle:?}"),
-        timeout,
-        async || {
-            let s = daemon.status(name);
-            let trace = s["tasks"][0]["trace"].as_str().unwrap_or_default();
-            trace.contains(needle).then(|| trace.to_string())
-        },
-    )
-    .await
+    let deadline = Instant::now() + timeout;
+    loop {
+        let s = daemon.status(name);
+        let trace = s["tasks"][0]["trace"].as_str().unwrap_or_default();
+        if trace.contains(needle) {
+            return trace.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the status trace of {name} did not mention {needle:?} within {timeout:?}; last status: {s}\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn events_db(pg: &PgCluster) -> tokio_postgres::Client {
@@ -113,10 +117,14 @@ async fn broker_gone_for_30s_mid_stream_loses_and_duplicates_nothing() {
         &connector,
     );
     wait_active(&db, "outage_slot", T).await;
+    let created = confirmed_flush(&db, "outage_slot").await.unwrap_or(0);
 
+    // The first part is published (topic created, schemas registered) before the outage.
     write(&db, 1, 10_000).await;
     let before = wait_for("the first part to be published", T, async || {
-        confirmed_flush(&db, "outage_slot").await.filter(|l| *l > 0)
+        confirmed_flush(&db, "outage_slot")
+            .await
+            .filter(|l| *l > created)
     })
     .await;
 
@@ -125,6 +133,7 @@ async fn broker_gone_for_30s_mid_stream_loses_and_duplicates_nothing() {
     // Postgres keeps committing while the broker is away.
     write(&db, 10_001, 20_000).await;
     let trace = wait_trace(&daemon, "outage", "Kafka", Duration::from_secs(25)).await;
+    assert!(trace.contains("waited"), "{trace}");
     eprintln!("status while the broker is away: {trace}");
     let status = daemon.status("outage");
     assert_eq!(
@@ -155,6 +164,15 @@ async fn broker_gone_for_30s_mid_stream_loses_and_duplicates_nothing() {
     assert!(
         status["tasks"][0]["trace"].is_null(),
         "the trace clears once Kafka commits again: {status}"
+    );
+    // The source kept its replication connection alive while it waited (the test clusters'
+    // wal_sender_timeout is 10 s): the stream went on without a restart.
+    assert!(
+        !daemon
+            .log()
+            .contains("will restart from its last committed offset"),
+        "{}",
+        daemon.log()
     );
 }
 

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
-use rdkafka::config::ClientConfig;
+use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerGroupMetadata};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
@@ -62,6 +62,21 @@ pub struct ProducerCtx {
 }
 
 impl ClientContext for ProducerCtx {
+    /// librdkafka's own log lines (`debug` property) go to the daemon's log.
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", fac, "{message}"),
+            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", fac, "{message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", fac, "{message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", fac, "{message}"),
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(%error, reason, "Kafka client error");
         self.last_error.set(format!("{error}: {reason}"));
@@ -125,12 +140,21 @@ impl TxProducer {
             last_error: Arc::default(),
         };
         let mut c = client_config(cfg);
+        // rust-rdkafka derives librdkafka's log level from the `log` crate, which the
+        // daemon does not use: take it from tracing instead.
+        c.set_log_level(
+            if tracing::enabled!(target: "librdkafka", tracing::Level::DEBUG) {
+                RDKafkaLogLevel::Debug
+            } else {
+                RDKafkaLogLevel::Info
+            },
+        );
         // Defaults that favour throughput and bounded memory; pass-through may change them.
         for (k, v) in [
             ("linger.ms", "5"),
             ("batch.size", "1000000"),
             ("queue.buffering.max.kbytes", "65536"),
-            ("queue.buffering.max.messages", "1000000"),
+            ("queue.buffering.max.messages", "100000"),
             ("transaction.timeout.ms", "120000"),
             ("message.timeout.ms", "120000"),
             ("partitioner", "murmur2_random"),

@@ -251,6 +251,10 @@ impl Publisher {
     }
 
     async fn item(&mut self, item: CaptureItem) -> Result<(), PublishError> {
+        if !matches!(item, CaptureItem::Progress { .. }) {
+            // From here this item waits for Kafka (topic creation, sends, the commit).
+            self.stats.pending(true);
+        }
         match item {
             CaptureItem::Change(event) => {
                 self.open.at_boundary = false;

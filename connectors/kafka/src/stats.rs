@@ -13,7 +13,7 @@ pub struct PublishStats {
     pub transactions: AtomicU64,
     /// The last LSN made durable (0 before the first).
     pub durable_lsn: AtomicU64,
-    /// Since when (Unix ms) records wait for a Kafka commit; 0 when none wait.
+    /// Since when (Unix ms) source items wait to be committed to Kafka; 0 when none wait.
     pub(crate) pending_since_ms: AtomicU64,
     /// The Kafka client's last error.
     pub(crate) client_error: Arc<LastError>,
@@ -35,7 +35,7 @@ impl PublishStats {
             return None;
         }
         Some(format!(
-            "Kafka has not committed the open transaction for {}s; retrying. Last Kafka client error: {}",
+            "changes have waited {}s to be committed to Kafka; retrying. Last Kafka client error: {}",
             waited.as_secs(),
             self.client_error
                 .get()
@@ -73,7 +73,7 @@ mod tests {
             .store(unix_ms() - 12_000, Ordering::Relaxed);
         stats.pending(true);
         let why = stats.stalled(Duration::from_secs(5)).unwrap();
-        assert!(why.contains("for 12s"), "the first start counts: {why}");
+        assert!(why.contains("waited 12s"), "the first start counts: {why}");
         assert!(why.contains("none reported"), "{why}");
         stats.client_error.set("AllBrokersDown".into());
         assert!(

@@ -9,6 +9,7 @@
 //! ever reported to Postgres as flushed.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_postgres::Client;
@@ -19,7 +20,9 @@ use crate::config::{AutocreateMode, PostgresConnectorConfig, SnapshotMode, quote
 use crate::conn::connect_query;
 use crate::error::SourceError;
 use crate::offset::{PgOffset, SnapshotProgress};
-use crate::replication::{ReplicationConnection, ReplicationEvent, StatusConfig};
+use crate::replication::{
+    ReplicationConnection, ReplicationEvent, ReplicationStream, StatusConfig,
+};
 use crate::snapshot::{self, SnapshotTable};
 use crate::stream::{ChangeStream, OverlapFilter, OverlapScope};
 use crate::table::{TableState, WireColumn};
@@ -269,14 +272,18 @@ pub async fn run(
             }
             ev = stream.next() => match ev? {
                 Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
-                    changes.handle(wal_start, data, &mut out).await?;
+                    let handled = changes.handle(wal_start, data, &mut out);
+                    keeping_alive(&mut stream, status_interval, handled).await?;
                     if stopping && !changes.in_transaction() {
                         break;
                     }
                 }
                 Some(ReplicationEvent::Keepalive { wal_end }) => {
                     if let Some(item) = changes.progress(wal_end) {
-                        out.push_now(item).await.map_err(|_| SourceError::Closed)?;
+                        let pushed = async {
+                            out.push_now(item).await.map_err(|_| SourceError::Closed)
+                        };
+                        keeping_alive(&mut stream, status_interval, pushed).await?;
                     }
                 }
                 None => {
@@ -327,6 +334,26 @@ fn plan(
         });
     }
     Ok(out)
+}
+
+/// Runs `work`, which may wait for room downstream (a sink stalled on its broker), while
+/// sending status updates every `every`: the server hears from us and does not drop the
+/// connection after `wal_sender_timeout`. The updates report only what is durable.
+async fn keeping_alive<T>(
+    stream: &mut ReplicationStream,
+    every: Duration,
+    work: impl Future<Output = Result<T, SourceError>>,
+) -> Result<T, SourceError> {
+    if every.is_zero() {
+        return work.await;
+    }
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            () = tokio::time::sleep(every) => stream.send_status(false).await?,
+        }
+    }
 }
 
 /// Checks the server can do logical replication at all; returns `wal_sender_timeout`.
