@@ -226,7 +226,9 @@ impl Publisher {
         durable: &DurableLsn,
     ) -> Result<Option<Batch>, PublishError> {
         loop {
-            let Some(due) = self.heartbeat_due_at() else {
+            // Inside a source transaction nothing can be committed, heartbeats neither.
+            let due = self.heartbeat_due_at().filter(|_| self.open.at_boundary);
+            let Some(due) = due else {
                 return Ok(rx.recv().await);
             };
             tokio::select! {
