@@ -208,3 +208,28 @@ pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<
     tracing::info!("stopped");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every property the publishing side reads is one the Postgres connector accepts:
+    /// the two crates keep their own lists, and this keeps them in step.
+    #[test]
+    fn the_postgres_connector_accepts_every_publish_property() {
+        for key in tributary_kafka::settings::PUBLISH_PROPERTIES {
+            let doc = serde_json::json!({"name": "c", "config": {
+                "connector.class": "io.debezium.connector.postgresql.PostgresConnector",
+                "database.hostname": "127.0.0.1", "database.user": "u",
+                "database.dbname": "d", "topic.prefix": "cdc",
+                "heartbeat.interval.ms": "1000", *key: "1",
+            }});
+            if let Err(e) = PostgresConnectorConfig::from_connector_json(&doc) {
+                assert!(
+                    !e.to_string().contains(key),
+                    "{key} is read by the publisher but refused by the source: {e}"
+                );
+            }
+        }
+    }
+}

@@ -127,7 +127,8 @@ pub struct PublishSettings {
     pub heartbeat_prefix: String,
 }
 
-/// Connector properties read here (the Postgres connector accepts them as known).
+/// Connector properties read here. The Postgres connector must accept each of them as
+/// known; the daemon's tests check that it does.
 pub const PUBLISH_PROPERTIES: &[&str] = &[
     "provide.transaction.metadata",
     "topic.transaction",
@@ -138,6 +139,10 @@ pub const PUBLISH_PROPERTIES: &[&str] = &[
     "publish.batch.max.ms",
     "heartbeat.interval.ms",
     "topic.heartbeat.prefix",
+    "heartbeat.action.query",
+    "topic.creation.default.partitions",
+    "topic.creation.default.replication.factor",
+    "topic.creation.default.cleanup.policy",
 ];
 
 impl PublishSettings {
@@ -148,7 +153,13 @@ impl PublishSettings {
         props: &BTreeMap<String, String>,
     ) -> Result<Self, Vec<SettingError>> {
         let mut errors = Vec::new();
-        let get = |k: &str| props.get(k).map(|s| s.trim()).filter(|s| !s.is_empty());
+        let get = |k: &str| {
+            debug_assert!(
+                PUBLISH_PROPERTIES.contains(&k),
+                "{k} is not in PUBLISH_PROPERTIES"
+            );
+            props.get(k).map(|s| s.trim()).filter(|s| !s.is_empty())
+        };
         let mut number = |k: &str, default: u64, min: u64| -> u64 {
             match get(k) {
                 None => default,

@@ -172,7 +172,8 @@ const KNOWN: &[&str] = &[
     "status.update.interval.ms",
     "replication.streaming",
     "max.queue.size",
-    // Read by the publishing side (tributary-kafka's PUBLISH_PROPERTIES).
+    // Read by the publishing side: tributary-kafka's PUBLISH_PROPERTIES, which the daemon's
+    // tests check against this list.
     "provide.transaction.metadata",
     "topic.transaction",
     "schema.name.adjustment.mode",
