@@ -20,7 +20,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::Deserialize;
+use tributary_core::Secret;
 use tributary_kafka::KafkaConfig;
 
 /// The daemon configuration, validated.
@@ -28,10 +31,41 @@ use tributary_kafka::KafkaConfig;
 pub struct DaemonConfig {
     pub data_dir: PathBuf,
     pub api_listen: SocketAddr,
+    pub api: ApiConfig,
+    /// How long SIGTERM waits for connectors to finish their open batch.
+    pub shutdown_timeout: Duration,
     pub kafka: KafkaConfig,
     pub registry: RegistryConfig,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+}
+
+/// `[api]` beyond the listen address.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub auth: ApiAuth,
+    /// Larger request bodies get 413.
+    pub max_body_bytes: usize,
+    /// A request that takes longer gets 503.
+    pub request_timeout: Duration,
+}
+
+/// Who may call the API.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ApiAuth {
+    None,
+    Basic { username: String, password: Secret },
+    Bearer(Secret),
+}
+
+impl std::fmt::Debug for ApiAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApiAuth::None => f.write_str("None"),
+            ApiAuth::Basic { username, .. } => write!(f, "Basic({username})"),
+            ApiAuth::Bearer(_) => f.write_str("Bearer"),
+        }
+    }
 }
 
 /// `[schema_registry]`.
@@ -49,6 +83,7 @@ pub struct RegistryConfig {
 #[serde(deny_unknown_fields)]
 struct File {
     data_dir: Option<PathBuf>,
+    shutdown_timeout_ms: Option<u64>,
     #[serde(default)]
     api: Api,
     #[serde(default)]
@@ -63,6 +98,13 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct Api {
     listen: Option<String>,
+    /// "none", "basic" or "bearer"; unset: none on loopback, required elsewhere.
+    auth: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    max_body_bytes: Option<usize>,
+    request_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,7 +231,7 @@ impl File {
                 default.parse().expect("valid default")
             })
         };
-        let api_listen = addr("api.listen", self.api.listen, "127.0.0.1:8083");
+        let api_listen = addr("api.listen", self.api.listen.clone(), "127.0.0.1:8083");
         let registry_listen = addr(
             "schema_registry.listen",
             self.schema_registry.listen,
@@ -242,12 +284,20 @@ impl File {
         {
             errors.push(format!("log.format: {f:?} is not valid; use text or json"));
         }
+        let auth = api_auth(&self.api, api_listen, &mut errors);
+        let api = ApiConfig {
+            auth,
+            max_body_bytes: self.api.max_body_bytes.unwrap_or(1 << 20),
+            request_timeout: Duration::from_millis(self.api.request_timeout_ms.unwrap_or(90_000)),
+        };
         if !errors.is_empty() {
             return Err(ConfigError::Invalid(errors));
         }
         Ok(DaemonConfig {
             data_dir: self.data_dir.unwrap_or_else(|| PathBuf::from("./data")),
             api_listen,
+            api,
+            shutdown_timeout: Duration::from_millis(self.shutdown_timeout_ms.unwrap_or(30_000)),
             kafka,
             registry: RegistryConfig {
                 url,
@@ -258,6 +308,41 @@ impl File {
             log_format: self.log.format,
             log_level: self.log.level,
         })
+    }
+}
+
+/// `[api] auth`: off by default on loopback; anywhere else it must be chosen, even if the
+/// choice is "none".
+fn api_auth(api: &Api, listen: SocketAddr, errors: &mut Vec<String>) -> ApiAuth {
+    let given = |key: &str, v: &Option<String>, errors: &mut Vec<String>| -> String {
+        match v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            Some(v) => v.to_string(),
+            None => {
+                errors.push(format!("api.{key}: is required with this api.auth"));
+                String::new()
+            }
+        }
+    };
+    match api.auth.as_deref().map(str::trim) {
+        None | Some("") if listen.ip().is_loopback() => ApiAuth::None,
+        None | Some("") => {
+            errors.push(format!(
+                "api.auth: the API listens on {listen}, beyond loopback, so it needs auth\nHINT: set api.auth = \"bearer\" with api.token, or \"basic\" with api.username and api.password; or api.auth = \"none\" if something in front of it does the checking"
+            ));
+            ApiAuth::None
+        }
+        Some("none") => ApiAuth::None,
+        Some("basic") => ApiAuth::Basic {
+            username: given("username", &api.username, errors),
+            password: Secret::new(given("password", &api.password, errors)),
+        },
+        Some("bearer") => ApiAuth::Bearer(Secret::new(given("token", &api.token, errors))),
+        Some(other) => {
+            errors.push(format!(
+                "api.auth: {other:?} is not valid; use none, basic or bearer"
+            ));
+            ApiAuth::None
+        }
     }
 }
 
@@ -313,5 +398,28 @@ mod tests {
         assert!(e.contains("log.format"), "{e}");
         let e = parse("[api]\nlisen = 1\n", &[]).unwrap_err().to_string();
         assert!(e.contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn auth_is_required_beyond_loopback_unless_turned_off() {
+        let c = parse("", &[]).unwrap();
+        assert_eq!(c.api.auth, ApiAuth::None);
+        let e = parse("[api]\nlisten = \"0.0.0.0:8083\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("api.auth"), "{e}");
+        let c = parse("[api]\nlisten = \"0.0.0.0:8083\"\nauth = \"none\"\n", &[]).unwrap();
+        assert_eq!(c.api.auth, ApiAuth::None);
+        let e = parse("[api]\nauth = \"bearer\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("api.token"), "{e}");
+        let c = parse(
+            "[api]\nauth = \"basic\"\nusername = \"ops\"\npassword = \"pw\"\n",
+            &[],
+        )
+        .unwrap();
+        assert!(matches!(c.api.auth, ApiAuth::Basic { ref username, .. } if username == "ops"));
+        assert!(!format!("{:?}", c.api.auth).contains("pw"));
     }
 }

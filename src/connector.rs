@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::watch;
 use tributary_avro::registry::RegistryClient;
+use tributary_core::metrics::SourceMetrics;
 use tributary_core::{DurableLsn, ErrorKind, Retry};
 use tributary_kafka::{KafkaConfig, PublishError, PublishSettings, PublishStats, Publisher};
 use tributary_postgres::config::PostgresConnectorConfig;
@@ -46,21 +47,26 @@ impl Retry for ConnectorError {
 }
 
 /// Kafka Connect's connector and task states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum State {
+    #[default]
     Unassigned,
     Running,
+    Paused,
+    Stopped,
     Failed,
+    Restarting,
 }
 
-/// What `GET /connectors/{name}/status` reports.
-#[derive(Debug, Clone, Serialize)]
+/// What `GET /connectors/{name}/status` reports of the task.
+#[derive(Debug, Clone, Default)]
 pub struct Status {
     pub state: State,
     /// Why the connector failed, or what it is retrying after.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
+    /// Snapshot progress, while a snapshot runs or once one completed in this run.
+    pub snapshot: Option<serde_json::Value>,
 }
 
 /// How long records may wait for a Kafka commit before status says why.
@@ -71,9 +77,9 @@ type CurrentStats = Arc<Mutex<Option<Arc<PublishStats>>>>;
 
 /// A connector as the daemon runs it.
 pub struct Connector {
-    pub name: String,
     pub status: Arc<Mutex<Status>>,
     stats: CurrentStats,
+    metrics: Arc<SourceMetrics>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -92,28 +98,48 @@ pub struct Spec {
 }
 
 impl Connector {
-    pub fn spawn(shared: Arc<Shared>, spec: Spec) -> Connector {
-        let status = Arc::new(Mutex::new(Status {
-            state: State::Unassigned,
-            trace: None,
-        }));
+    /// Starts the connector. The daemon, not the source, drops the slot when the operator
+    /// stops or deletes the connector (`slot.drop.on.stop`): a pause must keep it.
+    pub fn spawn(shared: Arc<Shared>, mut spec: Spec) -> Connector {
+        let status = Arc::new(Mutex::new(Status::default()));
         let (stop, stop_rx) = watch::channel(false);
-        let name = spec.source.name.clone();
         let stats = CurrentStats::default();
-        let task = tokio::spawn(supervise(
+        let metrics = Arc::new(SourceMetrics::default());
+        if spec.source.slot_drop_on_stop {
+            let mut source = (*spec.source).clone();
+            source.slot_drop_on_stop = false;
+            spec.source = Arc::new(source);
+        }
+        let run = Run {
             shared,
             spec,
-            status.clone(),
-            stats.clone(),
-            stop_rx,
-        ));
+            status: status.clone(),
+            stats: stats.clone(),
+            metrics: metrics.clone(),
+        };
+        let task = tokio::spawn(supervise(run, stop_rx));
         Connector {
-            name,
             status,
             stats,
+            metrics,
             stop,
             task: Mutex::new(Some(task)),
         }
+    }
+
+    /// The source's counters (for `/metrics`).
+    pub fn source_metrics(&self) -> Arc<SourceMetrics> {
+        self.metrics.clone()
+    }
+
+    /// The current run's publisher counters, if a run is publishing.
+    pub fn publish_stats(&self) -> Option<Arc<PublishStats>> {
+        self.stats.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// Topics written in the current run.
+    pub fn topics(&self) -> Vec<String> {
+        self.publish_stats().map(|s| s.topics()).unwrap_or_default()
     }
 
     /// The connector's state; a running connector whose records wait for Kafka says why.
@@ -121,7 +147,12 @@ impl Connector {
         let mut status = self.status.lock().map(|s| s.clone()).unwrap_or(Status {
             state: State::Failed,
             trace: Some("status lock poisoned".into()),
+            snapshot: None,
         });
+        status.snapshot = self
+            .metrics
+            .snapshot_report()
+            .and_then(|r| serde_json::to_value(r).ok());
         if status.state == State::Running && status.trace.is_none() {
             status.trace = self
                 .stats
@@ -152,29 +183,33 @@ fn set(status: &Mutex<Status>, state: State, trace: Option<String>) {
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-async fn supervise(
+/// What one connector's runs share.
+struct Run {
     shared: Arc<Shared>,
     spec: Spec,
     status: Arc<Mutex<Status>>,
     stats: CurrentStats,
-    mut stop: watch::Receiver<bool>,
-) {
-    let name = spec.source.name.clone();
+    metrics: Arc<SourceMetrics>,
+}
+
+async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
+    let (status, stats) = (&run.status, &run.stats);
+    let name = run.spec.source.name.clone();
     let mut backoff = MIN_BACKOFF;
     loop {
         if *stop.borrow() {
             break;
         }
-        set(&status, State::Running, None);
+        set(status, State::Running, None);
         let started = Instant::now();
-        let result = run_once(&shared, &spec, stop.clone(), &status, &stats).await;
+        let result = run_once(&run, stop.clone()).await;
         if let Ok(mut s) = stats.lock() {
             *s = None;
         }
         match result {
             Ok(()) => {
                 tracing::info!(connector = name, "connector stopped");
-                set(&status, State::Unassigned, None);
+                set(status, State::Unassigned, None);
                 break;
             }
             Err(e) if e.is_transient() => {
@@ -183,7 +218,7 @@ async fn supervise(
                 }
                 tracing::warn!(connector = name, error = %e, retry_in_ms = backoff.as_millis() as u64, "connector will restart from its last committed offset");
                 set(
-                    &status,
+                    status,
                     State::Running,
                     Some(format!("retrying in {}s after: {e}", backoff.as_secs())),
                 );
@@ -195,23 +230,18 @@ async fn supervise(
             }
             Err(e) => {
                 tracing::error!(connector = name, error = %e, "connector failed");
-                set(&status, State::Failed, Some(e.to_string()));
+                set(status, State::Failed, Some(e.to_string()));
                 break;
             }
         }
     }
     if *stop.borrow() && status.lock().is_ok_and(|s| s.state != State::Failed) {
-        set(&status, State::Unassigned, None);
+        set(status, State::Unassigned, None);
     }
 }
 
-async fn run_once(
-    shared: &Shared,
-    spec: &Spec,
-    mut stop: watch::Receiver<bool>,
-    status: &Mutex<Status>,
-    stats: &CurrentStats,
-) -> Result<(), ConnectorError> {
+async fn run_once(run: &Run, mut stop: watch::Receiver<bool>) -> Result<(), ConnectorError> {
+    let (shared, spec, status, stats) = (&run.shared, &run.spec, &run.status, &run.stats);
     let _lock = ConnectorLock::acquire(&spec.source).await?;
     let (publisher, stored) =
         Publisher::start(&shared.kafka, spec.publish.clone(), shared.registry.clone()).await?;
@@ -241,12 +271,13 @@ async fn run_once(
         )),
         _ => None,
     };
-    let source = tokio::spawn(tributary_postgres::source::run(
+    let source = tokio::spawn(tributary_postgres::source::run_with_metrics(
         spec.source.clone(),
         stored,
         tx,
         durable.clone(),
         source_stop_rx,
+        run.metrics.clone(),
     ));
     let published = publisher.run(rx, &durable).await;
     let _ = source_stop.send(true);

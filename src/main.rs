@@ -5,8 +5,13 @@ mod api;
 mod capture;
 mod config;
 mod connector;
+mod manager;
+mod metrics;
+mod notify;
+mod secrets;
 mod serve;
 mod signal;
+mod store;
 mod telemetry;
 
 use std::path::PathBuf;
@@ -31,20 +36,29 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the daemon: REST API, embedded schema registry (unless an external one is
-    /// configured) and connectors, publishing to Kafka exactly once.
+    /// Run the daemon: the REST API (Kafka Connect's dialect, on 127.0.0.1:8083), the
+    /// embedded schema registry (unless an external one is configured) and the connectors,
+    /// publishing to Kafka exactly once.
+    ///
+    /// Connectors are managed over the API (POST /connectors, …) and kept in the data
+    /// directory, so they come back after a restart. With no config, everything runs on
+    /// loopback with defaults and ./data. SIGINT or SIGTERM stops cleanly; under systemd
+    /// (Type=notify) readiness is reported.
     Serve {
         /// Daemon config (TOML). Every key can be overridden by TRIBUTARY__SECTION__KEY.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Connector JSON files to run ({"name": …, "config": {…}}); repeatable.
+        /// Connector JSON files ({"name": …, "config": {…}}) to create or update at start,
+        /// as PUT /connectors/{name}/config would; repeatable.
         #[arg(long)]
         connector: Vec<PathBuf>,
     },
     /// Check a daemon config (and connector files) without starting anything.
     Validate {
+        /// Daemon config (TOML) to check.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Connector JSON files to check (every property; the database is not contacted).
         #[arg(long)]
         connector: Vec<PathBuf>,
     },

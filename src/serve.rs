@@ -1,21 +1,26 @@
 //! `tributary serve`: the daemon. It locks its data directory, serves the embedded schema
-//! registry unless an external one is configured, runs connectors, and serves the REST API
-//! until SIGINT or SIGTERM, when every connector finishes the transaction it is in.
+//! registry unless an external one is configured, brings back the stored connectors (and
+//! adopts `--connector` files), and serves the REST API until SIGINT or SIGTERM, when
+//! every connector finishes the transaction it is in, within `shutdown_timeout_ms`.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tributary_avro::registry::{EmbeddedRegistry, RegistryAuth, RegistryClient};
-use tributary_kafka::PublishSettings;
+#[cfg(test)]
 use tributary_postgres::config::PostgresConnectorConfig;
 
 use crate::api::{ApiState, router};
 use crate::config::DaemonConfig;
-use crate::connector::{Connector, Shared, Spec};
+use crate::connector::Shared;
+use crate::manager::{Manager, check_name, parse_spec};
+use crate::store::{Store, Stored, TargetState};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +58,11 @@ impl ServeError {
     }
 }
 
+/// A connector from a `--connector` file: its name and config.
+pub type FileConnector = (String, serde_json::Map<String, serde_json::Value>);
+
 /// Reads and checks connector files (Kafka Connect's `{"name", "config"}` shape).
-pub fn load_connectors(files: &[PathBuf]) -> Result<Vec<Spec>, ServeError> {
+pub fn load_connectors(files: &[PathBuf]) -> Result<Vec<FileConnector>, ServeError> {
     let mut specs = Vec::new();
     let mut errors = Vec::new();
     for path in files {
@@ -69,22 +77,26 @@ pub fn load_connectors(files: &[PathBuf]) -> Result<Vec<Spec>, ServeError> {
                 path.display()
             ))
         })?;
-        let source = match PostgresConnectorConfig::from_connector_json(&doc) {
-            Ok(c) => c,
-            Err(e) => {
-                errors.push(format!("{}: {e}", path.display()));
-                continue;
-            }
+        let (Some(name), Some(config)) = (
+            doc.get("name").and_then(|n| n.as_str()),
+            doc.get("config").and_then(|c| c.as_object()),
+        ) else {
+            errors.push(format!(
+                "{}: use Kafka Connect's shape {{\"name\": …, \"config\": {{…}}}}",
+                path.display()
+            ));
+            continue;
         };
-        match PublishSettings::parse(&source.name, &source.topic_prefix, &source.raw) {
-            Ok(publish) => specs.push(Spec {
-                source: Arc::new(source),
-                publish,
-            }),
+        if let Err(e) = check_name(name) {
+            errors.push(format!("{}: {e}", path.display()));
+            continue;
+        }
+        match parse_spec(name, config) {
+            Ok(_) => specs.push((name.to_string(), config.clone())),
             Err(es) => errors.extend(es.iter().map(|e| format!("{}: {e}", path.display()))),
         }
     }
-    let mut names: Vec<&str> = specs.iter().map(|s| s.source.name.as_str()).collect();
+    let mut names: Vec<&str> = specs.iter().map(|s| s.0.as_str()).collect();
     names.sort_unstable();
     if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
         errors.push(format!(
@@ -97,6 +109,31 @@ pub fn load_connectors(files: &[PathBuf]) -> Result<Vec<Spec>, ServeError> {
     } else {
         Err(ServeError::Config(errors.join("\n")))
     }
+}
+
+/// Connector files join the store: a new name is created RUNNING, a known one gets the
+/// file's config and keeps its target state.
+fn adopt_files(store: &Store, files: Vec<FileConnector>) -> Result<(), ServeError> {
+    let stored = store.all();
+    for (name, mut config) in files {
+        config.insert("name".into(), serde_json::Value::String(name.clone()));
+        let entry = match stored.get(&name) {
+            Some(s) if s.config == config => continue,
+            Some(s) => Stored {
+                config,
+                ..s.clone()
+            },
+            None => Stored {
+                config,
+                target: TargetState::Running,
+                topics: vec![],
+            },
+        };
+        store
+            .put(&name, Some(entry))
+            .map_err(|e| ServeError::Config(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Takes an exclusive lock on `<data_dir>/.lock` for the life of the process.
@@ -130,7 +167,7 @@ async fn bind(addr: std::net::SocketAddr, key: &'static str) -> Result<TcpListen
 }
 
 pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<(), ServeError> {
-    let specs = load_connectors(&connector_files)?;
+    let files = load_connectors(&connector_files)?;
     let _lock = lock_data_dir(&config.data_dir)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
@@ -168,6 +205,8 @@ pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<
         registry,
     });
 
+    let store = Store::open(&config.data_dir).map_err(|e| ServeError::Config(e.to_string()))?;
+    adopt_files(&store, files)?;
     let api_listener = bind(config.api_listen, "api.listen").await?;
     let api_addr = api_listener
         .local_addr()
@@ -176,17 +215,14 @@ pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<
             key: "api.listen",
             source,
         })?;
-    let mut connectors = BTreeMap::new();
-    for spec in specs {
-        let c = Connector::spawn(shared.clone(), spec);
-        connectors.insert(c.name.clone(), c);
-    }
+    let manager = Manager::start(shared.clone(), store);
     let state = Arc::new(ApiState {
-        connectors,
+        manager: manager.clone(),
+        shared,
         worker_id: api_addr.to_string(),
+        config: config.api.clone(),
+        ready: AtomicBool::new(true),
     });
-    tracing::info!(api = %api_addr, registry = registry_url, connectors = state.connectors.len(), "tributary ready");
-
     let mut stop = shutdown_rx.clone();
     let api = tokio::spawn(
         axum::serve(api_listener, router(state.clone()))
@@ -195,15 +231,18 @@ pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<
             })
             .into_future(),
     );
+    tracing::info!(api = %api_addr, registry = registry_url, connectors = manager.names().len(), "tributary ready");
+    crate::notify::notify("READY=1");
+
     crate::signal::wait().await;
+    crate::notify::notify("STOPPING=1");
+    state.ready.store(false, Ordering::Relaxed);
     tracing::info!("stopping: connectors finish the transaction they are in");
-    for c in state.connectors.values() {
-        c.stop().await;
-    }
+    manager.shutdown(config.shutdown_timeout).await;
     let _ = shutdown_tx.send(true);
-    let _ = api.await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), api).await;
     if let Some(task) = registry_task {
-        let _ = task.await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
     tracing::info!("stopped");
     Ok(())

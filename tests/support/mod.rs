@@ -3,6 +3,7 @@
 //! parallel and never depend on the machine's own Postgres.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod capture;
 pub mod daemon;
 pub mod kafka;

@@ -37,6 +37,26 @@ pub struct BatchSender {
     max: usize,
 }
 
+/// How full the channel is: Debezium's `QueueTotalCapacity` and `QueueRemainingCapacity`,
+/// in items. Items a sender has buffered but not yet sent are not counted.
+#[derive(Debug, Clone)]
+pub struct QueueGauge {
+    capacity: usize,
+    budget: Arc<Semaphore>,
+}
+
+impl QueueGauge {
+    /// Items the channel holds at most.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Items that still fit before a sender has to wait.
+    pub fn remaining(&self) -> usize {
+        self.budget.available_permits().min(self.capacity)
+    }
+}
+
 /// The receiving end: batches in order.
 #[derive(Debug)]
 pub struct BatchReceiver {
@@ -114,6 +134,14 @@ impl BatchSender {
         self.flush().await
     }
 
+    /// A read-only view of the channel's fill level, for metrics.
+    pub fn gauge(&self) -> QueueGauge {
+        QueueGauge {
+            capacity: self.max_items,
+            budget: self.budget.clone(),
+        }
+    }
+
     /// A second sender on the same channel (its own buffer).
     pub fn fork(&self) -> BatchSender {
         BatchSender {
@@ -154,6 +182,30 @@ mod tests {
             seen.extend(batch);
         }
         assert_eq!(seen.len(), 10, "items 1..=9 and 11 (10 was never sent)");
+    }
+
+    #[tokio::test]
+    async fn the_gauge_shows_the_items_in_flight() {
+        let (mut tx, mut rx) = channel(10, 4);
+        let gauge = tx.gauge();
+        assert_eq!((gauge.capacity(), gauge.remaining()), (10, 10));
+        tx.push(item(0)).await.unwrap();
+        assert_eq!(
+            gauge.remaining(),
+            10,
+            "buffered in the sender, not yet sent"
+        );
+        tx.push_now(item(1)).await.unwrap();
+        tx.push_now(item(2)).await.unwrap();
+        assert_eq!(gauge.remaining(), 7);
+        assert_eq!(rx.recv().await.unwrap().len(), 2);
+        assert_eq!(gauge.remaining(), 9, "a received batch gives its room back");
+        let fork = tx.fork().gauge();
+        assert_eq!(
+            (fork.capacity(), fork.remaining()),
+            (10, 9),
+            "one channel, one gauge"
+        );
     }
 
     #[tokio::test]

@@ -11,15 +11,17 @@ pub mod error;
 pub mod event;
 pub mod json;
 pub mod lsn;
+pub mod metrics;
 pub mod offsets;
 pub mod schema;
 pub mod secret;
 pub mod value;
 
-pub use batch::{Batch, BatchReceiver, BatchSender};
+pub use batch::{Batch, BatchReceiver, BatchSender, QueueGauge};
 pub use error::{ErrorKind, Retry};
 pub use event::{CaptureItem, ChangeEvent, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit};
 pub use lsn::{DurableLsn, Lsn};
+pub use metrics::{OpCounts, SnapshotReport, SourceMetrics};
 pub use schema::{Field, Schema, SchemaType, TableSchemas};
 pub use secret::Secret;
 pub use value::Value;

@@ -73,10 +73,36 @@ impl serde::Serialize for Lsn {
     }
 }
 
+/// Reads `"X/Y"` text, or a plain integer: Debezium stores `lsn` in its offsets as a
+/// number, so an offset written by Debezium (or a Debezium-style `PATCH …/offsets`) reads
+/// as it is. Serializing always writes `"X/Y"`.
 impl<'de> serde::Deserialize<'de> for Lsn {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        struct LsnVisitor;
+
+        impl serde::de::Visitor<'_> for LsnVisitor {
+            type Value = Lsn;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an LSN like \"16/B374D848\" or a non-negative integer")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Lsn, E> {
+                s.parse().map_err(E::custom)
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Lsn, E> {
+                Ok(Lsn(v))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Lsn, E> {
+                u64::try_from(v)
+                    .map(Lsn)
+                    .map_err(|_| E::custom(format!("invalid LSN {v}: it must not be negative")))
+            }
+        }
+
+        d.deserialize_any(LsnVisitor)
     }
 }
 
@@ -116,6 +142,21 @@ mod tests {
         assert!("16B374D848".parse::<Lsn>().is_err());
         assert!("/1".parse::<Lsn>().is_err());
         assert!("1/123456789".parse::<Lsn>().is_err());
+    }
+
+    #[test]
+    fn lsn_reads_text_or_debeziums_integer_and_writes_text() {
+        let lsn = Lsn(0x16_B374_D848);
+        let from_text: Lsn = serde_json::from_str("\"16/B374D848\"").unwrap();
+        let from_number: Lsn =
+            serde_json::from_value(serde_json::json!(0x16_B374_D848u64)).unwrap();
+        assert_eq!(from_text, lsn);
+        assert_eq!(from_number, lsn);
+        assert_eq!(serde_json::to_string(&lsn).unwrap(), "\"16/B374D848\"");
+        let err = serde_json::from_str::<Lsn>("-1").unwrap_err().to_string();
+        assert!(err.contains("must not be negative"), "{err}");
+        assert!(serde_json::from_str::<Lsn>("\"nope\"").is_err());
+        assert!(serde_json::from_str::<Lsn>("1.5").is_err());
     }
 
     #[test]

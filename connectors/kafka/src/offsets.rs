@@ -8,16 +8,23 @@
 //! transaction commits. Recovery reads that committed position and then the record just
 //! before it, which is therefore the last committed offset, whatever the broker shows of
 //! aborted transactions.
+//!
+//! Resetting a connector's offset (`DELETE …/offsets`) commits a tombstone (null value) in
+//! the same way, so "no offset" is also an offset record: [`read_committed`] reads it as
+//! `None`, and so it does when compaction later removes that tombstone.
+//! [`read_offset`] and [`write_offset`] serve the REST API's offset requests.
 
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
+use crate::admin::Topics;
 use crate::error::PublishError;
 use crate::murmur2::partition_for;
-use crate::producer::client_config;
-use crate::settings::KafkaConfig;
+use crate::producer::{TxProducer, client_config};
+use crate::settings::{KafkaConfig, PublishSettings, TopicSettings};
 
 /// Where a connector's offset records go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,9 +53,9 @@ pub fn group_id(connector: &str) -> String {
     format!("tributary-{connector}")
 }
 
-/// Reads the last committed offset of a connector, or `None` if it never committed one.
-/// Call it after the connector's producer has claimed its transactional id, so that an
-/// earlier instance's transaction is settled.
+/// Reads the last committed offset of a connector, or `None` if it never committed one or
+/// its offsets were reset. Call it after the connector's producer has claimed its
+/// transactional id, so that an earlier instance's transaction is settled.
 pub async fn read_committed(
     cfg: &KafkaConfig,
     connector: &str,
@@ -102,7 +109,20 @@ pub async fn read_committed(
             if msg.offset() < at {
                 continue;
             }
-            if msg.offset() > at || msg.key() != Some(slot.key.as_slice()) {
+            if msg.offset() > at {
+                // The committed record is gone. Compaction removes only records a later one
+                // of the same key replaced (then the group would point at that one) and
+                // tombstones past delete.retention.ms: this was a reset.
+                tracing::info!(
+                    connector,
+                    topic = slot.topic,
+                    partition = slot.partition,
+                    offset = at,
+                    "the committed offset record was compacted away (a reset's tombstone): no offset"
+                );
+                return Ok(None);
+            }
+            if msg.key() != Some(slot.key.as_slice()) {
                 return Err(PublishError::Offset {
                     connector,
                     message: format!(
@@ -114,7 +134,10 @@ pub async fn read_committed(
                     ),
                 });
             }
-            let value = msg.payload().unwrap_or_default();
+            let Some(value) = msg.payload().filter(|v| !v.is_empty()) else {
+                // A tombstone: the offsets were reset.
+                return Ok(None);
+            };
             return serde_json::from_slice(value)
                 .map(Some)
                 .map_err(|e| PublishError::Offset {
@@ -132,4 +155,121 @@ pub async fn read_committed(
     })
     .await
     .map_err(|e| PublishError::Config(format!("offset recovery panicked: {e}")))?
+}
+
+/// How the offsets topic is created when it does not exist: compacted, as Kafka Connect's
+/// `offset.storage.topic`.
+pub fn offsets_topic_settings(kafka: &KafkaConfig) -> TopicSettings {
+    TopicSettings {
+        partitions: kafka.offsets_topic_partitions,
+        replication_factor: kafka.offsets_topic_replication_factor,
+        cleanup_policy: "compact".into(),
+    }
+}
+
+/// Reads a connector's last committed offset without claiming its transactional id, for
+/// `GET …/offsets` in any state of the connector. `None` when the offsets topic does not
+/// exist yet, the connector never committed, or its offsets were reset. While the connector
+/// runs, the answer is its offset as of its last Kafka commit.
+pub async fn read_offset(
+    kafka: &KafkaConfig,
+    connector: &str,
+    topic_prefix: &str,
+) -> Result<Option<serde_json::Value>, PublishError> {
+    let Some(partitions) = offsets_topic_partitions(kafka, connector).await? else {
+        return Ok(None);
+    };
+    let slot = OffsetSlot::new(&kafka.offsets_topic, partitions, connector, topic_prefix);
+    read_committed(kafka, connector, &slot).await
+}
+
+/// The partition count of the offsets topic, or `None` when it does not exist.
+async fn offsets_topic_partitions(
+    kafka: &KafkaConfig,
+    connector: &str,
+) -> Result<Option<i32>, PublishError> {
+    let mut c = client_config(kafka);
+    // A metadata request must not create the topic.
+    c.set("allow.auto.create.topics", "false");
+    let topic = kafka.offsets_topic.clone();
+    let connector = connector.to_string();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = c
+            .create()
+            .map_err(|e| PublishError::kafka("metadata client setup", e, &connector))?;
+        let md = consumer
+            .fetch_metadata(Some(&topic), Duration::from_secs(30))
+            .map_err(|e| PublishError::Unavailable {
+                action: "metadata request",
+                message: format!("offsets topic {topic}: {e}"),
+            })?;
+        let Some(t) = md.topics().iter().find(|t| t.name() == topic) else {
+            return Ok(None);
+        };
+        match t.error() {
+            None => {}
+            Some(e) if RDKafkaErrorCode::from(e) == RDKafkaErrorCode::UnknownTopicOrPartition => {
+                return Ok(None);
+            }
+            Some(e) => {
+                return Err(PublishError::Unavailable {
+                    action: "metadata request",
+                    message: format!("offsets topic {topic}: {}", RDKafkaErrorCode::from(e)),
+                });
+            }
+        }
+        Ok(match t.partitions().len() {
+            0 => None,
+            n => Some(n as i32),
+        })
+    })
+    .await
+    .map_err(|e| PublishError::Config(format!("the metadata request panicked: {e}")))?
+}
+
+/// Replaces a connector's committed offset with `value`, or resets it with a tombstone when
+/// `value` is `None`, for `PATCH`/`DELETE …/offsets` while the connector is STOPPED. The
+/// record and the consumer group's position are committed in one transaction of the
+/// connector's own transactional id, exactly as the publisher commits them; claiming that
+/// id first fences any instance of the connector still running somewhere and settles its
+/// open transaction, so the write cannot interleave with a stale commit.
+pub async fn write_offset(
+    kafka: &KafkaConfig,
+    settings: &PublishSettings,
+    value: Option<&serde_json::Value>,
+) -> Result<(), PublishError> {
+    let mut topics = Topics::new(kafka)?;
+    topics
+        .ensure(&kafka.offsets_topic, &offsets_topic_settings(kafka))
+        .await?;
+    let mut producer = TxProducer::start(
+        kafka,
+        &settings.transactional_id(),
+        &group_id(&settings.connector),
+    )
+    .await?;
+    let partitions = producer.partitions(&kafka.offsets_topic).await?;
+    let slot = OffsetSlot::new(
+        &kafka.offsets_topic,
+        partitions,
+        &settings.connector,
+        &settings.topic_prefix,
+    );
+    let bytes = match value {
+        Some(v) => Some(serde_json::to_vec(v).map_err(|e| PublishError::Offset {
+            connector: settings.connector.clone(),
+            message: format!("the new offset cannot be written as JSON: {e}"),
+        })?),
+        None => None,
+    };
+    producer.begin()?;
+    producer
+        .commit_with_offset_value(&slot.topic, slot.partition, &slot.key, bytes.as_deref())
+        .await?;
+    tracing::info!(
+        connector = settings.connector,
+        offset = %value.map(|v| v.to_string()).unwrap_or_else(|| "none (reset)".into()),
+        "connector offset written"
+    );
+    Ok(())
 }

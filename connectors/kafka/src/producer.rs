@@ -334,13 +334,26 @@ impl TxProducer {
         key: &[u8],
         value: &[u8],
     ) -> Result<(), PublishError> {
+        self.commit_with_offset_value(offsets_topic, partition, key, Some(value))
+            .await
+    }
+
+    /// [`TxProducer::commit_with_offset`] with an optional value: `None` writes a
+    /// tombstone, which resets the connector's offset.
+    pub async fn commit_with_offset_value(
+        &mut self,
+        offsets_topic: &str,
+        partition: i32,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<(), PublishError> {
         self.token += 1;
         let token = self.token;
         self.send_marked(
             offsets_topic,
             Some(partition),
             Some(key),
-            Some(value),
+            value,
             token as usize,
         )
         .await?;

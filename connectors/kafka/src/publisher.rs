@@ -90,6 +90,8 @@ pub struct Publisher {
     key_buf: Vec<u8>,
     value_buf: Vec<u8>,
     stats: Arc<PublishStats>,
+    /// The stats' topics epoch this publisher has recorded its topics for.
+    topics_epoch: u64,
 }
 
 impl Publisher {
@@ -158,6 +160,7 @@ impl Publisher {
                 key_buf: Vec::with_capacity(256),
                 value_buf: Vec::with_capacity(4096),
                 stats,
+                topics_epoch: 0,
             },
             stored,
         ))
@@ -253,6 +256,7 @@ impl Publisher {
     }
 
     async fn item(&mut self, item: CaptureItem) -> Result<(), PublishError> {
+        self.after_topics_reset();
         if !matches!(item, CaptureItem::Progress { .. }) {
             // From here this item waits for Kafka (topic creation, sends, the commit).
             self.stats.pending(true);
@@ -349,6 +353,7 @@ impl Publisher {
                         .await?,
                 );
                 self.topics.ensure(&topic, &self.settings.topics).await?;
+                self.stats.add_topic(&topic);
                 if let Some(hb) = self.heartbeat.as_mut() {
                     hb.ids = Some(ids);
                 }
@@ -425,6 +430,7 @@ impl Publisher {
             self.topics
                 .ensure(&meta.topic, &self.settings.topics)
                 .await?;
+            self.stats.add_topic(&meta.topic);
             meta.ids = Some((key_id, value_id));
         }
         self.key_buf.clear();
@@ -475,6 +481,7 @@ impl Publisher {
             .register(&format!("{topic}-value"), &avro.value)
             .await?;
         self.topics.ensure(&topic, &self.settings.topics).await?;
+        self.stats.add_topic(&topic);
         tracing::info!(
             topic,
             key_id,
@@ -527,6 +534,23 @@ impl Publisher {
             self.advance(durable, lsn);
         }
         Ok(())
+    }
+
+    /// After `PUT …/topics/reset`, every table, transaction and heartbeat topic is looked
+    /// up again on its next record (from the registry client's cache), which lists it anew.
+    fn after_topics_reset(&mut self) {
+        let epoch = self.stats.topics_epoch.load(Ordering::Relaxed);
+        if epoch == self.topics_epoch {
+            return;
+        }
+        self.topics_epoch = epoch;
+        self.tables.clear();
+        if let Some(meta) = self.meta.as_mut() {
+            meta.ids = None;
+        }
+        if let Some(hb) = self.heartbeat.as_mut() {
+            hb.ids = None;
+        }
     }
 
     fn advance(&self, durable: &DurableLsn, lsn: Lsn) {

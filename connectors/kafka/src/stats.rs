@@ -1,7 +1,9 @@
-//! What a running publisher reports: counters, and why records are waiting for Kafka.
+//! What a running publisher reports: counters, the topics it wrote to, and why records
+//! are waiting for Kafka.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::producer::LastError;
@@ -17,6 +19,10 @@ pub struct PublishStats {
     pub(crate) pending_since_ms: AtomicU64,
     /// The Kafka client's last error.
     pub(crate) client_error: Arc<LastError>,
+    /// Topics the connector has written to (change, transaction and heartbeat topics).
+    pub(crate) topics: Mutex<BTreeSet<String>>,
+    /// Bumped by [`PublishStats::reset_topics`]: the publisher then records its topics anew.
+    pub(crate) topics_epoch: AtomicU64,
 }
 
 pub(crate) fn unix_ms() -> u64 {
@@ -26,6 +32,35 @@ pub(crate) fn unix_ms() -> u64 {
 }
 
 impl PublishStats {
+    /// The topics the connector has written to, sorted (Kafka Connect's
+    /// `GET /connectors/{name}/topics`).
+    pub fn topics(&self) -> Vec<String> {
+        self.topics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The connector writes to `topic` (called once per table shape, not per record).
+    /// Forgets the topics written so far (`PUT …/topics/reset`); each is listed again
+    /// once the connector writes to it again.
+    pub fn reset_topics(&self) {
+        self.topics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self.topics_epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add_topic(&self, topic: &str) {
+        let mut topics = self.topics.lock().unwrap_or_else(|e| e.into_inner());
+        if !topics.contains(topic) {
+            topics.insert(topic.to_string());
+        }
+    }
+
     /// Why publishing is stuck, when records have waited longer than `after` for Kafka to
     /// commit them (the broker is unreachable, say); `None` while all is well.
     pub fn stalled(&self, after: Duration) -> Option<String> {
@@ -61,6 +96,20 @@ impl PublishStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topics_are_listed_once_and_sorted() {
+        let stats = PublishStats::default();
+        assert!(stats.topics().is_empty());
+        stats.add_topic("cdc.public.b");
+        stats.add_topic("cdc.transaction");
+        stats.add_topic("cdc.public.a");
+        stats.add_topic("cdc.public.b");
+        assert_eq!(
+            stats.topics(),
+            ["cdc.public.a", "cdc.public.b", "cdc.transaction"]
+        );
+    }
 
     #[test]
     fn stalled_only_after_records_wait_longer_than_the_threshold() {

@@ -3,8 +3,9 @@
 //! broker that shows aborted records, and a second producer with the same
 //! transactional.id fences the first.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 use serde_json::json;
 use tributary_core::Retry;
@@ -14,53 +15,9 @@ use tributary_kafka::offsets::{OffsetSlot, group_id, read_committed};
 use tributary_kafka::producer::TxProducer;
 use tributary_kafka::settings::{KafkaConfig, TopicSettings};
 
-struct Broker {
-    child: Option<Child>,
-    bootstrap: String,
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn broker() -> Broker {
-    if let Ok(b) = std::env::var("KAFKA_BOOTSTRAP") {
-        return Broker {
-            child: None,
-            bootstrap: b,
-        };
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new(std::env::var("NISSHI").unwrap_or_else(|_| "nisshi".into()))
-        .args(["broker", "--storage-engine", "memory://nisshi/", "--listener-url", &url, "--advertised-listener-url", &url])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nisshi (cargo install nisshi@0.7.0 --no-default-features --features dynostore --ignore-rust-version)");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nisshi did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Broker {
-        child: Some(child),
-        bootstrap: format!("127.0.0.1:{port}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn committed_offset_survives_a_crashed_transaction_and_fencing_stops_the_old_producer() {
-    let b = broker();
+    let b = common::broker();
     let unique = format!("{}", std::process::id());
     let cfg = KafkaConfig {
         bootstrap_servers: b.bootstrap.clone(),

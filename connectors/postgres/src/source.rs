@@ -1,6 +1,6 @@
 //! The Postgres source connector: checks, setup, snapshot, then streaming.
 //!
-//! [`run`] is the whole life of one connector run. It checks everything it can before it
+//! [`run`] (or [`run_with_metrics`]) is the whole life of one connector run. It checks everything it can before it
 //! creates anything (credentials, `wal_level`, publication, the tables' replica identity,
 //! whether the slot is free), so a bad setup fails with a clear error and leaves nothing
 //! half-created. It then creates what is missing, takes or resumes the snapshot inside an
@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::sync::watch;
 use tokio_postgres::Client;
-use tributary_core::{BatchSender, DurableLsn, Lsn};
+use tributary_core::{BatchSender, DurableLsn, Lsn, SourceMetrics};
 
 use crate::catalog::{self, TableMeta};
 use crate::config::{AutocreateMode, PostgresConnectorConfig, SnapshotMode, quote_ident};
@@ -43,10 +43,24 @@ struct SlotRow {
 pub async fn run(
     config: Arc<PostgresConnectorConfig>,
     stored: Option<serde_json::Value>,
+    out: BatchSender,
+    durable: DurableLsn,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), SourceError> {
+    run_with_metrics(config, stored, out, durable, shutdown, Arc::default()).await
+}
+
+/// [`run`], reporting events, transactions, snapshot progress and the output queue's
+/// fill level to `metrics` as it goes.
+pub async fn run_with_metrics(
+    config: Arc<PostgresConnectorConfig>,
+    stored: Option<serde_json::Value>,
     mut out: BatchSender,
     durable: DurableLsn,
     mut shutdown: watch::Receiver<bool>,
+    metrics: Arc<SourceMetrics>,
 ) -> Result<(), SourceError> {
+    metrics.start_run(out.gauge());
     let mut offset = PgOffset::from_json(stored.as_ref()).map_err(SourceError::Offset)?;
     let client = connect_query(&config.connect).await?;
     let sender_timeout = preflight(&client).await?;
@@ -160,6 +174,7 @@ pub async fn run(
                     offset,
                     &mut out,
                     shutdown.clone(),
+                    &metrics,
                 )
                 .await?;
                 if outcome.interrupted {
@@ -211,6 +226,7 @@ pub async fn run(
                     offset,
                     &mut out,
                     shutdown.clone(),
+                    &metrics,
                 )
                 .await?;
                 if outcome.interrupted {
@@ -258,7 +274,8 @@ pub async fn run(
         )
         .await?;
     tracing::info!(slot = %config.slot_name, %start, proto = if streaming { 2 } else { 1 }, "streaming started");
-    let mut changes = ChangeStream::new(config.clone(), client, registry, offset, overlap);
+    let mut changes =
+        ChangeStream::new(config.clone(), client, registry, offset, overlap).with_metrics(metrics);
     // On shutdown, the transaction being delivered is finished first: its first events
     // may already be downstream, and a restart (from the last commit) would repeat them.
     let mut stopping = false;

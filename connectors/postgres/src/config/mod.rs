@@ -5,9 +5,12 @@
 //! does). [`PostgresConnectorConfig::parse`] checks every property and returns all problems
 //! at once, each naming the property, so the REST API can answer with per-field errors.
 //! Kafka Connect's own properties (`connector.class`, `tasks.max`, converters,
-//! transforms, …) are accepted and left to the host.
+//! transforms, …) are accepted and left to the host. The connector's own properties are
+//! defined once, in [`PROPERTIES`] (type, default, documentation); any other property is an
+//! error naming it.
 
 mod filters;
+mod properties;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -20,6 +23,7 @@ use crate::conn::{ConnectParams, SslMode};
 use crate::types::{BinaryHandling, DecimalHandling, IntervalHandling, TimePrecision, TypeModes};
 
 pub use filters::{KeyColumns, TableFilters, TableId, quote_ident};
+pub use properties::{Importance, PROPERTIES, PropertyDef, PropertyKind, property};
 
 /// Connector classes that name this connector.
 pub const CONNECTOR_CLASSES: &[&str] = &[
@@ -94,6 +98,9 @@ pub struct PostgresConnectorConfig {
     pub skipped_operations: HashSet<Op>,
     pub tombstones_on_delete: bool,
     pub slot_drop_on_stop: bool,
+    /// Drop the publication when the connector is deleted (Tributary extension
+    /// `publication.drop.on.delete`, default false).
+    pub publication_drop_on_delete: bool,
     pub snapshot_mode: SnapshotMode,
     pub snapshot_max_threads: usize,
     /// Heap pages per snapshot chunk (Tributary extension `snapshot.chunk.pages`).
@@ -129,61 +136,6 @@ const FRAMEWORK_PREFIXES: &[&str] = &[
     "consumer.override.",
     "admin.override.",
     "topic.creation.",
-];
-
-/// Properties of Debezium's Postgres connector this connector reads. Any other property
-/// (outside the framework prefixes) is an error naming it.
-const KNOWN: &[&str] = &[
-    "connector.class",
-    "tasks.max",
-    "name",
-    "database.hostname",
-    "database.port",
-    "database.user",
-    "database.password",
-    "database.dbname",
-    "database.sslmode",
-    "database.sslrootcert",
-    "database.connect.timeout.ms",
-    "plugin.name",
-    "slot.name",
-    "publication.name",
-    "publication.autocreate.mode",
-    "schema.include.list",
-    "schema.exclude.list",
-    "table.include.list",
-    "table.exclude.list",
-    "column.include.list",
-    "column.exclude.list",
-    "message.key.columns",
-    "skipped.operations",
-    "tombstones.on.delete",
-    "slot.drop.on.stop",
-    "snapshot.mode",
-    "snapshot.max.threads",
-    "snapshot.chunk.pages",
-    "decimal.handling.mode",
-    "time.precision.mode",
-    "interval.handling.mode",
-    "binary.handling.mode",
-    "money.fraction.digits",
-    "unavailable.value.placeholder",
-    "topic.prefix",
-    "status.update.interval.ms",
-    "replication.streaming",
-    "max.queue.size",
-    // Read by the publishing side: tributary-kafka's PUBLISH_PROPERTIES, which the daemon's
-    // tests check against this list.
-    "provide.transaction.metadata",
-    "topic.transaction",
-    "schema.name.adjustment.mode",
-    "field.name.adjustment.mode",
-    "publish.batch.max.events",
-    "publish.batch.max.bytes",
-    "publish.batch.max.ms",
-    "heartbeat.interval.ms",
-    "topic.heartbeat.prefix",
-    "heartbeat.action.query",
 ];
 
 /// Reads the string form of a property value, as Kafka Connect would.
@@ -324,8 +276,8 @@ impl PostgresConnectorConfig {
             r.error("name", "must not be empty");
         }
         for key in raw.keys() {
-            let known = KNOWN.contains(&key.as_str())
-                || FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p));
+            let known =
+                property(key).is_some() || FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p));
             if !known {
                 r.error(
                     key,
@@ -435,6 +387,8 @@ impl PostgresConnectorConfig {
         let skipped_operations = parse_skipped(&mut r);
         let tombstones_on_delete = r.parse::<bool>("tombstones.on.delete", true, "true or false");
         let slot_drop_on_stop = r.parse::<bool>("slot.drop.on.stop", false, "true or false");
+        let publication_drop_on_delete =
+            r.parse::<bool>("publication.drop.on.delete", false, "true or false");
         let streaming = r.parse::<bool>("replication.streaming", true, "true or false");
         let status_ms = r.parse::<u64>("status.update.interval.ms", 10_000, "milliseconds");
         if status_ms == 0 {
@@ -508,6 +462,7 @@ impl PostgresConnectorConfig {
             skipped_operations,
             tombstones_on_delete,
             slot_drop_on_stop,
+            publication_drop_on_delete,
             snapshot_mode,
             snapshot_max_threads,
             snapshot_chunk_pages,

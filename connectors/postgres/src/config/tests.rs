@@ -112,3 +112,87 @@ fn filters_match_whole_identifiers() {
     );
     assert!(c.skipped_operations.is_empty());
 }
+
+#[test]
+fn every_property_set_to_its_default_parses_as_if_unset() {
+    let mut c = base();
+    let o = c.as_object_mut().unwrap();
+    for p in PROPERTIES {
+        if let Some(default) = p.default {
+            o.insert(p.name.into(), json!(default));
+        }
+    }
+    let normalize = |mut c: PostgresConnectorConfig| {
+        c.raw.clear();
+        let mut ops: Vec<String> = c
+            .skipped_operations
+            .drain()
+            .map(|o| format!("{o:?}"))
+            .collect();
+        ops.sort();
+        (format!("{c:?}"), ops)
+    };
+    assert_eq!(
+        normalize(parse(c).unwrap()),
+        normalize(parse(base()).unwrap())
+    );
+}
+
+#[test]
+fn property_definitions_are_unique_and_speak_kafka_connects_names() {
+    let mut names: Vec<&str> = PROPERTIES.iter().map(|p| p.name).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), PROPERTIES.len(), "a property is defined twice");
+    let required: Vec<&str> = PROPERTIES
+        .iter()
+        .filter(|p| p.required)
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(
+        required,
+        [
+            "database.hostname",
+            "database.user",
+            "database.dbname",
+            "topic.prefix"
+        ]
+    );
+    for p in PROPERTIES {
+        assert!(
+            !p.documentation.is_empty() && !p.group.is_empty(),
+            "{}",
+            p.name
+        );
+        assert!(!(p.required && p.default.is_some()), "{}", p.name);
+    }
+    let password = property("database.password").unwrap();
+    assert_eq!(password.kind.as_str(), "PASSWORD");
+    assert_eq!(password.importance.as_str(), "HIGH");
+    assert_eq!(
+        property("table.include.list").unwrap().kind.as_str(),
+        "LIST"
+    );
+    assert_eq!(property("database.port").unwrap().default, Some("5432"));
+    assert!(property("databse.hostname").is_none());
+}
+
+#[test]
+fn publication_drop_on_delete_is_off_unless_asked_for() {
+    assert!(!parse(base()).unwrap().publication_drop_on_delete);
+    let mut c = base();
+    let o = c.as_object_mut().unwrap();
+    o.insert("publication.drop.on.delete".into(), json!(true));
+    o.insert("slot.drop.on.stop".into(), json!("true"));
+    let c = parse(c).unwrap();
+    assert!(c.publication_drop_on_delete);
+    assert!(c.slot_drop_on_stop);
+    let mut bad = base();
+    bad.as_object_mut()
+        .unwrap()
+        .insert("publication.drop.on.delete".into(), json!("yes"));
+    assert_eq!(
+        fields(parse(bad).unwrap_err()),
+        ["publication.drop.on.delete"]
+    );
+}

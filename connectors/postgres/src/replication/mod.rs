@@ -18,7 +18,7 @@ mod stream;
 mod wire;
 
 #[cfg(test)]
-mod test_cluster;
+pub(crate) mod test_cluster;
 #[cfg(test)]
 mod tests;
 

@@ -1,4 +1,4 @@
-//! A throwaway Postgres cluster per test, private to the replication tests.
+//! A throwaway Postgres cluster per test, for the replication and admin tests.
 //!
 //! Each [`Cluster`] gets its own temporary directory and free port, so tests run in
 //! parallel. It is `initdb`'d with SCRAM for the superuser and a `pg_hba.conf` that gives
@@ -17,18 +17,18 @@ use tributary_core::Secret;
 
 use crate::conn::{ConnectParams, SslMode, connect_query};
 
-pub(super) const SUPERUSER: &str = "postgres";
-pub(super) const SUPERUSER_PASSWORD: &str = "super-secret";
+pub(crate) const SUPERUSER: &str = "postgres";
+pub(crate) const SUPERUSER_PASSWORD: &str = "super-secret";
 
 /// Test roles: (name, password, pg_hba method).
-pub(super) const ROLES: &[(&str, &str, &str)] = &[
+pub(crate) const ROLES: &[(&str, &str, &str)] = &[
     ("trust_user", "trust-pw", "trust"),
     ("clear_user", "clear-pw", "password"),
     ("md5_user", "md5-pw", "md5"),
     ("scram_user", "scram-pw", "scram-sha-256"),
 ];
 
-pub(super) struct Cluster {
+pub(crate) struct Cluster {
     dir: tempfile::TempDir,
     pub port: u16,
     ssl: bool,
@@ -275,7 +275,7 @@ impl Drop for Cluster {
 }
 
 /// Polls `check` until it yields a value, failing the test after `timeout`.
-pub(super) async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+pub(crate) async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -293,7 +293,7 @@ where
     }
 }
 
-pub(super) fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
     listener.local_addr().expect("local addr").port()
 }

@@ -13,6 +13,7 @@
 //! checkpoint naming the chunk done, so a restart reads only the chunks not yet done.
 
 mod copy_text;
+mod progress;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -20,7 +21,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
 use tributary_core::event::now_us;
-use tributary_core::{BatchSender, CaptureItem, ChangeEvent, Lsn, Op, SnapshotMarker, SourceInfo};
+use tributary_core::{
+    BatchSender, CaptureItem, ChangeEvent, Lsn, Op, SnapshotMarker, SourceInfo, SourceMetrics,
+};
 
 use crate::catalog::TableMeta;
 use crate::config::{PostgresConnectorConfig, quote_ident};
@@ -31,6 +34,7 @@ use crate::stream::key_string;
 use crate::table::{Cell, TableState};
 
 pub use copy_text::split_row;
+use progress::Tracker;
 
 /// A table to snapshot.
 pub struct SnapshotTable {
@@ -75,7 +79,9 @@ enum WorkerMsg {
     },
 }
 
-/// Runs the snapshot of `tables` inside `snapshot_name`, continuing `offset.snapshot`.
+/// Runs the snapshot of `tables` inside `snapshot_name`, continuing `offset.snapshot`,
+/// and reports its progress to `metrics`.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     config: Arc<PostgresConnectorConfig>,
     planner: &Client,
@@ -84,7 +90,9 @@ pub async fn run(
     mut offset: PgOffset,
     out: &mut BatchSender,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    metrics: &SourceMetrics,
 ) -> Result<SnapshotOutcome, SourceError> {
+    let mut tracker = Tracker::start(metrics);
     let progress = offset
         .snapshot
         .get_or_insert_with(SnapshotProgress::default);
@@ -123,6 +131,7 @@ pub async fn run(
         .iter()
         .filter(|t| !progress.tables[&t.meta.id.to_string()].is_complete())
         .count();
+    tracker.plan(planner, &tables, progress).await;
     tracing::info!(
         tables = remaining_tables,
         chunks = jobs.len(),
@@ -186,6 +195,7 @@ pub async fn run(
         let Some(msg) = msg else { break };
         match msg {
             WorkerMsg::Rows { table, rows } => {
+                tracker.rows(rows.len() as u64);
                 let t = &tables[table];
                 if t.collect_keys {
                     let keys = outcome.keys.entry(t.meta.oid).or_default();
@@ -202,7 +212,7 @@ pub async fn run(
                         send(out, CaptureItem::Change(prev)).await?;
                     }
                 }
-                flush_pending(&mut pending, &mut offset, &tables, out).await?;
+                flush_pending(&mut pending, &mut offset, &tables, out, &mut tracker).await?;
             }
             WorkerMsg::ChunkDone { table, chunk, rows } => {
                 pending.push((table, chunk, rows));
@@ -223,7 +233,7 @@ pub async fn run(
         }
         send(out, CaptureItem::Change(last)).await?;
     }
-    flush_pending(&mut pending, &mut offset, &tables, out).await?;
+    flush_pending(&mut pending, &mut offset, &tables, out, &mut tracker).await?;
     // A stop may still have let every chunk finish.
     let completed = !stopping
         || offset.snapshot.as_ref().is_some_and(|s| {
@@ -241,11 +251,7 @@ pub async fn run(
     })
     .await
     .map_err(|_| SourceError::Closed)?;
-    if completed {
-        tracing::info!("snapshot completed");
-    } else {
-        tracing::info!("snapshot stopped; a restart resumes it");
-    }
+    tracker.finish(completed);
     outcome.interrupted = !completed;
     outcome.offset = offset;
     Ok(outcome)
@@ -256,6 +262,7 @@ async fn flush_pending(
     offset: &mut PgOffset,
     tables: &[SnapshotTable],
     out: &mut BatchSender,
+    tracker: &mut Tracker<'_>,
 ) -> Result<(), SourceError> {
     if pending.is_empty() {
         return Ok(());
@@ -266,10 +273,11 @@ async fn flush_pending(
     for (table, chunk, rows) in pending.drain(..) {
         let id = tables[table].meta.id.to_string();
         if let Some(p) = progress.tables.get_mut(&id) {
+            let was_complete = p.is_complete();
             p.done.insert(chunk);
             p.rows += rows;
-            if p.is_complete() {
-                tracing::info!(table = %id, rows = p.rows, "table snapshot completed");
+            if p.is_complete() && !was_complete {
+                tracker.table_done(table, &id, p.rows);
             }
         }
     }

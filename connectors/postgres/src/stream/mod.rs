@@ -19,8 +19,8 @@ use bytes::Bytes;
 use tokio_postgres::Client;
 use tributary_core::event::now_us;
 use tributary_core::{
-    BatchSender, CaptureItem, ChangeEvent, Lsn, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit,
-    Value,
+    BatchSender, CaptureItem, ChangeEvent, Lsn, Op, OpCounts, SnapshotMarker, SourceInfo,
+    SourceMetrics, TxBegin, TxCommit, Value,
 };
 
 mod spill;
@@ -63,6 +63,10 @@ struct OpenTx {
     events: u64,
 }
 
+/// Inside a large transaction, events are added to the metrics every this many events
+/// (otherwise once, at its commit).
+const METRICS_EVERY: u64 = 4096;
+
 /// Decodes replication messages into [`CaptureItem`]s.
 pub struct ChangeStream {
     config: Arc<PostgresConnectorConfig>,
@@ -81,6 +85,9 @@ pub struct ChangeStream {
     offset: PgOffset,
     version: u64,
     warned: HashSet<(u32, String)>,
+    metrics: Arc<SourceMetrics>,
+    /// Events emitted but not yet added to `metrics`.
+    counts: OpCounts,
 }
 
 impl ChangeStream {
@@ -107,7 +114,26 @@ impl ChangeStream {
             offset,
             version: 0,
             warned: HashSet::new(),
+            metrics: Arc::default(),
+            counts: OpCounts::default(),
         }
+    }
+
+    /// Reports events and transactions to `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<SourceMetrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Adds the events emitted since the last call to the metrics, with the commit time
+    /// of their transaction as the last event's source time.
+    fn report_events(&mut self, commit_ts_us: i64) {
+        if self.counts.is_empty() {
+            return;
+        }
+        self.metrics.add_events(&self.counts);
+        self.metrics.event_time(commit_ts_us, now_us());
+        self.counts = OpCounts::default();
     }
 
     /// Whether a transaction is open or a streamed one is pending: then a keepalive's
@@ -291,11 +317,13 @@ impl ChangeStream {
         out: &mut BatchSender,
     ) -> Result<(), SourceError> {
         let tx = self.tx.take();
+        self.report_events(commit_ts_us);
         let skipped =
             tx.as_ref().is_some_and(|t| t.skip) || self.resume_after.is_some_and(|r| end_lsn <= r);
         if skipped {
             return Ok(());
         }
+        self.metrics.add_transaction();
         self.offset.lsn = Some(end_lsn);
         self.offset.lsn_commit = Some(commit_lsn);
         self.offset.tx_id = Some(i64::from(xid));
@@ -495,8 +523,13 @@ impl ChangeStream {
             source,
             ts_us: now_us(),
         };
+        self.counts.add(op);
         if let Some(tx) = &mut self.tx {
             tx.events += 1;
+            if tx.events % METRICS_EVERY == 0 {
+                let ts = tx.begin.commit_ts_us;
+                self.report_events(ts);
+            }
         }
         send(out, CaptureItem::Change(ev)).await?;
         if let Some(key) = tombstone_key {

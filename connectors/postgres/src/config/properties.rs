@@ -1,0 +1,500 @@
+//! The definitions of every property the Postgres connector reads.
+//!
+//! [`PROPERTIES`] is the one list of the connector's properties: the config parser accepts
+//! exactly these (plus Kafka Connect's framework prefixes), and the REST API serves them as
+//! Kafka Connect's `ConfigDef` (`GET /connector-plugins/{plugin}/config`, the `definition`
+//! of each entry in `…/config/validate`). Names, types, defaults and wording follow
+//! Debezium's Postgres connector where it has the property; Tributary's own extensions say
+//! so in their documentation. A default is written as the text the parser accepts.
+//!
+//! The publishing side (tributary-kafka's `PUBLISH_PROPERTIES`: transaction metadata,
+//! heartbeats, name adjustment, batch bounds) reads some of these properties; the daemon's
+//! tests check that every one of them is listed here.
+
+/// Kafka Connect's `ConfigDef.Type` of a property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PropertyKind {
+    String,
+    Int,
+    Long,
+    Boolean,
+    Password,
+    List,
+    Class,
+}
+
+impl PropertyKind {
+    /// Kafka Connect's spelling (`"STRING"`, `"INT"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PropertyKind::String => "STRING",
+            PropertyKind::Int => "INT",
+            PropertyKind::Long => "LONG",
+            PropertyKind::Boolean => "BOOLEAN",
+            PropertyKind::Password => "PASSWORD",
+            PropertyKind::List => "LIST",
+            PropertyKind::Class => "CLASS",
+        }
+    }
+}
+
+/// Kafka Connect's `ConfigDef.Importance` of a property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Importance {
+    High,
+    Medium,
+    Low,
+}
+
+impl Importance {
+    /// Kafka Connect's spelling (`"HIGH"`, `"MEDIUM"`, `"LOW"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Importance::High => "HIGH",
+            Importance::Medium => "MEDIUM",
+            Importance::Low => "LOW",
+        }
+    }
+}
+
+/// One property of the connector, as Kafka Connect describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PropertyDef {
+    pub name: &'static str,
+    pub kind: PropertyKind,
+    /// The value used when the property is not set, as text; `None` when there is none.
+    pub default: Option<&'static str>,
+    /// The parser refuses a config without it.
+    pub required: bool,
+    pub importance: Importance,
+    pub group: &'static str,
+    pub documentation: &'static str,
+}
+
+impl PropertyDef {
+    const fn new(
+        name: &'static str,
+        kind: PropertyKind,
+        group: &'static str,
+        documentation: &'static str,
+    ) -> Self {
+        PropertyDef {
+            name,
+            kind,
+            default: None,
+            required: false,
+            importance: Importance::Medium,
+            group,
+            documentation,
+        }
+    }
+
+    const fn default_value(mut self, value: &'static str) -> Self {
+        self.default = Some(value);
+        self
+    }
+
+    const fn is_required(mut self) -> Self {
+        self.required = true;
+        self.importance = Importance::High;
+        self
+    }
+
+    const fn high(mut self) -> Self {
+        self.importance = Importance::High;
+        self
+    }
+
+    const fn low(mut self) -> Self {
+        self.importance = Importance::Low;
+        self
+    }
+}
+
+/// The definition of `name`, if the connector has such a property.
+pub fn property(name: &str) -> Option<&'static PropertyDef> {
+    PROPERTIES.iter().find(|p| p.name == name)
+}
+
+const COMMON: &str = "Common";
+const CONNECTION: &str = "Connection";
+const REPLICATION: &str = "Replication";
+const FILTERS: &str = "Filters";
+const SNAPSHOT: &str = "Snapshot";
+const TYPES: &str = "Types";
+const EVENTS: &str = "Events";
+const PUBLISHING: &str = "Publishing";
+
+use PropertyKind::{Boolean, Int, List, Long, Password, String as Str};
+
+/// Every property of the Postgres connector, grouped as the REST API shows them.
+pub const PROPERTIES: &[PropertyDef] = &[
+    // Kafka Connect's own properties of every connector.
+    PropertyDef::new(
+        "name",
+        Str,
+        COMMON,
+        "Globally unique name to use for this connector.",
+    )
+    .high(),
+    PropertyDef::new(
+        "connector.class",
+        Str,
+        COMMON,
+        "Name or alias of the class for this connector: io.debezium.connector.postgresql.PostgresConnector.",
+    )
+    .high(),
+    PropertyDef::new(
+        "tasks.max",
+        Int,
+        COMMON,
+        "Maximum number of tasks to use for this connector. A replication slot is read by one task, so the connector always runs one.",
+    )
+    .default_value("1")
+    .high(),
+    // Connection.
+    PropertyDef::new(
+        "database.hostname",
+        Str,
+        CONNECTION,
+        "Resolvable hostname or IP address of the database server.",
+    )
+    .is_required(),
+    PropertyDef::new(
+        "database.port",
+        Int,
+        CONNECTION,
+        "Port of the database server.",
+    )
+    .default_value("5432")
+    .high(),
+    PropertyDef::new(
+        "database.user",
+        Str,
+        CONNECTION,
+        "Name of the database user to be used when connecting to the database; it needs the REPLICATION attribute and SELECT on the captured tables.",
+    )
+    .is_required(),
+    PropertyDef::new(
+        "database.password",
+        Password,
+        CONNECTION,
+        "Password of the database user to be used when connecting to the database.",
+    )
+    .high(),
+    PropertyDef::new(
+        "database.dbname",
+        Str,
+        CONNECTION,
+        "The name of the database from which the connector should capture changes.",
+    )
+    .is_required(),
+    PropertyDef::new(
+        "database.sslmode",
+        Str,
+        CONNECTION,
+        "Whether to use an encrypted connection to Postgres: disable, prefer (TLS when the server offers it), require, verify-ca or verify-full.",
+    )
+    .default_value("prefer"),
+    PropertyDef::new(
+        "database.sslrootcert",
+        Str,
+        CONNECTION,
+        "File containing the root certificate(s) against which the server is validated; the system store when not set.",
+    ),
+    PropertyDef::new(
+        "database.connect.timeout.ms",
+        Long,
+        CONNECTION,
+        "Maximum time in milliseconds to wait after trying to connect to the database before timing out (TCP, TLS and authentication together).",
+    )
+    .default_value("30000")
+    .low(),
+    // Replication.
+    PropertyDef::new(
+        "plugin.name",
+        Str,
+        REPLICATION,
+        "The name of the Postgres logical decoding plug-in installed on the server. Only pgoutput, built into Postgres 10 and later, is supported.",
+    )
+    .default_value("pgoutput"),
+    PropertyDef::new(
+        "slot.name",
+        Str,
+        REPLICATION,
+        "The name of the Postgres logical decoding slot created for streaming changes from a plug-in. Defaults to 'debezium'.",
+    )
+    .default_value("debezium"),
+    PropertyDef::new(
+        "slot.drop.on.stop",
+        Boolean,
+        REPLICATION,
+        "Whether or not to drop the logical replication slot when the connector finishes orderly. By default the replication slot is kept so that on restart progress can resume from the last recorded location.",
+    )
+    .default_value("false")
+    .low(),
+    PropertyDef::new(
+        "publication.name",
+        Str,
+        REPLICATION,
+        "The name of the Postgres 10+ publication used for streaming changes from a plug-in. Defaults to 'dbz_publication'.",
+    )
+    .default_value("dbz_publication"),
+    PropertyDef::new(
+        "publication.autocreate.mode",
+        Str,
+        REPLICATION,
+        "Applies only when streaming changes using pgoutput. all_tables creates a publication for all tables when none exists; filtered creates one for the tables the filters select; disabled requires the publication to exist.",
+    )
+    .default_value("all_tables")
+    .low(),
+    PropertyDef::new(
+        "publication.drop.on.delete",
+        Boolean,
+        REPLICATION,
+        "Tributary extension: whether to drop the publication when the connector is deleted through the REST API (the slot is dropped then when slot.drop.on.stop is true).",
+    )
+    .default_value("false")
+    .low(),
+    PropertyDef::new(
+        "replication.streaming",
+        Boolean,
+        REPLICATION,
+        "Tributary extension: on Postgres 14 and later, receive large in-progress transactions as they are written (pgoutput protocol v2, streaming 'on') instead of at commit.",
+    )
+    .default_value("true")
+    .low(),
+    PropertyDef::new(
+        "status.update.interval.ms",
+        Int,
+        REPLICATION,
+        "Frequency for sending replication connection status updates to the server, given in milliseconds. Defaults to 10 seconds (10,000 ms).",
+    )
+    .default_value("10000")
+    .low(),
+    PropertyDef::new(
+        "max.queue.size",
+        Int,
+        REPLICATION,
+        "Maximum size of the queue for change events read from the database log but not yet recorded or forwarded. Defaults to 8192.",
+    )
+    .default_value("8192")
+    .low(),
+    // Filters.
+    PropertyDef::new(
+        "schema.include.list",
+        List,
+        FILTERS,
+        "The schemas for which events should be captured (regular expressions matched against the whole schema name).",
+    ),
+    PropertyDef::new(
+        "schema.exclude.list",
+        List,
+        FILTERS,
+        "The schemas for which events must not be captured (regular expressions matched against the whole schema name).",
+    ),
+    PropertyDef::new(
+        "table.include.list",
+        List,
+        FILTERS,
+        "The tables for which changes are to be captured (regular expressions matched against schema.table).",
+    ),
+    PropertyDef::new(
+        "table.exclude.list",
+        List,
+        FILTERS,
+        "A comma-separated list of regular expressions that match the fully-qualified names of tables to be excluded from monitoring.",
+    ),
+    PropertyDef::new(
+        "column.include.list",
+        List,
+        FILTERS,
+        "Regular expressions matching columns to include in change events (schema.table.column).",
+    ),
+    PropertyDef::new(
+        "column.exclude.list",
+        List,
+        FILTERS,
+        "Regular expressions matching columns to exclude from change events (schema.table.column).",
+    ),
+    PropertyDef::new(
+        "message.key.columns",
+        Str,
+        FILTERS,
+        "A semicolon-separated list of expressions that match fully-qualified tables and column(s) to be used as message key. Each expression must match the pattern '<fully-qualified table name>:<key columns>'.",
+    )
+    .low(),
+    PropertyDef::new(
+        "skipped.operations",
+        List,
+        FILTERS,
+        "The comma-separated list of operations to skip during streaming, defined as: 'c' for inserts/create; 'u' for updates; 'd' for deletes, 't' for truncates, and 'none' to indicate nothing skipped. By default, only truncate operations will be skipped.",
+    )
+    .default_value("t")
+    .low(),
+    // Snapshot.
+    PropertyDef::new(
+        "snapshot.mode",
+        Str,
+        SNAPSHOT,
+        "The criteria for running a snapshot upon startup of the connector: initial, always, no_data (or never), initial_only or when_needed.",
+    )
+    .default_value("initial"),
+    PropertyDef::new(
+        "snapshot.max.threads",
+        Int,
+        SNAPSHOT,
+        "The maximum number of threads used to perform the snapshot. Defaults to 1.",
+    )
+    .default_value("1")
+    .low(),
+    PropertyDef::new(
+        "snapshot.chunk.pages",
+        Int,
+        SNAPSHOT,
+        "Tributary extension: heap pages of a table read per snapshot chunk; progress is checkpointed after each chunk.",
+    )
+    .default_value("4096")
+    .low(),
+    // Types.
+    PropertyDef::new(
+        "decimal.handling.mode",
+        Str,
+        TYPES,
+        "Specify how DECIMAL and NUMERIC columns should be represented in change events: 'precise' (the default) uses java.math.BigDecimal, 'string' uses string, 'double' uses double.",
+    )
+    .default_value("precise"),
+    PropertyDef::new(
+        "time.precision.mode",
+        Str,
+        TYPES,
+        "Time, date, and timestamps can be represented with different kinds of precisions: 'adaptive' (the default), 'adaptive_time_microseconds' or 'connect'.",
+    )
+    .default_value("adaptive"),
+    PropertyDef::new(
+        "interval.handling.mode",
+        Str,
+        TYPES,
+        "Specify how INTERVAL columns should be represented in change events: 'numeric' (the default) as approximate microseconds, 'string' as ISO 8601 text.",
+    )
+    .default_value("numeric"),
+    PropertyDef::new(
+        "binary.handling.mode",
+        Str,
+        TYPES,
+        "Specify how binary (bytea) columns should be represented in change events: 'bytes' (the default), 'base64', 'base64-url-safe' or 'hex'.",
+    )
+    .default_value("bytes")
+    .low(),
+    PropertyDef::new(
+        "money.fraction.digits",
+        Int,
+        TYPES,
+        "Number of fractional digits when money type is converted to 'precise' decimal number.",
+    )
+    .default_value("2")
+    .low(),
+    PropertyDef::new(
+        "unavailable.value.placeholder",
+        Str,
+        TYPES,
+        "Specify the constant that will be provided by Debezium to indicate that the original value is a toasted value not provided by the database.",
+    )
+    .default_value("__debezium_unavailable_value")
+    .low(),
+    PropertyDef::new(
+        "schema.name.adjustment.mode",
+        Str,
+        TYPES,
+        "Specify how schema names should be adjusted for compatibility with the message converter: 'avro' replaces invalid characters with '_', 'avro_unicode' with _uxxxx, 'none' does not adjust.",
+    )
+    .default_value("avro")
+    .low(),
+    PropertyDef::new(
+        "field.name.adjustment.mode",
+        Str,
+        TYPES,
+        "Specify how field names should be adjusted for compatibility with the message converter: 'avro' replaces invalid characters with '_', 'avro_unicode' with _uxxxx, 'none' does not adjust.",
+    )
+    .default_value("avro")
+    .low(),
+    // Events.
+    PropertyDef::new(
+        "topic.prefix",
+        Str,
+        EVENTS,
+        "Topic prefix that identifies and provides a namespace for the particular database server/cluster that is capturing changes. The topic prefix should be unique across all other connectors.",
+    )
+    .is_required(),
+    PropertyDef::new(
+        "tombstones.on.delete",
+        Boolean,
+        EVENTS,
+        "Whether delete operations should be represented by a delete event and a subsequent tombstone event (true) or only by a delete event (false).",
+    )
+    .default_value("true"),
+    PropertyDef::new(
+        "provide.transaction.metadata",
+        Boolean,
+        EVENTS,
+        "Enables transaction metadata extraction together with event counting.",
+    )
+    .default_value("false")
+    .low(),
+    PropertyDef::new(
+        "topic.transaction",
+        Str,
+        EVENTS,
+        "The name of the transaction metadata topic; the full name is <topic.prefix>.<topic.transaction>.",
+    )
+    .default_value("transaction")
+    .low(),
+    PropertyDef::new(
+        "heartbeat.interval.ms",
+        Int,
+        EVENTS,
+        "Length of an interval in milli-seconds in which the connector periodically sends heartbeat messages to a heartbeat topic. Use 0 to disable heartbeat messages. Disabled by default.",
+    )
+    .default_value("0")
+    .low(),
+    PropertyDef::new(
+        "topic.heartbeat.prefix",
+        Str,
+        EVENTS,
+        "The prefix that is used to name heartbeat topics.",
+    )
+    .default_value("__debezium-heartbeat")
+    .low(),
+    PropertyDef::new(
+        "heartbeat.action.query",
+        Str,
+        EVENTS,
+        "The query executed with every heartbeat.",
+    )
+    .low(),
+    // Publishing.
+    PropertyDef::new(
+        "publish.batch.max.events",
+        Long,
+        PUBLISHING,
+        "Tributary extension: a Kafka transaction is committed at the first Postgres commit after it holds this many events.",
+    )
+    .default_value("50000")
+    .low(),
+    PropertyDef::new(
+        "publish.batch.max.bytes",
+        Long,
+        PUBLISHING,
+        "Tributary extension: a Kafka transaction is committed at the first Postgres commit after it holds this many bytes.",
+    )
+    .default_value("33554432")
+    .low(),
+    PropertyDef::new(
+        "publish.batch.max.ms",
+        Long,
+        PUBLISHING,
+        "Tributary extension: a Kafka transaction is committed at the first Postgres commit after it has been open this many milliseconds.",
+    )
+    .default_value("50")
+    .low(),
+];

@@ -1,0 +1,192 @@
+//! The REST API in Kafka Connect's dialect (docs/rest-api.md): connectors, their tasks,
+//! offsets and topics, connector plugins and config validation, plus `/metrics`,
+//! `/health` and `/openapi.json`.
+//!
+//! Routes and the OpenAPI document come from the same `#[utoipa::path]` annotations, so
+//! the document cannot drift from what is served. Every error, including a rejected body,
+//! an unknown path or a wrong method, is Kafka Connect's `{"error_code", "message"}`.
+
+mod connectors;
+mod error;
+mod ops;
+mod plugins;
+mod render;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use error::ApiError;
+
+use crate::config::{ApiAuth, ApiConfig};
+use crate::connector::Shared;
+use crate::manager::Manager;
+
+/// What the handlers share.
+pub struct ApiState {
+    pub manager: Arc<Manager>,
+    pub shared: Arc<Shared>,
+    /// Kafka Connect's worker id: the API's address.
+    pub worker_id: String,
+    pub config: ApiConfig,
+    /// Every stored connector is loaded and the daemon is not stopping.
+    pub ready: AtomicBool,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tributary REST API",
+        description = "Kafka Connect's REST API for Tributary's change-data-capture connectors, plus metrics and health."
+    ),
+    tags(
+        (name = "connectors", description = "Kafka Connect's connector endpoints"),
+        (name = "plugins", description = "Connector plugins and config validation"),
+        (name = "operations", description = "Metrics, health and this document")
+    )
+)]
+struct ApiDoc;
+
+/// The router with every route, the OpenAPI document, auth, limits and timeouts.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(connectors::root))
+        .routes(routes!(connectors::list, connectors::create))
+        .routes(routes!(connectors::info, connectors::delete))
+        .routes(routes!(
+            connectors::get_config,
+            connectors::put_config,
+            connectors::patch_config
+        ))
+        .routes(routes!(connectors::status))
+        .routes(routes!(connectors::restart))
+        .routes(routes!(connectors::pause))
+        .routes(routes!(connectors::resume))
+        .routes(routes!(connectors::stop))
+        .routes(routes!(connectors::tasks))
+        .routes(routes!(connectors::task_status))
+        .routes(routes!(connectors::task_restart))
+        .routes(routes!(
+            connectors::get_offsets,
+            connectors::alter_offsets,
+            connectors::reset_offsets
+        ))
+        .routes(routes!(connectors::topics))
+        .routes(routes!(connectors::reset_topics))
+        .routes(routes!(plugins::list))
+        .routes(routes!(plugins::config))
+        .routes(routes!(plugins::validate))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::live))
+        .routes(routes!(ops::ready))
+        .routes(routes!(ops::openapi))
+        .split_for_parts();
+    let doc = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
+    let limit = state.config.max_body_bytes;
+    router
+        .layer(axum::Extension(ops::Document(doc)))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "HTTP 405 Method Not Allowed",
+            )
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// Auth (except for health checks) and the request timeout.
+async fn guard(State(state): State<Arc<ApiState>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if !path.starts_with("/health") && !authorized(&state.config.auth, &request) {
+        let mut r = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication required: send the credentials set in the daemon's [api] config",
+        )
+        .into_response();
+        let challenge = match state.config.auth {
+            ApiAuth::Basic { .. } => "Basic realm=\"tributary\"",
+            _ => "Bearer realm=\"tributary\"",
+        };
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+        return r;
+    }
+    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the request did not finish within {}s (api.request_timeout_ms); it may still complete: check the connector's status",
+                state.config.request_timeout.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+fn authorized(auth: &ApiAuth, request: &Request) -> bool {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match auth {
+        ApiAuth::None => true,
+        ApiAuth::Bearer(token) => given
+            .strip_prefix("Bearer ")
+            .is_some_and(|t| same(t.trim().as_bytes(), token.expose().as_bytes())),
+        ApiAuth::Basic { username, password } => {
+            use base64::Engine as _;
+            let expected = base64::engine::general_purpose::STANDARD
+                .encode(format!("{username}:{}", password.expose()));
+            given
+                .strip_prefix("Basic ")
+                .is_some_and(|t| same(t.trim().as_bytes(), expected.as_bytes()))
+        }
+    }
+}
+
+/// Compares without stopping at the first difference.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_must_match_exactly() {
+        let req = |h: &str| {
+            Request::builder()
+                .header(header::AUTHORIZATION, h)
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let bearer = ApiAuth::Bearer(tributary_core::Secret::new("s3cret"));
+        assert!(authorized(&bearer, &req("Bearer s3cret")));
+        assert!(!authorized(&bearer, &req("Bearer s3cre")));
+        assert!(!authorized(&bearer, &req("Basic s3cret")));
+        let basic = ApiAuth::Basic {
+            username: "ops".into(),
+            password: tributary_core::Secret::new("pw"),
+        };
+        assert!(authorized(&basic, &req("Basic b3BzOnB3")));
+        assert!(!authorized(&basic, &req("Basic b3BzOnB4")));
+        assert!(authorized(&ApiAuth::None, &req("")));
+    }
+}

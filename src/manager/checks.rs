@@ -1,0 +1,115 @@
+//! Checking connector names and configs before anything changes.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tributary_kafka::PublishSettings;
+use tributary_postgres::config::{ConfigError, PostgresConnectorConfig};
+
+use super::{Manager, OpError};
+use crate::connector::Spec;
+
+/// Parses a connector config: Debezium's properties, then the publishing ones.
+pub fn parse_spec(name: &str, config: &Map<String, Value>) -> Result<Spec, Vec<ConfigError>> {
+    let source = PostgresConnectorConfig::parse(name, config).map_err(|e| e.0)?;
+    let publish =
+        PublishSettings::parse(&source.name, &source.topic_prefix, &source.raw).map_err(|es| {
+            es.into_iter()
+                .map(|e| ConfigError {
+                    field: e.field,
+                    message: e.message,
+                })
+                .collect::<Vec<_>>()
+        })?;
+    Ok(Spec {
+        source: Arc::new(source),
+        publish,
+    })
+}
+
+/// Kafka Connect's rule for names, plus what keeps them safe in paths and logs.
+pub fn check_name(name: &str) -> Result<(), OpError> {
+    let bad = |why: &str| {
+        Err(OpError::BadRequest(format!(
+            "name: {name:?} is not a valid connector name: {why}"
+        )))
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.chars().count() > 200 {
+        return bad("it is longer than 200 characters");
+    }
+    if name.trim() != name {
+        return bad("it starts or ends with whitespace");
+    }
+    if name.chars().any(char::is_control) {
+        return bad("it contains control characters");
+    }
+    if name.contains('/') || name.contains('\\') {
+        return bad("it contains '/' or '\\'");
+    }
+    if name == "." || name == ".." {
+        return bad("'.' and '..' are not names");
+    }
+    Ok(())
+}
+
+/// Kafka Connect keeps the name in the config too; a different one there is an error.
+pub(super) fn named(name: &str, config: &mut Map<String, Value>) -> Result<(), OpError> {
+    match config.get("name") {
+        Some(Value::String(n)) if n != name => Err(OpError::BadRequest(format!(
+            "name: the connector name in the config ({n:?}) does not match the name in the request ({name:?})"
+        ))),
+        _ => {
+            config.insert("name".into(), Value::String(name.to_string()));
+            Ok(())
+        }
+    }
+}
+
+impl Manager {
+    /// Checks a config as POST and PUT do: every property, then the database connection.
+    pub async fn check(
+        &self,
+        name: &str,
+        config: &Map<String, Value>,
+    ) -> Result<Spec, Vec<ConfigError>> {
+        let spec = parse_spec(name, config)?;
+        let mut errors = Vec::new();
+        if let Some(other) = self.slot_owner(name, &spec) {
+            errors.push(ConfigError {
+                field: "slot.name".into(),
+                message: format!(
+                    "{:?} is already the slot of connector {other:?} on this database; give each connector its own slot.name",
+                    spec.source.slot_name
+                ),
+            });
+        }
+        if let Err(e) = tributary_postgres::admin::check_connection(&spec.source).await {
+            errors.extend(e.0);
+        }
+        if errors.is_empty() {
+            Ok(spec)
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn slot_owner(&self, name: &str, spec: &Spec) -> Option<String> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let c = &spec.source.connect;
+        entries.iter().find_map(|(other, e)| {
+            let d = e.desired();
+            let s = d.spec.as_ref().ok()?;
+            let o = &s.source.connect;
+            (other != name
+                && !d.deleted
+                && s.source.slot_name == spec.source.slot_name
+                && o.host == c.host
+                && o.port == c.port
+                && o.dbname == c.dbname)
+                .then(|| other.clone())
+        })
+    }
+}

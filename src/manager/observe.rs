@@ -1,0 +1,128 @@
+//! What the daemon reports of its connectors beyond status: topics and metrics; and the
+//! cleanup after a deliberate stop.
+
+use std::time::Duration;
+
+use super::{Manager, OpError};
+use crate::connector::{Connector, Spec};
+
+impl Manager {
+    pub(super) fn remember_topics(&self, name: &str, runner: &Connector) {
+        let topics = runner.topics();
+        if topics.is_empty() {
+            return;
+        }
+        let _ = self.store.update(name, |s| {
+            for t in topics {
+                if !s.topics.contains(&t) {
+                    s.topics.push(t);
+                }
+            }
+            s.topics.sort();
+        });
+    }
+
+    /// Topics the connector has written to, as stored plus what the runner saw.
+    pub fn topics(&self, name: &str) -> Result<Vec<String>, OpError> {
+        self.get(name)?;
+        let mut topics = self
+            .store
+            .all()
+            .get(name)
+            .map(|s| s.topics.clone())
+            .unwrap_or_default();
+        if let Some(r) = self.runner(name) {
+            topics.extend(r.topics());
+        }
+        topics.sort();
+        topics.dedup();
+        Ok(topics)
+    }
+
+    pub fn reset_topics(&self, name: &str) -> Result<(), OpError> {
+        self.get(name)?;
+        if let Some(stats) = self.runner(name).and_then(|r| r.publish_stats()) {
+            stats.reset_topics();
+        }
+        self.persist(name, |s| s.topics.clear())
+    }
+
+    /// `/metrics`: every connector's counters, and its slot's lag (asked of Postgres now,
+    /// at most 2 s per connector, all at once).
+    pub async fn metrics(&self) -> String {
+        let names = self.names();
+        let mut rows = Vec::new();
+        for name in &names {
+            let Ok(status) = self.status(name) else {
+                continue;
+            };
+            let state = serde_json::to_value(status.task.map_or(status.connector, |t| t.state))
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let runner = self.runner(name);
+            let spec = self.spec(name).ok();
+            rows.push((name.clone(), state, runner, spec));
+        }
+        let lags = futures_util::future::join_all(rows.iter().map(|(_, _, _, spec)| async move {
+            let spec = spec.as_ref()?;
+            let info = tokio::time::timeout(
+                Duration::from_secs(2),
+                tributary_postgres::admin::slot_info(&spec.source),
+            )
+            .await
+            .ok()?
+            .ok()??;
+            info.lag_bytes
+        }))
+        .await;
+        let sources: Vec<_> = rows
+            .iter()
+            .map(|(_, _, r, _)| r.as_ref().map(|r| (r.source_metrics(), r.publish_stats())))
+            .collect();
+        let metrics: Vec<crate::metrics::ConnectorMetrics<'_>> = rows
+            .iter()
+            .zip(&sources)
+            .zip(&lags)
+            .map(
+                |(((name, state, _, _), source), lag)| crate::metrics::ConnectorMetrics {
+                    name,
+                    state,
+                    source: source.as_ref().map(|(m, _)| m.as_ref()),
+                    publish: source.as_ref().and_then(|(_, p)| p.as_deref()),
+                    slot_lag_bytes: *lag,
+                },
+            )
+            .collect();
+        crate::metrics::render(&metrics)
+    }
+}
+
+/// After a stop or delete: the slot goes when `slot.drop.on.stop` is set, the publication
+/// (on delete) when `publication.drop.on.delete` is.
+pub(super) async fn cleanup(spec: &Spec, deleted: bool) {
+    use tributary_postgres::admin;
+    let name = &spec.source.name;
+    if spec.source.slot_drop_on_stop {
+        match admin::drop_slot(&spec.source).await {
+            Ok(true) => {
+                tracing::info!(connector = name, slot = %spec.source.slot_name, "replication slot dropped (slot.drop.on.stop)")
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(connector = name, error = %e, "could not drop the replication slot")
+            }
+        }
+    }
+    if deleted && spec.source.publication_drop_on_delete {
+        match admin::drop_publication(&spec.source).await {
+            Ok(true) => {
+                tracing::info!(connector = name, publication = %spec.source.publication_name, "publication dropped (publication.drop.on.delete)")
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(connector = name, error = %e, "could not drop the publication")
+            }
+        }
+    }
+}
