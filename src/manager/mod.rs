@@ -94,6 +94,7 @@ pub struct Manager {
     shared: Arc<Shared>,
     store: Store,
     entries: RwLock<BTreeMap<String, Arc<Entry>>>,
+    lags: observe::LagCache,
 }
 
 impl Manager {
@@ -103,6 +104,7 @@ impl Manager {
             shared,
             store,
             entries: RwLock::default(),
+            lags: Default::default(),
         });
         for (name, stored) in manager.store.all() {
             let spec = parse_spec(&name, &stored.config).map_err(|es| {

@@ -1,10 +1,17 @@
 //! What the daemon reports of its connectors beyond status: topics and metrics; and the
 //! cleanup after a deliberate stop.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use super::{Manager, OpError};
 use crate::connector::{Connector, Spec};
+
+/// How long a measured slot lag is served before Postgres is asked again.
+pub(super) const LAG_TTL: Duration = Duration::from_secs(5);
+
+/// The last slot lags measured, per connector, and when.
+pub(super) type LagCache = tokio::sync::Mutex<(Option<Instant>, HashMap<String, Option<i64>>)>;
 
 impl Manager {
     pub(super) fn remember_topics(&self, name: &str, runner: &Connector) {
@@ -47,8 +54,9 @@ impl Manager {
         self.persist(name, |s| s.topics.clear())
     }
 
-    /// `/metrics`: every connector's counters, and its slot's lag (asked of Postgres now,
-    /// at most 2 s per connector, all at once).
+    /// `/metrics`: every connector's counters, and its slot's lag (asked of Postgres at
+    /// most every [`LAG_TTL`], at most 2 s per connector, all at once; concurrent scrapes
+    /// share one round of queries).
     pub async fn metrics(&self) -> String {
         let names = self.names();
         let mut rows = Vec::new();
@@ -64,18 +72,33 @@ impl Manager {
             let spec = self.spec(name).ok();
             rows.push((name.clone(), state, runner, spec));
         }
-        let lags = futures_util::future::join_all(rows.iter().map(|(_, _, _, spec)| async move {
-            let spec = spec.as_ref()?;
-            let info = tokio::time::timeout(
-                Duration::from_secs(2),
-                tributary_postgres::admin::slot_info(&spec.source),
-            )
-            .await
-            .ok()?
-            .ok()??;
-            info.lag_bytes
-        }))
-        .await;
+        let lags = {
+            let mut cache = self.lags.lock().await;
+            let fresh = cache.0.is_some_and(|at| at.elapsed() < LAG_TTL);
+            if !fresh {
+                let asked = futures_util::future::join_all(rows.iter().map(
+                    |(name, _, _, spec)| async move {
+                        let lag = async {
+                            let spec = spec.as_ref()?;
+                            tokio::time::timeout(
+                                Duration::from_secs(2),
+                                tributary_postgres::admin::slot_info(&spec.source),
+                            )
+                            .await
+                            .ok()?
+                            .ok()??
+                            .lag_bytes
+                        };
+                        (name.clone(), lag.await)
+                    },
+                ))
+                .await;
+                *cache = (Some(Instant::now()), asked.into_iter().collect());
+            }
+            rows.iter()
+                .map(|(name, ..)| cache.1.get(name).copied().flatten())
+                .collect::<Vec<_>>()
+        };
         let sources: Vec<_> = rows
             .iter()
             .map(|(_, _, r, _)| r.as_ref().map(|r| (r.source_metrics(), r.publish_stats())))
