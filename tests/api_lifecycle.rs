@@ -477,4 +477,39 @@ async fn initial_state_starts_a_connector_stopped_or_paused_and_unknown_names_ge
         );
     }
     assert_eq!(get(api, "/connectors").json(), json!(["pa", "st"]));
+
+    // DELETE drops the slot and the publication only when configured to; pause never does.
+    let r = patch(
+        api,
+        &path("st", "/config"),
+        Some(&json!({"slot.drop.on.stop": "true", "publication.drop.on.delete": "true"})),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    wait_status(api, "st", "RUNNING", &["RUNNING"], T).await;
+    assert_eq!(put(api, &path("st", "/pause"), None).status, 202);
+    let exists = async |sql: &str, name: &str| -> bool {
+        env.db.query_one(sql, &[&name]).await.unwrap().get(0)
+    };
+    let slot = "SELECT count(*) = 1 FROM pg_replication_slots WHERE slot_name = $1";
+    let publication = "SELECT count(*) = 1 FROM pg_publication WHERE pubname = $1";
+    assert!(exists(slot, "st_slot").await, "a pause keeps the slot");
+    for name in ["st", "pa"] {
+        assert_eq!(delete(api, &path(name, "")).status, 204);
+    }
+    assert!(
+        !exists(slot, "st_slot").await,
+        "slot.drop.on.stop drops it on delete"
+    );
+    assert!(
+        !exists(publication, "st_pub").await,
+        "publication.drop.on.delete"
+    );
+    assert!(
+        exists(slot, "pa_slot").await,
+        "without the flag the slot stays"
+    );
+    assert!(
+        exists(publication, "pa_pub").await,
+        "without the flag the publication stays"
+    );
 }

@@ -438,8 +438,8 @@ impl Manager {
             let d = entry.desired();
             (d.spec.clone().ok(), d.deleted)
         };
-        if stale
-            && drop
+        // A delete cleans up even when nothing ran (a stopped or paused connector).
+        if (deleted || (stale && drop))
             && let Some(spec) = &spec
         {
             cleanup(spec, deleted).await;
