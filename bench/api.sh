@@ -11,7 +11,8 @@
 #            latency percentiles of GET …/status, GET /connectors?expand=status&expand=info
 #            and GET /metrics. Afterwards: how long the slowest connector took to have the
 #            whole load committed in Kafka (its slot's confirmed_flush_lsn past the load's
-#            end LSN), i.e. whether API load held the stream back.
+#            end LSN; the connectors report it every 100 ms, status.update.interval.ms),
+#            i.e. whether API load held the stream back.
 #   restart: kill -9 of the daemon, then the time until it serves again and until every
 #            connector is back RUNNING (from the store in its data dir).
 #
@@ -31,6 +32,7 @@ PGBIN=$(find /usr/lib/postgresql/*/bin -maxdepth 0 -type d 2>/dev/null | sort -V
 cargo build --release --quiet --bin tributary
 TRIB=$PWD/target/release/tributary
 source "$PWD/bench/lib.sh"
+start_broker
 ms() { python3 -c "print(round(($2 - $1) * 1000))"; }
 rss_mb() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
@@ -79,7 +81,7 @@ start_daemon
 t0=$(now)
 post_ms=()
 for i in $(seq 0 $((CONNECTORS - 1))); do
-  body=$(printf '{"name": "c%s", "config": {"connector.class": "io.debezium.connector.postgresql.PostgresConnector", "database.hostname": "127.0.0.1", "database.port": "%s", "database.user": "postgres", "database.dbname": "postgres", "slot.name": "bench%s", "publication.name": "bench%s", "publication.autocreate.mode": "filtered", "table.include.list": "public.items", "topic.prefix": "b%s"}}' "$i" "$port" "$i" "$i" "$i")
+  body=$(printf '{"name": "c%s", "config": {"connector.class": "io.debezium.connector.postgresql.PostgresConnector", "database.hostname": "127.0.0.1", "database.port": "%s", "database.user": "postgres", "database.dbname": "postgres", "slot.name": "bench%s", "publication.name": "bench%s", "publication.autocreate.mode": "filtered", "table.include.list": "public.items", "topic.prefix": "b%s", "status.update.interval.ms": "100"}}' "$i" "$port" "$i" "$i" "$i")
   a=$(now)
   code=$(curl -s -o "$work/post.out" -w '%{http_code}' -H 'Content-Type: application/json' -d "$body" "$API/connectors")
   b=$(now)

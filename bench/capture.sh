@@ -22,28 +22,7 @@ PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 cargo build --release --quiet
 TRIB=$PWD/target/release/tributary
 
-work=$(mktemp -d /tmp/tributary-bench.XXXXXX)
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" -eq 0 ] && chown postgres "$work"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cleanup() { as_pg "$PGBIN/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$work"; }
-trap cleanup EXIT
-as_pg "$PGBIN/initdb" -D "$work/data" -A trust -U postgres --no-sync >/dev/null
-cat >> "$work/data/postgresql.conf" <<CONF
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$work'
-wal_level = logical
-max_replication_slots = 16
-max_wal_senders = 16
-shared_buffers = '256MB'
-fsync = off
-synchronous_commit = off
-CONF
-as_pg "$PGBIN/pg_ctl" -D "$work/data" -l "$work/pg.log" -w start >/dev/null
-PSQL=(psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1)
-
-now() { date +%s.%N; }
+source "$PWD/bench/lib.sh"
 rate() { python3 -c "print(f'{$1/($3-$2):,.0f}')"; }
 
 connector() { # name slot mode threads

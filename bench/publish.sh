@@ -66,6 +66,7 @@ PY=$PYENV/bin/python
 CONSUME=$PWD/bench/publish_consume.py
 
 source "$PWD/bench/lib.sh"
+start_broker
 alive() { [ -r "/proc/$1/stat" ] && ! grep -q ') Z' "/proc/$1/stat"; }
 calc() { python3 -c "print($1)"; }
 cpu_s() { # utime + stime of a process, in seconds (0 if it is gone)

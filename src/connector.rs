@@ -7,6 +7,7 @@
 //! with exponential backoff; definite ones (bad config, authentication, an incompatible
 //! schema, a fenced producer) leave the connector FAILED with the reason.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -75,10 +76,14 @@ const STALL_REPORT: Duration = Duration::from_secs(5);
 /// The publisher of the current run, for status.
 type CurrentStats = Arc<Mutex<Option<Arc<PublishStats>>>>;
 
+/// Topics written by the runs that ended.
+type PastTopics = Arc<Mutex<BTreeSet<String>>>;
+
 /// A connector as the daemon runs it.
 pub struct Connector {
     pub status: Arc<Mutex<Status>>,
     stats: CurrentStats,
+    past_topics: PastTopics,
     metrics: Arc<SourceMetrics>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -104,6 +109,7 @@ impl Connector {
         let status = Arc::new(Mutex::new(Status::default()));
         let (stop, stop_rx) = watch::channel(false);
         let stats = CurrentStats::default();
+        let past_topics = PastTopics::default();
         let metrics = Arc::new(SourceMetrics::default());
         if spec.source.slot_drop_on_stop {
             let mut source = (*spec.source).clone();
@@ -115,12 +121,14 @@ impl Connector {
             spec,
             status: status.clone(),
             stats: stats.clone(),
+            past_topics: past_topics.clone(),
             metrics: metrics.clone(),
         };
         let task = tokio::spawn(supervise(run, stop_rx));
         Connector {
             status,
             stats,
+            past_topics,
             metrics,
             stop,
             task: Mutex::new(Some(task)),
@@ -137,9 +145,27 @@ impl Connector {
         self.stats.lock().ok().and_then(|s| s.clone())
     }
 
-    /// Topics written in the current run.
+    /// Topics written by this connector's runs, sorted.
     pub fn topics(&self) -> Vec<String> {
-        self.publish_stats().map(|s| s.topics()).unwrap_or_default()
+        let mut all = self
+            .past_topics
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_default();
+        if let Some(s) = self.publish_stats() {
+            all.extend(s.topics());
+        }
+        all.into_iter().collect()
+    }
+
+    /// Forgets the topics written so far (`PUT …/topics/reset`).
+    pub fn reset_topics(&self) {
+        if let Ok(mut t) = self.past_topics.lock() {
+            t.clear();
+        }
+        if let Some(s) = self.publish_stats() {
+            s.reset_topics();
+        }
     }
 
     /// The connector's state; a running connector whose records wait for Kafka says why.
@@ -189,6 +215,7 @@ struct Run {
     spec: Spec,
     status: Arc<Mutex<Status>>,
     stats: CurrentStats,
+    past_topics: PastTopics,
     metrics: Arc<SourceMetrics>,
 }
 
@@ -203,8 +230,9 @@ async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
         set(status, State::Running, None);
         let started = Instant::now();
         let result = run_once(&run, stop.clone()).await;
-        if let Ok(mut s) = stats.lock() {
-            *s = None;
+        let ended = stats.lock().ok().and_then(|mut s| s.take());
+        if let (Some(ended), Ok(mut past)) = (ended, run.past_topics.lock()) {
+            past.extend(ended.topics());
         }
         match result {
             Ok(()) => {

@@ -107,6 +107,11 @@ impl Store {
         self.state.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// One stored connector.
+    pub fn get(&self, name: &str) -> Option<Stored> {
+        self.state.lock().ok().and_then(|s| s.get(name).cloned())
+    }
+
     /// Sets (or, with `None`, removes) one connector and writes the file. On failure the
     /// change is not kept.
     pub fn put(&self, name: &str, value: Option<Stored>) -> Result<(), StoreError> {
@@ -115,7 +120,14 @@ impl Store {
             Some(v) => state.insert(name.to_string(), v.clone()),
             None => state.remove(name),
         };
-        if let Err(e) = self.write(&state) {
+        // fsync blocks: let the runtime move its other work off this thread meanwhile.
+        let written = match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| self.write(&state))
+            }
+            _ => self.write(&state),
+        };
+        if let Err(e) = written {
             match before {
                 Some(b) => state.insert(name.to_string(), b),
                 None => state.remove(name),
@@ -127,8 +139,7 @@ impl Store {
 
     /// Changes one stored connector in place (if it is stored).
     pub fn update(&self, name: &str, f: impl FnOnce(&mut Stored)) -> Result<(), StoreError> {
-        let current = self.state.lock().ok().and_then(|s| s.get(name).cloned());
-        match current {
+        match self.get(name) {
             Some(mut s) => {
                 f(&mut s);
                 self.put(name, Some(s))

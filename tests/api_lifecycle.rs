@@ -186,6 +186,11 @@ async fn a_connector_is_created_paused_resumed_stopped_and_reset_like_in_kafka_c
     let status = wait_status(api, "life", "STOPPED", &[], T).await;
     assert_eq!(status["tasks"], json!([]), "{status}");
     assert_eq!(get(api, &path("life", "/tasks")).json(), json!([]));
+    // The topics it wrote to outlive its task.
+    assert_eq!(
+        get(api, &path("life", "/topics")).json(),
+        json!({"life": {"topics": [TOPIC]}})
+    );
     assert_info(
         &get(api, &path("life", "")).json(),
         "life",

@@ -11,7 +11,7 @@ use serde_json::json;
 use support::api::{Tally, connector_path as path, get, patch, post, put, request, wait_status};
 use support::daemon::{Daemon, DaemonOptions};
 use support::kafka::Broker;
-use support::pg::{PgCluster, PgOptions};
+use support::pg::password_cluster;
 use support::slot::wait_active;
 
 const T: Duration = Duration::from_secs(60);
@@ -22,17 +22,7 @@ const TOPIC: &str = "cdc.public.items";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_database_password_appears_in_no_answer_and_no_log_line() {
-    let pg = PgCluster::start_with(PgOptions {
-        hba: "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n",
-        ..PgOptions::default()
-    });
-    let db = pg.create_db("app").await;
-    db.batch_execute(&format!(
-        "CREATE ROLE cdc LOGIN REPLICATION SUPERUSER PASSWORD '{PASSWORD}';
-         CREATE TABLE items (id bigint PRIMARY KEY, v text);"
-    ))
-    .await
-    .unwrap();
+    let (pg, db) = password_cluster(PASSWORD).await;
     let broker = Broker::start();
     let work = tempfile::tempdir().unwrap();
     let daemon = Daemon::start_with(

@@ -13,29 +13,13 @@ use support::api::{
 };
 use support::daemon::{Daemon, DaemonOptions};
 use support::kafka::Broker;
-use support::pg::{PgCluster, PgOptions, free_port};
+use support::pg::{free_port, password_cluster};
 use support::slot::wait_active;
 
 const T: Duration = Duration::from_secs(60);
 const VALIDATE: &str =
     "/connector-plugins/io.debezium.connector.postgresql.PostgresConnector/config/validate";
 const PASSWORD: &str = "right-pw-4c1d";
-
-/// A cluster that checks passwords over TCP, with a role `cdc` that may replicate.
-async fn password_cluster() -> (PgCluster, tokio_postgres::Client) {
-    let pg = PgCluster::start_with(PgOptions {
-        hba: "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n",
-        ..PgOptions::default()
-    });
-    let db = pg.create_db("app").await;
-    db.batch_execute(&format!(
-        "CREATE ROLE cdc LOGIN REPLICATION SUPERUSER PASSWORD '{PASSWORD}';
-         CREATE TABLE items (id bigint PRIMARY KEY, v text);"
-    ))
-    .await
-    .unwrap();
-    (pg, db)
-}
 
 /// (what is wrong, the field the answer must name, the config map).
 fn bad_configs(good: &Value) -> Vec<(&'static str, &'static str, Value)> {
@@ -85,7 +69,7 @@ fn bad_configs(good: &Value) -> Vec<(&'static str, &'static str, Value)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_configs_are_refused_naming_the_field_and_change_nothing() {
-    let (pg, db) = password_cluster().await;
+    let (pg, db) = password_cluster(PASSWORD).await;
     let broker = Broker::start();
     let work = tempfile::tempdir().unwrap();
     let daemon = Daemon::start_with(work.path(), DaemonOptions::new(&broker.bootstrap));

@@ -34,10 +34,7 @@ async fn leftovers(db: &tokio_postgres::Client) -> (i64, i64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_password_is_a_clear_error() {
-    let pg = PgCluster::start_with(PgOptions {
-        hba: "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n",
-        ..PgOptions::default()
-    });
+    let pg = PgCluster::start_with(PgOptions::password_auth());
     let db = pg.create_db("pw").await;
     db.batch_execute(
         "CREATE TABLE t (id int PRIMARY KEY); CREATE ROLE cdc LOGIN REPLICATION PASSWORD 'right'",

@@ -312,10 +312,7 @@ async fn postgres_crash_mid_stream_is_retried_and_resumes_from_the_slot() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_database_password_fails_the_connector_naming_the_property() {
-    let pg = PgCluster::start_with(PgOptions {
-        hba: "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n",
-        ..PgOptions::default()
-    });
+    let pg = PgCluster::start_with(PgOptions::password_auth());
     let db = pg.create_db("app").await;
     db.batch_execute("CREATE ROLE cdc LOGIN REPLICATION PASSWORD 'right'")
         .await

@@ -16,7 +16,8 @@ pub(super) type LagCache = tokio::sync::Mutex<(Option<Instant>, HashMap<String, 
 impl Manager {
     pub(super) fn remember_topics(&self, name: &str, runner: &Connector) {
         let topics = runner.topics();
-        if topics.is_empty() {
+        let known = self.store.get(name).map(|s| s.topics).unwrap_or_default();
+        if topics.iter().all(|t| known.contains(t)) {
             return;
         }
         let _ = self.store.update(name, |s| {
@@ -32,12 +33,7 @@ impl Manager {
     /// Topics the connector has written to, as stored plus what the runner saw.
     pub fn topics(&self, name: &str) -> Result<Vec<String>, OpError> {
         self.get(name)?;
-        let mut topics = self
-            .store
-            .all()
-            .get(name)
-            .map(|s| s.topics.clone())
-            .unwrap_or_default();
+        let mut topics = self.store.get(name).map(|s| s.topics).unwrap_or_default();
         if let Some(r) = self.runner(name) {
             topics.extend(r.topics());
         }
@@ -48,8 +44,8 @@ impl Manager {
 
     pub fn reset_topics(&self, name: &str) -> Result<(), OpError> {
         self.get(name)?;
-        if let Some(stats) = self.runner(name).and_then(|r| r.publish_stats()) {
-            stats.reset_topics();
+        if let Some(r) = self.runner(name) {
+            r.reset_topics();
         }
         self.persist(name, |s| s.topics.clear())
     }

@@ -31,6 +31,31 @@ impl Default for PgOptions {
     }
 }
 
+impl PgOptions {
+    /// Password (SCRAM) authentication over TCP, for tests of credentials.
+    pub fn password_auth() -> Self {
+        PgOptions {
+            hba: "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n",
+            ..PgOptions::default()
+        }
+    }
+}
+
+/// A cluster that checks passwords over TCP, with a database `app` holding a table
+/// `items (id bigint PRIMARY KEY, v text)` and a role `cdc` (this password) that may
+/// replicate.
+pub async fn password_cluster(password: &str) -> (PgCluster, Client) {
+    let pg = PgCluster::start_with(PgOptions::password_auth());
+    let db = pg.create_db("app").await;
+    db.batch_execute(&format!(
+        "CREATE ROLE cdc LOGIN REPLICATION SUPERUSER PASSWORD '{password}';
+         CREATE TABLE items (id bigint PRIMARY KEY, v text);"
+    ))
+    .await
+    .unwrap();
+    (pg, db)
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }

@@ -227,22 +227,25 @@ async fn offsets_topic_partitions(
     .map_err(|e| PublishError::Config(format!("the metadata request panicked: {e}")))?
 }
 
-/// Replaces a connector's committed offset with `value`, or resets it with a tombstone when
-/// `value` is `None`, for `PATCH`/`DELETE …/offsets` while the connector is STOPPED. The
-/// record and the consumer group's position are committed in one transaction of the
-/// connector's own transactional id, exactly as the publisher commits them; claiming that
-/// id first fences any instance of the connector still running somewhere and settles its
-/// open transaction, so the write cannot interleave with a stale commit.
-pub async fn write_offset(
+/// What claiming a connector's transactional id gives: its producer, where its offset
+/// records go, and the topic admin client (which knows the offsets topic exists).
+pub(crate) struct Claimed {
+    pub producer: TxProducer,
+    pub slot: OffsetSlot,
+    pub topics: Topics,
+}
+
+/// Makes sure the offsets topic exists, claims the connector's transactional id (fencing
+/// any older instance and settling its open transaction) and finds the offset slot.
+pub(crate) async fn claim(
     kafka: &KafkaConfig,
     settings: &PublishSettings,
-    value: Option<&serde_json::Value>,
-) -> Result<(), PublishError> {
+) -> Result<Claimed, PublishError> {
     let mut topics = Topics::new(kafka)?;
     topics
         .ensure(&kafka.offsets_topic, &offsets_topic_settings(kafka))
         .await?;
-    let mut producer = TxProducer::start(
+    let producer = TxProducer::start(
         kafka,
         &settings.transactional_id(),
         &group_id(&settings.connector),
@@ -255,6 +258,27 @@ pub async fn write_offset(
         &settings.connector,
         &settings.topic_prefix,
     );
+    Ok(Claimed {
+        producer,
+        slot,
+        topics,
+    })
+}
+
+/// Replaces a connector's committed offset with `value`, or resets it with a tombstone when
+/// `value` is `None`, for `PATCH`/`DELETE …/offsets` while the connector is STOPPED. The
+/// record and the consumer group's position are committed in one transaction of the
+/// connector's own transactional id, exactly as the publisher commits them; claiming that
+/// id first fences any instance of the connector still running somewhere and settles its
+/// open transaction, so the write cannot interleave with a stale commit.
+pub async fn write_offset(
+    kafka: &KafkaConfig,
+    settings: &PublishSettings,
+    value: Option<&serde_json::Value>,
+) -> Result<(), PublishError> {
+    let Claimed {
+        mut producer, slot, ..
+    } = claim(kafka, settings).await?;
     let bytes = match value {
         Some(v) => Some(serde_json::to_vec(v).map_err(|e| PublishError::Offset {
             connector: settings.connector.clone(),

@@ -102,31 +102,11 @@ impl Publisher {
         settings: PublishSettings,
         registry: Arc<RegistryClient>,
     ) -> Result<(Publisher, Option<serde_json::Value>), PublishError> {
-        let transactional_id = settings.transactional_id();
-        let mut topics = Topics::new(kafka)?;
-        topics
-            .ensure(
-                &kafka.offsets_topic,
-                &crate::settings::TopicSettings {
-                    partitions: kafka.offsets_topic_partitions,
-                    replication_factor: kafka.offsets_topic_replication_factor,
-                    cleanup_policy: "compact".into(),
-                },
-            )
-            .await?;
-        let producer = TxProducer::start(
-            kafka,
-            &transactional_id,
-            &offsets::group_id(&settings.connector),
-        )
-        .await?;
-        let partitions = producer.partitions(&kafka.offsets_topic).await?;
-        let slot = OffsetSlot::new(
-            &kafka.offsets_topic,
-            partitions,
-            &settings.connector,
-            &settings.topic_prefix,
-        );
+        let offsets::Claimed {
+            producer,
+            slot,
+            topics,
+        } = offsets::claim(kafka, &settings).await?;
         let stored = offsets::read_committed(kafka, &settings.connector, &slot).await?;
         tracing::info!(
             connector = settings.connector,

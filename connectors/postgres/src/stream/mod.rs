@@ -23,8 +23,10 @@ use tributary_core::{
     SourceMetrics, TxBegin, TxCommit, Value,
 };
 
+mod overlap;
 mod spill;
 
+pub use overlap::{OverlapFilter, OverlapScope, key_string};
 use spill::Spill;
 
 use crate::catalog;
@@ -34,22 +36,6 @@ use crate::offset::PgOffset;
 use crate::pgoutput::{self, Message, OldTuple, Relation, TupleData, TupleValue};
 use crate::table::{Cell, TableState, WireColumn};
 use crate::types::TypeRegistry;
-
-/// Changes a resumed or repeated snapshot already read: transactions committed before
-/// `until` (the new snapshot's consistent point) are skipped for these tables, wholly or
-/// for the listed keys.
-#[derive(Debug, Default)]
-pub struct OverlapFilter {
-    pub until: Lsn,
-    pub tables: HashMap<u32, OverlapScope>,
-}
-
-#[derive(Debug)]
-pub enum OverlapScope {
-    All,
-    /// Keys (as canonical JSON) of rows the new snapshot read.
-    Keys(HashSet<String>),
-}
 
 struct Rel {
     wire: Vec<WireColumn>,
@@ -430,17 +416,9 @@ impl ChangeStream {
 
     /// Whether a resumed snapshot already holds this change.
     fn overlapped(&self, rel_id: u32, key: Option<&Value>, state: &TableState) -> bool {
-        let Some(tx) = &self.tx else { return false };
-        if tx.begin.final_lsn >= self.overlap.until {
-            return false;
-        }
-        match self.overlap.tables.get(&rel_id) {
-            None => false,
-            Some(OverlapScope::All) => true,
-            Some(OverlapScope::Keys(keys)) => {
-                key.is_some_and(|k| keys.contains(&key_string(state, k)))
-            }
-        }
+        self.tx
+            .as_ref()
+            .is_some_and(|tx| self.overlap.holds(tx.begin.final_lsn, rel_id, key, state))
     }
 
     async fn row_change(
@@ -591,14 +569,6 @@ fn message_xid(msg: &Message) -> Option<u32> {
         Message::Truncate(m) => m.xid,
         Message::LogicalMessage(m) => m.xid,
         _ => None,
-    }
-}
-
-/// A canonical string for a key, to compare keys across snapshot and stream.
-pub fn key_string(state: &TableState, key: &Value) -> String {
-    match &state.schemas.key {
-        Some(schema) => tributary_core::json::value_to_json(schema, key).to_string(),
-        None => String::new(),
     }
 }
 
