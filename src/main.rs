@@ -8,6 +8,7 @@ mod connector;
 mod manager;
 mod metrics;
 mod notify;
+mod plugins;
 mod secrets;
 mod serve;
 mod signal;

@@ -28,6 +28,8 @@ pub struct ConnectorMetrics<'a> {
     pub publish: Option<&'a PublishStats>,
     /// Bytes of WAL the replication slot holds back, when known.
     pub slot_lag_bytes: Option<i64>,
+    /// A sink job's counters.
+    pub job: Option<&'a tributary_kafka::job::JobMetrics>,
 }
 
 /// Kafka Connect's states, each a sample of `tributary_connector_state`.
@@ -62,6 +64,7 @@ pub fn render(connectors: &[ConnectorMetrics<'_>]) -> String {
     render_source(&mut out, connectors);
     render_snapshot(&mut out, connectors);
     render_publish(&mut out, connectors);
+    sink::render_sink(&mut out, connectors);
     out.per_connector(
         "slot_lag_bytes",
         Kind::Gauge,
@@ -341,3 +344,5 @@ impl Exposition {
 
 #[cfg(test)]
 mod tests;
+
+mod sink;

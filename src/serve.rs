@@ -200,9 +200,17 @@ pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<
         (None, None) => RegistryAuth::None,
     };
     let registry = Arc::new(RegistryClient::new(&registry_url, auth)?);
+    let indexes_dir = config.data_dir.join("indexes");
+    let indexes = tributary_search::IndexRegistry::open(&indexes_dir).map_err(|e| {
+        ServeError::Config(format!(
+            "could not open the search indexes in {}: {e}",
+            indexes_dir.display()
+        ))
+    })?;
     let shared = Arc::new(Shared {
         kafka: config.kafka.clone(),
         registry,
+        indexes,
     });
 
     let store = Store::open(&config.data_dir).map_err(|e| ServeError::Config(e.to_string()))?;

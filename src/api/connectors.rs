@@ -18,7 +18,7 @@ type Api = State<Arc<ApiState>>;
 type Result<T> = std::result::Result<T, ApiError>;
 
 /// The query parameters of a request, repeated keys kept (`?expand=status&expand=info`).
-fn query(raw: &Option<String>) -> Vec<(String, String)> {
+pub(super) fn query(raw: &Option<String>) -> Vec<(String, String)> {
     raw.as_deref()
         .unwrap_or("")
         .split('&')

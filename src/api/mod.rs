@@ -11,6 +11,7 @@ mod error;
 mod ops;
 mod plugins;
 mod render;
+mod sinks;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -84,6 +85,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .routes(routes!(plugins::list))
         .routes(routes!(plugins::config))
         .routes(routes!(plugins::validate))
+        .routes(routes!(sinks::list))
+        .routes(routes!(sinks::search))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::health))
         .routes(routes!(ops::live))

@@ -12,9 +12,21 @@ use tributary_postgres::admin::{self, AdminError};
 use tributary_postgres::offset::PgOffset;
 
 use super::{ApiError, ApiState};
+use crate::connector::{SourceSpec, Spec};
 use crate::manager::OpError;
 
-fn kafka_error(action: &str, e: impl std::fmt::Display) -> ApiError {
+/// The source a connector runs; its kind cannot change while its lock is held, but say so
+/// rather than panic.
+fn source_of(spec: Spec) -> Result<SourceSpec, OpError> {
+    match spec {
+        Spec::Source(s) => Ok(s),
+        Spec::Sink(_) => Err(OpError::Conflict(
+            "the connector became a sink while its offsets changed; retry".into(),
+        )),
+    }
+}
+
+pub(super) fn kafka_error(action: &str, e: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         format!("could not {action}: {e}; is Kafka reachable? retry when it is"),
@@ -28,9 +40,14 @@ fn admin_error(e: AdminError) -> OpError {
     }
 }
 
-/// `{"offsets": [{"partition": {"server": prefix}, "offset": {…}}]}`.
+/// `{"offsets": [{"partition": {"server": prefix}, "offset": {…}}]}` of a source, or
+/// `{"offsets": [{"partition": {"kafka_topic", "kafka_partition"}, "offset": {"kafka_offset"}}]}`
+/// of a sink (its consumer group's committed offsets).
 pub async fn read_offsets(api: &ApiState, name: &str) -> Result<Value, ApiError> {
-    let spec = api.manager.spec(name)?;
+    let spec = match api.manager.spec(name)? {
+        Spec::Source(s) => s,
+        Spec::Sink(sink) => return super::sinks::read_offsets(api, &sink).await,
+    };
     let prefix = &spec.source.topic_prefix;
     let offset = tributary_kafka::offsets::read_offset(&api.shared.kafka, name, prefix)
         .await
@@ -52,7 +69,10 @@ pub async fn alter_offsets(api: &ApiState, name: &str, body: Value) -> Result<()
                 .into(),
         ));
     };
-    let spec = api.manager.spec(name)?;
+    let spec = match api.manager.spec(name)? {
+        Spec::Source(s) => s,
+        Spec::Sink(_) => return super::sinks::alter_offsets(api, name, list).await,
+    };
     let prefix = spec.source.topic_prefix.clone();
     let [entry] = list.as_slice() else {
         return Err(bad(format!(
@@ -77,6 +97,7 @@ pub async fn alter_offsets(api: &ApiState, name: &str, body: Value) -> Result<()
     let kafka = api.shared.kafka.clone();
     api.manager
         .with_stopped(name, |spec| async move {
+            let spec = source_of(spec)?;
             if let Some(lsn) = parsed.lsn {
                 admin::advance_slot(&spec.source, lsn)
                     .await
@@ -120,9 +141,13 @@ fn debezium_offset(v: &Value) -> Option<PgOffset> {
 /// DELETE: forget the offset, then drop the slot, so the next start takes a new snapshot
 /// from a new slot, consistent with it.
 pub async fn reset_offsets(api: &ApiState, name: &str) -> Result<(), ApiError> {
+    if let Spec::Sink(_) = api.manager.spec(name)? {
+        return super::sinks::reset_offsets(api, name).await;
+    }
     let kafka = api.shared.kafka.clone();
     api.manager
         .with_stopped(name, |spec| async move {
+            let spec = source_of(spec)?;
             tributary_kafka::offsets::write_offset(&kafka, &spec.publish, None)
                 .await
                 .map_err(|e| OpError::Internal(format!("could not reset the offset: {e}")))?;

@@ -1,5 +1,5 @@
-//! `/connector-plugins`: the one plugin this daemon runs, its property definitions and
-//! Kafka Connect's config validation.
+//! `/connector-plugins`: the plugins this daemon runs (the Postgres source and the sink
+//! jobs), their property definitions and Kafka Connect's config validation.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -8,33 +8,34 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
-use tributary_postgres::config::{CONNECTOR_CLASSES, PROPERTIES, PropertyDef};
+use tributary_core::config::PropertyDef;
 
 use super::error::{Body, ErrorBody, Segment};
 use super::{ApiError, ApiState};
+use crate::plugins::Plugin;
 
-/// Debezium's class name: the name the plugin is listed under.
-pub const CLASS: &str = "io.debezium.connector.postgresql.PostgresConnector";
-
-fn plugin(name: &str) -> Result<(), ApiError> {
-    let known = CONNECTOR_CLASSES.contains(&name) || name.eq_ignore_ascii_case("postgres");
-    if known {
-        Ok(())
-    } else {
-        Err(ApiError::new(
+fn plugin(name: &str) -> Result<Plugin, ApiError> {
+    Plugin::named(name).ok_or_else(|| {
+        let all: Vec<&str> = Plugin::ALL.iter().map(|p| p.class()).collect();
+        ApiError::new(
             StatusCode::NOT_FOUND,
             format!(
-                "Failed to find any class that implements Connector and which name matches {name}; this daemon runs {CLASS}"
+                "Failed to find any class that implements Connector and which name matches {name}; this daemon runs {}",
+                all.join(", ")
             ),
-        ))
-    }
+        )
+    })
 }
 
 /// The installed connector plugins.
 #[utoipa::path(get, path = "/connector-plugins", tag = "plugins",
     responses((status = 200, description = "`[{class, type, version}]`")))]
 pub async fn list() -> Json<Value> {
-    Json(json!([{"class": CLASS, "type": "source", "version": tributary_core::VERSION}]))
+    let all: Vec<Value> = Plugin::ALL
+        .iter()
+        .map(|p| json!({"class": p.class(), "type": p.kind(), "version": tributary_core::VERSION}))
+        .collect();
+    Json(Value::Array(all))
 }
 
 fn definition(p: &PropertyDef, order: usize) -> Value {
@@ -58,9 +59,10 @@ fn definition(p: &PropertyDef, order: usize) -> Value {
     params(("plugin" = String, Path)),
     responses((status = 200, description = "property definitions"), (status = 404, body = ErrorBody)))]
 pub async fn config(Segment(name): Segment) -> Result<Json<Value>, ApiError> {
-    plugin(&name)?;
-    let defs: Vec<Value> = PROPERTIES
-        .iter()
+    let plugin = plugin(&name)?;
+    let defs: Vec<Value> = plugin
+        .properties()
+        .into_iter()
         .enumerate()
         .map(|(i, p)| definition(p, i + 1))
         .collect();
@@ -76,9 +78,13 @@ pub async fn config(Segment(name): Segment) -> Result<Json<Value>, ApiError> {
 pub async fn validate(
     State(api): State<Arc<ApiState>>,
     Segment(name): Segment,
-    Body(config): Body<Map<String, Value>>,
+    Body(mut config): Body<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
-    plugin(&name)?;
+    let plugin = plugin(&name)?;
+    let properties = plugin.properties();
+    config
+        .entry("connector.class")
+        .or_insert_with(|| Value::String(plugin.class().to_string()));
     let connector = config
         .get("name")
         .and_then(Value::as_str)
@@ -112,14 +118,14 @@ pub async fn validate(
             }
         })
     };
-    let mut configs: Vec<Value> = PROPERTIES
+    let mut configs: Vec<Value> = properties
         .iter()
         .enumerate()
         .map(|(i, p)| entry(definition(p, i + 1), p.name))
         .collect();
     // Problems with properties that have no definition (unknown keys, framework keys).
     for field in by_field.keys() {
-        if !PROPERTIES.iter().any(|p| p.name == *field) {
+        if !properties.iter().any(|p| p.name == *field) {
             let def = json!({
                 "name": field, "type": "STRING", "required": false, "default_value": null,
                 "importance": "LOW", "documentation": "", "group": null, "width": "NONE",
@@ -129,13 +135,13 @@ pub async fn validate(
         }
     }
     let mut groups: Vec<&str> = Vec::new();
-    for p in PROPERTIES {
+    for p in &properties {
         if !groups.contains(&p.group) {
             groups.push(p.group);
         }
     }
     Ok(Json(json!({
-        "name": CLASS,
+        "name": plugin.class(),
         "error_count": errors.len(),
         "groups": groups,
         "configs": configs,

@@ -6,9 +6,6 @@ use crate::connector::{State, Status};
 use crate::manager::{InfoView, StatusView};
 use crate::secrets::masked;
 
-/// The task class Kafka Connect shows in task configs.
-pub const TASK_CLASS: &str = "io.debezium.connector.postgresql.PostgresConnectorTask";
-
 /// `{"name", "config", "tasks", "type"}`.
 pub fn info(view: &InfoView) -> Value {
     let tasks = if view.stopped {
@@ -20,7 +17,7 @@ pub fn info(view: &InfoView) -> Value {
         "name": view.name,
         "config": masked(&view.config),
         "tasks": tasks,
-        "type": "source",
+        "type": view.plugin.kind(),
     })
 }
 
@@ -47,7 +44,7 @@ pub fn status(name: &str, view: &StatusView, worker_id: &str) -> Value {
         connector["trace"] = json!(trace);
     }
     let tasks: Vec<Value> = view.task.iter().map(|t| task(t, worker_id)).collect();
-    json!({"name": name, "connector": connector, "tasks": tasks, "type": "source"})
+    json!({"name": name, "connector": connector, "tasks": tasks, "type": view.kind})
 }
 
 /// The task list: `[{"id": {"connector", "task"}, "config"}]`.
@@ -56,6 +53,6 @@ pub fn tasks(view: &InfoView) -> Value {
         return json!([]);
     }
     let mut config = masked(&view.config);
-    config.insert("task.class".into(), json!(TASK_CLASS));
+    config.insert("task.class".into(), json!(view.plugin.task_class()));
     json!([{"id": {"connector": view.name, "task": 0}, "config": config}])
 }

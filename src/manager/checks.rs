@@ -7,10 +7,29 @@ use tributary_kafka::PublishSettings;
 use tributary_postgres::config::{ConfigError, PostgresConnectorConfig};
 
 use super::{Manager, OpError};
-use crate::connector::Spec;
+use crate::connector::{SinkSpec, SourceSpec, Spec};
+use crate::plugins::Plugin;
 
-/// Parses a connector config: Debezium's properties, then the publishing ones.
+/// Parses a connector config as the plugin its `connector.class` names.
 pub fn parse_spec(name: &str, config: &Map<String, Value>) -> Result<Spec, Vec<ConfigError>> {
+    match Plugin::of_config(config) {
+        Some(Plugin::Postgres) => parse_source(name, config).map(Spec::Source),
+        Some(plugin) => SinkSpec::parse(plugin, name, config).map(|s| Spec::Sink(Arc::new(s))),
+        None => {
+            let class = config
+                .get("connector.class")
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .unwrap_or_default();
+            Err(vec![ConfigError {
+                field: "connector.class".into(),
+                message: Plugin::unknown_class(&class),
+            }])
+        }
+    }
+}
+
+/// Debezium's properties, then the publishing ones.
+fn parse_source(name: &str, config: &Map<String, Value>) -> Result<SourceSpec, Vec<ConfigError>> {
     let source = PostgresConnectorConfig::parse(name, config).map_err(|e| e.0)?;
     let publish =
         PublishSettings::parse(&source.name, &source.topic_prefix, &source.raw).map_err(|es| {
@@ -21,7 +40,7 @@ pub fn parse_spec(name: &str, config: &Map<String, Value>) -> Result<Spec, Vec<C
                 })
                 .collect::<Vec<_>>()
         })?;
-    Ok(Spec {
+    Ok(SourceSpec {
         source: Arc::new(source),
         publish,
     })
@@ -69,13 +88,27 @@ pub(super) fn named(name: &str, config: &mut Map<String, Value>) -> Result<(), O
 }
 
 impl Manager {
-    /// Checks a config as POST and PUT do: every property, then the database connection.
+    /// Checks a config as POST and PUT do: every property, then the database connection
+    /// (a source) or the target (a sink).
     pub async fn check(
         &self,
         name: &str,
         config: &Map<String, Value>,
     ) -> Result<Spec, Vec<ConfigError>> {
-        let spec = parse_spec(name, config)?;
+        match parse_spec(name, config)? {
+            Spec::Source(source) => self.check_source(name, source).await.map(Spec::Source),
+            Spec::Sink(sink) => {
+                sink.check_target().await?;
+                Ok(Spec::Sink(sink))
+            }
+        }
+    }
+
+    async fn check_source(
+        &self,
+        name: &str,
+        spec: SourceSpec,
+    ) -> Result<SourceSpec, Vec<ConfigError>> {
         let mut errors = Vec::new();
         if let Some(other) = self.slot_owner(name, &spec) {
             errors.push(ConfigError {
@@ -96,12 +129,12 @@ impl Manager {
         }
     }
 
-    fn slot_owner(&self, name: &str, spec: &Spec) -> Option<String> {
+    fn slot_owner(&self, name: &str, spec: &SourceSpec) -> Option<String> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         let c = &spec.source.connect;
         entries.iter().find_map(|(other, e)| {
             let d = e.desired();
-            let s = d.spec.as_ref().ok()?;
+            let s = d.spec.as_ref().ok()?.source()?;
             let o = &s.source.connect;
             (other != name
                 && !d.deleted

@@ -23,6 +23,7 @@ pub use checks::{check_name, parse_spec};
 use observe::cleanup;
 
 use crate::connector::{Connector, Shared, Spec, State, Status};
+use crate::plugins::Plugin;
 use crate::store::{Store, Stored, TargetState};
 
 /// How long pause, stop and delete wait for the runner to finish its open transaction
@@ -51,6 +52,8 @@ fn not_found(name: &str) -> OpError {
 /// A connector's state as Kafka Connect reports it.
 #[derive(Debug, Clone)]
 pub struct StatusView {
+    /// `"source"` or `"sink"`.
+    pub kind: &'static str,
     pub connector: State,
     pub connector_trace: Option<String>,
     /// `None` while STOPPED (Kafka Connect shows no tasks then).
@@ -61,6 +64,7 @@ pub struct StatusView {
 #[derive(Debug, Clone)]
 pub struct InfoView {
     pub name: String,
+    pub plugin: Plugin,
     pub config: Map<String, Value>,
     pub stopped: bool,
 }
@@ -185,6 +189,7 @@ impl Manager {
         let d = e.desired();
         Ok(InfoView {
             name: name.to_string(),
+            plugin: Plugin::of_config(&d.config).unwrap_or(Plugin::Postgres),
             config: d.config.clone(),
             stopped: d.target == TargetState::Stopped,
         })
@@ -194,18 +199,24 @@ impl Manager {
         let e = self.get(name)?;
         let d = e.desired();
         let runner = d.runner.as_ref().map(|(_, r)| r.status());
+        let kind = Plugin::of_config(&d.config)
+            .unwrap_or(Plugin::Postgres)
+            .kind();
         Ok(match (&d.spec, d.target) {
             (Err(trace), _) => StatusView {
+                kind,
                 connector: State::Failed,
                 connector_trace: Some(trace.clone()),
                 task: None,
             },
             (Ok(_), TargetState::Stopped) => StatusView {
+                kind,
                 connector: State::Stopped,
                 connector_trace: None,
                 task: None,
             },
             (Ok(_), TargetState::Paused) => StatusView {
+                kind,
                 connector: State::Paused,
                 connector_trace: None,
                 task: Some(Status {
@@ -214,6 +225,7 @@ impl Manager {
                 }),
             },
             (Ok(_), TargetState::Running) if d.restarting => StatusView {
+                kind,
                 connector: State::Restarting,
                 connector_trace: None,
                 task: Some(Status {
@@ -228,6 +240,7 @@ impl Manager {
                     _ => State::Running,
                 };
                 StatusView {
+                    kind,
                     connector,
                     connector_trace: None,
                     task: Some(task),
@@ -455,7 +468,7 @@ impl Manager {
             && d.runner.is_none()
             && let Ok(spec) = d.spec.clone()
         {
-            let runner = Arc::new(Connector::spawn(self.shared.clone(), spec));
+            let runner = Arc::new(Connector::spawn(&entry.name, self.shared.clone(), spec));
             d.runner = Some((d.generation, runner));
         }
         d.restarting = false;

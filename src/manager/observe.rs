@@ -75,7 +75,7 @@ impl Manager {
                 let asked = futures_util::future::join_all(rows.iter().map(
                     |(name, _, _, spec)| async move {
                         let lag = async {
-                            let spec = spec.as_ref()?;
+                            let spec = spec.as_ref()?.source()?;
                             tokio::time::timeout(
                                 Duration::from_secs(2),
                                 tributary_postgres::admin::slot_info(&spec.source),
@@ -95,21 +95,36 @@ impl Manager {
                 .map(|(name, ..)| cache.1.get(name).copied().flatten())
                 .collect::<Vec<_>>()
         };
+        let is_sink = |spec: &Option<Spec>| spec.as_ref().is_some_and(|s| s.sink().is_some());
         let sources: Vec<_> = rows
             .iter()
-            .map(|(_, _, r, _)| r.as_ref().map(|r| (r.source_metrics(), r.publish_stats())))
+            .map(|(_, _, r, spec)| {
+                r.as_ref()
+                    .filter(|_| !is_sink(spec))
+                    .map(|r| (r.source_metrics(), r.publish_stats()))
+            })
+            .collect();
+        let jobs: Vec<_> = rows
+            .iter()
+            .map(|(_, _, r, spec)| {
+                r.as_ref()
+                    .filter(|_| is_sink(spec))
+                    .map(|r| r.job_metrics())
+            })
             .collect();
         let metrics: Vec<crate::metrics::ConnectorMetrics<'_>> = rows
             .iter()
             .zip(&sources)
             .zip(&lags)
+            .zip(&jobs)
             .map(
-                |(((name, state, _, _), source), lag)| crate::metrics::ConnectorMetrics {
+                |((((name, state, _, _), source), lag), job)| crate::metrics::ConnectorMetrics {
                     name,
                     state,
                     source: source.as_ref().map(|(m, _)| m.as_ref()),
                     publish: source.as_ref().and_then(|(_, p)| p.as_deref()),
                     slot_lag_bytes: *lag,
+                    job: job.as_deref(),
                 },
             )
             .collect();
@@ -121,6 +136,9 @@ impl Manager {
 /// (on delete) when `publication.drop.on.delete` is.
 pub(super) async fn cleanup(spec: &Spec, deleted: bool) {
     use tributary_postgres::admin;
+    let Some(spec) = spec.source() else {
+        return;
+    };
     let name = &spec.source.name;
     if spec.source.slot_drop_on_stop {
         match admin::drop_slot(&spec.source).await {

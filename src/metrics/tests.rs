@@ -137,6 +137,7 @@ fn idle<'a>(name: &'a str, state: &'a str) -> ConnectorMetrics<'a> {
         source: None,
         publish: None,
         slot_lag_bytes: None,
+        job: None,
     }
 }
 
@@ -166,6 +167,7 @@ async fn a_running_connector_renders_every_family_in_the_text_format() {
         source: Some(&source),
         publish: Some(&publish),
         slot_lag_bytes: Some(4096),
+        job: None,
     };
     let connectors = [runner, idle("paused", "PAUSED")];
     let text = render(&connectors);

@@ -8,7 +8,9 @@ pub mod capture;
 pub mod daemon;
 pub mod kafka;
 pub mod pg;
+pub mod redis;
 pub mod slot;
+pub mod sync;
 
 use std::time::{Duration, Instant};
 

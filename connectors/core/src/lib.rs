@@ -6,6 +6,7 @@
 //! Nothing here knows about Postgres wire formats or Kafka.
 
 pub mod batch;
+pub mod config;
 pub mod envelope;
 pub mod error;
 pub mod event;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod offsets;
 pub mod schema;
 pub mod secret;
+pub mod sink;
 pub mod value;
 
 pub use batch::{Batch, BatchReceiver, BatchSender, QueueGauge};
@@ -24,6 +26,10 @@ pub use lsn::{DurableLsn, Lsn};
 pub use metrics::{OpCounts, SnapshotReport, SourceMetrics};
 pub use schema::{Field, Schema, SchemaType, TableSchemas};
 pub use secret::Secret;
+pub use sink::{
+    FieldInfo, FieldKind, FieldMap, PartitionOffset, Position, RowKey, RowSchema, Sink, SinkError,
+    SinkOp, SinkRecord, TableRef,
+};
 pub use value::Value;
 
 /// The version string written into `source.version`.

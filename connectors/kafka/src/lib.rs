@@ -1,8 +1,11 @@
 //! Kafka: the transactional publisher that writes change events and the connector's
-//! offset in one transaction, topic administration, and offset recovery.
+//! offset in one transaction, topic administration, offset recovery, and the job consumer
+//! that feeds sink jobs.
 
 pub mod admin;
+pub mod consumer;
 pub mod error;
+pub mod job;
 pub mod murmur2;
 pub mod offsets;
 pub mod producer;
@@ -12,6 +15,7 @@ pub mod stats;
 pub mod txmeta;
 
 pub use error::PublishError;
+pub use job::{JobError, JobMetrics, JobSettings};
 pub use publisher::Publisher;
 pub use settings::{KafkaConfig, PublishSettings, SettingError};
 pub use stats::PublishStats;

@@ -71,11 +71,40 @@ impl PgOffset {
         serde_json::to_value(self).expect("offset always serializes")
     }
 
+    /// Where `source.sequence` starts: the last commit, but never before the snapshot's
+    /// point, so every streamed change sorts after the snapshot's rows (a transaction that
+    /// began before the snapshot and commits after it has changes logged before the point).
+    pub fn sequence_start(&self) -> Option<Lsn> {
+        let point = self.snapshot.as_ref().map(|s| s.point);
+        self.lsn_commit.max(point)
+    }
+
     pub fn snapshot_completed(&self) -> bool {
         self.snapshot.as_ref().is_some_and(|s| s.completed)
     }
 
     pub fn is_empty(&self) -> bool {
         *self == PgOffset::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_starts_at_the_snapshot_point_until_a_later_commit() {
+        let mut offset = PgOffset::default();
+        assert_eq!(offset.sequence_start(), None);
+        offset.snapshot = Some(SnapshotProgress {
+            completed: true,
+            point: Lsn(100),
+            tables: BTreeMap::new(),
+        });
+        assert_eq!(offset.sequence_start(), Some(Lsn(100)));
+        offset.lsn_commit = Some(Lsn(95));
+        assert_eq!(offset.sequence_start(), Some(Lsn(100)));
+        offset.lsn_commit = Some(Lsn(140));
+        assert_eq!(offset.sequence_start(), Some(Lsn(140)));
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use tributary_core::envelope::envelope_schema;
-use tributary_core::{Field, Schema, TableSchemas};
+use tributary_core::{Field, Schema, SchemaType, TableSchemas};
 
 pub(crate) fn debezium_time(base: Schema, name: &str) -> Schema {
     base.named(format!("io.debezium.time.{name}")).versioned(1)
@@ -12,6 +12,20 @@ pub(crate) fn debezium_time(base: Schema, name: &str) -> Schema {
 
 pub(crate) fn named_string(name: &str) -> Schema {
     Schema::string().named(name).versioned(1)
+}
+
+pub(crate) fn string_map() -> Schema {
+    Schema::new(SchemaType::Map(
+        Box::new(Schema::string()),
+        Box::new(Schema::string().optional()),
+    ))
+}
+
+pub(crate) fn int_map() -> Schema {
+    Schema::new(SchemaType::Map(
+        Box::new(Schema::int32()),
+        Box::new(Schema::string()),
+    ))
 }
 
 pub(crate) fn decimal(scale: i32, precision: Option<i32>) -> Schema {

@@ -13,7 +13,6 @@ mod filters;
 mod properties;
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
 use std::time::Duration;
 
 use serde_json::Value as Json;
@@ -24,6 +23,8 @@ use crate::types::{BinaryHandling, DecimalHandling, IntervalHandling, TimePrecis
 
 pub use filters::{KeyColumns, TableFilters, TableId, quote_ident};
 pub use properties::{Importance, PROPERTIES, PropertyDef, PropertyKind, property};
+pub use tributary_core::config::{ConfigError, ConfigErrors};
+use tributary_core::config::{PropertyReader, property_strings};
 
 /// Connector classes that name this connector.
 pub const CONNECTOR_CLASSES: &[&str] = &[
@@ -31,36 +32,6 @@ pub const CONNECTOR_CLASSES: &[&str] = &[
     "tributary.postgres",
     "PostgresConnector",
 ];
-
-/// One problem with a connector config, naming the property.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub field: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
-
-/// Every problem found in a connector config.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid connector configuration: ")?;
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
 
 /// `snapshot.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,99 +110,6 @@ const FRAMEWORK_PREFIXES: &[&str] = &[
 ];
 
 /// Reads the string form of a property value, as Kafka Connect would.
-fn as_text(v: &Json) -> Option<String> {
-    match v {
-        Json::String(s) => Some(s.clone()),
-        Json::Number(n) => Some(n.to_string()),
-        Json::Bool(b) => Some(b.to_string()),
-        Json::Null => None,
-        _ => None,
-    }
-}
-
-/// Collects problems while reading properties.
-struct Reader<'a> {
-    props: &'a BTreeMap<String, String>,
-    errors: Vec<ConfigError>,
-}
-
-impl Reader<'_> {
-    fn error(&mut self, field: &str, message: impl Into<String>) {
-        self.errors.push(ConfigError {
-            field: field.to_string(),
-            message: message.into(),
-        });
-    }
-
-    fn get(&self, key: &str) -> Option<&str> {
-        self.props
-            .get(key)
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-    }
-
-    fn string(&self, key: &str, default: &str) -> String {
-        self.get(key).unwrap_or(default).to_string()
-    }
-
-    fn required(&mut self, key: &str, hint: &str) -> String {
-        match self.get(key) {
-            Some(v) => v.to_string(),
-            None => {
-                self.error(key, format!("is required: {hint}"));
-                String::new()
-            }
-        }
-    }
-
-    fn parse<T: std::str::FromStr>(&mut self, key: &str, default: T, what: &str) -> T {
-        match self.get(key) {
-            None => default,
-            Some(v) => match v.parse() {
-                Ok(t) => t,
-                Err(_) => {
-                    self.error(key, format!("{v:?} is not {what}"));
-                    default
-                }
-            },
-        }
-    }
-
-    fn choice<T: Copy>(&mut self, key: &str, default: T, options: &[(&str, T)]) -> T {
-        let Some(v) = self.get(key) else {
-            return default;
-        };
-        let lower = v.to_ascii_lowercase();
-        match options.iter().find(|(name, _)| *name == lower) {
-            Some((_, t)) => *t,
-            None => {
-                let allowed: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-                self.error(
-                    key,
-                    format!("{v:?} is not valid; use one of: {}", allowed.join(", ")),
-                );
-                default
-            }
-        }
-    }
-
-    fn mode<T: std::str::FromStr + Default>(&mut self, key: &str) -> T
-    where
-        T::Err: fmt::Display,
-    {
-        match self.get(key) {
-            None => T::default(),
-            Some(v) => match v.parse() {
-                Ok(t) => t,
-                Err(e) => {
-                    self.error(key, e.to_string());
-                    T::default()
-                }
-            },
-        }
-    }
-}
-
 impl PostgresConnectorConfig {
     /// Parses Kafka Connect's `{"name": …, "config": {…}}` shape.
     pub fn from_connector_json(doc: &Json) -> Result<Self, ConfigErrors> {
@@ -254,24 +132,8 @@ impl PostgresConnectorConfig {
 
     /// Parses and validates a connector's properties.
     pub fn parse(name: &str, config: &serde_json::Map<String, Json>) -> Result<Self, ConfigErrors> {
-        let mut raw = BTreeMap::new();
-        let mut errors = Vec::new();
-        for (k, v) in config {
-            match as_text(v) {
-                Some(s) => {
-                    raw.insert(k.clone(), s);
-                }
-                None if v.is_null() => {}
-                None => errors.push(ConfigError {
-                    field: k.clone(),
-                    message: "must be a string, number or boolean".into(),
-                }),
-            }
-        }
-        let mut r = Reader {
-            props: &raw,
-            errors,
-        };
+        let (raw, errors) = property_strings(config);
+        let mut r = PropertyReader::new(&raw, errors);
         if name.trim().is_empty() {
             r.error("name", "must not be empty");
         }
@@ -484,7 +346,7 @@ impl PostgresConnectorConfig {
 }
 
 /// `skipped.operations`: comma-separated op letters, or `none`. Debezium's default is `t`.
-fn parse_skipped(r: &mut Reader<'_>) -> HashSet<Op> {
+fn parse_skipped(r: &mut PropertyReader<'_>) -> HashSet<Op> {
     let spec = r.string("skipped.operations", "t");
     let mut out = HashSet::new();
     if spec.eq_ignore_ascii_case("none") {

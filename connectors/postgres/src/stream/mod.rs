@@ -96,7 +96,7 @@ impl ChangeStream {
             spills: HashMap::new(),
             resume_after: offset.lsn,
             overlap,
-            last_commit: offset.lsn_commit,
+            last_commit: offset.sequence_start(),
             offset,
             version: 0,
             warned: HashSet::new(),

@@ -19,7 +19,7 @@ use tributary_core::{
 use super::*;
 use crate::names::NameAdjustment;
 use crate::schema::fixtures::{
-    connect_logical, debezium_time, decimal, table, variable_scale_decimal,
+    connect_logical, debezium_time, decimal, int_map, string_map, table, variable_scale_decimal,
 };
 
 const A: NameAdjustment = NameAdjustment::Avro;
@@ -69,20 +69,6 @@ fn unwrap_union(v: &Avro) -> &Avro {
         Avro::Union(_, inner) => inner,
         other => other,
     }
-}
-
-fn string_map() -> Schema {
-    Schema::new(SchemaType::Map(
-        Box::new(Schema::string()),
-        Box::new(Schema::string().optional()),
-    ))
-}
-
-fn int_map() -> Schema {
-    Schema::new(SchemaType::Map(
-        Box::new(Schema::int32()),
-        Box::new(Schema::string()),
-    ))
 }
 
 /// A table with a column of every kind the encoder handles.

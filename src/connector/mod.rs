@@ -1,4 +1,5 @@
-//! Running one source connector: Postgres source → Kafka publisher, supervised.
+//! Running one connector, supervised: a source (Postgres → Kafka) or a sink job (Kafka →
+//! search index or cache).
 //!
 //! The supervisor owns no protocol: it starts the publisher (which claims the connector's
 //! transactional id and reads its last committed offset), starts the source from that
@@ -15,11 +16,15 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tributary_avro::registry::RegistryClient;
 use tributary_core::metrics::SourceMetrics;
-use tributary_core::{DurableLsn, ErrorKind, Retry};
-use tributary_kafka::{KafkaConfig, PublishError, PublishSettings, PublishStats, Publisher};
+use tributary_core::{ErrorKind, Retry};
+use tributary_kafka::{KafkaConfig, PublishError, PublishSettings, PublishStats};
 use tributary_postgres::config::PostgresConnectorConfig;
 use tributary_postgres::error::SourceError;
-use tributary_postgres::lock::ConnectorLock;
+
+mod sink;
+mod source;
+
+pub use sink::{SinkSpec, SinkTarget};
 
 /// Why one run of a connector ended.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +33,10 @@ pub enum ConnectorError {
     Source(#[from] SourceError),
     #[error("{0}")]
     Publish(#[from] PublishError),
+    #[error("{0}")]
+    Job(#[from] tributary_kafka::job::JobError),
+    #[error("{0}")]
+    Sink(tributary_core::SinkError),
     #[error("internal error: {0}")]
     Panic(String),
 }
@@ -42,6 +51,8 @@ impl Retry for ConnectorError {
             }
             ConnectorError::Source(e) => e.kind(),
             ConnectorError::Publish(e) => e.kind(),
+            ConnectorError::Job(e) => e.kind(),
+            ConnectorError::Sink(e) => e.kind(),
             ConnectorError::Panic(_) => ErrorKind::Definite,
         }
     }
@@ -85,6 +96,7 @@ pub struct Connector {
     stats: CurrentStats,
     past_topics: PastTopics,
     metrics: Arc<SourceMetrics>,
+    job_metrics: sink::JobMetrics,
     stop: watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -93,36 +105,66 @@ pub struct Connector {
 pub struct Shared {
     pub kafka: KafkaConfig,
     pub registry: Arc<RegistryClient>,
+    /// The embedded search indexes, shared by the search jobs and the API.
+    pub indexes: Arc<tributary_search::IndexRegistry>,
 }
 
-/// A connector's parsed configuration.
+/// A source connector's parsed configuration.
 #[derive(Clone)]
-pub struct Spec {
+pub struct SourceSpec {
     pub source: Arc<PostgresConnectorConfig>,
     pub publish: PublishSettings,
+}
+
+/// A connector's parsed configuration: a Postgres source or a sink job.
+#[derive(Clone)]
+pub enum Spec {
+    Source(SourceSpec),
+    Sink(Arc<SinkSpec>),
+}
+
+impl Spec {
+    pub fn source(&self) -> Option<&SourceSpec> {
+        match self {
+            Spec::Source(s) => Some(s),
+            Spec::Sink(_) => None,
+        }
+    }
+
+    pub fn sink(&self) -> Option<&SinkSpec> {
+        match self {
+            Spec::Source(_) => None,
+            Spec::Sink(s) => Some(s),
+        }
+    }
 }
 
 impl Connector {
     /// Starts the connector. The daemon, not the source, drops the slot when the operator
     /// stops or deletes the connector (`slot.drop.on.stop`): a pause must keep it.
-    pub fn spawn(shared: Arc<Shared>, mut spec: Spec) -> Connector {
+    pub fn spawn(name: &str, shared: Arc<Shared>, mut spec: Spec) -> Connector {
         let status = Arc::new(Mutex::new(Status::default()));
         let (stop, stop_rx) = watch::channel(false);
         let stats = CurrentStats::default();
         let past_topics = PastTopics::default();
         let metrics = Arc::new(SourceMetrics::default());
-        if spec.source.slot_drop_on_stop {
+        let job_metrics = sink::JobMetrics::default();
+        if let Spec::Source(spec) = &mut spec
+            && spec.source.slot_drop_on_stop
+        {
             let mut source = (*spec.source).clone();
             source.slot_drop_on_stop = false;
             spec.source = Arc::new(source);
         }
         let run = Run {
+            name: name.to_string(),
             shared,
             spec,
             status: status.clone(),
             stats: stats.clone(),
             past_topics: past_topics.clone(),
             metrics: metrics.clone(),
+            job_metrics: job_metrics.clone(),
         };
         let task = tokio::spawn(supervise(run, stop_rx));
         Connector {
@@ -130,6 +172,7 @@ impl Connector {
             stats,
             past_topics,
             metrics,
+            job_metrics,
             stop,
             task: Mutex::new(Some(task)),
         }
@@ -138,6 +181,11 @@ impl Connector {
     /// The source's counters (for `/metrics`).
     pub fn source_metrics(&self) -> Arc<SourceMetrics> {
         self.metrics.clone()
+    }
+
+    /// A sink job's counters (for `/metrics` and status).
+    pub fn job_metrics(&self) -> sink::JobMetrics {
+        self.job_metrics.clone()
     }
 
     /// The current run's publisher counters, if a run is publishing.
@@ -155,6 +203,7 @@ impl Connector {
         if let Some(s) = self.publish_stats() {
             all.extend(s.topics());
         }
+        all.extend(self.job_metrics.topics());
         all.into_iter().collect()
     }
 
@@ -184,7 +233,8 @@ impl Connector {
                 .stats
                 .lock()
                 .ok()
-                .and_then(|s| s.as_ref().and_then(|s| s.stalled(STALL_REPORT)));
+                .and_then(|s| s.as_ref().and_then(|s| s.stalled(STALL_REPORT)))
+                .or_else(|| self.job_metrics.retry_reason());
         }
         status
     }
@@ -211,17 +261,19 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// What one connector's runs share.
 struct Run {
+    name: String,
     shared: Arc<Shared>,
     spec: Spec,
     status: Arc<Mutex<Status>>,
     stats: CurrentStats,
     past_topics: PastTopics,
     metrics: Arc<SourceMetrics>,
+    job_metrics: sink::JobMetrics,
 }
 
 async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
     let (status, stats) = (&run.status, &run.stats);
-    let name = run.spec.source.name.clone();
+    let name = run.name.clone();
     let mut backoff = MIN_BACKOFF;
     loop {
         if *stop.borrow() {
@@ -229,7 +281,10 @@ async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
         }
         set(status, State::Running, None);
         let started = Instant::now();
-        let result = run_once(&run, stop.clone()).await;
+        let result = match &run.spec {
+            Spec::Source(spec) => source::run(&run, spec, stop.clone()).await,
+            Spec::Sink(spec) => sink::run(&run, spec, stop.clone()).await,
+        };
         let ended = stats.lock().ok().and_then(|mut s| s.take());
         if let (Some(ended), Ok(mut past)) = (ended, run.past_topics.lock()) {
             past.extend(ended.topics());
@@ -265,60 +320,5 @@ async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
     }
     if *stop.borrow() && status.lock().is_ok_and(|s| s.state != State::Failed) {
         set(status, State::Unassigned, None);
-    }
-}
-
-async fn run_once(run: &Run, mut stop: watch::Receiver<bool>) -> Result<(), ConnectorError> {
-    let (shared, spec, status, stats) = (&run.shared, &run.spec, &run.status, &run.stats);
-    let _lock = ConnectorLock::acquire(&spec.source).await?;
-    let (publisher, stored) =
-        Publisher::start(&shared.kafka, spec.publish.clone(), shared.registry.clone()).await?;
-    if let Ok(mut s) = stats.lock() {
-        *s = Some(publisher.stats());
-    }
-    set(status, State::Running, None);
-    let durable = DurableLsn::default();
-    let (tx, rx) = tributary_core::batch::channel(spec.source.max_queue_size, 512);
-    let (source_stop, source_stop_rx) = watch::channel(false);
-    let source_stop = Arc::new(source_stop);
-    let forward = {
-        let source_stop = source_stop.clone();
-        tokio::spawn(async move {
-            let _ = stop.wait_for(|s| *s).await;
-            let _ = source_stop.send(true);
-        })
-    };
-    let heartbeat = match &spec.source.heartbeat_action_query {
-        Some(query) if !spec.publish.heartbeat_interval.is_zero() => Some(tokio::spawn(
-            tributary_postgres::heartbeat::run_action_query(
-                spec.source.connect.clone(),
-                query.clone(),
-                spec.publish.heartbeat_interval,
-                source_stop.subscribe(),
-            ),
-        )),
-        _ => None,
-    };
-    let source = tokio::spawn(tributary_postgres::source::run_with_metrics(
-        spec.source.clone(),
-        stored,
-        tx,
-        durable.clone(),
-        source_stop_rx,
-        run.metrics.clone(),
-    ));
-    let published = publisher.run(rx, &durable).await;
-    let _ = source_stop.send(true);
-    let sourced = source.await;
-    forward.abort();
-    if let Some(h) = heartbeat {
-        let _ = h.await;
-    }
-    published?;
-    match sourced {
-        Ok(r) => Ok(r?),
-        Err(e) => Err(ConnectorError::Panic(format!(
-            "the source task failed: {e}"
-        ))),
     }
 }

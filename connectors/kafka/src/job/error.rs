@@ -1,0 +1,70 @@
+//! Why a sink job stopped, classified for the supervisor.
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use tributary_avro::decode::DecodeError;
+use tributary_core::{ErrorKind, Retry};
+
+/// Why a sink job stopped. Transient sink and registry errors never get here: the job
+/// retries them itself for as long as it runs.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// A record that cannot be decoded: the job cannot go past it.
+    #[error("{0}")]
+    Decode(#[from] DecodeError),
+    /// The sink refused a batch for good (bad configuration, rejected credentials, a
+    /// document the target refuses).
+    #[error("the sink refused a batch: {reason}")]
+    Sink { reason: String },
+    #[error("Kafka {action} failed: {error}{hint}")]
+    Kafka {
+        action: &'static str,
+        error: KafkaError,
+        hint: &'static str,
+    },
+    #[error("{0}")]
+    Config(String),
+}
+
+impl JobError {
+    /// Wraps a Kafka error, with a hint for the ones a person must fix.
+    pub fn kafka(action: &'static str, error: KafkaError) -> Self {
+        let hint = if error.rdkafka_error_code().is_some_and(needs_a_person) {
+            "\nHINT: check the credentials and ACLs in the [kafka] section of the daemon config (the job reads its topics and commits for its consumer group)"
+        } else {
+            ""
+        };
+        JobError::Kafka {
+            action,
+            error,
+            hint,
+        }
+    }
+}
+
+/// Codes that do not go away by retrying.
+pub(crate) fn needs_a_person(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::SaslAuthenticationFailed
+            | RDKafkaErrorCode::Authentication
+            | RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::GroupAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed
+            | RDKafkaErrorCode::InvalidGroupId
+            | RDKafkaErrorCode::InvalidArgument
+    )
+}
+
+impl Retry for JobError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            JobError::Decode(e) => e.kind(),
+            JobError::Sink { .. } | JobError::Config(_) => ErrorKind::Definite,
+            JobError::Kafka { hint, .. } if !hint.is_empty() => ErrorKind::Definite,
+            JobError::Kafka { error, .. } => match error {
+                KafkaError::ClientCreation(_) | KafkaError::Subscription(_) => ErrorKind::Definite,
+                _ => ErrorKind::Transient,
+            },
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! The Elasticsearch sink against a recording server that answers like Elasticsearch, and,
+//! when `TRIBUTARY_TEST_ELASTICSEARCH_URL` is set, against that real server.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::json;
+use tributary_core::{Lsn, Position, RowKey};
+
+use super::*;
+use crate::testing::{
+    RecordingServer, delete, doc, pos, reply, table, truncate, upsert, upsert_doc,
+};
+
+fn config(url: &str, extra: Json) -> SearchSinkConfig {
+    let mut props = json!({"search.backend": "elasticsearch", "connection.url": url});
+    props
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().cloned().unwrap_or_default());
+    SearchSinkConfig::parse("job", props.as_object().unwrap(), &[]).unwrap()
+}
+
+fn ok_items(n: usize) -> Json {
+    let items: Vec<Json> = (0..n).map(|_| json!({"index": {"status": 201}})).collect();
+    json!({"took": 1, "errors": false, "items": items})
+}
+
+#[tokio::test]
+async fn bulk_requests_carry_external_versions_as_ndjson() {
+    let server = RecordingServer::start(|_| reply(200, ok_items(3))).await;
+    let config = config(
+        &format!("{}/es", server.url),
+        json!({"connection.username": "elastic", "connection.password": "hunter2"}),
+    );
+    let mut sink = ElasticsearchSink::new(&config).unwrap();
+    let items = table("Public", "Items");
+    let change = Position::new(Lsn(0x1_0000_0000), Lsn(0x1_0000_0010));
+    let composite = RowKey(vec![("a".into(), json!("x")), ("b".into(), json!(7))]);
+    let batch = [
+        upsert(&items, 1, "red apple", change),
+        delete(&items, 2, pos(0x1_0000_0020, 0x1_0000_0018)),
+        upsert_doc(
+            &items,
+            composite,
+            doc(json!({"a": "x", "b": 7})),
+            pos(0x1_0000_0020, 0x1_0000_0019),
+        ),
+    ];
+    sink.write(&batch, &[]).await.unwrap();
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(
+        (r.method.as_str(), r.target.as_str()),
+        ("POST", "/es/_bulk")
+    );
+    assert_eq!(r.header("content-type"), Some("application/x-ndjson"));
+    // base64("elastic:hunter2")
+    assert_eq!(
+        r.header("authorization"),
+        Some("Basic ZWxhc3RpYzpodW50ZXIy")
+    );
+    assert!(r.text().ends_with('\n'), "NDJSON ends with a newline");
+    assert_eq!(
+        r.lines(),
+        [
+            json!({"index": {"_index": "public.items", "_id": "1", "version": 0x1_0000_0010u64, "version_type": "external"}}),
+            json!({"id": 1, "title": "red apple", "price": 9.5, "in_stock": true, "tags": ["a"]}),
+            json!({"delete": {"_index": "public.items", "_id": "2", "version": 0x1_0000_0018u64, "version_type": "external"}}),
+            json!({"index": {"_index": "public.items", "_id": "x:7", "version": 0x1_0000_0019u64, "version_type": "external"}}),
+            json!({"a": "x", "b": 7}),
+        ]
+    );
+    assert_eq!(sink.stored_offsets(), None);
+}
+
+#[tokio::test]
+async fn a_version_conflict_is_success_and_a_mapping_error_names_index_id_and_reason() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let server = RecordingServer::start(move |_| {
+        if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+            reply(200, json!({"errors": true, "items": [
+                {"index": {"_index": "public.items", "_id": "1", "status": 201, "result": "created"}},
+                {"index": {"_index": "public.items", "_id": "2", "status": 409, "error": {
+                    "type": "version_conflict_engine_exception",
+                    "reason": "[2]: version conflict, current version [30] is higher or equal to the one provided [20]"}}},
+                {"delete": {"_index": "public.items", "_id": "3", "status": 404, "result": "not_found"}},
+            ]}))
+        } else {
+            reply(200, json!({"errors": true, "items": [
+                {"index": {"_index": "public.items", "_id": "4", "status": 400, "error": {
+                    "type": "document_parsing_exception",
+                    "reason": "[1:10] failed to parse field [price] of type [float] in document with id '4'"}}},
+            ]}))
+        }
+    })
+    .await;
+    let mut sink = ElasticsearchSink::new(&config(&server.url, json!({}))).unwrap();
+    let t = table("public", "items");
+    let batch = [
+        upsert(&t, 1, "a", pos(10, 10)),
+        upsert(&t, 2, "b", pos(20, 20)),
+        delete(&t, 3, pos(21, 21)),
+    ];
+    sink.write(&batch, &[]).await.unwrap();
+    let err = sink
+        .write(&[upsert(&t, 4, "d", pos(30, 30))], &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SinkError::Definite(_)), "{err:?}");
+    let text = err.to_string();
+    for part in [
+        "\"public.items\"",
+        "\"4\"",
+        "document_parsing_exception",
+        "failed to parse field [price]",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+    assert!(server.requests()[0].header("authorization").is_none());
+}
+
+#[tokio::test]
+async fn overload_and_server_errors_are_transient_and_the_retry_succeeds() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let server = RecordingServer::start(move |_| match counter.fetch_add(1, Ordering::SeqCst) {
+        0 => reply(
+            429,
+            json!({"error": {"type": "circuit_breaking_exception"}, "status": 429}),
+        ),
+        1 => reply(503, json!({"error": "unavailable"})),
+        2 => reply(
+            200,
+            json!({"errors": true, "items": [
+                {"index": {"_index": "public.items", "_id": "1", "status": 429, "error": {
+                    "type": "es_rejected_execution_exception", "reason": "rejected execution"}}},
+            ]}),
+        ),
+        _ => reply(200, ok_items(1)),
+    })
+    .await;
+    let mut sink = ElasticsearchSink::new(&config(&server.url, json!({}))).unwrap();
+    let batch = [upsert(&table("public", "items"), 1, "a", pos(1, 1))];
+    for expected in ["429", "503", "es_rejected_execution_exception"] {
+        let err = sink.write(&batch, &[]).await.unwrap_err();
+        assert!(matches!(err, SinkError::Transient(_)), "{err:?}");
+        assert!(err.to_string().contains(expected), "{expected}: {err}");
+    }
+    sink.write(&batch, &[]).await.unwrap();
+    let requests = server.requests();
+    assert_eq!(requests.len(), 4);
+    assert!(
+        requests.iter().all(|r| r.body == requests[0].body),
+        "a retry sends the same bulk"
+    );
+
+    // Nothing listening: transient, naming connection.url.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let mut sink = ElasticsearchSink::new(&config(&closed, json!({}))).unwrap();
+    let err = sink.write(&batch, &[]).await.unwrap_err();
+    assert!(matches!(err, SinkError::Transient(_)), "{err:?}");
+    assert!(err.to_string().contains("connection.url"), "{err}");
+}
+
+#[tokio::test]
+async fn rejected_credentials_are_definite_and_name_the_properties() {
+    let server =
+        RecordingServer::start(|_| reply(401, json!({"error": "missing authentication"}))).await;
+    let batch = [upsert(&table("public", "items"), 1, "a", pos(1, 1))];
+    let mut sink = ElasticsearchSink::new(&config(
+        &server.url,
+        json!({"connection.username": "u", "connection.password": "wrong"}),
+    ))
+    .unwrap();
+    let err = sink.write(&batch, &[]).await.unwrap_err();
+    assert!(matches!(err, SinkError::Definite(_)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("connection.username and connection.password"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("wrong"), "{err}");
+
+    let config = config(&server.url, json!({"api.key": "a2V5OnNlY3JldA=="}));
+    let mut sink = ElasticsearchSink::new(&config).unwrap();
+    let err = sink.write(&batch, &[]).await.unwrap_err();
+    assert!(err.to_string().contains("api.key"), "{err}");
+    assert_eq!(
+        server.requests().last().unwrap().header("authorization"),
+        Some("ApiKey a2V5OnNlY3JldA==")
+    );
+    let errors = crate::check(&config).await.unwrap_err();
+    assert_eq!(errors.0[0].field, "api.key");
+}
+
+#[tokio::test]
+async fn a_truncate_refreshes_and_deletes_by_query_between_bulks() {
+    let server = RecordingServer::start(|r| match r.target.as_str() {
+        "/_bulk" => reply(200, ok_items(1)),
+        t if t.contains("_refresh") => reply(200, json!({"_shards": {}})),
+        _ => reply(404, json!({"error": {"type": "index_not_found_exception"}})),
+    })
+    .await;
+    let mut sink =
+        ElasticsearchSink::new(&config(&server.url, json!({"index.name": "cdc-{table}"}))).unwrap();
+    let t = table("public", "items");
+    let batch = [
+        upsert(&t, 1, "a", pos(1, 1)),
+        truncate(&t, pos(2, 2)),
+        upsert(&t, 2, "b", pos(3, 3)),
+    ];
+    sink.write(&batch, &[]).await.unwrap();
+    let requests = server.requests();
+    let shape: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|r| (r.method.as_str(), r.target.as_str()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("POST", "/_bulk"),
+            ("POST", "/cdc-items/_refresh"),
+            (
+                "POST",
+                "/cdc-items/_delete_by_query?conflicts=proceed&refresh=true"
+            ),
+            ("POST", "/_bulk"),
+        ]
+    );
+    assert_eq!(requests[2].json(), json!({"query": {"match_all": {}}}));
+    assert_eq!(requests[2].header("content-type"), Some("application/json"));
+    assert_eq!(requests[3].lines()[0]["index"]["_id"], json!("2"));
+}
+
+#[tokio::test]
+async fn check_names_the_field_to_fix() {
+    let server =
+        RecordingServer::start(|_| reply(200, json!({"version": {"number": "8.15.0"}}))).await;
+    crate::check(&config(&server.url, json!({}))).await.unwrap();
+    assert_eq!(server.requests()[0].target, "/");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let errors = crate::check(&config(&closed, json!({}))).await.unwrap_err();
+    assert_eq!(errors.0[0].field, "connection.url");
+}
+
+/// Writes, replays and truncates through a real Elasticsearch or OpenSearch at
+/// `TRIBUTARY_TEST_ELASTICSEARCH_URL`, reading documents back; skipped when it is not set.
+#[tokio::test]
+async fn a_real_server_keeps_the_newest_version() {
+    let Ok(url) = std::env::var("TRIBUTARY_TEST_ELASTICSEARCH_URL") else {
+        eprintln!("skipped: set TRIBUTARY_TEST_ELASTICSEARCH_URL to run against a real server");
+        return;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let index = format!("tributary-test-{nanos}.items");
+    let mut sink = ElasticsearchSink::new(&config(
+        &url,
+        json!({"index.name": format!("tributary-test-{nanos}.{{table}}")}),
+    ))
+    .unwrap();
+    let t = table("public", "items");
+    sink.write(
+        &[
+            upsert(&t, 1, "new apple", pos(30, 30)),
+            upsert(&t, 2, "pear", pos(31, 31)),
+            delete(&t, 2, pos(32, 32)),
+        ],
+        &[],
+    )
+    .await
+    .unwrap();
+    // A replay of an older version is refused (409) and reported as success.
+    sink.write(&[upsert(&t, 1, "old apple", pos(10, 10))], &[])
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let get = |id: &str| {
+        let url = format!("{url}/{index}/_doc/{id}");
+        let http = http.clone();
+        async move {
+            http.get(url)
+                .send()
+                .await
+                .unwrap()
+                .json::<Json>()
+                .await
+                .unwrap()
+        }
+    };
+    let one = get("1").await;
+    assert_eq!(one["_source"]["title"], json!("new apple"), "{one}");
+    assert_eq!(one["_version"], json!(30));
+    assert_eq!(get("2").await["found"], json!(false));
+    sink.write(&[truncate(&t, pos(40, 40))], &[]).await.unwrap();
+    let count: Json = http
+        .get(format!("{url}/{index}/_count"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(count["count"], json!(0), "{count}");
+    let _ = http.delete(format!("{url}/{index}")).send().await;
+}

@@ -1,0 +1,124 @@
+//! Sink jobs: a consumer group on `cdc.*` topics feeding a search index or a cache.
+//!
+//! The properties every sink job shares (what to consume, batching, field mapping, retry
+//! backoff) are tributary-kafka's `JOB_PROPERTIES`; each target crate defines its own and
+//! accepts those as known.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tokio::sync::watch;
+use tributary_avro::decode::Decoder;
+use tributary_core::Sink;
+use tributary_core::config::{ConfigError, property_strings};
+use tributary_kafka::job::{JOB_PROPERTIES, JobSettings};
+
+use super::{ConnectorError, Run, State, set};
+use crate::plugins::Plugin;
+
+/// A sink job's parsed configuration.
+pub struct SinkSpec {
+    pub job: JobSettings,
+    pub target: SinkTarget,
+}
+
+/// Where a sink job writes.
+pub enum SinkTarget {
+    Search(tributary_search::SearchSinkConfig),
+    Redis(tributary_cache::RedisSinkConfig),
+}
+
+impl SinkSpec {
+    /// Checks every property: the job's here, the target's in its crate.
+    pub fn parse(
+        plugin: Plugin,
+        name: &str,
+        config: &Map<String, Value>,
+    ) -> Result<SinkSpec, Vec<ConfigError>> {
+        let mut errors = Vec::new();
+        let job = parse_job(name, config, &mut errors);
+        let known: Vec<&str> = JOB_PROPERTIES.iter().map(|p| p.name).collect();
+        let target = match plugin {
+            Plugin::Redis => {
+                tributary_cache::RedisSinkConfig::parse(name, config, &known).map(SinkTarget::Redis)
+            }
+            _ => tributary_search::SearchSinkConfig::parse(name, config, &known)
+                .map(SinkTarget::Search),
+        };
+        let target = target.map_err(|e| errors.extend(e.0)).ok();
+        match (job, target) {
+            (Some(job), Some(target)) if errors.is_empty() => Ok(SinkSpec { job, target }),
+            _ => Err(errors),
+        }
+    }
+
+    /// Checks that the target answers (a Redis PING, a search server's health).
+    pub async fn check_target(&self) -> Result<(), Vec<ConfigError>> {
+        match &self.target {
+            SinkTarget::Redis(c) => tributary_cache::check(c).await.map_err(|e| e.0),
+            SinkTarget::Search(c) => tributary_search::check(c).await.map_err(|e| e.0),
+        }
+    }
+}
+
+/// The job's properties (Kafka Connect's strings), read by `JobSettings::parse`; the
+/// group may be overridden as Kafka Connect allows (`consumer.override.group.id`).
+fn parse_job(
+    name: &str,
+    config: &Map<String, Value>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<JobSettings> {
+    // Values that are not strings, numbers or booleans are reported by the target's parser.
+    let (props, _) = property_strings(config);
+    match JobSettings::parse(name, &props) {
+        Ok(mut job) => {
+            if let Some(group) = props
+                .get("consumer.override.group.id")
+                .filter(|g| !g.trim().is_empty())
+            {
+                job.group_id = group.trim().to_string();
+            }
+            Some(job)
+        }
+        Err(es) => {
+            errors.extend(es.into_iter().map(|e| ConfigError {
+                field: e.field,
+                message: e.message,
+            }));
+            None
+        }
+    }
+}
+
+/// One run of a sink job: opens the target, then consumes until stopped or failed.
+pub(super) async fn run(
+    run: &Run,
+    spec: &SinkSpec,
+    stop: watch::Receiver<bool>,
+) -> Result<(), ConnectorError> {
+    let sink: Box<dyn Sink> = match &spec.target {
+        SinkTarget::Redis(c) => Box::new(
+            tributary_cache::RedisSink::connect(c.clone())
+                .await
+                .map_err(ConnectorError::Sink)?,
+        ),
+        SinkTarget::Search(c) => tributary_search::open(c, &run.shared.indexes)
+            .await
+            .map_err(ConnectorError::Sink)?,
+    };
+    set(&run.status, State::Running, None);
+    let decoder = Decoder::new(run.shared.registry.clone());
+    tributary_kafka::job::run(
+        spec.job.clone(),
+        &run.shared.kafka,
+        decoder,
+        sink,
+        stop,
+        run.job_metrics.clone(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The sink job's metrics handle, shared with `/metrics` and status.
+pub type JobMetrics = Arc<tributary_kafka::job::JobMetrics>;
