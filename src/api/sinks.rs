@@ -8,6 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use tributary_core::PartitionOffset;
+use tributary_kafka::job::GroupError;
 
 use super::connectors::query;
 use super::error::{ErrorBody, Segment};
@@ -119,7 +120,7 @@ pub async fn alter_offsets(api: &ApiState, name: &str, list: &[Value]) -> Result
                 .collect();
             tributary_kafka::job::write_group_offsets(&kafka, &sink.job, &offsets)
                 .await
-                .map_err(|e| OpError::Internal(format!("could not write the offsets: {e}")))?;
+                .map_err(|e| group_error("write", e))?;
             store_in_index(&sink, indexes, job, offsets).await
         })
         .await?;
@@ -139,7 +140,7 @@ pub async fn reset_offsets(api: &ApiState, name: &str) -> Result<(), ApiError> {
             let sink = sink_of(spec)?;
             tributary_kafka::job::reset_group_offsets(&kafka, &sink.job)
                 .await
-                .map_err(|e| OpError::Internal(format!("could not reset the offsets: {e}")))?;
+                .map_err(|e| group_error("reset", e))?;
             store_in_index(&sink, indexes, job, Vec::new()).await
         })
         .await?;
@@ -148,6 +149,17 @@ pub async fn reset_offsets(api: &ApiState, name: &str) -> Result<(), ApiError> {
         "sink offsets reset: the job reads its topics from the beginning"
     );
     Ok(())
+}
+
+/// A group that still has members is a conflict the caller can wait out (409); anything
+/// else is the broker's failure.
+fn group_error(action: &str, e: GroupError) -> OpError {
+    match e {
+        GroupError::Busy { .. } => {
+            OpError::Conflict(format!("could not {action} the offsets: {e}"))
+        }
+        GroupError::Kafka(e) => OpError::Internal(format!("could not {action} the offsets: {e}")),
+    }
 }
 
 fn query_error(e: tributary_search::QueryError) -> ApiError {

@@ -28,6 +28,21 @@ const PREFETCH_KB: &str = "16384";
 const STATS_MS: &str = "5000";
 /// How long closing may take before the consumer is left to finish on its own.
 const CLOSE_LIMIT: Duration = Duration::from_secs(10);
+/// `session.timeout.ms` unless the `[kafka]` section sets it: how long a crashed daemon's
+/// member keeps its partitions (and blocks offset changes) before the broker drops it.
+/// librdkafka's default is 45 s; Kafka's was 10 s before 3.0, and a restarted daemon then
+/// resumes its jobs a little after that instead of most of a minute later.
+const SESSION_TIMEOUT_MS: u64 = 10_000;
+
+/// The session timeout the job consumers use.
+pub fn session_timeout(kafka: &KafkaConfig) -> Duration {
+    let ms = kafka
+        .properties
+        .get("session.timeout.ms")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SESSION_TIMEOUT_MS);
+    Duration::from_millis(ms)
+}
 
 /// Callbacks from the consumer: logs, errors, rebalances, commits, statistics.
 pub struct JobContext {
@@ -142,6 +157,10 @@ pub fn consumer_config(kafka: &KafkaConfig, group_id: &str) -> rdkafka::ClientCo
             c.set(k, v);
         }
     }
+    c.set(
+        "session.timeout.ms",
+        session_timeout(kafka).as_millis().to_string(),
+    );
     c
 }
 

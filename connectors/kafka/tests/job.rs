@@ -356,6 +356,77 @@ async fn group_offsets_are_written_read_and_reset_while_the_job_is_stopped() {
     run.stop().await.unwrap();
 }
 
+/// A member the job does not own (another daemon's task, a crashed daemon's member the
+/// broker has not dropped yet, any other client) blocks offset changes: they wait for the
+/// session timeout, then give up naming the group, having changed nothing; a member that
+/// leaves while a change waits lets it through.
+#[tokio::test(flavor = "multi_thread")]
+async fn offset_changes_wait_for_other_members_and_give_up_naming_the_group() {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+
+    let env = env().await;
+    let topic = env.topic("cdc.public.held").await;
+    env.produce(&[(change(&table(&topic, true), Op::Create, 1, 101), false)])
+        .await;
+    let mut kafka = env.kafka.clone();
+    kafka
+        .properties
+        .insert("session.timeout.ms".into(), "6000".into());
+    let settings = env.settings(&topic, "held");
+    let member: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &kafka.bootstrap_servers)
+        .set("group.id", &settings.group_id)
+        .set("session.timeout.ms", "6000")
+        .create()
+        .unwrap();
+    member.subscribe(&[&topic]).unwrap();
+    let member = std::sync::Arc::new(member);
+    let joined = {
+        let m = member.clone();
+        move || {
+            let _ = m.poll(Duration::from_millis(100));
+            m.assignment().is_ok_and(|a| a.count() > 0)
+        }
+    };
+    until("the other member holds the partition", joined).await;
+
+    let started = Instant::now();
+    let err = job::reset_group_offsets(&kafka, &settings)
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    assert!(matches!(err, job::GroupError::Busy { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains(&settings.group_id), "{message}");
+    assert!(message.contains("nothing was changed"), "{message}");
+    assert!(waited >= Duration::from_secs(6), "gave up after {waited:?}");
+    assert!(
+        committed(&env, &settings).await.is_empty(),
+        "nothing changed"
+    );
+
+    // The member leaves two seconds into the next change, which then goes through.
+    let leaving = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(2));
+        member.unsubscribe();
+        while member.assignment().is_ok_and(|a| a.count() > 0) {
+            let _ = member.poll(Duration::from_millis(100));
+        }
+        // Not dropped: closing a consumer can hang on nisshi (see the job's close).
+        std::mem::forget(member);
+    });
+    let at = PartitionOffset {
+        topic: topic.clone(),
+        partition: 0,
+        next: 1,
+    };
+    job::write_group_offsets(&kafka, &settings, &[at])
+        .await
+        .unwrap();
+    leaving.join().unwrap();
+    assert_eq!(committed(&env, &settings).await, [1]);
+}
+
 /// Not a test of speed, a way to see it: `cargo test --release -p tributary-kafka --test
 /// job throughput -- --ignored --nocapture`. Compares the job (decoding into a sink that
 /// drops everything) with a bare consumer reading the same records.

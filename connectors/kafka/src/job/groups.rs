@@ -3,21 +3,88 @@
 //!
 //! Changes are plain offset commits by a client outside the group, which a broker accepts
 //! only while the group has no members: the job must be stopped, as Kafka Connect also
-//! requires. A reset commits each partition's log start, which reads the same as deleted
-//! offsets with `auto.offset.reset=earliest` and needs no DeleteGroups support.
+//! requires. A member can outlive its job, though: a daemon killed with -9 never leaves,
+//! and the broker drops its member only after `session.timeout.ms`. A change therefore
+//! retries while the broker says the group still has members, for that long plus a margin,
+//! and then gives up with [`GroupError::Busy`], having changed nothing.
+//!
+//! A reset commits each partition's log start, which reads the same as deleted offsets
+//! with `auto.offset.reset=earliest` and needs no DeleteGroups support.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{Offset, TopicPartitionList};
 use tributary_core::PartitionOffset;
 
 use super::JobSettings;
 use crate::KafkaConfig;
+use crate::consumer::session_timeout;
 use crate::producer::client_config;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long past the session timeout a change keeps trying while the group has members.
+const BUSY_MARGIN: Duration = Duration::from_secs(5);
+/// The pause between two tries while the group has members.
+const BUSY_PAUSE: Duration = Duration::from_millis(500);
+
+/// Why the group's offsets could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum GroupError {
+    /// The group kept a member for longer than its session timeout: a task of the job
+    /// still runs somewhere (another daemon), or a client outside Tributary uses the group.
+    #[error(
+        "the consumer group {group} still has members after {waited_s} s, so the broker refuses offset changes from outside it; a task of this job still runs (another daemon sharing the group?), or another client uses the group. Stop it, or wait until the broker drops it (after session.timeout.ms), and retry; nothing was changed"
+    )]
+    Busy { group: String, waited_s: u64 },
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+}
+
+/// Whether a commit failed only because the group still has members (Kafka and nisshi
+/// answer a commit from outside a non-empty group with one of these).
+fn group_has_members(e: &KafkaError) -> bool {
+    matches!(
+        e,
+        KafkaError::ConsumerCommit(
+            RDKafkaErrorCode::UnknownMemberId
+                | RDKafkaErrorCode::IllegalGeneration
+                | RDKafkaErrorCode::RebalanceInProgress
+                | RDKafkaErrorCode::NonEmptyGroup
+        )
+    )
+}
+
+/// Commits `tpl` for the group once the group has no members (see the module docs).
+fn commit_when_empty(
+    c: &BaseConsumer,
+    kafka: &KafkaConfig,
+    job: &JobSettings,
+    tpl: &TopicPartitionList,
+) -> Result<(), GroupError> {
+    if tpl.count() == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let limit = session_timeout(kafka) + BUSY_MARGIN;
+    loop {
+        match c.commit(tpl, CommitMode::Sync) {
+            Ok(()) => return Ok(()),
+            Err(e) if group_has_members(&e) && started.elapsed() < limit => {
+                tracing::info!(group = job.group_id, error = %e, "the group still has members; waiting for the broker to drop them");
+                std::thread::sleep(BUSY_PAUSE);
+            }
+            Err(e) if group_has_members(&e) => {
+                return Err(GroupError::Busy {
+                    group: job.group_id.clone(),
+                    waited_s: started.elapsed().as_secs(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
 
 fn group_client(kafka: &KafkaConfig, job: &JobSettings) -> Result<BaseConsumer, KafkaError> {
     client_config(kafka)
@@ -45,11 +112,11 @@ fn partitions(c: &BaseConsumer, job: &JobSettings) -> Result<Vec<(String, i32)>,
 }
 
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, KafkaError> + Send + 'static,
-) -> Result<T, KafkaError> {
+    f: impl FnOnce() -> Result<T, GroupError> + Send + 'static,
+) -> Result<T, GroupError> {
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        Err(KafkaError::Canceled)
-            .inspect_err(|_| tracing::error!(error = %e, "offsets task failed"))
+        tracing::error!(error = %e, "offsets task failed");
+        Err(KafkaError::Canceled.into())
     })
 }
 
@@ -58,7 +125,7 @@ async fn blocking<T: Send + 'static>(
 pub async fn read_group_offsets(
     kafka: &KafkaConfig,
     job: &JobSettings,
-) -> Result<Vec<PartitionOffset>, KafkaError> {
+) -> Result<Vec<PartitionOffset>, GroupError> {
     let (kafka, job) = (kafka.clone(), job.clone());
     blocking(move || {
         let c = group_client(&kafka, &job)?;
@@ -91,7 +158,7 @@ pub async fn write_group_offsets(
     kafka: &KafkaConfig,
     job: &JobSettings,
     offsets: &[PartitionOffset],
-) -> Result<(), KafkaError> {
+) -> Result<(), GroupError> {
     let (kafka, job, offsets) = (kafka.clone(), job.clone(), offsets.to_vec());
     blocking(move || {
         let c = group_client(&kafka, &job)?;
@@ -99,17 +166,14 @@ pub async fn write_group_offsets(
         for o in &offsets {
             tpl.add_partition_offset(&o.topic, o.partition, Offset::Offset(o.next))?;
         }
-        if tpl.count() > 0 {
-            c.commit(&tpl, CommitMode::Sync)?;
-        }
-        Ok(())
+        commit_when_empty(&c, &kafka, &job, &tpl)
     })
     .await
 }
 
 /// Moves the group back to the start of every partition of the job's topics, so the job
 /// reads them from the beginning (the job must be stopped).
-pub async fn reset_group_offsets(kafka: &KafkaConfig, job: &JobSettings) -> Result<(), KafkaError> {
+pub async fn reset_group_offsets(kafka: &KafkaConfig, job: &JobSettings) -> Result<(), GroupError> {
     let (kafka, job) = (kafka.clone(), job.clone());
     blocking(move || {
         let c = group_client(&kafka, &job)?;
@@ -118,10 +182,7 @@ pub async fn reset_group_offsets(kafka: &KafkaConfig, job: &JobSettings) -> Resu
             let (low, _) = c.fetch_watermarks(&t, p, TIMEOUT)?;
             tpl.add_partition_offset(&t, p, Offset::Offset(low))?;
         }
-        if tpl.count() > 0 {
-            c.commit(&tpl, CommitMode::Sync)?;
-        }
-        Ok(())
+        commit_when_empty(&c, &kafka, &job, &tpl)
     })
     .await
 }

@@ -42,7 +42,7 @@ use crate::consumer::{self, JobConsumer};
 use crate::settings::KafkaConfig;
 pub use error::JobError;
 use error::needs_a_person;
-pub use groups::{read_group_offsets, reset_group_offsets, write_group_offsets};
+pub use groups::{GroupError, read_group_offsets, reset_group_offsets, write_group_offsets};
 pub use metrics::JobMetrics;
 use metrics::Tally;
 use positions::Positions;
