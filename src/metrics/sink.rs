@@ -89,6 +89,22 @@ pub(super) fn render_sink(out: &mut Exposition, connectors: &[ConnectorMetrics<'
     );
     per_job(
         out,
+        "sink_assigned_partitions",
+        Kind::Gauge,
+        "Partitions the consumer group assigned to this daemon's task of the job (daemons running the same job share its partitions).",
+        connectors,
+        |j| Some(j.assigned().len()),
+    );
+    per_job(
+        out,
+        "sink_lag_records",
+        Kind::Gauge,
+        "Records in the assigned partitions past the group's committed offsets (from the Kafka client's statistics, every 5 s; absent until known).",
+        connectors,
+        |j| Some(j.lag.load(Relaxed)).filter(|l| *l >= 0),
+    );
+    per_job(
+        out,
         "sink_milliseconds_behind_source",
         Kind::Gauge,
         "Milliseconds from the Postgres commit of the last change written to when its batch was committed to the target.",

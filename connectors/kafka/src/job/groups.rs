@@ -68,11 +68,14 @@ fn commit_when_empty(
     }
     let started = Instant::now();
     let limit = session_timeout(kafka) + BUSY_MARGIN;
+    let mut logged = false;
     loop {
         match c.commit(tpl, CommitMode::Sync) {
             Ok(()) => return Ok(()),
             Err(e) if group_has_members(&e) && started.elapsed() < limit => {
-                tracing::info!(group = job.group_id, error = %e, "the group still has members; waiting for the broker to drop them");
+                if !std::mem::replace(&mut logged, true) {
+                    tracing::info!(group = job.group_id, error = %e, wait_s = limit.as_secs(), "the group still has members; waiting for the broker to drop them");
+                }
                 std::thread::sleep(BUSY_PAUSE);
             }
             Err(e) if group_has_members(&e) => {
