@@ -13,7 +13,7 @@ use support::daemon::{Daemon, DaemonOptions, RegistryChoice};
 use support::kafka::Broker;
 use support::pg::PgCluster;
 use support::redis::RedisServer;
-use support::sync::{CATCH_UP, TABLE_DDL, Workload, cache_diff, table_rows};
+use support::sync::{TABLE_DDL, Workload, cache_converges, sql_writer, table_rows};
 use support::wait_for;
 
 const T: Duration = Duration::from_secs(60);
@@ -85,17 +85,7 @@ async fn two_daemons_share_a_job_and_take_over_from_a_killed_one() {
     )
     .await;
 
-    let url = pg.url("app");
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(4);
-    let writer = tokio::spawn(async move {
-        let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        while let Some(sql) = rx.recv().await {
-            db.batch_execute(&sql).await.unwrap();
-        }
-    });
+    let (tx, writer) = sql_writer(pg.url("app"));
     let txs = CHANGES / PER_TX;
     let mut b_consumed_before_kill = 0;
     for i in 0..txs {
@@ -130,20 +120,10 @@ async fn two_daemons_share_a_job_and_take_over_from_a_killed_one() {
     let rows = table_rows(&db).await;
     assert_eq!(rows.len(), work.live.len());
     let mut client = redis.client();
-    let deadline = Instant::now() + CATCH_UP;
-    loop {
-        let diffs = cache_diff(&mut client, &rows, 5);
-        if diffs.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the cache does not equal the table: {diffs:#?}\nA:\n{}\nB:\n{}",
-            a.log(),
-            b.log()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    cache_converges(&mut client, &rows, || {
+        format!("A:\n{}\nB:\n{}", a.log(), b.log())
+    })
+    .await;
     let b_consumed = job_metric(&api_b, "sink_records_consumed_total").unwrap();
     assert!(b_consumed > 0, "the restarted B read nothing");
     eprintln!(

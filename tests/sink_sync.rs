@@ -16,7 +16,9 @@ use support::daemon::{Daemon, DaemonOptions};
 use support::kafka::Broker;
 use support::pg::PgCluster;
 use support::redis::RedisServer;
-use support::sync::{CATCH_UP, TABLE_DDL, Workload, cache_diff, index_diff, table_rows};
+use support::sync::{
+    CATCH_UP, TABLE_DDL, Workload, cache_converges, cache_diff, index_diff, sql_writer, table_rows,
+};
 use support::wait_for;
 
 const T: Duration = Duration::from_secs(60);
@@ -78,17 +80,7 @@ async fn cache_and_index_equal_the_table_through_kill9_and_replay() {
     }
 
     // The stream, paced so that the kills land in the middle of it.
-    let url = pg.url("app");
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(4);
-    let writer = tokio::spawn(async move {
-        let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        while let Some(sql) = rx.recv().await {
-            db.batch_execute(&sql).await.unwrap();
-        }
-    });
+    let (tx, writer) = sql_writer(pg.url("app"));
     let started = Instant::now();
     let mut kills = 0;
     let txs = CHANGES / PER_TX;
@@ -122,19 +114,7 @@ async fn cache_and_index_equal_the_table_through_kill9_and_replay() {
     let rows = table_rows(&db).await;
     assert_eq!(rows.len(), work.live.len());
     let mut client = redis.client();
-    let deadline = Instant::now() + CATCH_UP;
-    loop {
-        let diffs = cache_diff(&mut client, &rows, 5);
-        if diffs.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the cache does not equal the table: {diffs:#?}\n{}",
-            daemon.log()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    cache_converges(&mut client, &rows, || daemon.log()).await;
     let deadline = Instant::now() + CATCH_UP;
     loop {
         let indexes = get(&api, "/indexes").json();

@@ -230,3 +230,46 @@ pub fn index_diff(
 
 /// How long sinks get to catch up after the stream ends.
 pub const CATCH_UP: Duration = Duration::from_secs(180);
+
+/// Waits (up to [`CATCH_UP`]) until the cache equals the table; panics with the first
+/// differences and `log()` otherwise.
+pub async fn cache_converges(
+    redis: &mut Redis,
+    rows: &BTreeMap<i64, Value>,
+    log: impl Fn() -> String,
+) {
+    let deadline = std::time::Instant::now() + CATCH_UP;
+    loop {
+        let diffs = cache_diff(redis, rows, 5);
+        if diffs.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cache does not equal the table: {diffs:#?}\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A connection that runs the SQL sent to it, one transaction after the other, so that a
+/// test can pace a stream of changes while it kills and restarts daemons.
+pub fn sql_writer(
+    url: String,
+) -> (
+    tokio::sync::mpsc::Sender<String>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(4);
+    let writer = tokio::spawn(async move {
+        let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        while let Some(sql) = rx.recv().await {
+            db.batch_execute(&sql).await.unwrap();
+        }
+    });
+    (tx, writer)
+}
