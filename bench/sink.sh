@@ -13,9 +13,13 @@
 #               the ratio to (1) (its last run).
 #   latency:    with the search job running, pgbench updates random rows at RATE
 #               transactions/s (one change each) for DURATION s, while PROBES rows/s are
-#               inserted, each committed on its own; for each probe a poller searches the
+#               inserted, each committed on its own (both with synchronous_commit=on, as
+#               applications commit: the cluster's own default here is off, and with off
+#               logical decoding sees a commit only after the WAL writer's next flush, up to
+#               wal_writer_delay = 200 ms later); for each probe a poller searches the
 #               embedded index for the probe's unique token every 10 ms. Latency = found -
-#               COMMIT returned. p50/p90/p99/max.
+#               COMMIT returned. p50/p90/p99/max; "in_kafka" is the same for COMMIT
+#               returned -> visible to a read_committed consumer (the source's share).
 #
 # Usage: bench/sink.sh [ROWS]        (default 200000)
 # Environment: RATE=1000 PROBES=20 DURATION=30 BATCH=2000 (batch.size) WAIT=100
@@ -130,12 +134,16 @@ cat > "$work/update.sql" <<SQL
 \set id random(1, $ROWS)
 UPDATE items SET qty = qty + 1, body = 'updated ' || :id WHERE id = :id;
 SQL
-"$PGBIN/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -c 4 -j 2 -R "$RATE" -T "$DURATION" \
+kafka_txs() { curl -fs "$API/metrics" | awk '/^tributary_number_of_committed_transactions\{connector="pg"\}/ {print $2}'; }
+txs0=$(kafka_txs); t0=$(now)
+PGOPTIONS="-c synchronous_commit=on" "$PGBIN/pgbench" -n -h 127.0.0.1 -p "$port" -U postgres -c 4 -j 2 -R "$RATE" -T "$DURATION" \
   -f "$work/update.sql" postgres >"$work/pgbench.log" 2>&1 &
 PGB=$!
 "$PY" bench/sink_probe.py probe --dsn "host=127.0.0.1 port=$port user=postgres dbname=postgres" \
-  --api "$API" --index public.items --rate "$PROBES" --duration "$DURATION" --out "$work/probe.txt"
+  --api "$API" --index public.items --rate "$PROBES" --duration "$DURATION" --out "$work/probe.txt" \
+  --bootstrap "$BOOTSTRAP" --topic cdc.public.items
 wait "$PGB" || true
+python3 -c "import sys; n=$(kafka_txs)-$txs0; s=$(now)-$t0; print(f'source: {n:.0f} Kafka transactions in {s:.1f} s = {n/s:.1f}/s ({1000*s/max(n,1):.0f} ms apart)')"
 curl -fs "$API/metrics" | python3 -c '
 import sys
 m = {}

@@ -359,6 +359,7 @@ impl TxProducer {
         .await?;
         let started = Instant::now();
         self.drain(started).await?;
+        let drained = started.elapsed();
         let mut delivered = self.delivered.clone();
         let waited = tokio::time::timeout(
             COMMIT_DEADLINE,
@@ -412,14 +413,25 @@ impl TxProducer {
         let producer = self.producer.clone();
         let group = self.group.clone();
         let id = self.transactional_id.clone();
+        let delivered_at = started.elapsed();
         let result = tokio::task::spawn_blocking(move || {
             let deadline = Instant::now() + COMMIT_DEADLINE;
+            let calls = Instant::now();
             retry_call(deadline, || {
                 producer.send_offsets_to_transaction(&tpl, &group, CALL_TIMEOUT)
             })
             .map_err(|e| ("AddOffsetsToTxn/TxnOffsetCommit", e))?;
+            let offsets = calls.elapsed();
             retry_call(deadline, || producer.commit_transaction(CALL_TIMEOUT))
-                .map_err(|e| ("EndTxn (commit)", e))
+                .map_err(|e| ("EndTxn (commit)", e))?;
+            tracing::debug!(
+                drain_us = drained.as_micros() as u64,
+                delivered_us = delivered_at.as_micros() as u64,
+                offsets_us = offsets.as_micros() as u64,
+                end_us = (calls.elapsed() - offsets).as_micros() as u64,
+                "Kafka transaction committed"
+            );
+            Ok(())
         })
         .await
         .unwrap_or(Err((
