@@ -157,10 +157,9 @@ pub fn consumer_config(kafka: &KafkaConfig, group_id: &str) -> rdkafka::ClientCo
             c.set(k, v);
         }
     }
-    c.set(
-        "session.timeout.ms",
-        session_timeout(kafka).as_millis().to_string(),
-    );
+    if !kafka.properties.contains_key("session.timeout.ms") {
+        c.set("session.timeout.ms", SESSION_TIMEOUT_MS.to_string());
+    }
     c
 }
 
