@@ -357,7 +357,7 @@ pub async fn get_offsets(State(api): Api, Segment(name): Segment) -> Result<Json
 /// Sets the offset (STOPPED only): the slot moves with it.
 #[utoipa::path(patch, path = "/connectors/{name}/offsets", tag = "connectors",
     params(("name" = String, Path)), request_body(content = Object, description = "`{offsets: [{partition, offset}]}`"),
-    responses((status = 200), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "a sink job's consumer group still has members after its session timeout", body = ErrorBody)))]
 pub async fn alter_offsets(
     State(api): Api,
     Segment(name): Segment,
@@ -373,7 +373,7 @@ pub async fn alter_offsets(
 /// again with a new, consistent slot.
 #[utoipa::path(delete, path = "/connectors/{name}/offsets", tag = "connectors",
     params(("name" = String, Path)),
-    responses((status = 200), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "a sink job's consumer group still has members after its session timeout", body = ErrorBody)))]
 pub async fn reset_offsets(State(api): Api, Segment(name): Segment) -> Result<Json<Value>> {
     super::ops::reset_offsets(&api, &name).await?;
     Ok(Json(
