@@ -406,10 +406,6 @@ fn check_replies(
 }
 
 impl Sink for RedisSink {
-    fn stored_offsets(&self) -> Option<Vec<PartitionOffset>> {
-        None
-    }
-
     fn write<'a>(
         &'a mut self,
         batch: &'a [SinkRecord],

@@ -178,8 +178,11 @@ impl Retry for SinkError {
 /// A target kept in sync with `cdc.*` topics.
 pub trait Sink: Send {
     /// Offsets the sink stores atomically with its own data (the tantivy commit payload).
-    /// `None`: the sink keeps none, and the consumer group's committed offsets are used.
-    fn stored_offsets(&self) -> Option<Vec<PartitionOffset>>;
+    /// `None` (the default): the sink keeps none, and the consumer group's committed
+    /// offsets are used.
+    fn stored_offsets(&self) -> Option<Vec<PartitionOffset>> {
+        None
+    }
 
     /// Applies `batch` (in consumption order) and makes it durable in the target before
     /// returning `Ok`; `offsets` are the positions after the batch, for sinks that store

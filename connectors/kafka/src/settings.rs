@@ -90,6 +90,28 @@ impl SettingError {
     }
 }
 
+/// A whole-number property: `default` when unset; below `min` or not a number is an
+/// error naming `key` (and reads as `default`, so every problem is still collected).
+pub(crate) fn whole_number(
+    value: Option<&str>,
+    key: &str,
+    default: u64,
+    min: u64,
+    errors: &mut Vec<SettingError>,
+) -> u64 {
+    match value.map(|v| (v, v.parse::<u64>())) {
+        None => default,
+        Some((_, Ok(n))) if n >= min => n,
+        Some((v, _)) => {
+            errors.push(SettingError::new(
+                key,
+                format!("{v:?} is not a whole number of at least {min}"),
+            ));
+            default
+        }
+    }
+}
+
 impl std::fmt::Display for SettingError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.field, self.message)
@@ -160,21 +182,8 @@ impl PublishSettings {
             );
             props.get(k).map(|s| s.trim()).filter(|s| !s.is_empty())
         };
-        let mut number = |k: &str, default: u64, min: u64| -> u64 {
-            match get(k) {
-                None => default,
-                Some(v) => match v.parse::<u64>() {
-                    Ok(n) if n >= min => n,
-                    _ => {
-                        errors.push(SettingError::new(
-                            k,
-                            format!("{v:?} is not a whole number of at least {min}"),
-                        ));
-                        default
-                    }
-                },
-            }
-        };
+        let mut number =
+            |k: &str, default: u64, min: u64| whole_number(get(k), k, default, min, &mut errors);
         let partitions = number("topic.creation.default.partitions", 1, 1);
         let max_events = number("publish.batch.max.events", 50_000, 1);
         let max_bytes = number("publish.batch.max.bytes", 32 << 20, 1);

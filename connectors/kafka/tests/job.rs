@@ -440,9 +440,6 @@ async fn throughput() {
 
     struct Drop;
     impl Sink for Drop {
-        fn stored_offsets(&self) -> Option<Vec<PartitionOffset>> {
-            None
-        }
         fn write<'a>(
             &'a mut self,
             _: &'a [SinkRecord],

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tributary_core::FieldMap;
 use tributary_core::config::{PropertyDef, PropertyKind};
 
-use crate::settings::SettingError;
+use crate::settings::{SettingError, whole_number};
 
 /// Which topics a job reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,19 +140,8 @@ impl JobSettings {
                 }
             },
         };
-        let mut number = |k: &str, default: u64, min: u64| match get(k) {
-            None => default,
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if n >= min => n,
-                _ => {
-                    errors.push(SettingError::new(
-                        k,
-                        format!("{v:?} is not a whole number of at least {min}"),
-                    ));
-                    default
-                }
-            },
-        };
+        let mut number =
+            |k: &str, default: u64, min: u64| whole_number(get(k), k, default, min, &mut errors);
         let batch_size = number("batch.size", DEFAULT_BATCH_SIZE as u64, 1);
         let batch_ms = number(
             "batch.max.wait.ms",

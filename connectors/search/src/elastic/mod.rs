@@ -186,11 +186,6 @@ impl ElasticsearchSink {
 }
 
 impl Sink for ElasticsearchSink {
-    /// None: the consumer group's committed offsets are used; versions make replays safe.
-    fn stored_offsets(&self) -> Option<Vec<PartitionOffset>> {
-        None
-    }
-
     fn write<'a>(
         &'a mut self,
         batch: &'a [SinkRecord],

@@ -296,11 +296,6 @@ fn task_failed(task: &Task, task_uid: u64, body: &Json) -> Result<(), SinkError>
 }
 
 impl Sink for MeilisearchSink {
-    /// None: the consumer group's committed offsets are used.
-    fn stored_offsets(&self) -> Option<Vec<PartitionOffset>> {
-        None
-    }
-
     fn write<'a>(
         &'a mut self,
         batch: &'a [SinkRecord],
