@@ -1,6 +1,6 @@
 # Shared by the benchmarks (sourced, not run): a throwaway Postgres cluster with
-# wal_level=logical on a free port ($port, $PSQL), and `start_broker` for a Kafka-API
-# broker ($BOOTSTRAP: nisshi's memory broker unless KAFKA_BOOTSTRAP is set). Expects
+# wal_level=logical on a free port ($port, $PSQL), and `start_broker` for Apache Kafka
+# ($BOOTSTRAP: a one-node KRaft broker of the bench's own unless KAFKA_BOOTSTRAP is set). Expects
 # $PGBIN; cleans up (processes in $pids, the cluster, the work dir) on exit.
 # shellcheck shell=bash
 work=$(mktemp -d /tmp/tributary-bench.XXXXXX)
@@ -34,27 +34,29 @@ CONF
 as_pg "$PGBIN/pg_ctl" -D "$work/data" -l "$work/pg.log" -w start >/dev/null
 PSQL=(psql -X -q -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1)
 
-# Starts the broker ($BOOTSTRAP, $BROKER_PID; empty when KAFKA_BOOTSTRAP names one).
+# Starts the broker ($BOOTSTRAP, $BROKER_PID; empty when KAFKA_BOOTSTRAP names one):
+# Apache Kafka 4.4, one KRaft node (scripts/kafka.sh), its data and log in $work/kafka.
 start_broker() {
   if [ -n "${KAFKA_BOOTSTRAP:-}" ]; then
     BOOTSTRAP=$KAFKA_BOOTSTRAP
     BROKER_PID=
     echo "broker: $BOOTSTRAP (KAFKA_BOOTSTRAP; its CPU is not measured, shown as 0)"
   else
-    NISSHI=${NISSHI:-$(command -v nisshi || echo "$HOME/.cargo/bin/nisshi")}
-    [ -x "$NISSHI" ] || fail "nisshi not found (cargo install nisshi@0.7.0 --no-default-features --features dynostore --ignore-rust-version), or set KAFKA_BOOTSTRAP"
+    local here kport
+    here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    "$here/scripts/kafka.sh" fetch >/dev/null || fail "could not fetch Apache Kafka (see above)"
     kport=$(free_port)
     BOOTSTRAP=127.0.0.1:$kport
-    RUST_LOG=warn "$NISSHI" broker --storage-engine memory://nisshi/ --listener-url "tcp://$BOOTSTRAP" \
-      --advertised-listener-url "tcp://$BOOTSTRAP" >/dev/null 2>"$work/nisshi.log" &
+    KAFKA_HEAP=${KAFKA_HEAP:-1g} "$here/scripts/kafka.sh" run "$work/kafka" "$kport" "$(free_port)" \
+      >"$work/kafka.out" 2>&1 &
     BROKER_PID=$!
     pids+=("$BROKER_PID")
-    for _ in $(seq 600); do
+    for _ in $(seq 1200); do
       (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null && break
       sleep 0.05
     done
-    (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null || fail "nisshi did not listen on $kport"
-    echo "broker: nisshi (memory storage) on $BOOTSTRAP"
+    (exec 3<>"/dev/tcp/127.0.0.1/$kport") 2>/dev/null || fail "Kafka did not listen on $kport: $(tail -5 "$work/kafka.out")"
+    echo "broker: Apache Kafka 4.4 (one KRaft node) on $BOOTSTRAP"
   fi
 }
 

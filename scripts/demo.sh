@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The quickstart, on embedded defaults: a throwaway Postgres (wal_level=logical), a
-# Kafka-API broker (nisshi, in memory; or your Kafka when KAFKA_BOOTSTRAP is set) and the
+# The quickstart, on embedded defaults: a throwaway Postgres (wal_level=logical), Apache
+# Kafka 4.4 (one KRaft node; or your Kafka when KAFKA_BOOTSTRAP is set) and the
 # daemon with its embedded schema registry and search index. It creates a sample table,
 # a Postgres source and a search job over REST, makes some changes, and searches the
 # embedded index. Everything lives in a temp dir and is removed at the end.
@@ -14,9 +14,9 @@ cargo build --release --quiet --bin tributary
 TRIB=$PWD/target/release/tributary
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$PGBIN" ] || PGBIN=$(dirname "$(command -v initdb)")
-if [ -z "${KAFKA_BOOTSTRAP:-}" ] && ! command -v nisshi >/dev/null; then
-  step "installing the nisshi Kafka-API broker (once; about 12 minutes)"
-  cargo install nisshi@0.7.0 --no-default-features --features dynostore --ignore-rust-version
+if [ -z "${KAFKA_BOOTSTRAP:-}" ]; then
+  step "fetching Apache Kafka 4.4 from Maven Central (once, into ~/.cache/tributary)"
+  scripts/kafka.sh fetch
 fi
 
 work=$(mktemp -d /tmp/tributary-demo.XXXXXX)
@@ -59,11 +59,12 @@ if [ -n "${KAFKA_BOOTSTRAP:-}" ]; then
   step "using the Kafka at $bootstrap"
 else
   bootstrap=127.0.0.1:$kafka_port
-  step "starting a Kafka-API broker (nisshi, in memory) on $bootstrap"
-  RUST_LOG=warn nisshi broker --storage-engine memory://nisshi/ \
-    --listener-url "tcp://$bootstrap" --advertised-listener-url "tcp://$bootstrap" \
-    >"$work/broker.log" 2>&1 &
+  step "starting Apache Kafka (one KRaft node) on $bootstrap"
+  scripts/kafka.sh run "$work/kafka" "$kafka_port" "$(free_port)" >"$work/broker.log" 2>&1 &
   pids+=($!)
+  for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null && break; sleep 0.1; done
+  (exec 3<>"/dev/tcp/127.0.0.1/$kafka_port") 2>/dev/null \
+    || { echo "Kafka did not start:"; tail -20 "$work/broker.log" "$work/kafka/server.log"; exit 1; }
 fi
 
 step "starting the daemon: API on $API, embedded schema registry and search index"

@@ -278,6 +278,11 @@ impl File {
                 .unwrap_or(defaults.offsets_topic_replication_factor),
         };
         errors.extend(kafka.check().into_iter().map(|e| e.to_string()));
+        // Java's sasl.jaas.config becomes librdkafka's properties; unknown ones are named.
+        let kafka = kafka.clone().normalized("kafka.").unwrap_or_else(|es| {
+            errors.extend(es.into_iter().map(|e| e.to_string()));
+            kafka
+        });
         if let Some(f) = &self.log.format
             && f != "text"
             && f != "json"

@@ -9,18 +9,7 @@ use serde_json::{Map, Value};
 /// What responses show instead of a secret.
 pub const MASK: &str = "********";
 
-/// Properties whose values are secrets: passwords, SASL settings, registry credentials,
-/// tokens and keys.
-pub fn is_secret(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    k.ends_with("password")
-        || k.ends_with("secret")
-        || k.contains("sasl.jaas.config")
-        || k.contains("basic.auth.user.info")
-        || k.contains("token")
-        || k.ends_with(".key")
-        || k.ends_with("api.key")
-}
+use tributary_core::is_secret_key as is_secret;
 
 /// The config with every secret value masked.
 pub fn masked(config: &Map<String, Value>) -> Map<String, Value> {

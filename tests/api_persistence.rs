@@ -1,9 +1,7 @@
 //! Connectors created over REST survive kill -9: the daemon, started again without any
 //! connector file, brings back each connector with its config and in the state it was
 //! left (RUNNING, PAUSED, STOPPED), and once resumed every row of every connector reaches
-//! Kafka — none lost, none twice (on nisshi, which shows aborted records to read_committed
-//! consumers, the streaming connector may repeat at most the one batch that was open when
-//! the daemon was killed; see tests/publish_exactly_once.rs).
+//! Kafka — none lost, none twice.
 
 mod support;
 
@@ -195,17 +193,12 @@ async fn after_kill9_connectors_come_back_in_their_state_and_lose_no_row() {
     for (name, table, _, _) in CONNECTORS {
         let dups = kafka.duplicates(&topic(table));
         eprintln!("{name}: {dups} duplicate records");
-        if name == "run" && !broker.real_kafka {
-            let bound = BATCH + PER_TX as usize;
-            assert!(dups <= bound, "{name}: {dups} duplicates > {bound}");
-        } else {
-            assert_eq!(
-                dups,
-                0,
-                "{name}: rows twice: {:?}",
-                kafka.not_exactly(&topic(table), "c", 1..=rows(table), 1)
-            );
-        }
+        assert_eq!(
+            dups,
+            0,
+            "{name}: rows twice: {:?}",
+            kafka.not_exactly(&topic(table), "c", 1..=rows(table), 1)
+        );
     }
     for (name, _, _, _) in CONNECTORS {
         wait_status(&api, name, "RUNNING", &["RUNNING"], T).await;

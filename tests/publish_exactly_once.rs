@@ -1,12 +1,9 @@
 //! Exactly-once across restarts: a read_committed consumer of `cdc.*` sees every change of
 //! a 100k-change stream once, when the daemon is stopped with SIGTERM mid-stream and when
 //! it is killed with SIGKILL five times.
-//!
-//! nisshi (the broker these tests run on) shows records of aborted transactions to
-//! read_committed consumers. After a kill -9 the open Kafka transaction is aborted and
-//! its records are published again, so on nisshi a kill may leave duplicates — at most the
-//! records of that one open transaction (one batch). Real Kafka hides them: with
-//! `KAFKA_BOOTSTRAP` set the same test demands zero duplicates.
+//! After a kill -9 the open Kafka transaction is aborted (fenced by the restarted daemon)
+//! and its records are published again; a read_committed consumer must see each change
+//! exactly once: zero lost, zero duplicated.
 
 mod support;
 
@@ -187,16 +184,10 @@ async fn kill9_five_times_loses_nothing_and_duplicates_at_most_the_open_batch() 
     let seen = consume_all(&broker, &daemon.registry);
     let dup_records: usize = seen.values().map(|n| n - 1).sum();
     eprintln!("{mid_stream} of 5 kills mid-stream; {dup_records} duplicate records");
-    if broker.real_kafka {
-        assert_eq!(dup_records, 0, "real Kafka must show no duplicates");
-    } else {
-        // Each kill can leave the aborted open transaction visible on nisshi: at most one
-        // batch (BATCH events plus the rest of the Postgres transaction that crossed it).
-        let bound = 5 * (BATCH + PER_TX) as usize;
-        assert!(
-            dup_records <= bound,
-            "{dup_records} duplicate records > {bound}\n{}",
-            daemon.log()
-        );
-    }
+    assert_eq!(
+        dup_records,
+        0,
+        "read_committed must see every change once\n{}",
+        daemon.log()
+    );
 }

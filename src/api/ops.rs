@@ -49,7 +49,8 @@ pub async fn read_offsets(api: &ApiState, name: &str) -> Result<Value, ApiError>
         Spec::Sink(sink) => return super::sinks::read_offsets(api, &sink).await,
     };
     let prefix = &spec.source.topic_prefix;
-    let offset = tributary_kafka::offsets::read_offset(&api.shared.kafka, name, prefix)
+    let kafka = api.shared.kafka.with(&spec.kafka);
+    let offset = tributary_kafka::offsets::read_offset(&kafka, name, prefix)
         .await
         .map_err(|e| kafka_error("read the offset", e))?;
     let offsets: Vec<Value> = offset
@@ -103,6 +104,7 @@ pub async fn alter_offsets(api: &ApiState, name: &str, body: Value) -> Result<()
                     .await
                     .map_err(admin_error)?;
             }
+            let kafka = kafka.with(&spec.kafka);
             tributary_kafka::offsets::write_offset(&kafka, &spec.publish, Some(&parsed.to_json()))
                 .await
                 .map_err(|e| OpError::Internal(format!("could not write the offset: {e}")))
@@ -148,6 +150,7 @@ pub async fn reset_offsets(api: &ApiState, name: &str) -> Result<(), ApiError> {
     api.manager
         .with_stopped(name, |spec| async move {
             let spec = source_of(spec)?;
+            let kafka = kafka.with(&spec.kafka);
             tributary_kafka::offsets::write_offset(&kafka, &spec.publish, None)
                 .await
                 .map_err(|e| OpError::Internal(format!("could not reset the offset: {e}")))?;

@@ -32,7 +32,8 @@ fn render(offsets: &[PartitionOffset]) -> Value {
 
 /// `GET …/offsets` of a sink: its group's committed offsets.
 pub async fn read_offsets(api: &ApiState, sink: &SinkSpec) -> Result<Value, ApiError> {
-    let offsets = tributary_kafka::job::read_group_offsets(&api.shared.kafka, &sink.job)
+    let kafka = api.shared.kafka.with(&sink.kafka);
+    let offsets = tributary_kafka::job::read_group_offsets(&kafka, &sink.job)
         .await
         .map_err(|e| kafka_error("read the consumer group's offsets", e))?;
     Ok(render(&offsets))
@@ -118,6 +119,7 @@ pub async fn alter_offsets(api: &ApiState, name: &str, list: &[Value]) -> Result
                     next: next.unwrap_or(0),
                 })
                 .collect();
+            let kafka = kafka.with(&sink.kafka);
             tributary_kafka::job::write_group_offsets(&kafka, &sink.job, &offsets)
                 .await
                 .map_err(|e| group_error("write", e))?;
@@ -138,6 +140,7 @@ pub async fn reset_offsets(api: &ApiState, name: &str) -> Result<(), ApiError> {
     api.manager
         .with_stopped(name, |spec| async move {
             let sink = sink_of(spec)?;
+            let kafka = kafka.with(&sink.kafka);
             tributary_kafka::job::reset_group_offsets(&kafka, &sink.job)
                 .await
                 .map_err(|e| group_error("reset", e))?;

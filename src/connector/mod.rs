@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tributary_avro::registry::RegistryClient;
 use tributary_core::metrics::SourceMetrics;
 use tributary_core::{ErrorKind, Retry};
+use tributary_kafka::client::Overrides;
 use tributary_kafka::{KafkaConfig, PublishError, PublishSettings, PublishStats};
 use tributary_postgres::config::PostgresConnectorConfig;
 use tributary_postgres::error::SourceError;
@@ -24,6 +25,7 @@ use tributary_postgres::error::SourceError;
 mod sink;
 mod source;
 
+pub(crate) use sink::setting_error;
 pub use sink::{SinkSpec, SinkTarget};
 
 /// Why one run of a connector ended.
@@ -114,6 +116,8 @@ pub struct Shared {
 pub struct SourceSpec {
     pub source: Arc<PostgresConnectorConfig>,
     pub publish: PublishSettings,
+    /// `producer.override.*`: the producer, topic admin and offsets reader of this source.
+    pub kafka: Overrides,
 }
 
 /// A connector's parsed configuration: a Postgres source or a sink job.

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tributary_avro::decode::Decoder;
 use tributary_core::Sink;
 use tributary_core::config::{ConfigError, property_strings};
+use tributary_kafka::client::Overrides;
 use tributary_kafka::job::{JOB_PROPERTIES, JobSettings};
 
 use super::{ConnectorError, Run, State, set};
@@ -20,6 +21,8 @@ use crate::plugins::Plugin;
 pub struct SinkSpec {
     pub job: JobSettings,
     pub target: SinkTarget,
+    /// `consumer.override.*` (but `group.id`, which names the job's group).
+    pub kafka: Overrides,
 }
 
 /// Where a sink job writes.
@@ -46,8 +49,14 @@ impl SinkSpec {
                 .map(SinkTarget::Search),
         };
         let target = target.map_err(|e| errors.extend(e.0)).ok();
-        match (job, target) {
-            (Some(job), Some(target)) if errors.is_empty() => Ok(SinkSpec { job, target }),
+        let (props, _) = property_strings(config);
+        let kafka = Overrides::parse(&props, "consumer.override.", &["group.id"])
+            .map_err(|es| errors.extend(es.into_iter().map(setting_error)))
+            .ok();
+        match (job, target, kafka) {
+            (Some(job), Some(target), Some(kafka)) if errors.is_empty() => {
+                Ok(SinkSpec { job, target, kafka })
+            }
             _ => Err(errors),
         }
     }
@@ -81,12 +90,17 @@ fn parse_job(
             Some(job)
         }
         Err(es) => {
-            errors.extend(es.into_iter().map(|e| ConfigError {
-                field: e.field,
-                message: e.message,
-            }));
+            errors.extend(es.into_iter().map(setting_error));
             None
         }
+    }
+}
+
+/// A Kafka-side setting problem as a connector config error.
+pub(crate) fn setting_error(e: tributary_kafka::SettingError) -> ConfigError {
+    ConfigError {
+        field: e.field,
+        message: e.message,
     }
 }
 
@@ -110,7 +124,7 @@ pub(super) async fn run(
     let decoder = Decoder::new(run.shared.registry.clone());
     tributary_kafka::job::run(
         spec.job.clone(),
-        &run.shared.kafka,
+        &run.shared.kafka.with(&spec.kafka),
         decoder,
         sink,
         stop,

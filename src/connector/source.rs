@@ -16,8 +16,9 @@ pub(super) async fn run(
 ) -> Result<(), ConnectorError> {
     let (shared, status, stats) = (&run.shared, &run.status, &run.stats);
     let _lock = ConnectorLock::acquire(&spec.source).await?;
+    let kafka = shared.kafka.with(&spec.kafka);
     let (publisher, stored) =
-        Publisher::start(&shared.kafka, spec.publish.clone(), shared.registry.clone()).await?;
+        Publisher::start(&kafka, spec.publish.clone(), shared.registry.clone()).await?;
     if let Ok(mut s) = stats.lock() {
         *s = Some(publisher.stats());
     }

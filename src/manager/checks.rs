@@ -1,13 +1,19 @@
 //! Checking connector names and configs before anything changes.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use tributary_kafka::PublishSettings;
+use tributary_kafka::check::CheckError;
+use tributary_kafka::client::Overrides;
+
+/// How long a create or update waits for Kafka to answer with a connector's overrides.
+const CREATE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 use tributary_postgres::config::{ConfigError, PostgresConnectorConfig};
 
 use super::{Manager, OpError};
-use crate::connector::{SinkSpec, SourceSpec, Spec};
+use crate::connector::{SinkSpec, SourceSpec, Spec, setting_error};
 use crate::plugins::Plugin;
 
 /// Parses a connector config as the plugin its `connector.class` names.
@@ -31,19 +37,49 @@ pub fn parse_spec(name: &str, config: &Map<String, Value>) -> Result<Spec, Vec<C
 /// Debezium's properties, then the publishing ones.
 fn parse_source(name: &str, config: &Map<String, Value>) -> Result<SourceSpec, Vec<ConfigError>> {
     let source = PostgresConnectorConfig::parse(name, config).map_err(|e| e.0)?;
-    let publish =
-        PublishSettings::parse(&source.name, &source.topic_prefix, &source.raw).map_err(|es| {
-            es.into_iter()
-                .map(|e| ConfigError {
-                    field: e.field,
-                    message: e.message,
-                })
-                .collect::<Vec<_>>()
-        })?;
+    let publish = PublishSettings::parse(&source.name, &source.topic_prefix, &source.raw)
+        .map_err(|es| es.into_iter().map(setting_error).collect::<Vec<_>>())?;
+    let kafka = source_overrides(&source.raw)?;
     Ok(SourceSpec {
         source: Arc::new(source),
         publish,
+        kafka,
     })
+}
+
+/// A source's `producer.override.*` (its producer, topic admin and offsets reader share one
+/// Kafka configuration). `admin.override.*` is accepted where it repeats the producer's
+/// setting, as configs for Kafka Connect on a secured cluster do; a different value cannot
+/// be honoured and is refused.
+fn source_overrides(raw: &BTreeMap<String, String>) -> Result<Overrides, Vec<ConfigError>> {
+    let mut errors: Vec<ConfigError> = Vec::new();
+    for (key, value) in raw {
+        if key.starts_with("consumer.override.") {
+            errors.push(ConfigError {
+                field: key.clone(),
+                message: "applies to a consumer, and a source connector has none (its offsets are read with its producer's settings)\nHINT: use producer.override.* for the source's Kafka settings".into(),
+            });
+            continue;
+        }
+        let Some(k) = key.strip_prefix("admin.override.") else {
+            continue;
+        };
+        if raw.get(&format!("producer.override.{k}")) != Some(value) {
+            errors.push(ConfigError {
+                field: key.clone(),
+                message: format!(
+                    "differs from producer.override.{k}: a source's producer, topic admin and offsets reader share one Kafka configuration\nHINT: set producer.override.{k} to this value and remove {key}"
+                ),
+            });
+        }
+    }
+    let overrides = Overrides::parse(raw, "producer.override.", &[])
+        .map_err(|es| errors.extend(es.into_iter().map(setting_error)))
+        .ok();
+    match overrides {
+        Some(o) if errors.is_empty() => Ok(o),
+        _ => Err(errors),
+    }
 }
 
 /// Kafka Connect's rule for names, plus what keeps them safe in paths and logs.
@@ -96,11 +132,42 @@ impl Manager {
         config: &Map<String, Value>,
     ) -> Result<Spec, Vec<ConfigError>> {
         match parse_spec(name, config)? {
-            Spec::Source(source) => self.check_source(name, source).await.map(Spec::Source),
+            Spec::Source(source) => {
+                self.check_kafka(&source.kafka, "producer.override.")
+                    .await?;
+                self.check_source(name, source).await.map(Spec::Source)
+            }
             Spec::Sink(sink) => {
+                self.check_kafka(&sink.kafka, "consumer.override.").await?;
                 sink.check_target().await?;
                 Ok(Spec::Sink(sink))
             }
+        }
+    }
+
+    /// A connector that overrides Kafka settings must reach the cluster with them: a
+    /// wrong password, an untrusted CA or the wrong protocol is a 400 naming the override.
+    /// A cluster that does not answer at all is not held against the config (it may be
+    /// starting); the status says so once the connector runs.
+    async fn check_kafka(
+        &self,
+        overrides: &Overrides,
+        prefix: &str,
+    ) -> Result<(), Vec<ConfigError>> {
+        if overrides.is_empty() {
+            return Ok(());
+        }
+        let kafka = self.shared.kafka.with(overrides);
+        match tributary_kafka::check::reach(&kafka, CREATE_CHECK_TIMEOUT).await {
+            Err(e @ CheckError::Misconfigured { property, .. }) => Err(vec![ConfigError {
+                field: format!("{prefix}{property}"),
+                message: e.to_string(),
+            }]),
+            Err(CheckError::Setup(message)) => Err(vec![ConfigError {
+                field: prefix.trim_end_matches('.').to_string(),
+                message,
+            }]),
+            Ok(()) | Err(CheckError::Unreachable { .. }) => Ok(()),
         }
     }
 

@@ -1,10 +1,9 @@
-//! A Kafka-API broker for tests: nisshi 0.7.0 with in-memory storage on a free port, or the
-//! real Kafka named by `KAFKA_BOOTSTRAP`. Also a TCP proxy that can cut the daemon off
-//! from the broker, and a read_committed consumer that decodes Avro through the registry.
+//! Kafka for tests: the broker (`broker.rs`, Apache Kafka started by `scripts/kafka.sh`, or
+//! the Kafka named by `KAFKA_BOOTSTRAP`), a TCP proxy that can cut the daemon off from the
+//! broker, and a read_committed consumer that decodes Avro through the registry.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,70 +11,21 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message};
 
-use super::pg::free_port;
+pub use super::broker::{Broker, BrokerOptions};
 
-/// A broker for one test.
-pub struct Broker {
-    child: Option<Child>,
-    /// What clients use as bootstrap.servers.
-    pub bootstrap: String,
-    /// True when this is a real Kafka (from `KAFKA_BOOTSTRAP`): aborted records are hidden.
-    pub real_kafka: bool,
-}
-
-impl Broker {
-    /// Starts nisshi on a free port (advertising `advertise` when given, for a proxy), or
-    /// uses `KAFKA_BOOTSTRAP`.
-    pub fn start() -> Broker {
-        if let Ok(b) = std::env::var("KAFKA_BOOTSTRAP") {
-            return Broker {
-                child: None,
-                bootstrap: b,
-                real_kafka: true,
-            };
-        }
-        let port = free_port();
-        Self::nisshi(port, port)
-    }
-
-    /// nisshi listening on `port` and telling clients to connect to `advertised`.
-    pub fn nisshi(port: u16, advertised: u16) -> Broker {
-        let bin = std::env::var("NISSHI").unwrap_or_else(|_| "nisshi".into());
-        let child = Command::new(&bin)
-            .args([
-                "broker",
-                "--storage-engine",
-                "memory://nisshi/",
-                "--listener-url",
-                &format!("tcp://127.0.0.1:{port}"),
-                "--advertised-listener-url",
-                &format!("tcp://127.0.0.1:{advertised}"),
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("could not start {bin} (install it: cargo install nisshi@0.7.0 --no-default-features --features dynostore --ignore-rust-version): {e}"));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nisshi did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Broker {
-            child: Some(child),
-            bootstrap: format!("127.0.0.1:{advertised}"),
-            real_kafka: false,
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+/// A broker whose clients are told to connect through `proxy_port` (a `Proxy` the test
+/// starts there), while its own inter-broker traffic (transaction markers, coordinators)
+/// stays on a listener of its own: cutting the proxy cuts only the clients.
+pub fn broker_behind_proxy(proxy_port: u16) -> Broker {
+    let internal = super::pg::free_port();
+    Broker::start_with(BrokerOptions {
+        properties: format!(
+            "listeners=PLAINTEXT://127.0.0.1:{{port}},INTERNAL://127.0.0.1:{internal},CONTROLLER://127.0.0.1:{{controller}}\n\
+             advertised.listeners=PLAINTEXT://127.0.0.1:{proxy_port},INTERNAL://127.0.0.1:{internal}\n\
+             inter.broker.listener.name=INTERNAL\n"
+        ),
+        ..BrokerOptions::default()
+    })
 }
 
 /// A TCP proxy in front of the broker that can refuse and cut connections.

@@ -1,7 +1,6 @@
 //! A throwaway Postgres cluster: initdb into a temp dir, `wal_level=logical`, a free port.
 //! When the tests run as root, the cluster runs as the `postgres` user.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -89,12 +88,7 @@ fn run(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
     out.unwrap_or_else(|e| panic!("could not run {}: {e}", exe.display()))
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+pub use super::broker::free_port;
 
 impl PgCluster {
     pub fn start() -> PgCluster {

@@ -25,7 +25,7 @@ pub use event::{CaptureItem, ChangeEvent, Op, SnapshotMarker, SourceInfo, TxBegi
 pub use lsn::{DurableLsn, Lsn};
 pub use metrics::{OpCounts, SnapshotReport, SourceMetrics};
 pub use schema::{Field, Schema, SchemaType, TableSchemas};
-pub use secret::Secret;
+pub use secret::{Secret, is_secret_key};
 pub use sink::{
     FieldInfo, FieldKind, FieldMap, PartitionOffset, Position, RowKey, RowSchema, Sink, SinkError,
     SinkOp, SinkRecord, TableRef,

@@ -7,8 +7,8 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 
+use crate::client::client_config;
 use crate::error::PublishError;
-use crate::producer::client_config;
 use crate::settings::{KafkaConfig, TopicSettings};
 
 /// Creates topics on first use and remembers which exist.

@@ -1,9 +1,9 @@
 //! The consumer of sink jobs: a consumer-group member (`read_committed`, offsets committed
 //! by the job only after its sink made a batch durable), its callbacks, and its shutdown.
 //!
-//! Shutdown needs care: librdkafka's consumer close waits until the group has taken the
-//! partitions back, and against some brokers (nisshi) dropping a still-subscribed consumer
-//! never finishes. [`close`] therefore unsubscribes first, lets the revocation through,
+//! Shutdown needs care: librdkafka's consumer close blocks until the group has taken the
+//! partitions back, which takes as long as the broker takes to answer (or forever while it
+//! is unreachable). [`close`] therefore unsubscribes first, lets the revocation through,
 //! and drops the consumer off the async runtime with a time limit.
 
 use std::sync::Arc;
@@ -17,8 +17,8 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
+use crate::client::client_config;
 use crate::job::{JobError, JobMetrics, JobSettings};
-use crate::producer::client_config;
 use crate::settings::KafkaConfig;
 
 /// librdkafka's prefetch bound for the whole consumer (KiB): with one batch in the job,
@@ -70,7 +70,8 @@ impl ClientContext for JobContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(job = self.job, %error, reason, "Kafka consumer error");
-        self.metrics.set_error(format!("{error}: {reason}"));
+        self.metrics
+            .set_error(crate::check::explained(format!("{error}: {reason}")));
     }
 
     fn stats(&self, statistics: Statistics) {
@@ -144,9 +145,6 @@ pub fn consumer_config(kafka: &KafkaConfig, group_id: &str) -> rdkafka::ClientCo
         // A batch is retried for as long as the target is down; the job must not lose
         // its partitions meanwhile (librdkafka's maximum: one day).
         ("max.poll.interval.ms", "86400000"),
-        // A broker that holds a fetch for its whole wait even when records arrive (nisshi
-        // does) would add this much latency to every batch; Kafka answers at once anyway.
-        ("fetch.wait.max.ms", "20"),
         // Once the prefetch queue is full, librdkafka waits this long before fetching
         // again (1 s by default): a job that drains the queue in a few ms would then sit
         // idle for most of every second.

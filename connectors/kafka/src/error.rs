@@ -31,6 +31,8 @@ pub enum PublishError {
     Offset { connector: String, message: String },
     #[error("{0}")]
     Config(String),
+    #[error("{0}")]
+    Connect(#[from] crate::check::CheckError),
 }
 
 impl PublishError {
@@ -68,6 +70,37 @@ impl PublishError {
     }
 }
 
+/// Whether the group coordinator is loading or moved: the same request succeeds shortly
+/// (right after a broker starts, the offsets topic's partitions load for a while).
+pub(crate) fn coordinator_moving(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::NotCoordinator
+                | RDKafkaErrorCode::CoordinatorNotAvailable
+                | RDKafkaErrorCode::CoordinatorLoadInProgress
+        )
+    )
+}
+
+/// Calls `f` again (on this blocking thread) while the group coordinator is moving, for up
+/// to `limit`.
+pub(crate) fn while_coordinator_moves<T>(
+    limit: std::time::Duration,
+    mut f: impl FnMut() -> Result<T, KafkaError>,
+) -> Result<T, KafkaError> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match f() {
+            Err(e) if coordinator_moving(&e) && std::time::Instant::now() < deadline => {
+                tracing::debug!(error = %e, "the group coordinator is moving; asking again");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Retry for PublishError {
     fn kind(&self) -> ErrorKind {
         match self {
@@ -78,6 +111,7 @@ impl Retry for PublishError {
             | PublishError::Config(_) => ErrorKind::Definite,
             PublishError::Unavailable { .. } => ErrorKind::Transient,
             PublishError::Registry(e) => e.kind(),
+            PublishError::Connect(e) => e.kind(),
             PublishError::Kafka { error, hint, .. } => {
                 let fatal = match error {
                     KafkaError::Transaction(e) => e.is_fatal(),

@@ -3,6 +3,8 @@
 //! that feeds sink jobs.
 
 pub mod admin;
+pub mod check;
+pub mod client;
 pub mod consumer;
 pub mod error;
 pub mod job;

@@ -21,9 +21,10 @@ use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use crate::admin::Topics;
-use crate::error::PublishError;
+use crate::client::client_config;
+use crate::error::{PublishError, while_coordinator_moves};
 use crate::murmur2::partition_for;
-use crate::producer::{TxProducer, client_config};
+use crate::producer::TxProducer;
 use crate::settings::{KafkaConfig, PublishSettings, TopicSettings};
 
 /// Where a connector's offset records go.
@@ -74,8 +75,10 @@ pub async fn read_committed(
             .map_err(|e| PublishError::kafka("offset consumer setup", e, &connector))?;
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition(&slot.topic, slot.partition);
-        let committed = consumer
-            .committed_offsets(tpl, Duration::from_secs(30))
+        let timeout = Duration::from_secs(30);
+        let committed = while_coordinator_moves(timeout, || {
+            consumer.committed_offsets(tpl.clone(), timeout)
+        })
             .map_err(|e| PublishError::Unavailable {
                 action: "OffsetFetch",
                 message: e.to_string(),
@@ -241,6 +244,7 @@ pub(crate) async fn claim(
     kafka: &KafkaConfig,
     settings: &PublishSettings,
 ) -> Result<Claimed, PublishError> {
+    crate::check::reach(kafka, crate::check::TIMEOUT).await?;
     let mut topics = Topics::new(kafka)?;
     topics
         .ensure(&kafka.offsets_topic, &offsets_topic_settings(kafka))

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
-use rdkafka::config::{ClientConfig, RDKafkaLogLevel};
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerGroupMetadata};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
@@ -20,6 +20,7 @@ use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer}
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
 
+use crate::client::client_config;
 use crate::error::PublishError;
 use crate::settings::KafkaConfig;
 
@@ -45,7 +46,7 @@ pub struct LastError(Mutex<Option<String>>);
 impl LastError {
     pub(crate) fn set(&self, message: String) {
         if let Ok(mut last) = self.0.lock() {
-            *last = Some(message);
+            *last = Some(crate::check::explained(message));
         }
     }
 
@@ -103,16 +104,6 @@ impl ProducerContext for ProducerCtx {
             });
         }
     }
-}
-
-/// Builds a librdkafka client config from the daemon's `[kafka]` section.
-pub fn client_config(cfg: &KafkaConfig) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &cfg.bootstrap_servers);
-    for (k, v) in &cfg.properties {
-        c.set(k, v);
-    }
-    c
 }
 
 /// One connector's transactional producer.

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use tributary_avro::names::NameAdjustment;
 
-/// The daemon's `[kafka]` section.
-#[derive(Debug, Clone, PartialEq)]
+/// The daemon's `[kafka]` section (or a connector's view of it, overrides applied).
+/// `Debug` masks secret properties (`sasl.password`, `ssl.key.password`, …).
+#[derive(Clone, PartialEq)]
 pub struct KafkaConfig {
     pub bootstrap_servers: String,
     /// librdkafka properties passed through as they are (security, timeouts, …).
@@ -17,6 +18,33 @@ pub struct KafkaConfig {
     pub offsets_topic_partitions: i32,
     /// `-1` leaves it to the broker's `default.replication.factor`.
     pub offsets_topic_replication_factor: i16,
+}
+
+impl std::fmt::Debug for KafkaConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown: BTreeMap<&str, &str> = self
+            .properties
+            .iter()
+            .map(|(k, v)| {
+                let v = if tributary_core::is_secret_key(k) {
+                    tributary_core::Secret::MASK
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), v)
+            })
+            .collect();
+        f.debug_struct("KafkaConfig")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("properties", &shown)
+            .field("offsets_topic", &self.offsets_topic)
+            .field("offsets_topic_partitions", &self.offsets_topic_partitions)
+            .field(
+                "offsets_topic_replication_factor",
+                &self.offsets_topic_replication_factor,
+            )
+            .finish()
+    }
 }
 
 impl Default for KafkaConfig {

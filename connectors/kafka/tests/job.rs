@@ -1,4 +1,4 @@
-//! The job consumer against a real Kafka-API broker (nisshi, or the Kafka named by
+//! The job consumer against Apache Kafka (the test's own broker, or the Kafka named by
 //! `KAFKA_BOOTSTRAP`) and an embedded schema registry: change events encoded by our own
 //! encoder reach a collecting test sink in batches, offsets are committed to the group
 //! only after a write, and errors, retries, stored offsets and stops behave as promised.
@@ -412,8 +412,7 @@ async fn offset_changes_wait_for_other_members_and_give_up_naming_the_group() {
         while member.assignment().is_ok_and(|a| a.count() > 0) {
             let _ = member.poll(Duration::from_millis(100));
         }
-        // Not dropped: closing a consumer can hang on nisshi (see the job's close).
-        std::mem::forget(member);
+        drop(member);
     });
     let at = PartitionOffset {
         topic: topic.clone(),

@@ -1,5 +1,5 @@
-//! Reading and writing a stopped connector's offset against a real Kafka-API broker
-//! (nisshi, or the Kafka named by `KAFKA_BOOTSTRAP`), as the REST API's `GET`, `PATCH` and
+//! Reading and writing a stopped connector's offset against Apache Kafka (the test's own
+//! broker, or the Kafka named by `KAFKA_BOOTSTRAP`), as the REST API's `GET`, `PATCH` and
 //! `DELETE …/offsets` do.
 
 mod common;

@@ -1,6 +1,6 @@
-//! The transactional producer against a real Kafka-API broker (nisshi, or the Kafka named
-//! by `KAFKA_BOOTSTRAP`): the committed offset survives a crashed transaction even on a
-//! broker that shows aborted records, and a second producer with the same
+//! The transactional producer against Apache Kafka (the test's own broker, or the Kafka
+//! named by `KAFKA_BOOTSTRAP`): the committed offset survives a crashed transaction, its
+//! records stay invisible to read_committed consumers, and a second producer with the same
 //! transactional.id fences the first.
 
 mod common;
@@ -26,6 +26,7 @@ async fn committed_offset_survives_a_crashed_transaction_and_fencing_stops_the_o
         ..KafkaConfig::default()
     };
     let connector = format!("c{unique}");
+    let data = format!("data-{unique}");
     let mut topics = Topics::new(&cfg).unwrap();
     let how = TopicSettings {
         partitions: 3,
@@ -35,7 +36,7 @@ async fn committed_offset_survives_a_crashed_transaction_and_fencing_stops_the_o
     topics.ensure(&cfg.offsets_topic, &how).await.unwrap();
     topics
         .ensure(
-            "data",
+            &data,
             &TopicSettings {
                 cleanup_policy: "delete".into(),
                 ..how.clone()
@@ -60,9 +61,7 @@ async fn committed_offset_survives_a_crashed_transaction_and_fencing_stops_the_o
     );
 
     let first = json!({"lsn": 100});
-    a.send("data", None, Some(b"k1"), Some(b"v1"))
-        .await
-        .unwrap();
+    a.send(&data, None, Some(b"k1"), Some(b"v1")).await.unwrap();
     a.commit_with_offset(
         &slot.topic,
         slot.partition,
@@ -78,9 +77,7 @@ async fn committed_offset_survives_a_crashed_transaction_and_fencing_stops_the_o
 
     // A transaction that never commits: its offset record reaches the log, then the
     // producer "crashes" and a new instance claims the id.
-    a.send("data", None, Some(b"k2"), Some(b"v2"))
-        .await
-        .unwrap();
+    a.send(&data, None, Some(b"k2"), Some(b"v2")).await.unwrap();
     a.send(
         &slot.topic,
         Some(slot.partition),
@@ -112,7 +109,7 @@ async fn committed_offset_survives_a_crashed_transaction_and_fencing_stops_the_o
     assert!(err.to_string().contains(&tid), "{err}");
 
     let third = json!({"lsn": 400});
-    b2.send("data", None, Some(b"k3"), Some(b"v3"))
+    b2.send(&data, None, Some(b"k3"), Some(b"v3"))
         .await
         .unwrap();
     b2.commit_with_offset(
@@ -127,4 +124,37 @@ async fn committed_offset_survives_a_crashed_transaction_and_fencing_stops_the_o
         read_committed(&cfg, &connector, &slot).await.unwrap(),
         Some(third)
     );
+
+    // A read_committed consumer sees the committed records, never the crashed one's.
+    assert_eq!(committed_keys(&b.bootstrap, &data, 2), ["k1", "k3"]);
+}
+
+/// The keys a read_committed consumer reads from `topic` until it has `n` (or 30 s pass),
+/// then for one more second, so a record that should not be there has time to show.
+fn committed_keys(bootstrap: &str, topic: &str, n: usize) -> Vec<String> {
+    use rdkafka::Message;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("read-{topic}"))
+        .set("isolation.level", "read_committed")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut keys = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut settle: Option<std::time::Instant> = None;
+    while std::time::Instant::now() < deadline
+        && settle.is_none_or(|t| t.elapsed() < Duration::from_secs(1))
+    {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            keys.push(String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned());
+        }
+        if keys.len() >= n && settle.is_none() {
+            settle = Some(std::time::Instant::now());
+        }
+    }
+    keys.sort();
+    keys
 }

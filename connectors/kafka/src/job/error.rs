@@ -23,6 +23,8 @@ pub enum JobError {
     },
     #[error("{0}")]
     Config(String),
+    #[error("{0}")]
+    Connect(#[from] crate::check::CheckError),
 }
 
 impl JobError {
@@ -59,6 +61,7 @@ impl Retry for JobError {
     fn kind(&self) -> ErrorKind {
         match self {
             JobError::Decode(e) => e.kind(),
+            JobError::Connect(e) => e.kind(),
             JobError::Sink { .. } | JobError::Config(_) => ErrorKind::Definite,
             JobError::Kafka { hint, .. } if !hint.is_empty() => ErrorKind::Definite,
             JobError::Kafka { error, .. } => match error {

@@ -20,8 +20,9 @@ use tributary_core::PartitionOffset;
 
 use super::JobSettings;
 use crate::KafkaConfig;
+use crate::client::client_config;
 use crate::consumer::session_timeout;
-use crate::producer::client_config;
+use crate::error::while_coordinator_moves;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long past the session timeout a change keeps trying while the group has members.
@@ -42,8 +43,8 @@ pub enum GroupError {
     Kafka(#[from] KafkaError),
 }
 
-/// Whether a commit failed only because the group still has members (Kafka and nisshi
-/// answer a commit from outside a non-empty group with one of these).
+/// Whether a commit failed only because the group still has members (Kafka answers a
+/// commit from outside a non-empty group with one of these).
 fn group_has_members(e: &KafkaError) -> bool {
     matches!(
         e,
@@ -70,7 +71,7 @@ fn commit_when_empty(
     let limit = session_timeout(kafka) + BUSY_MARGIN;
     let mut logged = false;
     loop {
-        match c.commit(tpl, CommitMode::Sync) {
+        match while_coordinator_moves(TIMEOUT, || c.commit(tpl, CommitMode::Sync)) {
             Ok(()) => return Ok(()),
             Err(e) if group_has_members(&e) && started.elapsed() < limit => {
                 if !std::mem::replace(&mut logged, true) {
@@ -139,7 +140,8 @@ pub async fn read_group_offsets(
         if tpl.count() == 0 {
             return Ok(Vec::new());
         }
-        let committed = c.committed_offsets(tpl, TIMEOUT)?;
+        let committed =
+            while_coordinator_moves(TIMEOUT, || c.committed_offsets(tpl.clone(), TIMEOUT))?;
         Ok(committed
             .elements()
             .iter()

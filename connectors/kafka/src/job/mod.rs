@@ -8,9 +8,8 @@
 //! in flight at a time, so memory is bounded by the batch plus librdkafka's prefetch
 //! (`queued.max.messages.kbytes`, 16 MiB by default).
 //!
-//! Records can arrive twice (a crash between a write and its commit, a rebalance, or a
-//! broker such as nisshi that shows aborted transactions' records even to read_committed
-//! consumers): sinks order their writes by [`tributary_core::Position`], so a repeat
+//! Records can arrive twice (a crash between a write and its commit, a rebalance, or an
+//! offset reset that replays a topic): sinks order their writes by [`tributary_core::Position`], so a repeat
 //! changes nothing. A sink that stores offsets itself (the tantivy index) is not handed
 //! records below them; the group's offsets are still committed, so lag stays visible.
 //!
@@ -59,6 +58,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
     metrics: Arc<JobMetrics>,
 ) -> Result<(), JobError> {
+    crate::check::reach(kafka, crate::check::TIMEOUT).await?;
     let consumer = consumer::subscribe(kafka, &settings, metrics.clone())?;
     let stored = sink.stored_offsets();
     if let Some(s) = &stored {
