@@ -77,7 +77,7 @@ PROPS
   # shellcheck disable=SC2086
   java -Xmx256m -XX:TieredStopAtLevel=1 -Xshare:auto -cp "$libs/*" \
     -Dlog4j2.configurationFile="$here/kafka/log4j2.properties" -Dkafka.log.file="$dir/server.log" \
-    kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" --ignore-formatted \
+    kafka.tools.StorageTool format --cluster-id="$cluster" -c "$dir/server.properties" --ignore-formatted \
     ${KAFKA_FORMAT_ARGS:-} >"$dir/format.log" 2>&1 \
     || { cat "$dir/format.log" >&2; exit 1; }
   # shellcheck disable=SC2046

@@ -50,23 +50,8 @@ pub struct ApiConfig {
     pub request_timeout: Duration,
 }
 
-/// Who may call the API.
-#[derive(Clone, PartialEq, Eq)]
-pub enum ApiAuth {
-    None,
-    Basic { username: String, password: Secret },
-    Bearer(Secret),
-}
-
-impl std::fmt::Debug for ApiAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ApiAuth::None => f.write_str("None"),
-            ApiAuth::Basic { username, .. } => write!(f, "Basic({username})"),
-            ApiAuth::Bearer(_) => f.write_str("Bearer"),
-        }
-    }
-}
+/// Who may call the API (or the embedded registry).
+pub use tributary_core::HttpAuth as ApiAuth;
 
 /// `[schema_registry]`.
 #[derive(Debug, Clone)]
@@ -74,9 +59,13 @@ pub struct RegistryConfig {
     /// External registry; `None`: serve the embedded one on `listen`.
     pub url: Option<String>,
     pub listen: SocketAddr,
-    /// `user:password` for HTTP basic auth.
+    /// `user:password` for HTTP basic auth to the external registry.
     pub basic_auth: Option<String>,
     pub bearer_token: Option<String>,
+    /// Who may call the embedded registry (`auth`, `username`, `password`, `token`).
+    pub serve_auth: ApiAuth,
+    /// `mode = "readonly"`: only the daemon writes to the embedded registry.
+    pub read_only: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -124,6 +113,13 @@ struct Registry {
     listen: Option<String>,
     basic_auth: Option<String>,
     bearer_token: Option<String>,
+    /// The embedded registry's own credentials: "none", "basic" or "bearer".
+    auth: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    /// "readwrite" (default) or "readonly".
+    mode: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -289,7 +285,46 @@ impl File {
         {
             errors.push(format!("log.format: {f:?} is not valid; use text or json"));
         }
-        let auth = api_auth(&self.api, api_listen, &mut errors);
+        let auth = http_auth(
+            AuthKeys {
+                section: "api",
+                what: "REST API",
+                auth: &self.api.auth,
+                username: &self.api.username,
+                password: &self.api.password,
+                token: &self.api.token,
+            },
+            api_listen,
+            &mut errors,
+        );
+        // Who may call the embedded registry; an external one has its own rules.
+        let serve_auth = if url.is_none() {
+            http_auth(
+                AuthKeys {
+                    section: "schema_registry",
+                    what: "embedded schema registry",
+                    auth: &self.schema_registry.auth,
+                    username: &self.schema_registry.username,
+                    password: &self.schema_registry.password,
+                    token: &self.schema_registry.token,
+                },
+                registry_listen,
+                &mut errors,
+            )
+        } else {
+            ApiAuth::None
+        };
+        let read_only = match self.schema_registry.mode.as_deref().map(str::trim) {
+            None | Some("") => false,
+            Some(m) if m.eq_ignore_ascii_case("readwrite") => false,
+            Some(m) if m.eq_ignore_ascii_case("readonly") => true,
+            Some(other) => {
+                errors.push(format!(
+                    "schema_registry.mode: {other:?} is not valid; use readwrite or readonly"
+                ));
+                false
+            }
+        };
         let api = ApiConfig {
             auth,
             max_body_bytes: self.api.max_body_bytes.unwrap_or(1 << 20),
@@ -309,6 +344,8 @@ impl File {
                 listen: registry_listen,
                 basic_auth: self.schema_registry.basic_auth,
                 bearer_token: self.schema_registry.bearer_token,
+                serve_auth,
+                read_only,
             },
             log_format: self.log.format,
             log_level: self.log.level,
@@ -316,35 +353,49 @@ impl File {
     }
 }
 
-/// `[api] auth`: off by default on loopback; anywhere else it must be chosen, even if the
-/// choice is "none".
-fn api_auth(api: &Api, listen: SocketAddr, errors: &mut Vec<String>) -> ApiAuth {
+/// The credential keys of an HTTP face (`[api]`, `[schema_registry]`).
+struct AuthKeys<'a> {
+    section: &'a str,
+    what: &'a str,
+    auth: &'a Option<String>,
+    username: &'a Option<String>,
+    password: &'a Option<String>,
+    token: &'a Option<String>,
+}
+
+/// `<section>.auth`: off by default on loopback; anywhere else it must be chosen, even if
+/// the choice is "none".
+fn http_auth(keys: AuthKeys<'_>, listen: SocketAddr, errors: &mut Vec<String>) -> ApiAuth {
+    let section = keys.section;
     let given = |key: &str, v: &Option<String>, errors: &mut Vec<String>| -> String {
         match v.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
             Some(v) => v.to_string(),
             None => {
-                errors.push(format!("api.{key}: is required with this api.auth"));
+                errors.push(format!(
+                    "{section}.{key}: is required with this {section}.auth"
+                ));
                 String::new()
             }
         }
     };
-    match api.auth.as_deref().map(str::trim) {
+    match keys.auth.as_deref().map(str::trim) {
         None | Some("") if listen.ip().is_loopback() => ApiAuth::None,
         None | Some("") => {
             errors.push(format!(
-                "api.auth: the API listens on {listen}, beyond loopback, so it needs auth\nHINT: set api.auth = \"bearer\" with api.token, or \"basic\" with api.username and api.password; or api.auth = \"none\" if something in front of it does the checking"
+                "{section}.auth: the {} listens on {listen}, beyond loopback, so it needs auth\nHINT: set {section}.auth = \"bearer\" with {section}.token, or \"basic\" with {section}.username and {section}.password; or {section}.auth = \"none\" if something in front of it does the checking",
+                keys.what
             ));
             ApiAuth::None
         }
         Some("none") => ApiAuth::None,
         Some("basic") => ApiAuth::Basic {
-            username: given("username", &api.username, errors),
-            password: Secret::new(given("password", &api.password, errors)),
+            username: given("username", keys.username, errors),
+            password: Secret::new(given("password", keys.password, errors)),
         },
-        Some("bearer") => ApiAuth::Bearer(Secret::new(given("token", &api.token, errors))),
+        Some("bearer") => ApiAuth::Bearer(Secret::new(given("token", keys.token, errors))),
         Some(other) => {
             errors.push(format!(
-                "api.auth: {other:?} is not valid; use none, basic or bearer"
+                "{section}.auth: {other:?} is not valid; use none, basic or bearer"
             ));
             ApiAuth::None
         }

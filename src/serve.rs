@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tributary_avro::registry::{EmbeddedRegistry, RegistryAuth, RegistryClient};
+use tributary_avro::registry::{Access, EmbeddedRegistry, RegistryAuth, RegistryClient};
 #[cfg(test)]
 use tributary_postgres::config::PostgresConnectorConfig;
 
@@ -171,10 +171,18 @@ pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<
     let _lock = lock_data_dir(&config.data_dir)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
-    let (registry_url, registry_task) = match &config.registry.url {
-        Some(url) => (url.clone(), None),
+    // The daemon's own client: the external registry's credentials, or the embedded
+    // registry's daemon token (which may write even in read-only mode).
+    let (registry_url, registry_task, daemon_token) = match &config.registry.url {
+        Some(url) => (url.clone(), None, None),
         None => {
-            let registry = EmbeddedRegistry::open(&config.data_dir.join("schema-registry"))?;
+            let access = Access::new(
+                config.registry.serve_auth.clone(),
+                config.registry.read_only,
+            );
+            let token = access.daemon_token().clone();
+            let registry = EmbeddedRegistry::open(&config.data_dir.join("schema-registry"))?
+                .with_access(access);
             let listener = bind(config.registry.listen, "schema_registry.listen").await?;
             let addr = listener.local_addr().map_err(|source| ServeError::Bind {
                 addr: config.registry.listen,
@@ -185,19 +193,24 @@ pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<
             let task = tokio::spawn(registry.serve(listener, async move {
                 let _ = stop.wait_for(|s| *s).await;
             }));
-            (format!("http://{addr}"), Some(task))
+            (format!("http://{addr}"), Some(task), Some(token))
         }
     };
-    let auth = match (&config.registry.basic_auth, &config.registry.bearer_token) {
-        (Some(b), _) => {
+    let auth = match (
+        daemon_token,
+        &config.registry.basic_auth,
+        &config.registry.bearer_token,
+    ) {
+        (Some(token), _, _) => RegistryAuth::Bearer(token),
+        (None, Some(b), _) => {
             let (user, password) = b.split_once(':').unwrap_or((b, ""));
             RegistryAuth::Basic {
                 user: user.to_string(),
                 password: tributary_core::Secret::new(password),
             }
         }
-        (None, Some(t)) => RegistryAuth::Bearer(tributary_core::Secret::new(t.clone())),
-        (None, None) => RegistryAuth::None,
+        (None, None, Some(t)) => RegistryAuth::Bearer(tributary_core::Secret::new(t.clone())),
+        (None, None, None) => RegistryAuth::None,
     };
     let registry = Arc::new(RegistryClient::new(&registry_url, auth)?);
     let indexes_dir = config.data_dir.join("indexes");

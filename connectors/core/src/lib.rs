@@ -5,6 +5,7 @@
 //! and then advances a [`DurableLsn`] so the source may release the log behind it.
 //! Nothing here knows about Postgres wire formats or Kafka.
 
+pub mod auth;
 pub mod batch;
 pub mod config;
 pub mod envelope;
@@ -19,6 +20,7 @@ pub mod secret;
 pub mod sink;
 pub mod value;
 
+pub use auth::HttpAuth;
 pub use batch::{Batch, BatchReceiver, BatchSender, QueueGauge};
 pub use error::{ErrorKind, Retry};
 pub use event::{CaptureItem, ChangeEvent, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit};

@@ -149,7 +149,7 @@ pub(crate) struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: u16, code: u32, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: u16, code: u32, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,

@@ -12,8 +12,9 @@
 //!
 //! Layout: [`identity`] decides when two schema texts are the same schema, [`compat`] the
 //! compatibility rules, `log` the on-disk format, `store` the state and operations,
-//! `server` the HTTP routes, [`client`] the client, [`error`] the errors of both.
+//! `server` the HTTP routes, `access` who may call them, [`client`] the client, [`error`] the errors of both.
 
+mod access;
 pub mod client;
 pub mod compat;
 pub mod error;
@@ -24,6 +25,7 @@ mod store;
 
 use serde::{Deserialize, Serialize};
 
+pub use access::Access;
 pub use client::{RegistryAuth, RegistryClient};
 pub use compat::CompatibilityLevel;
 pub use error::RegistryError;

@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::access::{Access, guard};
 use super::compat::CompatibilityLevel;
 use super::error::{ApiError, RegistryError};
 use super::store::{Store, VersionSpec};
@@ -43,6 +44,7 @@ type ApiResult = Result<Response, ApiError>;
 pub struct EmbeddedRegistry {
     store: Shared,
     dir: PathBuf,
+    access: Arc<Access>,
 }
 
 impl EmbeddedRegistry {
@@ -53,7 +55,14 @@ impl EmbeddedRegistry {
         Ok(EmbeddedRegistry {
             store: Arc::new(Mutex::new(store)),
             dir: dir.to_path_buf(),
+            access: Arc::new(Access::default()),
         })
+    }
+
+    /// Serves under these access rules (open and read-write unless given).
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = Arc::new(access);
+        self
     }
 
     /// The directory the registry lives in.
@@ -63,7 +72,7 @@ impl EmbeddedRegistry {
 
     /// The API as an axum router, for callers that serve it themselves.
     pub fn router(&self) -> Router {
-        router(self.store.clone())
+        router(self.store.clone(), self.access.clone())
     }
 
     /// Binds `listen` (the value of `schema_registry.listen`), with an error that names
@@ -152,7 +161,8 @@ impl RegistryHandle {
     }
 }
 
-fn router(store: Shared) -> Router {
+fn router(store: Shared, access: Arc<Access>) -> Router {
+    let read_only = access.read_only;
     Router::new()
         .route("/", get(root))
         .route("/subjects", get(list_subjects))
@@ -198,11 +208,12 @@ fn router(store: Shared) -> Router {
             "/compatibility/subjects/{subject}/versions/{version}",
             post(check_version),
         )
-        .route("/mode", get(mode))
-        .route("/mode/{subject}", get(mode))
+        .route("/mode", get(move || mode(read_only)))
+        .route("/mode/{subject}", get(move || mode(read_only)))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(access, guard))
         .with_state(store)
 }
 
@@ -309,8 +320,8 @@ async fn root() -> ApiResult {
     ok(&json!({}))
 }
 
-async fn mode() -> ApiResult {
-    ok(&json!({"mode": "READWRITE"}))
+async fn mode(read_only: bool) -> ApiResult {
+    ok(&json!({"mode": if read_only { "READONLY" } else { "READWRITE" }}))
 }
 
 async fn schema_types() -> ApiResult {
