@@ -52,6 +52,8 @@ pub struct DaemonOptions {
     pub api_toml: String,
     /// Lines of a `[log]` table, e.g. `level = "debug"`.
     pub log_toml: String,
+    /// Lines added to the `[kafka]` table, e.g. `"security.protocol" = "SASL_SSL"`.
+    pub kafka_toml: String,
     /// Appended after every table (top-level keys are not allowed here: use new tables).
     pub extra_toml: String,
 }
@@ -118,10 +120,11 @@ impl Daemon {
             None => format!("url = \"{registry_url}\""),
         };
         let mut toml = format!(
-            "data_dir = \"{}\"\n[api]\nlisten = \"{listen}\"\n{}\n[kafka]\nbootstrap_servers = \"{}\"\noffsets_topic_partitions = 3\n[schema_registry]\n{registry_section}\n",
+            "data_dir = \"{}\"\n[api]\nlisten = \"{listen}\"\n{}\n[kafka]\nbootstrap_servers = \"{}\"\noffsets_topic_partitions = 3\n{}\n[schema_registry]\n{registry_section}\n",
             dir.join("data").display(),
             opts.api_toml,
             opts.bootstrap,
+            opts.kafka_toml,
         );
         if !opts.log_toml.is_empty() {
             toml.push_str(&format!("[log]\n{}\n", opts.log_toml));

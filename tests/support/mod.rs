@@ -12,6 +12,7 @@ pub mod pg;
 pub mod redis;
 pub mod slot;
 pub mod sync;
+pub mod tls;
 
 use std::time::{Duration, Instant};
 

@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::{Producer, ProducerContext, ThreadedProducer};
 
 use tributary_core::{ErrorKind, Retry};
 
@@ -78,7 +80,10 @@ pub fn misconfiguration(message: &str) -> Option<(&'static str, &'static str)> {
             "ssl.ca.location",
             "the broker's certificate is not signed by a CA this client trusts: set ssl.ca.location to the CA certificate (PEM) that signed it",
         ))
-    } else if has("certificate required") || has("peer did not return a certificate") {
+    } else if has("certificate required")
+        || has("alert bad certificate")
+        || has("peer did not return a certificate")
+    {
         Some((
             "ssl.certificate.location",
             "the listener requires a client certificate (mTLS): set ssl.certificate.location and ssl.key.location",
@@ -88,6 +93,8 @@ pub fn misconfiguration(message: &str) -> Option<(&'static str, &'static str)> {
         || has("wrong version number")
         || has("packet length too long")
         || has("record layer failure")
+        // A TLS listener reading a plaintext ApiVersion request hangs up at once.
+        || (has("closed by peer") && has("state apiversion_query"))
     {
         Some((
             "security.protocol",
@@ -106,13 +113,23 @@ pub fn explained(message: String) -> String {
     }
 }
 
-/// Every error the client reported.
+/// Every error the client reported, and why its connections failed.
 #[derive(Default)]
 struct Seen(Mutex<Vec<String>>);
 
 struct CheckContext(Arc<Seen>);
 
 impl ClientContext for CheckContext {
+    /// The reasons of failed connections come as log lines: TLS alerts as warnings, and a
+    /// listener that hangs up on the protocol handshake only in the `broker` debug
+    /// context's FAIL lines (the check client runs with `debug=broker`).
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        let worth = (level as i32) <= (RDKafkaLogLevel::Warning as i32) || fac == "FAIL";
+        if worth && let Ok(mut seen) = self.0.0.lock() {
+            seen.push(format!("{fac}: {message}"));
+        }
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         if let Ok(mut seen) = self.0.0.lock() {
             seen.push(format!("{error}: {reason}"));
@@ -120,28 +137,41 @@ impl ClientContext for CheckContext {
     }
 }
 
-impl ConsumerContext for CheckContext {}
+impl ProducerContext for CheckContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &DeliveryResult<'_>, _: ()) {}
+}
 
 /// Asks the cluster for its metadata, giving up after `timeout`; a misconfiguration is
 /// reported as soon as librdkafka sees it.
 pub async fn reach(kafka: &KafkaConfig, timeout: Duration) -> Result<(), CheckError> {
     let seen = Arc::new(Seen::default());
-    let client: BaseConsumer<CheckContext> = client_config(kafka)
-        .set("log_level", "3")
+    // A threaded producer polls its queue in the background, so librdkafka's error
+    // callbacks reach `seen` while the metadata request waits.
+    let client: ThreadedProducer<CheckContext> = client_config(kafka)
+        .set_log_level(RDKafkaLogLevel::Debug)
+        .set("debug", "broker")
+        .set("log.queue", "false")
         .create_with_context(CheckContext(seen.clone()))
         .map_err(|e| CheckError::Setup(e.to_string()))?;
     let client = Arc::new(client);
     let started = Instant::now();
     let c = client.clone();
-    let mut fetch =
-        tokio::task::spawn_blocking(move || c.fetch_metadata(None, timeout).map(|_| ()));
+    let mut fetch = tokio::task::spawn_blocking(move || {
+        c.client()
+            .fetch_metadata(None, timeout)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    let mut fetched: Option<String> = None;
     loop {
         let misconfigured = seen.0.lock().ok().and_then(|s| {
             s.iter()
+                .chain(fetched.iter())
                 .find_map(|m| misconfiguration(m).map(|p| (m.clone(), p)))
         });
         if let Some((message, (property, hint))) = misconfigured {
-            // The metadata call still runs on its thread; it ends at its timeout.
+            // The metadata call may still run on its thread; it ends at its timeout.
             return Err(CheckError::Misconfigured {
                 property,
                 message: format!(
@@ -151,26 +181,24 @@ pub async fn reach(kafka: &KafkaConfig, timeout: Duration) -> Result<(), CheckEr
                 hint,
             });
         }
+        if let Some(error) = &fetched {
+            let last = seen
+                .0
+                .lock()
+                .ok()
+                .and_then(|s| s.last().cloned())
+                .unwrap_or_else(|| error.clone());
+            return Err(CheckError::Unreachable {
+                bootstrap: kafka.bootstrap_servers.clone(),
+                waited_ms: started.elapsed().as_millis() as u64,
+                last: format!(": {last}"),
+            });
+        }
         match tokio::time::timeout(Duration::from_millis(50), &mut fetch).await {
             Ok(Ok(Ok(()))) => return Ok(()),
-            Ok(result) => {
-                let last = seen
-                    .0
-                    .lock()
-                    .ok()
-                    .and_then(|s| s.last().cloned())
-                    .or_else(|| match result {
-                        Ok(Err(e)) => Some(e.to_string()),
-                        _ => None,
-                    })
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default();
-                return Err(CheckError::Unreachable {
-                    bootstrap: kafka.bootstrap_servers.clone(),
-                    waited_ms: started.elapsed().as_millis() as u64,
-                    last,
-                });
-            }
+            // Looked at once more above: the error may name a misconfiguration.
+            Ok(Ok(Err(e))) => fetched = Some(e),
+            Ok(Err(e)) => fetched = Some(e.to_string()),
             Err(_) => {}
         }
     }
@@ -198,6 +226,14 @@ mod tests {
             (
                 "ssl://127.0.0.1:9094/bootstrap: SSL transport error while reading: error:0A00045C:SSL routines::tlsv13 alert certificate required",
                 "ssl.certificate.location",
+            ),
+            (
+                "FAIL: [thrd:ssl://127.0.0.1:44703/bootstrap]: ssl://127.0.0.1:44703/bootstrap: Receive failed: error:0A000412:SSL routines::sslv3 alert bad certificate: SSL alert number 42 (after 7ms in state APIVERSION_QUERY)",
+                "ssl.certificate.location",
+            ),
+            (
+                "FAIL: [thrd:127.0.0.1:33715/bootstrap]: 127.0.0.1:33715/bootstrap: Disconnected: connection closed by peer: receive 0 after POLLIN (after 5ms in state APIVERSION_QUERY) (_TRANSPORT)",
+                "security.protocol",
             ),
         ] {
             assert_eq!(
