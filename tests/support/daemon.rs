@@ -54,6 +54,10 @@ pub struct DaemonOptions {
     pub log_toml: String,
     /// Lines added to the `[kafka]` table, e.g. `"security.protocol" = "SASL_SSL"`.
     pub kafka_toml: String,
+    /// Lines added to the `[schema_registry]` table, e.g. `auth = "basic"`.
+    pub registry_toml: String,
+    /// The embedded registry's listen host; default `127.0.0.1`.
+    pub registry_host: Option<String>,
     /// Appended after every table (top-level keys are not allowed here: use new tables).
     pub extra_toml: String,
 }
@@ -116,15 +120,19 @@ impl Daemon {
             RegistryChoice::External(u) => (None, u),
         };
         let registry_section = match registry_port {
-            Some(p) => format!("url = \"\"\nlisten = \"127.0.0.1:{p}\""),
+            Some(p) => format!(
+                "url = \"\"\nlisten = \"{}:{p}\"",
+                opts.registry_host.as_deref().unwrap_or("127.0.0.1")
+            ),
             None => format!("url = \"{registry_url}\""),
         };
         let mut toml = format!(
-            "data_dir = \"{}\"\n[api]\nlisten = \"{listen}\"\n{}\n[kafka]\nbootstrap_servers = \"{}\"\noffsets_topic_partitions = 3\n{}\n[schema_registry]\n{registry_section}\n",
+            "data_dir = \"{}\"\n[api]\nlisten = \"{listen}\"\n{}\n[kafka]\nbootstrap_servers = \"{}\"\noffsets_topic_partitions = 3\n{}\n[schema_registry]\n{registry_section}\n{}\n",
             dir.join("data").display(),
             opts.api_toml,
             opts.bootstrap,
             opts.kafka_toml,
+            opts.registry_toml,
         );
         if !opts.log_toml.is_empty() {
             toml.push_str(&format!("[log]\n{}\n", opts.log_toml));

@@ -221,11 +221,20 @@ pub fn http(method: &str, url: &str, body: Option<&serde_json::Value>) -> (u16, 
     let (host, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    // `user:password@host` sends HTTP basic auth.
+    let (auth, host) = match host.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            use base64::Engine as _;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(userinfo);
+            (format!("Authorization: Basic {encoded}\r\n"), host)
+        }
+        None => (String::new(), host),
+    };
     let mut s = std::net::TcpStream::connect(host).expect("connect");
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
         payload.len()
     )
     .unwrap();

@@ -1,5 +1,6 @@
 //! The embedded registry must work unchanged with Confluent's own Python client
-//! (`confluent-kafka`'s `SchemaRegistryClient`, `AvroSerializer`, `AvroDeserializer`).
+//! (`confluent-kafka`'s `SchemaRegistryClient`, `AvroSerializer`, `AvroDeserializer`),
+//! also behind basic auth and in read-only mode.
 //!
 //! The client is installed from PyPI into a venv under the target directory
 //! (`target/pyenv`), created once and reused by later runs. If the venv or the install
@@ -9,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use tributary_avro::registry::EmbeddedRegistry;
+use tributary_avro::registry::{Access, EmbeddedRegistry, RegistryAuth, RegistryClient};
+use tributary_core::{HttpAuth, Secret};
 
 const IMPORT_CHECK: &str = "import confluent_kafka.schema_registry.avro, fastavro";
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
@@ -76,10 +78,10 @@ fn python_with_confluent_kafka() -> PathBuf {
 }
 
 /// Runs the script to completion or until the deadline, and returns its output.
-fn run_script(python: &Path, script: &Path, url: &str) -> Output {
+fn run_script(python: &Path, script: &Path, args: &[&str]) -> Output {
     let mut child = Command::new(python)
         .arg(script)
-        .arg(url)
+        .args(args)
         .env("PYTHONUNBUFFERED", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -119,7 +121,7 @@ async fn confluent_python_client_works_against_the_embedded_registry() {
         .unwrap();
     let url = registry.url();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/registry_client.py");
-    let output = tokio::task::spawn_blocking(move || run_script(&python, &script, &url))
+    let output = tokio::task::spawn_blocking(move || run_script(&python, &script, &[&url]))
         .await
         .unwrap();
     print!("{}", String::from_utf8_lossy(&output.stdout));
@@ -129,5 +131,67 @@ async fn confluent_python_client_works_against_the_embedded_registry() {
         "the Python client found a mismatch:\n{}",
         show(&output)
     );
+    registry.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn with_basic_auth_and_read_only_the_python_client_reads_only_with_credentials() {
+    let python = tokio::task::spawn_blocking(python_with_confluent_kafka)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (user, password) = ("reader", "reg-Pa55-41c2");
+    let access = Access::new(
+        HttpAuth::Basic {
+            username: user.into(),
+            password: Secret::new(password),
+        },
+        true,
+    );
+    let daemon_token = access.daemon_token().clone();
+    let registry = EmbeddedRegistry::open(dir.path())
+        .unwrap()
+        .with_access(access)
+        .start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let url = registry.url();
+    // The daemon's own client registers, read-only mode or not.
+    let daemon = RegistryClient::new(&url, RegistryAuth::Bearer(daemon_token)).unwrap();
+    let subject = "cdc.public.items-value";
+    let schema = r#"{"type": "record", "name": "Value", "namespace": "cdc.public.items", "fields": [{"name": "id", "type": "long"}]}"#;
+    let id = daemon.register(subject, schema).await.unwrap();
+    // Anyone else's client cannot, even with the right credentials.
+    let other = RegistryClient::new(
+        &url,
+        RegistryAuth::Basic {
+            user: user.into(),
+            password: Secret::new(password),
+        },
+    )
+    .unwrap();
+    let refused = other
+        .register("cdc.public.other-value", schema)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("read-only"), "{refused}");
+    assert_eq!(
+        &*other.schema_by_id(id).await.unwrap(),
+        &*daemon.schema_by_id(id).await.unwrap()
+    );
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/registry_auth.py");
+    let output = tokio::task::spawn_blocking(move || {
+        run_script(&python, &script, &[&url, user, password, subject])
+    })
+    .await
+    .unwrap();
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        output.status.success(),
+        "the Python client found a mismatch:\n{}",
+        show(&output)
+    );
+    assert!(!String::from_utf8_lossy(&output.stderr).contains(password));
     registry.shutdown().await.unwrap();
 }
