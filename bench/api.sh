@@ -17,7 +17,7 @@
 #            connector is back RUNNING (from the store in its data dir).
 #
 # Usage: bench/api.sh      Environment: CONNECTORS=10 RATE=500 WRK_SECS=10 WRK_CONNS=64
-#   KAFKA_BOOTSTRAP=host:port  use that broker (default: nisshi's memory broker)
+#   KAFKA_BOOTSTRAP=host:port  use that broker (default: Apache Kafka 4.4 from scripts/kafka.sh)
 #   KEEP=1  keep the work dir (logs)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,27 +9,31 @@
 #            slot reports the backlog's end LSN as flushed, which it does only after the
 #            Kafka commit holding that transaction returned. REPEAT alternating runs, each
 #            daemon run on its own slot and topic; every topic is then read back by a
-#            read_committed consumer and must hold exactly ROWS records.
+#            read_committed consumer and must hold exactly ROWS records. In the same run,
+#            from a third slot made at the same LSN: Debezium 3.6.1 on Kafka Connect 4.4
+#            (standalone worker, Confluent's AvroConverter through a Tributary daemon's
+#            embedded registry, Debezium's defaults), until its topic holds ROWS records.
 #   latency: pgbench writes RATE transactions/s of 5 rows (one INSERT, synchronous_commit
 #            on, as a real application commits) for DURATION seconds while a read_committed
 #            consumer measures, per event, the wall clock at which it received the record
 #            minus source.ts_us (the Postgres commit timestamp in the Avro value). The first
 #            WARMUP seconds of commits are left out. Also printed: the part of it spent
 #            before the daemon handed the record to librdkafka (the record's CreateTime).
+#            Then the same load and measurement for Debezium on Kafka Connect.
 #   memory:  one transaction inserting BIG_ROWS rows while the daemon streams; once the
 #            slot's confirmed_flush_lsn passed it, VmHWM of the daemon (and a read-back
 #            count of the topic).
 #
 # Usage: bench/publish.sh [ROWS] [BIG_ROWS]    (defaults 1000000 2000000)
 # Environment: TX_ROWS=100 REPEAT=5 RATE=1000 DURATION=30 WARMUP=5 CLIENTS=4
-#   KAFKA_BOOTSTRAP=host:port  use that broker (default: start nisshi's memory broker;
-#                              NISSHI=path to the binary)
+#   KAFKA_BOOTSTRAP=host:port  use that broker (default: start Apache Kafka 4.4, one KRaft
+#                              node, from scripts/kafka.sh)
+#   DEBEZIUM=0                 leave Debezium out (default 1: measure it beside Tributary;
+#                              its jars are fetched once by bench/debezium/fetch.sh)
 #   PYENV=dir                  a venv with confluent-kafka[avro] (default target/bench-pyenv,
 #                              created when missing)
-#   FETCH_WAIT_MS=10           the latency consumer's fetch.wait.max.ms. nisshi answers a
-#                              waiting fetch only when (part of) this wait has passed, not
-#                              when records arrive, so librdkafka's default of 500 would add
-#                              ~130 ms of broker wait to every figure
+#   FETCH_WAIT_MS=500          the latency consumer's fetch.wait.max.ms (librdkafka's
+#                              default; Kafka answers a waiting fetch as soon as records come)
 #   LOAD_SYNC_COMMIT=on        synchronous_commit of the latency load (off: Postgres itself
 #                              holds commits back until its WAL writer flushes, ~200 ms)
 #   CONNECTOR_EXTRA='"k": "v", ...'   more connector properties (e.g. publish.batch.max.ms);
@@ -47,7 +51,8 @@ RATE=${RATE:-1000}      # latency load, transactions/s
 DURATION=${DURATION:-30}
 WARMUP=${WARMUP:-5}
 CLIENTS=${CLIENTS:-4}
-FETCH_WAIT_MS=${FETCH_WAIT_MS:-10}
+FETCH_WAIT_MS=${FETCH_WAIT_MS:-500}
+DEBEZIUM=${DEBEZIUM:-1}
 LOAD_SYNC_COMMIT=${LOAD_SYNC_COMMIT:-on}
 PHASES=${PHASES:-drain,latency,memory}
 phase() { [[ ",$PHASES," == *",$1,"* ]]; }
@@ -67,6 +72,9 @@ CONSUME=$PWD/bench/publish_consume.py
 
 source "$PWD/bench/lib.sh"
 start_broker
+if [ "$DEBEZIUM" = 1 ]; then
+  source "$PWD/bench/debezium/connect.sh"
+fi
 alive() { [ -r "/proc/$1/stat" ] && ! grep -q ') Z' "/proc/$1/stat"; }
 calc() { python3 -c "print($1)"; }
 cpu_s() { # utime + stime of a process, in seconds (0 if it is gone)
@@ -201,6 +209,30 @@ print(line)
 PY
 }
 
+# start_registry: a Tributary daemon with no connector, for its embedded registry
+# ($DBZ_REGISTRY), which Debezium's AvroConverter registers its schemas in.
+start_registry() {
+  local dir=$work/registry reg
+  mkdir -p "$dir"
+  reg=$(free_port)
+  cat > "$dir/tributary.toml" <<TOML
+data_dir = "$dir/data"
+[api]
+listen = "127.0.0.1:$(free_port)"
+[kafka]
+bootstrap_servers = "$BOOTSTRAP"
+[schema_registry]
+url = ""
+listen = "127.0.0.1:$reg"
+TOML
+  "$TRIB" serve --config "$dir/tributary.toml" 2>"$dir/daemon.log" &
+  pids+=($!)
+  DBZ_REGISTRY=http://127.0.0.1:$reg
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$reg") 2>/dev/null && return 0; sleep 0.1; done
+  fail "the registry daemon did not start: $(cat "$dir/daemon.log")"
+}
+[ "$DEBEZIUM" = 1 ] && start_registry
+
 ########################################################################################
 if phase drain; then
 echo "== drain: $ROWS rows in transactions of $TX_ROWS, $REPEAT runs per tool"
@@ -209,7 +241,7 @@ CREATE TABLE stream_t (id bigint PRIMARY KEY, a int NOT NULL, b text NOT NULL, c
 CREATE PUBLICATION bench_pub FOR TABLE stream_t;
 SQL
 for i in $(seq "$REPEAT"); do
-  "${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('recv_slot_$i', 'pgoutput'), pg_create_logical_replication_slot('trib_slot_$i', 'pgoutput')" >/dev/null
+  "${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('recv_slot_$i', 'pgoutput'), pg_create_logical_replication_slot('trib_slot_$i', 'pgoutput'), pg_create_logical_replication_slot('dbz_slot_$i', 'pgoutput')" >/dev/null
 done
 python3 - "$ROWS" "$TX_ROWS" > "$work/load.sql" <<'PY'
 import sys
@@ -224,7 +256,7 @@ t1=$(now)
 END_LSN=$(end_lsn)
 echo "backlog written in $(calc "round($t1-$t0,1)") s; ends at $END_LSN"
 
-recv_times=(); trib_times=(); trib_launch_times=()
+recv_times=(); trib_times=(); trib_launch_times=(); dbz_times=(); dbz_launch_times=()
 for i in $(seq "$REPEAT"); do
   t0=$(now)
   pg_recvlogical -h 127.0.0.1 -p "$port" -U postgres -d postgres --slot "recv_slot_$i" --start \
@@ -253,13 +285,39 @@ print(f"run: pg_recvlogical {rows/recv:,.0f} rows/s ({recv:.2f} s); tributary se
       f" cpu: daemon {dcpu:.1f} s, broker {bcpu:.1f} s; topic read back: {rows} records")
 PY
   kafka_txns
+
+  if [ "$DEBEZIUM" = 1 ]; then
+    broker_cpu0=$(cpu_s "$BROKER_PID")
+    t0=$(now)
+    start_connect "dbz$i" "dbz_slot_$i" bench_pub
+    t2=$("$PY" "$CONSUME" wait-count --bootstrap "$BOOTSTRAP" --topic "dbz$i.public.stream_t" --expect "$ROWS") \
+      || { tail -30 "$CONNECT_LOG" >&2; fail "Debezium did not publish the backlog"; }
+    connect_cpu=$(cpu_s "$CONNECT_PID")
+    broker_cpu=$(calc "$(cpu_s "$BROKER_PID")-$broker_cpu0")
+    t_stream=$(connect_log_time "Starting streaming")
+    stop_connect
+    dbz=$(calc "$t2-$t_stream"); dbz_launch=$(calc "$t2-$t0")
+    count_topic "dbz$i.public.stream_t" "$ROWS"
+    dbz_times+=("$dbz"); dbz_launch_times+=("$dbz_launch")
+    python3 - "$ROWS" "$trib" "$dbz" "$dbz_launch" "$connect_cpu" "$broker_cpu" <<'PY'
+import sys
+rows, trib, dbz, launch, ccpu, bcpu = int(sys.argv[1]), *map(float, sys.argv[2:])
+print(f"     Debezium 3.6 on Kafka Connect {rows/dbz:,.0f} rows/s ({dbz:.2f} s from 'Starting streaming',"
+      f" {launch:.2f} s from launch); Tributary/Debezium {dbz/trib:.2f};"
+      f" cpu: Connect {ccpu:.1f} s, broker {bcpu:.1f} s; topic read back: {rows} records")
+PY
+  fi
 done
-python3 - "$ROWS" "${recv_times[*]}" "${trib_times[*]}" "${trib_launch_times[*]}" <<'PY'
+python3 - "$ROWS" "${recv_times[*]}" "${trib_times[*]}" "${trib_launch_times[*]}" "${dbz_times[*]:-}" "${dbz_launch_times[*]:-}" <<'PY'
 import statistics, sys
 rows = int(sys.argv[1])
 recv, trib, launch = (statistics.median(map(float, a.split())) for a in sys.argv[2:5])
 print(f"median: pg_recvlogical {rows/recv:,.0f} rows/s   tributary serve {rows/trib:,.0f} rows/s"
       f" ({rows/launch:,.0f} rows/s counting daemon startup)   ratio: {recv/trib:.2f} ({recv/launch:.2f})")
+if sys.argv[5].strip():
+    dbz, dlaunch = (statistics.median(map(float, a.split())) for a in sys.argv[5:7])
+    print(f"median: Debezium 3.6 on Kafka Connect {rows/dbz:,.0f} rows/s ({rows/dlaunch:,.0f} counting startup)"
+          f"   Tributary/Debezium: {dbz/trib:.2f}x ({dlaunch/launch:.2f}x counting startup)")
 PY
 
 fi
@@ -271,51 +329,86 @@ echo "== latency: $RATE transactions/s of 5 rows for $DURATION s (first $WARMUP 
 CREATE TABLE lat_t (id bigserial PRIMARY KEY, a int NOT NULL, b text NOT NULL, c timestamptz NOT NULL);
 CREATE PUBLICATION lat_pub FOR TABLE lat_t;
 SQL
-"${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('lat_slot', 'pgoutput')" >/dev/null
+cat > "$work/lat.sql" <<'SQL'
+INSERT INTO lat_t (a, b, c) SELECT g, repeat(md5(random()::text), 5), now() FROM generate_series(1, 5) g;
+SQL
+# measure_latency LABEL TOPIC REGISTRY PID DONE: the load and the consumer for the process
+# PID publishing TOPIC; DONE is a command that returns once all written rows are in Kafka.
+# Prints the figures and sets LAT_P50 and LAT_P99.
+measure_latency() {
+  local label=$1 topic=$2 registry=$3 pid=$4 done_cmd=$5
+  rm -f "$work/lat.stop"
+  "$PY" "$CONSUME" latency --bootstrap "$BOOTSTRAP" --registry "$registry" --topic "$topic" \
+    --stop "$work/lat.stop" --out "$work/lat.samples" --fetch-wait-ms "$FETCH_WAIT_MS" > "$work/lat.json" &
+  local consumer=$!
+  pids+=("$consumer")
+  sleep 2
+  local cpu0 broker_cpu0 t_load t_end cpu broker_cpu
+  cpu0=$(cpu_s "$pid"); broker_cpu0=$(cpu_s "$BROKER_PID")
+  t_load=$(now)
+  PGOPTIONS="-c synchronous_commit=$LOAD_SYNC_COMMIT" pgbench -n -h 127.0.0.1 -p "$port" -U postgres \
+    -f "$work/lat.sql" -R "$RATE" -T "$DURATION" -c "$CLIENTS" -j "$(( CLIENTS < 2 ? CLIENTS : 2 ))" postgres \
+    > "$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out" >&2; fail pgbench; }
+  t_end=$(now)
+  cpu=$(calc "$(cpu_s "$pid")-$cpu0"); broker_cpu=$(calc "$(cpu_s "$BROKER_PID")-$broker_cpu0")
+  local tx tps lag
+  tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/pgbench.out")
+  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench.out" | head -1)
+  lag=$(sed -n 's/^rate limit schedule lag: avg \([0-9.]*\) .*/\1/p' "$work/pgbench.out")
+  LAT_TOTAL=$(( LAT_TOTAL + tx * 5 ))
+  $done_cmd
+  calc "int(($t_load+$WARMUP)*1e6), int($t_end*1e6)" | tr -d '(),' > "$work/lat.stop"
+  wait "$consumer" || fail "the latency consumer failed"
+  [ -z "${SAMPLES_OUT:-}" ] || cp "$work/lat.samples" "$SAMPLES_OUT.$label"
+  python3 - "$(cat "$work/lat.json")" "$tx" "$tps" "$lag" "$DURATION" "$cpu" "$broker_cpu" "$label" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+tx, tps, lag, dur, dcpu, bcpu = int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
+label = sys.argv[8]
+print(f"{label}: pgbench {tx} transactions, {tps:,.0f} tx/s ({tps*5:,.0f} rows/s), schedule lag avg {lag} ms;"
+      f" cpu: {label} {dcpu/dur*100:.0f}% of a core, broker {bcpu/dur*100:.0f}%")
+print(f"  consumer (read_committed): {r['events']} events, {r['window_events']} in the window")
+print(f"  commit-to-visible latency: p50 {r['p50_ms']:.1f} ms   p99 {r['p99_ms']:.1f} ms   "
+      f"p99.9 {r['p999_ms']:.1f} ms   max {r['max_ms']:.1f} ms   mean {r['mean_ms']:.1f} ms")
+print(f"  of which commit -> handed to the producer: p50 {r['produced_p50_ms']:.0f} ms   p99 {r['produced_p99_ms']:.0f} ms;"
+      f" {r['kafka_transactions']} Kafka transactions, {r['stalls_90ms']} pauses >= 90 ms between two")
+PY
+  LAT_P50=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['p50_ms'])" "$work/lat.json")
+  LAT_P99=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['p99_ms'])" "$work/lat.json")
+  local seen
+  seen=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['events'])" "$work/lat.json")
+  [ "$seen" -eq "$LAT_TOTAL" ] || fail "the consumer saw $seen events of $topic, $LAT_TOTAL were written"
+}
+
+"${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('lat_slot', 'pgoutput'), pg_create_logical_replication_slot('dbz_lat_slot', 'pgoutput')" >/dev/null
 connector lat lat_slot lat_pub
 start_daemon lat
 wait_log "streaming started"
 # One row first: the topic exists and the schemas are registered before the clock runs.
 "${PSQL[@]}" -c "INSERT INTO lat_t (a, b, c) VALUES (0, 'warm-up', now())"
 wait_flush lat_slot "$(end_lsn)" 60 "$DAEMON_PID" >/dev/null
-"$PY" "$CONSUME" latency --bootstrap "$BOOTSTRAP" --registry "$REGISTRY" --topic lat.public.lat_t \
-  --stop "$work/lat.stop" --out "$work/lat.samples" --fetch-wait-ms "$FETCH_WAIT_MS" > "$work/lat.json" &
-consumer=$!
-pids+=("$consumer")
-sleep 2
-cat > "$work/lat.sql" <<'SQL'
-INSERT INTO lat_t (a, b, c) SELECT g, repeat(md5(random()::text), 5), now() FROM generate_series(1, 5) g;
-SQL
-lat_cpu0=$(cpu_s "$DAEMON_PID"); broker_cpu0=$(cpu_s "$BROKER_PID")
-t_load=$(now)
-PGOPTIONS="-c synchronous_commit=$LOAD_SYNC_COMMIT" pgbench -n -h 127.0.0.1 -p "$port" -U postgres \
-  -f "$work/lat.sql" -R "$RATE" -T "$DURATION" -c "$CLIENTS" -j "$(( CLIENTS < 2 ? CLIENTS : 2 ))" postgres \
-  > "$work/pgbench.out" 2>&1 || { cat "$work/pgbench.out" >&2; fail pgbench; }
-t_end=$(now)
-lat_cpu=$(calc "$(cpu_s "$DAEMON_PID")-$lat_cpu0"); broker_cpu=$(calc "$(cpu_s "$BROKER_PID")-$broker_cpu0")
-wait_flush lat_slot "$(end_lsn)" 120 "$DAEMON_PID" >/dev/null
-calc "int(($t_load+$WARMUP)*1e6), int($t_end*1e6)" | tr -d '(),' > "$work/lat.stop"
-wait "$consumer" || fail "the latency consumer failed"
-[ -z "${SAMPLES_OUT:-}" ] || cp "$work/lat.samples" "$SAMPLES_OUT"
+trib_done() { wait_flush lat_slot "$(end_lsn)" 120 "$DAEMON_PID" >/dev/null; }
+LAT_TOTAL=1
+measure_latency tributary lat.public.lat_t "$REGISTRY" "$DAEMON_PID" trib_done
 stop_daemon
-tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/pgbench.out")
-tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$work/pgbench.out" | head -1)
-lag=$(sed -n 's/^rate limit schedule lag: avg \([0-9.]*\) .*/\1/p' "$work/pgbench.out")
-python3 - "$(cat "$work/lat.json")" "$tx" "$tps" "$lag" "$DURATION" "$lat_cpu" "$broker_cpu" <<'PY'
-import json, sys
-r = json.loads(sys.argv[1])
-tx, tps, lag, dur, dcpu, bcpu = int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
-expect = tx * 5 + 1
-print(f"pgbench: {tx} transactions, {tps:,.0f} tx/s ({tps*5:,.0f} rows/s), schedule lag avg {lag} ms;"
-      f" cpu: daemon {dcpu/dur*100:.0f}% of a core, broker {bcpu/dur*100:.0f}%")
-print(f"consumer (read_committed): {r['events']} events ({expect} written), {r['window_events']} in the window")
-print(f"commit-to-visible latency: p50 {r['p50_ms']:.1f} ms   p99 {r['p99_ms']:.1f} ms   "
-      f"p99.9 {r['p999_ms']:.1f} ms   max {r['max_ms']:.1f} ms   mean {r['mean_ms']:.1f} ms")
-print(f"  of which commit -> handed to librdkafka: p50 {r['produced_p50_ms']:.0f} ms   p99 {r['produced_p99_ms']:.0f} ms;"
-      f" {r['kafka_transactions']} Kafka transactions, {r['stalls_90ms']} pauses >= 90 ms between two")
-if r["events"] != expect:
-    sys.exit(f"FAILED: the consumer saw {r['events']} events, {expect} were written")
+trib_p50=$LAT_P50; trib_p99=$LAT_P99
+
+if [ "$DEBEZIUM" = 1 ]; then
+  # Debezium's slot was made before the Tributary load: it streams that backlog first.
+  start_connect dbzlat dbz_lat_slot lat_pub
+  connect_log_time "Starting streaming" >/dev/null
+  dbz_done() {
+    "$PY" "$CONSUME" wait-count --bootstrap "$BOOTSTRAP" --topic dbzlat.public.lat_t --expect "$LAT_TOTAL" --timeout 120 >/dev/null
+  }
+  dbz_done
+  measure_latency debezium dbzlat.public.lat_t "$DBZ_REGISTRY" "$CONNECT_PID" dbz_done
+  stop_connect
+  python3 - "$trib_p50" "$trib_p99" "$LAT_P50" "$LAT_P99" <<'PY'
+import sys
+tp50, tp99, dp50, dp99 = map(float, sys.argv[1:])
+print(f"commit-to-visible, Debezium/Tributary: p50 {dp50/tp50:.1f}x   p99 {dp99/tp99:.1f}x")
 PY
+fi
 
 fi
 

@@ -6,6 +6,10 @@
           the pauses between consecutive transactions (record CreateTime). Stops once N
           records arrived and nothing more comes within a second, or after --timeout s.
 
+  wait-count --bootstrap B --topic T --expect N
+          Prints the epoch at which the topic's end offsets add up to N (for Debezium's
+          non-transactional topics: when the drain is complete in Kafka).
+
   latency --bootstrap B --registry URL --topic T --stop FILE --out FILE
           Reads the topic from the beginning until FILE appears, then drains for a second.
           FILE holds "FROM_US TO_US": the window of commit times (Unix microseconds) that
@@ -104,6 +108,29 @@ def count(args):
     print(json.dumps(stats))
 
 
+def wait_count(args):
+    """Polls the topic's end offsets until its partitions hold --expect records in all
+    (a non-transactional topic written from offset 0: the end offset is the count) and
+    prints the epoch at which they did."""
+    c = consumer(args.bootstrap)
+    deadline = time.time() + args.timeout
+    parts = None
+    while time.time() < deadline:
+        if parts is None:
+            md = c.list_topics(args.topic, timeout=5)
+            t = md.topics.get(args.topic)
+            if t is not None and t.error is None and t.partitions:
+                parts = [TopicPartition(args.topic, p) for p in t.partitions]
+        if parts is not None:
+            total = sum(c.get_watermark_offsets(tp, timeout=5)[1] for tp in parts)
+            if total >= args.expect:
+                print(time.time())
+                c.close()
+                return
+        time.sleep(0.05)
+    sys.exit(f"topic {args.topic} did not reach {args.expect} records within {args.timeout} s")
+
+
 def latency(args):
     import fastavro
     from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -196,6 +223,11 @@ def main():
     pc.add_argument("--topic", required=True)
     pc.add_argument("--expect", type=int, required=True)
     pc.add_argument("--timeout", type=float, default=300)
+    pw = sub.add_parser("wait-count")
+    pw.add_argument("--bootstrap", required=True)
+    pw.add_argument("--topic", required=True)
+    pw.add_argument("--expect", type=int, required=True)
+    pw.add_argument("--timeout", type=float, default=900)
     pl = sub.add_parser("latency")
     pl.add_argument("--bootstrap", required=True)
     pl.add_argument("--registry", required=True)
@@ -204,7 +236,7 @@ def main():
     pl.add_argument("--out", required=True)
     pl.add_argument("--fetch-wait-ms", type=int, default=500)
     args = p.parse_args()
-    {"count": count, "latency": latency}[args.cmd](args)
+    {"count": count, "wait-count": wait_count, "latency": latency}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@
 # Usage: bench/sink.sh [ROWS]        (default 200000)
 # Environment: RATE=1000 PROBES=20 DURATION=30 BATCH=2000 (batch.size) WAIT=100
 #   (batch.max.wait.ms) KEEP=1
-#   KAFKA_BOOTSTRAP=host:port (default: nisshi's memory broker), PYENV=dir (a venv with
+#   KAFKA_BOOTSTRAP=host:port (default: Apache Kafka 4.4 from scripts/kafka.sh), PYENV=dir (a venv with
 #   confluent-kafka and psycopg; default target/bench-pyenv, created when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,7 +103,7 @@ done
 raw_rate=$(echo "$raw" | python3 -c 'import json,sys; print(json.load(sys.stdin)["per_second"])')
 
 job_rate() { # NAME CONFIG: creates the job; timed from its first commit (after the
-  # group's first rebalance, which nisshi holds for 3 s) until it committed the topic's end
+  # group's first rebalance) until it committed the topic's end
   local t0="" t1 c first=0
   post "{\"name\": \"$1\", \"config\": $2}"
   for _ in $(seq 6000); do
@@ -124,7 +124,7 @@ curl -fs "$API/indexes"; echo
 
 echo "latency: $RATE updates/s for ${DURATION}s with $PROBES probe inserts/s, search job running"
 curl -fsS -X PUT "$API/connectors/search/resume" >/dev/null
-# Warm-up: the job rejoins its group first (nisshi holds a group's first rebalance 3 s).
+# Warm-up: the job rejoins its group first.
 "${PSQL[@]}" -c "INSERT INTO items VALUES (0, 'warmup', 'warm', 1, 1)"
 for _ in $(seq 600); do
   curl -fs "$API/indexes/public.items/search?q=warmup" | grep -q '"total":1' && break
