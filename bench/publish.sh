@@ -10,7 +10,7 @@
 #            Kafka commit holding that transaction returned. REPEAT alternating runs, each
 #            daemon run on its own slot and topic; every topic is then read back by a
 #            read_committed consumer and must hold exactly ROWS records. In the same run,
-#            from a third slot made at the same LSN: Debezium 3.6.1 on Kafka Connect 4.4
+#            from a third slot made at the same LSN: Debezium 3.6.1 on Kafka Connect 4.3
 #            (standalone worker, Confluent's AvroConverter through a Tributary daemon's
 #            embedded registry, Debezium's defaults), until its topic holds ROWS records.
 #   latency: pgbench writes RATE transactions/s of 5 rows (one INSERT, synchronous_commit

@@ -478,4 +478,52 @@ mod tests {
         assert!(matches!(c.api.auth, ApiAuth::Basic { ref username, .. } if username == "ops"));
         assert!(!format!("{:?}", c.api.auth).contains("pw"));
     }
+
+    #[test]
+    fn the_embedded_registry_follows_the_same_rule_and_may_be_read_only() {
+        let c = parse("", &[]).unwrap();
+        assert_eq!(c.registry.serve_auth, ApiAuth::None);
+        assert!(!c.registry.read_only);
+        let e = parse("[schema_registry]\nlisten = \"0.0.0.0:8081\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("schema_registry.auth"), "{e}");
+        let c = parse(
+            "[schema_registry]\nlisten = \"0.0.0.0:8081\"\nauth = \"bearer\"\ntoken = \"t\"\nmode = \"READONLY\"\n",
+            &[],
+        )
+        .unwrap();
+        assert!(matches!(c.registry.serve_auth, ApiAuth::Bearer(_)));
+        assert!(c.registry.read_only);
+        let e = parse("[schema_registry]\nmode = \"sometimes\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("schema_registry.mode"), "{e}");
+        // An external registry has its own rules: nothing to serve, nothing to check.
+        let c = parse(
+            "[schema_registry]\nurl = \"http://registry:8081\"\nlisten = \"0.0.0.0:8081\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.registry.serve_auth, ApiAuth::None);
+    }
+
+    #[test]
+    fn kafka_properties_librdkafka_lacks_are_refused_and_jaas_is_translated() {
+        let e = parse("[kafka]\n\"ssl.truststore.location\" = \"/x.jks\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("kafka.ssl.truststore.location"), "{e}");
+        assert!(e.contains("ssl.ca.location"), "{e}");
+        let c = parse(
+            "[kafka]\n\"sasl.jaas.config\" = 'org.apache.kafka.common.security.plain.PlainLoginModule required username=\"k\" password=\"s\";'\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.kafka.properties["sasl.username"], "k");
+        assert!(!format!("{:?}", c.kafka).contains("\"s\""), "{:?}", c.kafka);
+        let c = parse("", &[("TRIBUTARY__KAFKA__SASL_PASSWORD", "hunter2")]).unwrap();
+        assert_eq!(c.kafka.properties["sasl.password"], "hunter2");
+        assert!(!format!("{:?}", c.kafka).contains("hunter2"));
+    }
 }

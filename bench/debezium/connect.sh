@@ -1,4 +1,4 @@
-# Debezium 3.6 on Kafka Connect 4.4 (standalone worker), for the benches; sourced after
+# Debezium 3.6 on Kafka Connect 4.3 (standalone worker), for the benches; sourced after
 # bench/lib.sh. start_connect NAME SLOT PUBLICATION starts a worker with the Debezium
 # Postgres connector NAME (topic prefix NAME, an existing slot and publication,
 # snapshot.mode no_data) converting keys and values with Confluent's AvroConverter through

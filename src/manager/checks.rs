@@ -43,7 +43,7 @@ fn parse_source(name: &str, config: &Map<String, Value>) -> Result<SourceSpec, V
     Ok(SourceSpec {
         source: Arc::new(source),
         publish,
-        kafka,
+        kafka: Arc::new(kafka),
     })
 }
 
