@@ -53,7 +53,7 @@ stop_connect() {
 connect_log_time() { # PATTERN: epoch seconds of the first line of the Connect log with it
   local ms
   for _ in $(seq 600); do
-    ms=$(grep -m1 -F "$1" "$CONNECT_LOG" 2>/dev/null | cut -d' ' -f1)
+    ms=$({ grep -m1 -F "$1" "$CONNECT_LOG" 2>/dev/null || true; } | cut -d" " -f1)
     [ -n "$ms" ] && { python3 -c "print($ms/1000)"; return 0; }
     sleep 0.1
   done
