@@ -20,6 +20,11 @@
 #            WARMUP seconds of commits are left out. Also printed: the part of it spent
 #            before the daemon handed the record to librdkafka (the record's CreateTime).
 #            Then the same load and measurement for Debezium on Kafka Connect.
+#   snapshot: a table of SNAPSHOT_ROWS rows (same shape), read by `COPY ... TO STDOUT` to
+#            /dev/null, then snapshotted by a new Tributary connector with
+#            snapshot.max.threads=SNAPSHOT_THREADS (2), timed from its 'snapshot starting'
+#            log line until a read_committed consumer has every row; then by Debezium
+#            (snapshot.mode=initial_only, its one thread) until its topic holds every row.
 #   memory:  one transaction inserting BIG_ROWS rows while the daemon streams; once the
 #            slot's confirmed_flush_lsn passed it, VmHWM of the daemon (and a read-back
 #            count of the topic).
@@ -38,7 +43,8 @@
 #                              holds commits back until its WAL writer flushes, ~200 ms)
 #   CONNECTOR_EXTRA='"k": "v", ...'   more connector properties (e.g. publish.batch.max.ms);
 #                              librdkafka settings go through TRIBUTARY__KAFKA__<property>
-#   PHASES=drain,latency,memory   which parts to run;  KEEP=1  keep the work dir (logs)
+#   SNAPSHOT_ROWS=1000000 SNAPSHOT_THREADS=2
+#   PHASES=drain,snapshot,latency,memory   which parts to run;  KEEP=1  keep the work dir (logs)
 #   SAMPLES_OUT=file           copy the latency samples there (commit ts_us, latency us,
 #                              commit -> CreateTime us, offset)
 set -euo pipefail
@@ -54,7 +60,9 @@ CLIENTS=${CLIENTS:-4}
 FETCH_WAIT_MS=${FETCH_WAIT_MS:-500}
 DEBEZIUM=${DEBEZIUM:-1}
 LOAD_SYNC_COMMIT=${LOAD_SYNC_COMMIT:-on}
-PHASES=${PHASES:-drain,latency,memory}
+PHASES=${PHASES:-drain,snapshot,latency,memory}
+SNAPSHOT_ROWS=${SNAPSHOT_ROWS:-1000000}
+SNAPSHOT_THREADS=${SNAPSHOT_THREADS:-2}
 phase() { [[ ",$PHASES," == *",$1,"* ]]; }
 
 PGBIN=$(find /usr/lib/postgresql/*/bin -maxdepth 0 -type d 2>/dev/null | sort -V | tail -1)
@@ -143,7 +151,7 @@ wait_flush() {
   cat "$work/wait.out"
 }
 
-connector() { # name slot publication
+connector() { # name slot publication [snapshot.mode]
   mkdir -p "$work/$1"
   cat > "$work/$1/conn.json" <<JSON
 {"name": "$1", "config": {
@@ -151,7 +159,7 @@ connector() { # name slot publication
   "database.hostname": "127.0.0.1", "database.port": "$port", "database.user": "postgres",
   "database.dbname": "postgres", "database.sslmode": "disable", "topic.prefix": "$1",
   "slot.name": "$2", "publication.name": "$3", "publication.autocreate.mode": "disabled",
-  "snapshot.mode": "no_data", "status.update.interval.ms": "100"${CONNECTOR_EXTRA:+, $CONNECTOR_EXTRA}}}
+  "snapshot.mode": "${4:-no_data}", "status.update.interval.ms": "100"${CONNECTOR_EXTRA:+, $CONNECTOR_EXTRA}}}
 JSON
 }
 
@@ -320,6 +328,56 @@ if sys.argv[5].strip():
           f"   Tributary/Debezium: {dbz/trib:.2f}x ({dlaunch/launch:.2f}x counting startup)")
 PY
 
+fi
+
+########################################################################################
+if phase snapshot; then
+echo "== snapshot: a table of $SNAPSHOT_ROWS rows, $SNAPSHOT_THREADS threads"
+"${PSQL[@]}" <<SQL
+CREATE TABLE snap_t (id bigint PRIMARY KEY, a int NOT NULL, b text NOT NULL, c timestamptz NOT NULL);
+INSERT INTO snap_t SELECT g, g % 1000, repeat(md5(g::text), 5), now() FROM generate_series(1, $SNAPSHOT_ROWS) g;
+VACUUM ANALYZE snap_t;
+CREATE PUBLICATION snap_pub FOR TABLE snap_t;
+SQL
+t0=$(now)
+"${PSQL[@]}" -c "COPY snap_t TO STDOUT" > /dev/null
+copy=$(calc "$(now)-$t0")
+# Tributary: a new slot and its exported snapshot, read by SNAPSHOT_THREADS connections.
+CONNECTOR_EXTRA="\"snapshot.max.threads\": \"$SNAPSHOT_THREADS\"${CONNECTOR_EXTRA:+, $CONNECTOR_EXTRA}" \
+  connector snap trib_snap_slot snap_pub initial
+"$PY" "$CONSUME" count --bootstrap "$BOOTSTRAP" --topic snap.public.snap_t --expect "$SNAPSHOT_ROWS" \
+  > "$work/snap.count" &
+counter=$!
+t0=$(now)
+start_daemon snap
+wait "$counter" || fail "the snapshot did not reach Kafka"
+t_snap=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['reached_at'])" "$work/snap.count")
+t_start=$(log_time "$DAEMON_LOG" "snapshot starting")
+stop_daemon
+trib=$(calc "$t_snap-$t_start"); trib_launch=$(calc "$t_snap-$t0")
+python3 - "$SNAPSHOT_ROWS" "$copy" "$trib" "$trib_launch" <<'PY'
+import sys
+rows, copy, trib, launch = int(sys.argv[1]), *map(float, sys.argv[2:])
+print(f"COPY snap_t TO STDOUT {rows/copy:,.0f} rows/s ({copy:.2f} s); tributary serve {rows/trib:,.0f} rows/s"
+      f" in Kafka ({trib:.2f} s from 'snapshot starting', {launch:.2f} s from launch);"
+      f" Tributary/COPY {copy/trib:.2f} ({copy/launch:.2f} counting start-up)")
+PY
+if [ "$DEBEZIUM" = 1 ]; then
+  # Debezium's snapshot (one thread: snapshot.max.threads is 1 by default) of the same table.
+  "${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('dbz_snap_slot', 'pgoutput')" >/dev/null
+  t0=$(now)
+  DBZ_SNAPSHOT_MODE=initial_only start_connect dbzsnap dbz_snap_slot snap_pub
+  t2=$("$PY" "$CONSUME" wait-count --bootstrap "$BOOTSTRAP" --topic dbzsnap.public.snap_t --expect "$SNAPSHOT_ROWS") \
+    || { tail -30 "$CONNECT_LOG" >&2; fail "Debezium did not publish the snapshot"; }
+  t_start=$(connect_log_time "Snapshot step 1")
+  stop_connect
+  python3 - "$SNAPSHOT_ROWS" "$trib" "$(calc "$t2-$t_start")" "$(calc "$t2-$t0")" <<'PY'
+import sys
+rows, trib, dbz, launch = int(sys.argv[1]), *map(float, sys.argv[2:])
+print(f"     Debezium 3.6 on Kafka Connect {rows/dbz:,.0f} rows/s ({dbz:.2f} s from 'Snapshot step 1',"
+      f" {launch:.2f} s from launch); Tributary/Debezium {dbz/trib:.2f}")
+PY
+fi
 fi
 
 ########################################################################################

@@ -76,8 +76,9 @@ def count(args):
     # ends a transaction. For each, the CreateTime (ms) of its first and last record.
     txns = []  # [first_ms, last_ms, records]
     last_offset = {}
+    reached_at = None
     while time.time() < deadline:
-        msgs = c.consume(num_messages=10000, timeout=0.5)
+        msgs = c.consume(num_messages=10000, timeout=0.05)
         got = 0
         for m in msgs:
             if not check(m):
@@ -92,6 +93,8 @@ def count(args):
         if got:
             n += got
             idle_since = time.time()
+            if reached_at is None and n >= args.expect:
+                reached_at = idle_since
         elif n >= args.expect and time.time() - idle_since > 1.0:
             break
     c.close()
@@ -105,6 +108,8 @@ def count(args):
         stats.update(pause_ms_p50=pauses[len(pauses) // 2],
                      pause_ms_p90=pauses[int(0.9 * len(pauses))], pause_ms_max=pauses[-1],
                      pause_ms_total=sum(pauses))
+    if reached_at is not None:
+        stats["reached_at"] = reached_at
     print(json.dumps(stats))
 
 

@@ -2,7 +2,7 @@
 # bench/lib.sh. start_connect NAME SLOT PUBLICATION starts a worker with the Debezium
 # Postgres connector NAME (topic prefix NAME, an existing slot and publication,
 # snapshot.mode no_data) converting keys and values with Confluent's AvroConverter through
-# $DBZ_REGISTRY; sets CONNECT_PID and CONNECT_LOG. Debezium's own defaults otherwise
+# $DBZ_REGISTRY; sets CONNECT_PID and CONNECT_LOG. DBZ_SNAPSHOT_MODE overrides the mode. Debezium's own defaults otherwise
 # (max.batch.size 2048, max.queue.size 8192), as a team running it would have them.
 # shellcheck shell=bash
 DBZ_LIBS=$("$(dirname "${BASH_SOURCE[0]}")/fetch.sh") || fail "could not fetch Debezium (see above)"
@@ -35,7 +35,7 @@ plugin.name=pgoutput
 slot.name=$2
 publication.name=$3
 publication.autocreate.mode=disabled
-snapshot.mode=no_data
+snapshot.mode=${DBZ_SNAPSHOT_MODE:-no_data}
 PROPS
   CONNECT_LOG=$dir/connect.log
   java -Xms256m -Xmx1g -cp "$DBZ_LIBS/*" -Dlog4j2.configurationFile="$DBZ_DIR/log4j2.properties" \
