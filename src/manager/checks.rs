@@ -7,14 +7,14 @@ use serde_json::{Map, Value};
 use tributary_kafka::PublishSettings;
 use tributary_kafka::check::CheckError;
 use tributary_kafka::client::Overrides;
-
-/// How long a create or update waits for Kafka to answer with a connector's overrides.
-const CREATE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 use tributary_postgres::config::{ConfigError, PostgresConnectorConfig};
 
 use super::{Manager, OpError};
 use crate::connector::{SinkSpec, SourceSpec, Spec, setting_error};
 use crate::plugins::Plugin;
+
+/// How long a create or update waits for Kafka to answer with a connector's overrides.
+const CREATE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Parses a connector config as the plugin its `connector.class` names.
 pub fn parse_spec(name: &str, config: &Map<String, Value>) -> Result<Spec, Vec<ConfigError>> {

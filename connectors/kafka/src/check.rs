@@ -3,8 +3,9 @@
 //! CA or a plaintext client on a TLS port is named within a second or two — by the
 //! property to fix — instead of surfacing as a timeout half a minute later.
 //!
-//! librdkafka keeps retrying such connections forever and reports them only through its
-//! error callback; [`misconfiguration`] reads those messages (the one place that knows
+//! librdkafka keeps retrying such connections forever and says why only in its error
+//! callback and its log lines (some only in the `broker` debug context, which the check
+//! client turns on); [`misconfiguration`] reads those messages (the one place that knows
 //! their wording) and says which property is wrong.
 
 use std::sync::{Arc, Mutex};
