@@ -46,6 +46,10 @@ const JAVA_ONLY: &[(&str, &str)] = &[
         "for OIDC set sasl.oauthbearer.method=oidc with sasl.oauthbearer.token.endpoint.url, sasl.oauthbearer.client.id and sasl.oauthbearer.client.secret",
     ),
     (
+        "max.poll.records",
+        "a sink job takes up to its batch.size records per batch (batch.max.wait.ms bounds the wait)",
+    ),
+    (
         "sasl.client.callback.handler.class",
         "Java callback classes cannot run here; use librdkafka's sasl.* properties",
     ),
@@ -258,6 +262,11 @@ mod tests {
             .normalized("kafka.")
             .unwrap_err();
         assert_eq!(errors[0].field, "kafka.buffer.memory");
+        let errors = kafka(&[("max.poll.records", "500")])
+            .normalized("consumer.override.")
+            .unwrap_err();
+        assert_eq!(errors[0].field, "consumer.override.max.poll.records");
+        assert!(errors[0].message.contains("batch.size"), "{errors:?}");
         let errors = kafka(&[(
             "sasl.jaas.config",
             "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;",
