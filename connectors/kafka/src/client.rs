@@ -125,11 +125,21 @@ impl KafkaConfig {
 }
 
 /// A connector's Kafka Connect client overrides (`producer.override.*` of a source,
-/// `consumer.override.*` of a sink job), checked and normalised like `[kafka]`.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// `consumer.override.*` of a sink job), checked and normalised like `[kafka]`. `Debug`
+/// masks secret values.
+#[derive(Clone, Default, PartialEq)]
 pub struct Overrides {
     bootstrap_servers: Option<String>,
     properties: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overrides")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("properties", &crate::settings::shown(&self.properties))
+            .finish()
+    }
 }
 
 impl Overrides {
@@ -295,6 +305,13 @@ mod tests {
         let c = daemon.with(&Overrides::parse(&props, "producer.override.", &[]).unwrap());
         assert_eq!(c.bootstrap_servers, "other:9093");
         assert_eq!(c.properties["sasl.username"], "connector");
+        let secret: BTreeMap<String, String> = [(
+            "producer.override.sasl.password".to_string(),
+            "hunter2".to_string(),
+        )]
+        .into();
+        let o = Overrides::parse(&secret, "producer.override.", &[]).unwrap();
+        assert!(!format!("{o:?}").contains("hunter2"), "{o:?}");
         assert_eq!(c.properties["security.protocol"], "SASL_SSL");
         let mut bad = props.clone();
         bad.insert("producer.override.transactional.id".into(), "x".into());

@@ -20,23 +20,26 @@ pub struct KafkaConfig {
     pub offsets_topic_replication_factor: i16,
 }
 
+/// Client properties as `Debug` shows them: secret values masked.
+pub(crate) fn shown(properties: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    properties
+        .iter()
+        .map(|(k, v)| {
+            let v = if tributary_core::is_secret_key(k) {
+                tributary_core::Secret::MASK
+            } else {
+                v.as_str()
+            };
+            (k.as_str(), v)
+        })
+        .collect()
+}
+
 impl std::fmt::Debug for KafkaConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let shown: BTreeMap<&str, &str> = self
-            .properties
-            .iter()
-            .map(|(k, v)| {
-                let v = if tributary_core::is_secret_key(k) {
-                    tributary_core::Secret::MASK
-                } else {
-                    v.as_str()
-                };
-                (k.as_str(), v)
-            })
-            .collect();
         f.debug_struct("KafkaConfig")
             .field("bootstrap_servers", &self.bootstrap_servers)
-            .field("properties", &shown)
+            .field("properties", &shown(&self.properties))
             .field("offsets_topic", &self.offsets_topic)
             .field("offsets_topic_partitions", &self.offsets_topic_partitions)
             .field(
