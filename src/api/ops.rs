@@ -96,15 +96,26 @@ pub async fn alter_offsets(api: &ApiState, name: &str, body: Value) -> Result<()
         Err(e) => debezium_offset(&offset).ok_or_else(|| bad(format!("offset: {e}")))?,
     };
     let kafka = api.shared.kafka.clone();
+    let connector = name.to_string();
     api.manager
         .with_stopped(name, |spec| async move {
             let spec = source_of(spec)?;
+            let kafka = kafka.with(&spec.kafka);
             if let Some(lsn) = parsed.lsn {
-                admin::advance_slot(&spec.source, lsn)
+                let stored = tributary_kafka::offsets::read_offset(
+                    &kafka,
+                    &connector,
+                    &spec.source.topic_prefix,
+                )
+                .await
+                .map_err(|e| OpError::Internal(format!("could not read the offset: {e}")))?;
+                let resumes_from = PgOffset::from_json(stored.as_ref())
+                    .ok()
+                    .and_then(|o| o.lsn);
+                admin::advance_slot(&spec.source, lsn, resumes_from)
                     .await
                     .map_err(admin_error)?;
             }
-            let kafka = kafka.with(&spec.kafka);
             tributary_kafka::offsets::write_offset(&kafka, &spec.publish, Some(&parsed.to_json()))
                 .await
                 .map_err(|e| OpError::Internal(format!("could not write the offset: {e}")))

@@ -143,7 +143,16 @@ pub async fn slot_info(config: &PostgresConnectorConfig) -> Result<Option<SlotIn
 
 /// Moves the slot forward to `to`, for altering a stopped connector's offset. The slot can
 /// only move forward, to a position the server has written, and only while no one reads it.
-pub async fn advance_slot(config: &PostgresConnectorConfig, to: Lsn) -> Result<(), AdminError> {
+///
+/// `resumes_from` is the LSN of the connector's stored offset. The slot runs ahead of it when
+/// the stream acknowledged WAL with nothing to publish (other tables, empty transactions),
+/// so any `to` between the two resumes exactly where the connector itself would: it is
+/// accepted and the slot stays where it is.
+pub async fn advance_slot(
+    config: &PostgresConnectorConfig,
+    to: Lsn,
+    resumes_from: Option<Lsn>,
+) -> Result<(), AdminError> {
     let client = connect(config).await?;
     let slot = &config.slot_name;
     let Some(found) = read_slot(&client, slot).await? else {
@@ -168,6 +177,9 @@ pub async fn advance_slot(config: &PostgresConnectorConfig, to: Lsn) -> Result<(
             "replication slot {slot:?} is a physical slot, not the connector's logical slot. Hint: set another slot.name"
         )));
     };
+    if to < confirmed && resumes_from.is_some_and(|from| from <= to) {
+        return Ok(());
+    }
     if to < confirmed {
         return Err(AdminError::Rejected(format!(
             "replication slot {slot:?} has already confirmed {confirmed}; Postgres cannot replay changes before it, so the offset cannot move back to {to}. Hint: reset the offsets (DELETE /connectors/{}/offsets) to take a new snapshot",

@@ -208,7 +208,7 @@ async fn advance_slot_moves_the_slot_forward_only() {
     };
     let c = superuser(&cluster);
     assert_eq!(slot_info(&c).await.unwrap(), None);
-    let err = advance_slot(&c, Lsn(1)).await.unwrap_err();
+    let err = advance_slot(&c, Lsn(1), None).await.unwrap_err();
     assert!(matches!(err, AdminError::Rejected(_)), "{err:?}");
     assert!(err.to_string().contains("does not exist"), "{err}");
     assert!(
@@ -236,10 +236,10 @@ async fn advance_slot_moves_the_slot_forward_only() {
         "{before:?}"
     );
 
-    advance_slot(&c, start)
+    advance_slot(&c, start, None)
         .await
         .expect("advancing to where it is does nothing");
-    advance_slot(&c, target).await.expect("forward");
+    advance_slot(&c, target, None).await.expect("forward");
     let after = slot_info(&c).await.unwrap().unwrap();
     assert_eq!(after.confirmed_flush, Some(target));
     assert!(
@@ -247,7 +247,7 @@ async fn advance_slot_moves_the_slot_forward_only() {
         "{after:?}"
     );
 
-    let err = advance_slot(&c, start).await.unwrap_err();
+    let err = advance_slot(&c, start, None).await.unwrap_err();
     assert!(matches!(err, AdminError::Rejected(_)), "{err:?}");
     let text = err.to_string();
     assert!(
@@ -259,6 +259,25 @@ async fn advance_slot_moves_the_slot_forward_only() {
         text.contains("DELETE /connectors/inventory/offsets"),
         "{text}"
     );
+    // A connector whose stored offset is behind the slot (it acknowledged WAL it had nothing
+    // to publish for) may be altered to any point between the two, its own offset included;
+    // the slot does not move. Before its own offset is still refused.
+    advance_slot(&c, start, Some(start))
+        .await
+        .expect("the connector's own offset, behind the slot");
+    let middle = Lsn(start.0 + (target.0 - start.0) / 2);
+    advance_slot(&c, middle, Some(start))
+        .await
+        .expect("between the connector's offset and the slot");
+    let before_own = advance_slot(&c, start, Some(middle)).await.unwrap_err();
+    assert!(
+        before_own.to_string().contains("cannot replay"),
+        "{before_own}"
+    );
+    assert_eq!(
+        slot_info(&c).await.unwrap().unwrap().confirmed_flush,
+        Some(target)
+    );
 
     let elsewhere = config(
         cluster.port,
@@ -266,7 +285,7 @@ async fn advance_slot_moves_the_slot_forward_only() {
         SUPERUSER_PASSWORD,
         json!({"database.dbname": "template1"}),
     );
-    let err = advance_slot(&elsewhere, target).await.unwrap_err();
+    let err = advance_slot(&elsewhere, target, None).await.unwrap_err();
     assert!(matches!(err, AdminError::Rejected(_)), "{err:?}");
     assert!(
         err.to_string().contains("belongs to database \"postgres\""),
@@ -274,7 +293,7 @@ async fn advance_slot_moves_the_slot_forward_only() {
     );
 
     let future = Lsn(target.0 + (1 << 32));
-    let err = advance_slot(&c, future).await.unwrap_err();
+    let err = advance_slot(&c, future, None).await.unwrap_err();
     assert!(matches!(err, AdminError::Rejected(_)), "{err:?}");
     assert!(err.to_string().contains("beyond"), "{err}");
     assert_eq!(
@@ -314,7 +333,7 @@ async fn an_active_slot_is_named_by_its_pid_and_dropped_once_released() {
     assert_eq!(slot_info(&c).await.unwrap().unwrap().active_pid, Some(pid));
 
     let target = lsn(&cluster, "SELECT pg_current_wal_flush_lsn()").await;
-    let err = advance_slot(&c, target).await.unwrap_err();
+    let err = advance_slot(&c, target, None).await.unwrap_err();
     assert!(matches!(err, AdminError::Rejected(_)), "{err:?}");
     assert!(err.to_string().contains(&format!("pid {pid}")), "{err}");
     let err = drop_slot_within(&c, Duration::from_millis(500))
