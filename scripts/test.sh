@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 cargo build --workspace --all-targets --locked
 # The tests start their own Kafka brokers from these jars (fetched once, then cached).
 scripts/kafka.sh fetch >/dev/null
+# …and their own OpenSearch nodes from these.
+scripts/opensearch.sh fetch >/dev/null
 cargo nextest run --workspace --locked --no-fail-fast "$@"

@@ -57,6 +57,14 @@ pub(super) fn render_sink(out: &mut Exposition, connectors: &[ConnectorMetrics<'
     );
     per_job(
         out,
+        "sink_unavailable_values_total",
+        Kind::Counter,
+        "Unchanged large (TOASTed) column values left out of a document because the target held no earlier copy of the row; set REPLICA IDENTITY FULL on the table or re-snapshot it.",
+        connectors,
+        |j| Some(j.unavailable_values.load(Relaxed)),
+    );
+    per_job(
+        out,
         "sink_batches_total",
         Kind::Counter,
         "Batches written to the target and committed.",

@@ -3,13 +3,19 @@
 -- KEYS[1]  the versions hash: cache key -> position hex of the last applied change,
 --          and "__truncate__:<schema>.<table>" -> position hex of the table's last TRUNCATE
 -- KEYS[2…] the cache key (json, hash, del), or the keys to clean (clean)
--- ARGV[1]  op: json | hash | del | trunc | clean
+-- ARGV[1]  op: json | hash | jsonk | hashk | del | trunc | clean
 -- ARGV[2]  the change's position: 32 lower-case hex digits (unused by clean)
 -- ARGV[3]  the table's truncate-floor field
 -- ARGV[4]  ttl in seconds, 0 for none
 -- ARGV[5…] json: the value; hash: field, value, field, value, …
+--          jsonk, hashk ("keep"): ARGV[5] the number u of unchanged columns, ARGV[6…5+u]
+--          their names (for jsonk as JSON strings, the way the value spells its keys),
+--          then as for json and hash. Unchanged columns (TOASTed values an update left
+--          alone) keep the value the cache holds; the value sent lacks them.
 --
--- Returns 1 when applied, 0 when skipped as older; clean returns the number deleted.
+-- Returns 0 when skipped as older, 1 when applied, 1 + n when applied with n unchanged
+-- columns left out because the cache held no earlier value for them; clean returns the
+-- number deleted.
 -- Positions compare in 8-digit chunks as numbers: Lua numbers are doubles (not exact for
 -- 64 bits) and Lua's string '<' follows the server's collation locale, not bytes.
 
@@ -21,6 +27,59 @@ local function older(a, b)
     if x ~= y then return x < y end
   end
   return false
+end
+
+-- The index after the JSON string starting at s[i] ('"').
+local function skip_string(s, i)
+  local j = i + 1
+  while true do
+    local at, _, c = string.find(s, '(["\\])', j)
+    if not at then return #s + 1 end
+    if c == '"' then return at + 1 end
+    j = at + 2
+  end
+end
+
+-- The index after the JSON value starting at s[i], for compact JSON (no whitespace).
+local function skip_value(s, i)
+  local c = string.sub(s, i, i)
+  if c == '"' then return skip_string(s, i) end
+  if c == '{' or c == '[' then
+    local depth = 0
+    local j = i
+    while true do
+      local at, _, d = string.find(s, '(["%[%]{}])', j)
+      if not at then return #s + 1 end
+      if d == '"' then
+        j = skip_string(s, at)
+      else
+        if d == '{' or d == '[' then depth = depth + 1 else depth = depth - 1 end
+        j = at + 1
+        if depth == 0 then return j end
+      end
+    end
+  end
+  local at = string.find(s, '[,}%]]', i)
+  return at or #s + 1
+end
+
+-- The top-level members of a compact JSON object: raw key text (quoted) -> raw value text.
+local function members(s)
+  local out = {}
+  if string.sub(s, 1, 1) ~= '{' then return out end
+  local i = 2
+  while i <= #s do
+    local c = string.sub(s, i, i)
+    if c == '}' then break end
+    if c == ',' then i = i + 1 end
+    local k = i
+    i = skip_string(s, i)
+    local name = string.sub(s, k, i - 1)
+    local v = i + 1
+    i = skip_value(s, v)
+    out[name] = string.sub(s, v, i - 1)
+  end
+  return out
 end
 
 local versions = KEYS[1]
@@ -52,18 +111,56 @@ local key = KEYS[2]
 local current = redis.call('HGET', versions, key)
 if current and older(pos, current) then return 0 end
 local ttl = tonumber(ARGV[4])
-if op == 'json' then
+local missing = 0
+-- The unchanged columns' names, and where the value (json) or fields (hash) start.
+local unchanged = {}
+local first = 5
+if op == 'jsonk' or op == 'hashk' then
+  local u = tonumber(ARGV[5])
+  for i = 1, u do unchanged[i] = ARGV[5 + i] end
+  first = 6 + u
+end
+if op == 'json' or op == 'jsonk' then
+  local value = ARGV[first]
+  if #unchanged > 0 then
+    local old = redis.call('GET', key)
+    local held = old and members(old) or {}
+    local parts = {}
+    for _, name in ipairs(unchanged) do
+      local v = held[name]
+      if v then
+        parts[#parts + 1] = name .. ':' .. v
+      else
+        missing = missing + 1
+      end
+    end
+    if #parts > 0 then
+      local sep = (value == '{}') and '' or ','
+      value = string.sub(value, 1, -2) .. sep .. table.concat(parts, ',') .. '}'
+    end
+  end
   if ttl > 0 then
-    redis.call('SET', key, ARGV[5], 'EX', ttl)
+    redis.call('SET', key, value, 'EX', ttl)
   else
-    redis.call('SET', key, ARGV[5])
+    redis.call('SET', key, value)
   end
-elseif op == 'hash' then
+elseif op == 'hash' or op == 'hashk' then
+  local kept = {}
+  if #unchanged > 0 then
+    local old = redis.call('HMGET', key, unpack(unchanged))
+    for i, name in ipairs(unchanged) do
+      if old[i] then
+        kept[#kept + 1] = name
+        kept[#kept + 1] = old[i]
+      else
+        missing = missing + 1
+      end
+    end
+  end
   redis.call('DEL', key)
-  if #ARGV > 4 then
-    redis.call('HSET', key, unpack(ARGV, 5))
-    if ttl > 0 then redis.call('EXPIRE', key, ttl) end
-  end
+  if #ARGV >= first then redis.call('HSET', key, unpack(ARGV, first)) end
+  if #kept > 0 then redis.call('HSET', key, unpack(kept)) end
+  if ttl > 0 and (#ARGV >= first or #kept > 0) then redis.call('EXPIRE', key, ttl) end
 elseif op == 'del' then
   redis.call('DEL', key)
 else
@@ -71,4 +168,4 @@ else
 end
 -- A delete keeps its version: a replayed older insert must not bring the row back.
 redis.call('HSET', versions, key, pos)
-return 1
+return 1 + missing

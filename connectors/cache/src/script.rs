@@ -115,17 +115,42 @@ impl<'a> Encoder<'a> {
         let pos = rec.pos.to_hex();
         let floor = floor_field(&rec.table);
         match &rec.op {
-            SinkOp::Upsert { key, doc, .. } => {
+            SinkOp::Upsert {
+                key,
+                doc,
+                unchanged,
+                ..
+            } => {
                 let key = cache_key(&self.config.key_pattern, &rec.table, key);
+                // Unchanged columns: "keep" ops, with their count and names first.
+                let keep = if unchanged.is_empty() {
+                    0
+                } else {
+                    1 + unchanged.len()
+                };
                 match self.config.value_format {
                     ValueFormat::Json => {
-                        self.head(buf, 10, Some(&key), "json", &pos, &floor);
-                        let value = Json::Object(doc.clone()).to_string();
+                        let op = if keep > 0 { "jsonk" } else { "json" };
+                        self.head(buf, 10 + keep, Some(&key), op, &pos, &floor);
+                        if keep > 0 {
+                            push_bulk(buf, unchanged.len().to_string().as_bytes());
+                            for name in unchanged {
+                                push_bulk(buf, Json::String(name.clone()).to_string().as_bytes());
+                            }
+                        }
+                        let value = serde_json::to_string(doc).unwrap_or_default();
                         push_bulk(buf, value.as_bytes());
                     }
                     ValueFormat::Hash => {
+                        let op = if keep > 0 { "hashk" } else { "hash" };
                         let fields = doc.values().filter(|v| !v.is_null()).count();
-                        self.head(buf, 9 + 2 * fields, Some(&key), "hash", &pos, &floor);
+                        self.head(buf, 9 + keep + 2 * fields, Some(&key), op, &pos, &floor);
+                        if keep > 0 {
+                            push_bulk(buf, unchanged.len().to_string().as_bytes());
+                            for name in unchanged {
+                                push_bulk(buf, name.as_bytes());
+                            }
+                        }
                         push_hash_fields(buf, doc);
                     }
                 }

@@ -11,8 +11,8 @@
 
 use tracing::{debug, info, warn};
 use tributary_core::{
-    ErrorKind, PartitionOffset, Position, Retry, Sink, SinkError, SinkOp, SinkRecord, TableRef,
-    sink::BoxFuture,
+    ErrorKind, LeftOut, PartitionOffset, Position, Retry, Sink, SinkError, SinkOp, SinkRecord,
+    TableRef, sink::BoxFuture,
 };
 
 use crate::config::RedisSinkConfig;
@@ -86,6 +86,8 @@ pub struct RedisSink {
     config: RedisSinkConfig,
     live: Option<Live>,
     buf: Vec<u8>,
+    /// Unchanged TOASTed values the cache held no earlier copy of.
+    left_out: LeftOut,
 }
 
 impl RedisSink {
@@ -95,6 +97,7 @@ impl RedisSink {
             config,
             live: None,
             buf: Vec::new(),
+            left_out: LeftOut::default(),
         }
     }
 
@@ -156,8 +159,15 @@ impl RedisSink {
             let mut last = 0;
             for chunk in segment.chunks(PIPELINE_CHUNK) {
                 let results = self.run(chunk).await?;
-                applied += results.iter().filter(|&&n| n == 1).count();
+                applied += results.iter().filter(|&&n| n >= 1).count();
                 last = results.last().copied().unwrap_or_default();
+                for (rec, &n) in chunk.iter().zip(&results) {
+                    if let (SinkOp::Upsert { unchanged, .. }, 2..) = (&rec.op, n) {
+                        let missing = (n - 1) as usize;
+                        let names = &unchanged[..missing.min(unchanged.len())];
+                        self.left_out.record(&self.config.name, &rec.table, names);
+                    }
+                }
             }
             if let Some(rec) = segment.last()
                 && matches!(rec.op, SinkOp::Truncate)
@@ -178,7 +188,9 @@ impl RedisSink {
 
     /// The live connection, connecting first when there is none.
     async fn live(&mut self) -> Result<(&RedisSinkConfig, &mut Live, &mut Vec<u8>), RedisError> {
-        let Self { config, live, buf } = self;
+        let Self {
+            config, live, buf, ..
+        } = self;
         let live = match live {
             Some(live) => live,
             None => live.insert(Live::connect(config).await?),
@@ -406,6 +418,10 @@ fn check_replies(
 }
 
 impl Sink for RedisSink {
+    fn values_left_out(&self) -> u64 {
+        self.left_out.total()
+    }
+
     fn write<'a>(
         &'a mut self,
         batch: &'a [SinkRecord],

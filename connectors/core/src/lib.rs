@@ -18,6 +18,7 @@ pub mod offsets;
 pub mod schema;
 pub mod secret;
 pub mod sink;
+pub mod unavailable;
 pub mod value;
 
 pub use auth::HttpAuth;
@@ -32,6 +33,7 @@ pub use sink::{
     FieldInfo, FieldKind, FieldMap, PartitionOffset, Position, RowKey, RowSchema, Sink, SinkError,
     SinkOp, SinkRecord, TableRef,
 };
+pub use unavailable::{LeftOut, Unavailable};
 pub use value::Value;
 
 /// The version string written into `source.version`.

@@ -123,6 +123,10 @@ pub enum SinkOp {
         key: RowKey,
         doc: Map<String, Json>,
         schema: Arc<RowSchema>,
+        /// Columns the change left unchanged without carrying their values (TOASTed
+        /// columns an update did not touch, see [`crate::Unavailable`]): the target keeps
+        /// the values it holds. Not in `doc`. Nearly always empty.
+        unchanged: Vec<String>,
     },
     /// The row with this key is gone.
     Delete { key: RowKey },
@@ -184,6 +188,12 @@ pub trait Sink: Send {
         None
     }
 
+    /// Unchanged TOASTed values ([`SinkOp::Upsert::unchanged`]) this sink left out of a
+    /// document because its target held no earlier copy of the row, since it started.
+    fn values_left_out(&self) -> u64 {
+        0
+    }
+
     /// Applies `batch` (in consumption order) and makes it durable in the target before
     /// returning `Ok`; `offsets` are the positions after the batch, for sinks that store
     /// them. Applying a record whose [`Position`] is older than the target's copy of that
@@ -243,6 +253,21 @@ impl FieldMap {
         for (from, to) in &self.rename {
             if let Some(v) = doc.remove(from) {
                 doc.insert(to.clone(), v);
+            }
+        }
+    }
+
+    /// Applies the map to field names (those of [`SinkOp::Upsert::unchanged`]).
+    pub fn apply_names(&self, names: &mut Vec<String>) {
+        if self.is_identity() || names.is_empty() {
+            return;
+        }
+        names.retain(|n| {
+            (self.include.is_empty() || self.include.contains(n)) && !self.exclude.contains(n)
+        });
+        for name in names.iter_mut() {
+            if let Some((_, to)) = self.rename.iter().find(|(from, _)| from == name) {
+                *name = to.clone();
             }
         }
     }
@@ -367,6 +392,11 @@ mod tests {
             .unwrap();
         only.apply(&mut doc2);
         assert_eq!(json!(doc2), json!({"id": 1, "price": 2}));
+        let mut names = vec!["name".to_string(), "secret".into(), "price".into()];
+        map.apply_names(&mut names);
+        assert_eq!(names, ["title", "price"]);
+        only.apply_names(&mut names);
+        assert_eq!(names, ["price"]);
         assert!(FieldMap::parse_renames("broken").is_err());
     }
 

@@ -49,7 +49,9 @@ async fn batches_reach_the_sink_mapped_and_a_restart_resumes_after_the_commit() 
     let ops: String = records.iter().map(|r| r.op_code).collect();
     assert_eq!(ops, "cccccud");
     match &records[5].op {
-        SinkOp::Upsert { key, doc, schema } => {
+        SinkOp::Upsert {
+            key, doc, schema, ..
+        } => {
             assert_eq!(key.id(), "2");
             assert_eq!(json!(doc), json!({"id": 2, "title": "row 2"}));
             let names: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();

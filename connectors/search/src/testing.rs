@@ -10,6 +10,10 @@ use tributary_core::{
     FieldInfo, FieldKind, Lsn, Position, RowKey, RowSchema, SinkOp, SinkRecord, TableRef,
 };
 
+/// A real OpenSearch node of the test's own.
+#[path = "../../../tests/support/opensearch.rs"]
+pub(crate) mod opensearch;
+
 pub(crate) fn table(schema: &str, name: &str) -> Arc<TableRef> {
     Arc::new(TableRef {
         topic: format!("cdc.{schema}.{name}").into(),
@@ -40,6 +44,8 @@ pub(crate) fn pos(commit: u64, change: u64) -> Position {
     Position::new(Lsn(commit), Lsn(change))
 }
 
+/// A record at `pos`; its Kafka offset is the change LSN, so the records of a test sort
+/// the same by offset (Elasticsearch's versions) as by position.
 fn record(table: &Arc<TableRef>, pos: Position, op: SinkOp, op_code: char) -> SinkRecord {
     SinkRecord {
         table: table.clone(),
@@ -48,7 +54,7 @@ fn record(table: &Arc<TableRef>, pos: Position, op: SinkOp, op_code: char) -> Si
         op_code,
         source_ts_ms: 0,
         partition: 0,
-        offset: 0,
+        offset: pos.change.0 as i64,
     }
 }
 
@@ -77,7 +83,29 @@ pub(crate) fn upsert_doc(
     pos: Position,
 ) -> SinkRecord {
     let schema = row_schema();
-    record(table, pos, SinkOp::Upsert { key, doc, schema }, 'u')
+    let unchanged = Vec::new();
+    record(
+        table,
+        pos,
+        SinkOp::Upsert {
+            key,
+            doc,
+            schema,
+            unchanged,
+        },
+        'u',
+    )
+}
+
+/// `rec` (an upsert) with `names` marked as unchanged TOASTed columns (left out of its doc).
+pub(crate) fn with_unchanged(mut rec: SinkRecord, names: &[&str]) -> SinkRecord {
+    if let SinkOp::Upsert { doc, unchanged, .. } = &mut rec.op {
+        for n in names {
+            doc.remove(*n);
+            unchanged.push(n.to_string());
+        }
+    }
+    rec
 }
 
 pub(crate) fn delete(table: &Arc<TableRef>, id: i64, pos: Position) -> SinkRecord {

@@ -174,6 +174,7 @@ impl Decoder {
                     key,
                     doc,
                     schema: plan.row_schema.clone(),
+                    unchanged: Vec::new(),
                 }
             }
         };

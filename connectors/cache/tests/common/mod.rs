@@ -243,12 +243,24 @@ pub fn upsert_key(table: &Arc<TableRef>, at: Position, key: RowKey, doc: Json) -
         key,
         doc,
         schema: Arc::new(RowSchema::default()),
+        unchanged: Vec::new(),
     };
     record(table, at, op, 'u')
 }
 
 pub fn upsert(table: &Arc<TableRef>, at: Position, id: i64, doc: Json) -> SinkRecord {
     upsert_key(table, at, id_key(id), doc)
+}
+
+/// `rec` (an upsert) with `names` marked as unchanged TOASTed columns (left out of its doc).
+pub fn with_unchanged(mut rec: SinkRecord, names: &[&str]) -> SinkRecord {
+    if let SinkOp::Upsert { doc, unchanged, .. } = &mut rec.op {
+        for n in names {
+            doc.remove(*n);
+            unchanged.push(n.to_string());
+        }
+    }
+    rec
 }
 
 pub fn delete(table: &Arc<TableRef>, at: Position, id: i64) -> SinkRecord {

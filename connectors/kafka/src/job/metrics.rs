@@ -31,6 +31,9 @@ pub struct JobMetrics {
     pub write_us_total: AtomicU64,
     /// Writes retried after a transient failure (of the target or the schema registry).
     pub retries: AtomicU64,
+    /// Unchanged TOASTed values left out of a document because the target held no
+    /// earlier copy of the row (the sink's own count, see `Sink::values_left_out`).
+    pub unavailable_values: AtomicU64,
     /// Records in the assigned partitions past the group's committed offsets, from the
     /// Kafka client's statistics every few seconds; -1 while unknown.
     pub lag: AtomicI64,
@@ -59,6 +62,7 @@ impl Default for JobMetrics {
             write_us_last: AtomicU64::new(0),
             write_us_total: AtomicU64::new(0),
             retries: AtomicU64::new(0),
+            unavailable_values: AtomicU64::new(0),
             lag: AtomicI64::new(-1),
             behind_source_ms: AtomicI64::new(i64::MIN),
             topics: Mutex::new(BTreeSet::new()),

@@ -28,6 +28,7 @@ mod settings;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use rdkafka::Message;
@@ -250,13 +251,23 @@ impl Job {
         Ok(true)
     }
 
+    /// Turns placeholders of unchanged TOASTed columns into `unchanged` names, then
+    /// applies `fields.*` to the document, those names and the schema.
     fn map_fields(&mut self, rec: &mut SinkRecord) {
-        let fields: &FieldMap = &self.settings.fields;
-        if fields.is_identity() {
+        let SinkOp::Upsert {
+            doc,
+            schema,
+            unchanged,
+            ..
+        } = &mut rec.op
+        else {
             return;
-        }
-        if let SinkOp::Upsert { doc, schema, .. } = &mut rec.op {
+        };
+        *unchanged = self.settings.unavailable.split(doc);
+        let fields: &FieldMap = &self.settings.fields;
+        if !fields.is_identity() {
             fields.apply(doc);
+            fields.apply_names(unchanged);
             let (_, mapped) = self
                 .mapped
                 .entry(Arc::as_ptr(schema) as usize)
@@ -315,6 +326,9 @@ impl Job {
                 match result {
                     Ok(()) => {
                         write_us = started.elapsed().as_micros() as u64;
+                        self.metrics
+                            .unavailable_values
+                            .store(self.sink.values_left_out(), Ordering::Relaxed);
                         break;
                     }
                     Err(SinkError::Transient(reason)) => {

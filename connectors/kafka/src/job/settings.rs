@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tributary_core::FieldMap;
 use tributary_core::config::{PropertyDef, PropertyKind};
+use tributary_core::unavailable::DEFAULT_PLACEHOLDER;
+use tributary_core::{FieldMap, Unavailable};
 
 use crate::settings::{SettingError, whole_number};
 
@@ -73,6 +74,9 @@ pub struct JobSettings {
     pub batch_max_wait: Duration,
     /// Applied to every upsert's document and schema.
     pub fields: FieldMap,
+    /// The source's `unavailable.value.placeholder`: fields holding it are unchanged
+    /// TOASTed columns, which the target keeps as it has them.
+    pub unavailable: Unavailable,
     /// Backoff after a transient sink or registry error: doubles from `retry_initial` up
     /// to `retry_max`, for as long as the job is not stopped.
     pub retry_initial: Duration,
@@ -95,6 +99,7 @@ impl JobSettings {
             batch_size: DEFAULT_BATCH_SIZE,
             batch_max_wait: DEFAULT_BATCH_MAX_WAIT,
             fields: FieldMap::default(),
+            unavailable: Unavailable::default(),
             retry_initial: Duration::from_millis(100),
             retry_max: Duration::from_secs(10),
             stop_grace: Duration::from_secs(10),
@@ -172,6 +177,9 @@ impl JobSettings {
                 s.batch_max_wait = Duration::from_millis(batch_ms);
                 s.retry_max = Duration::from_millis(retry_max_ms).max(s.retry_initial);
                 s.fields = fields;
+                if let Some(p) = props.get("unavailable.value.placeholder") {
+                    s.unavailable = Unavailable::new(p);
+                }
                 Ok(s)
             }
             _ => Err(errors),
@@ -229,6 +237,13 @@ pub const JOB_PROPERTIES: &[PropertyDef] = &[
         GROUP,
         "Renamed row fields, as old:new pairs separated by commas.",
     ),
+    PropertyDef::new(
+        "unavailable.value.placeholder",
+        PropertyKind::String,
+        GROUP,
+        "The source connector's unavailable.value.placeholder (Debezium's default unless it was changed there): a column holding it is a large (TOASTed) value an update left unchanged, and the target keeps the value it holds. A hex: prefix gives the placeholder's bytes in hexadecimal.",
+    )
+    .default_value(DEFAULT_PLACEHOLDER),
     PropertyDef::new(
         "errors.retry.delay.max.ms",
         PropertyKind::Long,
@@ -305,5 +320,13 @@ mod tests {
         assert!(s.subscription.matches("cdc.public.items"));
         assert!(!s.subscription.matches("xcdc.public.items"));
         assert_eq!(s.fields.exclude, ["secret"]);
+    }
+
+    #[test]
+    fn the_placeholder_is_debeziums_unless_set_like_on_the_source() {
+        let s = parse(&[("topics", "a")]).unwrap();
+        assert_eq!(s.unavailable, Unavailable::new(DEFAULT_PLACEHOLDER));
+        let s = parse(&[("topics", "a"), ("unavailable.value.placeholder", "~")]).unwrap();
+        assert_eq!(s.unavailable, Unavailable::new("~"));
     }
 }

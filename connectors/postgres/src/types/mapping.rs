@@ -13,7 +13,6 @@
 
 use tributary_core::{Field, Schema, SchemaType, Value};
 
-use super::binary::decode_hex;
 use super::builtin::oid;
 use super::modes::{BinaryHandling, DecimalHandling, IntervalHandling, TimePrecision, TypeModes};
 use super::parser::{Kind, TimeUnit, ValueParser};
@@ -308,10 +307,7 @@ fn debezium_time(base: Schema, name: &str) -> Schema {
 /// `bytea` `[bytes]`, and arrays of plain integers one element per placeholder byte (as
 /// Debezium's `UnchangedToastedPlaceholder`). Everything else is NULL.
 pub fn unavailable_value(schema: &Schema, placeholder: &str) -> Value {
-    let bytes = placeholder
-        .strip_prefix("hex:")
-        .and_then(|hex| decode_hex(hex).ok())
-        .unwrap_or_else(|| placeholder.as_bytes().to_vec());
+    let bytes = tributary_core::unavailable::placeholder_bytes(placeholder);
     let text = || String::from_utf8_lossy(&bytes).into_owned();
     match &schema.ty {
         SchemaType::String => Value::String(text()),

@@ -1,15 +1,17 @@
 //! The Elasticsearch / OpenSearch sink: `_bulk` with external versions.
 //!
 //! Every upsert is an `index` action and every delete a `delete` action carrying
-//! `"version": <LSN>, "version_type": "external"`, where the LSN is the change's own WAL
-//! position (`Position::change`). The server applies an action only if its version is
-//! higher than the stored document's and answers 409 `version_conflict_engine_exception`
-//! otherwise — which here means "an older replay was refused", a success. Using the change
-//! LSN works because Postgres serialises conflicting writes to a row: of two changes to one
-//! key, the one committed later also has the higher LSN. External versions therefore need
-//! the LSN in the events (`source.lsn`): keep it in the envelope. A snapshot read has
-//! change LSN 0: it never overwrites a streamed change, and a re-snapshot does not refresh
-//! rows already present.
+//! `"version": <offset>, "version_type": "external"`, where the offset is the record's
+//! Kafka offset (as Confluent's Elasticsearch sink does). The server applies an action only
+//! if its version is higher than the stored document's and answers 409
+//! `version_conflict_engine_exception` otherwise — which here means "an older replay was
+//! refused", a success. A row's changes are all in one partition (the topic is keyed by
+//! the primary key), in the order the source committed them, snapshot reads included: a
+//! re-snapshot's reads come after every earlier change of the row, so they overwrite it,
+//! and before every change committed after the snapshot, so they never overwrite those.
+//! (The change LSN cannot do this: a snapshot read has none, and a transaction open across
+//! the snapshot has changes logged before the snapshot's point but committed after it.)
+//! A topic deleted and created again starts its offsets over: drop its indexes too.
 //!
 //! Deletes leave a versioned tombstone on the server for `index.gc_deletes` (60 s by
 //! default): an older insert replayed after that can bring the row back until the replay
@@ -17,6 +19,16 @@
 //! `_refresh` (so documents of the same batch are seen): Elasticsearch keeps no truncate
 //! floor, so an insert older than the truncate, replayed later, is indexed again until the
 //! replay passes the truncate. Documents are the rows as they are (no bookkeeping fields).
+//!
+//! An update that left TOASTed columns unchanged (their values are not in the event) is a
+//! scripted `update` instead: `_update` cannot take an external version, so the script
+//! compares the record's offset with the document's version ([`VERSION_FIELD`] when a
+//! script wrote it last, else its external `_version`), keeps the unchanged columns' stored
+//! values and records the offset in [`VERSION_FIELD`]. The next full write (an `index`
+//! action) replaces the document and drops that field again. A document a script wrote
+//! has an internal `_version` one above the version before it (per scripted write), which
+//! is not above the offset of any later record of the row, so external versions keep
+//! ordering it.
 //!
 //! No refresh is forced per batch: the server refreshes on its own schedule
 //! (`index.refresh_interval`, 1 s by default). OpenSearch speaks the same wire format.
@@ -26,12 +38,27 @@
 //! write to and read back from a real server.
 
 use reqwest::Method;
+use std::sync::Arc;
+
 use serde_json::{Map, Value as Json, json};
 use tributary_core::sink::{BoxFuture, expand_template};
-use tributary_core::{PartitionOffset, Sink, SinkError, SinkOp, SinkRecord, TableRef};
+use tributary_core::{LeftOut, PartitionOffset, Sink, SinkError, SinkOp, SinkRecord, TableRef};
 
 use crate::config::{Backend, ConfigError, SearchSinkConfig};
 use crate::http::Server;
+
+/// Where a document written by the partial-update script keeps its change's LSN.
+pub const VERSION_FIELD: &str = "__tributary_version";
+
+/// The partial update of a change with unchanged TOASTed columns (see the module doc).
+/// `ctx.op` is `create` when there is no document: the unchanged columns are then unknown.
+const PARTIAL_UPDATE: &str = "\
+long held = ctx._source.containsKey(params.field) ? ((Number) ctx._source.get(params.field)).longValue() : (ctx._version == null ? -1L : ctx._version); \
+if (ctx.op != 'create' && params.version <= held) { ctx.op = 'noop'; return; } \
+Map kept = new HashMap(); \
+for (String f : params.unchanged) { if (ctx._source.containsKey(f)) { kept.put(f, ctx._source.get(f)); } } \
+ctx._source.clear(); ctx._source.putAll(params.doc); ctx._source.putAll(kept); \
+ctx._source.put(params.field, params.version);";
 
 /// A bulk request is sent when its body reaches this size (servers refuse 100 MB by default).
 const MAX_BULK_BYTES: usize = 8 * 1024 * 1024;
@@ -43,6 +70,9 @@ const NDJSON: &str = "application/x-ndjson";
 pub struct ElasticsearchSink {
     server: Server,
     template: String,
+    job: String,
+    /// Unchanged TOASTed values of rows the index held no document for.
+    left_out: LeftOut,
 }
 
 impl ElasticsearchSink {
@@ -58,6 +88,8 @@ impl ElasticsearchSink {
         Ok(ElasticsearchSink {
             server: Server::new(config.backend, conn, config.request_timeout)?,
             template: config.index_name.clone(),
+            job: config.name.clone(),
+            left_out: LeftOut::default(),
         })
     }
 
@@ -96,12 +128,23 @@ impl ElasticsearchSink {
         }
     }
 
-    async fn write_batch(&self, batch: &[SinkRecord]) -> Result<(), SinkError> {
+    async fn write_batch(&mut self, batch: &[SinkRecord]) -> Result<(), SinkError> {
         let mut bulk = Bulk::default();
         for r in batch {
             let index = self.index_name(&r.table)?;
-            let version = r.pos.change.0;
+            let version = r.offset.max(0) as u64;
             match &r.op {
+                SinkOp::Upsert {
+                    key,
+                    doc,
+                    unchanged,
+                    ..
+                } if !unchanged.is_empty() => {
+                    let id = crate::doc_id(r, key)?;
+                    bulk.partial(&index, &id, version, doc, unchanged);
+                    bulk.partials
+                        .push((bulk.actions - 1, r.table.clone(), unchanged.clone()));
+                }
                 SinkOp::Upsert { key, doc, .. } => {
                     bulk.action("index", &index, &crate::doc_id(r, key)?, version, Some(doc));
                 }
@@ -120,10 +163,25 @@ impl ElasticsearchSink {
         self.send_bulk(&mut bulk).await
     }
 
-    async fn send_bulk(&self, bulk: &mut Bulk) -> Result<(), SinkError> {
+    /// Sends the bulk request; counts the unchanged values of partial updates that
+    /// created their document (the index held no earlier copy of the row).
+    async fn send_bulk(&mut self, bulk: &mut Bulk) -> Result<(), SinkError> {
         if bulk.actions == 0 {
             return Ok(());
         }
+        let partials = std::mem::take(&mut bulk.partials);
+        let response = self.post_bulk(bulk).await?;
+        let items = response.get("items").and_then(Json::as_array);
+        for (i, table, unchanged) in partials {
+            let item = items.and_then(|items| items.get(i));
+            if item.and_then(|i| i.pointer("/update/result")) == Some(&json!("created")) {
+                self.left_out.record(&self.job, &table, &unchanged);
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_bulk(&self, bulk: &mut Bulk) -> Result<Json, SinkError> {
         let body = std::mem::take(&mut bulk.body);
         bulk.actions = 0;
         let url = self.server.url(&["_bulk"], &[]);
@@ -141,7 +199,8 @@ impl ElasticsearchSink {
                 answer.excerpt()
             )));
         };
-        check_bulk(self.server.name(), &response)
+        check_bulk(self.server.name(), &response)?;
+        Ok(response)
     }
 
     /// Removes every document of `index`. See the module doc for what this cannot promise.
@@ -186,6 +245,10 @@ impl ElasticsearchSink {
 }
 
 impl Sink for ElasticsearchSink {
+    fn values_left_out(&self) -> u64 {
+        self.left_out.total()
+    }
+
     fn write<'a>(
         &'a mut self,
         batch: &'a [SinkRecord],
@@ -200,9 +263,42 @@ impl Sink for ElasticsearchSink {
 struct Bulk {
     body: Vec<u8>,
     actions: usize,
+    /// Partial updates: their action's place in the request, table and unchanged columns.
+    partials: Vec<(usize, Arc<TableRef>, Vec<String>)>,
 }
 
 impl Bulk {
+    /// A scripted upsert keeping `unchanged` columns (see [`PARTIAL_UPDATE`]).
+    fn partial(
+        &mut self,
+        index: &str,
+        id: &str,
+        version: u64,
+        doc: &Map<String, Json>,
+        unchanged: &[String],
+    ) {
+        let meta = json!({"update": {"_index": index, "_id": id, "retry_on_conflict": 5}});
+        let _ = serde_json::to_writer(&mut self.body, &meta);
+        self.body.push(b'\n');
+        let update = json!({
+            "scripted_upsert": true,
+            "upsert": {},
+            "script": {
+                "lang": "painless",
+                "source": PARTIAL_UPDATE,
+                "params": {
+                    "doc": doc,
+                    "unchanged": unchanged,
+                    "version": version,
+                    "field": VERSION_FIELD,
+                },
+            },
+        });
+        let _ = serde_json::to_writer(&mut self.body, &update);
+        self.body.push(b'\n');
+        self.actions += 1;
+    }
+
     fn action(
         &mut self,
         action: &str,

@@ -8,8 +8,9 @@ use serde_json::json;
 use tributary_core::{Lsn, Position, RowKey};
 
 use super::*;
+use crate::testing::opensearch::OpenSearch;
 use crate::testing::{
-    RecordingServer, delete, doc, pos, reply, table, truncate, upsert, upsert_doc,
+    RecordingServer, delete, doc, pos, reply, table, truncate, upsert, upsert_doc, with_unchanged,
 };
 
 fn config(url: &str, extra: Json) -> SearchSinkConfig {
@@ -253,14 +254,33 @@ async fn check_names_the_field_to_fix() {
     assert_eq!(errors.0[0].field, "connection.url");
 }
 
-/// Writes, replays and truncates through a real Elasticsearch or OpenSearch at
-/// `TRIBUTARY_TEST_ELASTICSEARCH_URL`, reading documents back; skipped when it is not set.
+/// A real OpenSearch node: `TRIBUTARY_TEST_ELASTICSEARCH_URL` (e.g. an Elasticsearch of
+/// your own, without security), or a node of the test's own.
+fn real_server() -> (String, Option<OpenSearch>) {
+    match std::env::var("TRIBUTARY_TEST_ELASTICSEARCH_URL") {
+        Ok(url) => (url, None),
+        Err(_) => {
+            let node = OpenSearch::start();
+            (node.url.clone(), Some(node))
+        }
+    }
+}
+
+async fn get_json(url: &str) -> Json {
+    reqwest::Client::new()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json::<Json>()
+        .await
+        .unwrap()
+}
+
+/// Writes, replays and truncates through a real server, reading documents back.
 #[tokio::test]
 async fn a_real_server_keeps_the_newest_version() {
-    let Ok(url) = std::env::var("TRIBUTARY_TEST_ELASTICSEARCH_URL") else {
-        eprintln!("skipped: set TRIBUTARY_TEST_ELASTICSEARCH_URL to run against a real server");
-        return;
-    };
+    let (url, _node) = real_server();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -286,33 +306,123 @@ async fn a_real_server_keeps_the_newest_version() {
     sink.write(&[upsert(&t, 1, "old apple", pos(10, 10))], &[])
         .await
         .unwrap();
-    let http = reqwest::Client::new();
-    let get = |id: &str| {
-        let url = format!("{url}/{index}/_doc/{id}");
-        let http = http.clone();
-        async move {
-            http.get(url)
-                .send()
-                .await
-                .unwrap()
-                .json::<Json>()
-                .await
-                .unwrap()
-        }
-    };
+    let get = |id: &str| get_json_owned(format!("{url}/{index}/_doc/{id}"));
     let one = get("1").await;
     assert_eq!(one["_source"]["title"], json!("new apple"), "{one}");
     assert_eq!(one["_version"], json!(30));
     assert_eq!(get("2").await["found"], json!(false));
     sink.write(&[truncate(&t, pos(40, 40))], &[]).await.unwrap();
-    let count: Json = http
-        .get(format!("{url}/{index}/_count"))
+    let count = get_json(&format!("{url}/{index}/_count")).await;
+    assert_eq!(count["count"], json!(0), "{count}");
+    let _ = reqwest::Client::new()
+        .delete(format!("{url}/{index}"))
         .send()
-        .await
-        .unwrap()
-        .json()
+        .await;
+}
+
+async fn get_json_owned(url: String) -> Json {
+    get_json(&url).await
+}
+
+/// The TOAST scenario on a real node: a title-only update keeps the stored `tags`, in a
+/// batch of its own and twice in one batch; a replay of everything changes nothing; a row
+/// the index never held gets no `tags` and is counted.
+#[tokio::test]
+async fn unchanged_columns_keep_the_stored_value_on_a_real_server() {
+    let (url, _node) = real_server();
+    let mut sink =
+        ElasticsearchSink::new(&config(&url, json!({"index.name": "toast.{table}"}))).unwrap();
+    let t = table("public", "items");
+    let full = |id: i64, title: &str, p| {
+        upsert_doc(
+            &t,
+            RowKey(vec![("id".into(), json!(id))]),
+            doc(json!({"id": id, "title": title, "tags": [format!("long text of {id}")]})),
+            p,
+        )
+    };
+    let partial = |id: i64, title: &str, p| {
+        with_unchanged(
+            upsert_doc(
+                &t,
+                RowKey(vec![("id".into(), json!(id))]),
+                doc(json!({"id": id, "title": title, "tags": "placeholder"})),
+                p,
+            ),
+            &["tags"],
+        )
+    };
+    let first = [full(1, "one", pos(10, 10)), full(2, "two", pos(10, 11))];
+    let second = [partial(1, "one again", pos(20, 20))];
+    let third = [
+        partial(2, "two again", pos(30, 30)),
+        partial(2, "two thrice", pos(30, 31)),
+        partial(3, "never seen", pos(30, 32)),
+    ];
+    for batch in [&first[..], &second, &third] {
+        sink.write(batch, &[]).await.unwrap();
+    }
+    let source = |id: i64| {
+        let url = format!("{url}/toast.items/_doc/{id}");
+        async move {
+            let mut doc = get_json(&url).await["_source"].clone();
+            doc.as_object_mut().unwrap().remove(VERSION_FIELD);
+            doc
+        }
+    };
+    let expected = [
+        json!({"id": 1, "title": "one again", "tags": ["long text of 1"]}),
+        json!({"id": 2, "title": "two thrice", "tags": ["long text of 2"]}),
+        json!({"id": 3, "title": "never seen"}),
+    ];
+    for (id, want) in (1..=3).zip(&expected) {
+        assert_eq!(&source(id).await, want, "row {id}");
+    }
+    assert_eq!(sink.values_left_out(), 1);
+    // Replays of each batch, in order and out of order, change nothing.
+    for batch in [&third[..], &first, &second, &third] {
+        sink.write(batch, &[]).await.unwrap();
+    }
+    for (id, want) in (1..=3).zip(&expected) {
+        assert_eq!(&source(id).await, want, "row {id} after the replays");
+    }
+    // The next full write replaces the document, bookkeeping field included.
+    sink.write(&[full(1, "new", pos(40, 40))], &[])
         .await
         .unwrap();
-    assert_eq!(count["count"], json!(0), "{count}");
-    let _ = http.delete(format!("{url}/{index}")).send().await;
+    let one = get_json(&format!("{url}/toast.items/_doc/1")).await;
+    assert_eq!(
+        one["_source"],
+        json!({"id": 1, "title": "new", "tags": ["long text of 1"]})
+    );
+}
+
+/// A document the index's mapping refuses fails the write for good, naming the field.
+#[tokio::test]
+async fn a_mapping_error_on_a_real_server_is_definite_and_names_the_field() {
+    let (url, _node) = real_server();
+    let mut sink =
+        ElasticsearchSink::new(&config(&url, json!({"index.name": "mapping.{table}"}))).unwrap();
+    let t = table("public", "items");
+    let row = |id: i64, price: Json, p| {
+        upsert_doc(
+            &t,
+            RowKey(vec![("id".into(), json!(id))]),
+            doc(json!({"id": id, "price": price})),
+            p,
+        )
+    };
+    sink.write(&[row(1, json!(9.5), pos(10, 10))], &[])
+        .await
+        .unwrap();
+    let err = sink
+        .write(&[row(2, json!("not a number"), pos(11, 11))], &[])
+        .await
+        .unwrap_err();
+    let SinkError::Definite(message) = &err else {
+        panic!("{err:?}");
+    };
+    assert!(message.contains("[price]"), "{message}");
+    assert!(message.contains("mapper_parsing_exception"), "{message}");
+    assert!(message.contains("id \"2\""), "{message}");
 }

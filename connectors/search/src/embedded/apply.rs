@@ -2,8 +2,9 @@
 //!
 //! Changes are staged in the index's writer in batch order; each is compared first with
 //! the index's copy of its row: the newest live document (row or tombstone) with its id in
-//! the last commit, or an earlier change of this batch. The commit then makes the staged
-//! documents, the truncate floor and the job's offsets durable together.
+//! the last commit, or an earlier change of this batch. An upsert with unchanged TOASTed
+//! columns takes their values from that copy. The commit then makes the staged documents,
+//! the truncate floor and the job's offsets durable together.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -12,8 +13,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value as Json};
 use tantivy::query::RangeQuery;
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocSet, Searcher, TERMINATED, Term};
-use tributary_core::{Lsn, Position, RowSchema};
+use tantivy::schema::Value as _;
+use tantivy::{DocAddress, DocSet, Searcher, TERMINATED, TantivyDocument, Term};
+use tributary_core::{LeftOut, Lsn, Position, RowSchema, TableRef};
 
 use super::fields::{CHANGE, COMMIT, Fields};
 use super::{EmbeddedIndex, IndexError, IndexState};
@@ -21,6 +23,7 @@ use super::{EmbeddedIndex, IndexError, IndexState};
 /// A record reduced to what the index needs, owned so it can move to a blocking thread.
 pub(crate) struct Change {
     pub index: String,
+    pub table: Arc<TableRef>,
     pub id: String,
     pub pos: Position,
     pub op: Op,
@@ -30,6 +33,8 @@ pub(crate) enum Op {
     Upsert {
         doc: Map<String, Json>,
         schema: Arc<RowSchema>,
+        /// Unchanged TOASTed columns, kept from the index's copy of the row.
+        unchanged: Vec<String>,
     },
     Delete,
     Truncate,
@@ -57,22 +62,45 @@ pub(crate) fn ensure_writer(
     Ok(())
 }
 
+/// Where the index's copy of a row is.
+#[derive(Clone, Copy)]
+enum Copy {
+    /// An earlier change of this batch (its index in the batch).
+    Pending(Position, usize),
+    /// The last commit.
+    Stored(Position, DocAddress),
+}
+
+impl Copy {
+    fn pos(self) -> Position {
+        match self {
+            Copy::Pending(p, _) | Copy::Stored(p, _) => p,
+        }
+    }
+}
+
 /// Stages one index's changes in its writer, in order, skipping what is older than the
 /// index's copy. Raises the floor in `state.committed`'s successor (see [`commit`]).
+/// Unchanged values the index has no copy of are left out and recorded in `left_out`.
 pub(crate) fn apply(
     index: &EmbeddedIndex,
     state: &mut IndexState,
     changes: &[Change],
+    job: &str,
+    left_out: &mut LeftOut,
 ) -> Result<(), IndexError> {
     let err = |e| IndexError::tantivy(&index.name, e);
     let fields = &index.fields;
     let searcher = index.reader.searcher();
     let mut floor = state.staged_floor.or(state.committed.floor());
-    let mut pending: HashMap<&str, Position> = HashMap::new();
+    let mut pending: HashMap<&str, Copy> = HashMap::new();
+    // Documents completed from the index's copy, by batch index, for later changes of the
+    // same row in this batch.
+    let mut merged: HashMap<usize, Map<String, Json>> = HashMap::new();
     let Some(writer) = state.writer.as_mut() else {
         return Ok(());
     };
-    for c in changes {
+    for (at, c) in changes.iter().enumerate() {
         if let Op::Truncate = c.op {
             if floor.is_some_and(|f| c.pos <= f) {
                 continue;
@@ -91,19 +119,39 @@ pub(crate) fn apply(
             continue;
         }
         let current = match pending.get(c.id.as_str()) {
-            Some(&p) => Some(p),
-            None => stored_position(&searcher, fields, &c.id).map_err(err)?,
+            Some(&copy) => Some(copy),
+            None => stored_copy(&searcher, fields, &c.id).map_err(err)?,
         };
-        if current.is_some_and(|p| c.pos < p) {
+        if current.is_some_and(|copy| c.pos < copy.pos()) {
             continue;
         }
         let doc = match &c.op {
-            Op::Upsert { doc, .. } => fields.document(&c.id, c.pos, doc),
+            Op::Upsert { doc, unchanged, .. } if unchanged.is_empty() => {
+                fields.document(&c.id, c.pos, doc)
+            }
+            Op::Upsert { doc, unchanged, .. } => {
+                let earlier = match current {
+                    Some(Copy::Pending(_, i)) => match (merged.get(&i), &changes[i].op) {
+                        (Some(doc), _) | (None, Op::Upsert { doc, .. }) => Some(doc.clone()),
+                        _ => None,
+                    },
+                    Some(Copy::Stored(_, address)) => {
+                        stored_row(&searcher, fields, address).map_err(err)?
+                    }
+                    None => None,
+                };
+                let mut full = doc.clone();
+                let missing = tributary_core::unavailable::keep(&mut full, unchanged, earlier);
+                left_out.record(job, &c.table, &missing);
+                let document = fields.document(&c.id, c.pos, &full);
+                merged.insert(at, full);
+                document
+            }
             _ => fields.tombstone(&c.id, c.pos),
         };
         writer.delete_term(Term::from_field_text(fields.id, &c.id));
         writer.add_document(doc).map_err(err)?;
-        pending.insert(&c.id, c.pos);
+        pending.insert(&c.id, Copy::Pending(c.pos, at));
     }
     if floor != state.committed.floor() {
         state.staged_floor = floor;
@@ -137,15 +185,24 @@ pub(crate) fn commit(
     Ok(())
 }
 
-/// The position of the newest live document (row or tombstone) with this id.
-fn stored_position(
+/// The row a stored document holds (`None` for a tombstone).
+fn stored_row(
     searcher: &Searcher,
     fields: &Fields,
-    id: &str,
-) -> tantivy::Result<Option<Position>> {
+    address: DocAddress,
+) -> tantivy::Result<Option<Map<String, Json>>> {
+    let doc: TantivyDocument = searcher.doc(address)?;
+    Ok(doc
+        .get_first(fields.doc)
+        .and_then(|v| v.as_str())
+        .and_then(|text| serde_json::from_str(text).ok()))
+}
+
+/// The position and address of the newest live document (row or tombstone) with this id.
+fn stored_copy(searcher: &Searcher, fields: &Fields, id: &str) -> tantivy::Result<Option<Copy>> {
     let term = Term::from_field_text(fields.id, id);
-    let mut newest: Option<Position> = None;
-    for segment in searcher.segment_readers() {
+    let mut newest: Option<(Position, DocAddress)> = None;
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
         let Some(mut postings) = segment
             .inverted_index(fields.id)?
             .read_postings(&term, IndexRecordOption::Basic)?
@@ -161,10 +218,12 @@ fn stored_position(
                 && let (Some(c), Some(x)) = (commit.first(doc), change.first(doc))
             {
                 let pos = Position::new(Lsn(c), Lsn(x));
-                newest = Some(newest.map_or(pos, |n| n.max(pos)));
+                if newest.is_none_or(|(n, _)| n < pos) {
+                    newest = Some((pos, DocAddress::new(ord as u32, doc)));
+                }
             }
             doc = postings.advance();
         }
     }
-    Ok(newest)
+    Ok(newest.map(|(pos, address)| Copy::Stored(pos, address)))
 }

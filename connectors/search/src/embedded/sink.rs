@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tributary_core::sink::{BoxFuture, expand_template};
-use tributary_core::{PartitionOffset, Sink, SinkError, SinkOp, SinkRecord};
+use tributary_core::{LeftOut, PartitionOffset, Sink, SinkError, SinkOp, SinkRecord};
 
 use super::apply::{Change, Op, apply, commit, ensure_writer};
 use super::payload::{min_offsets, to_list};
@@ -55,6 +55,8 @@ struct Core {
     claimed: BTreeMap<String, Claimed>,
     /// How often an untouched index is committed to advance its offsets.
     refresh: Duration,
+    /// Unchanged TOASTed values no index held a copy of.
+    left_out: LeftOut,
     /// Tests: stop a write (as a crash would) before committing its n-th index.
     #[cfg(test)]
     crash_before_commit: Option<usize>,
@@ -81,6 +83,7 @@ impl TantivySink {
             offsets: BTreeMap::new(),
             claimed: BTreeMap::new(),
             refresh: PAYLOAD_REFRESH,
+            left_out: LeftOut::default(),
             #[cfg(test)]
             crash_before_commit: None,
         };
@@ -106,11 +109,17 @@ impl TantivySink {
             .map(|r| {
                 let index = expand_template(&self.template, &r.table, None);
                 let (id, op) = match &r.op {
-                    SinkOp::Upsert { key, doc, schema } => (
+                    SinkOp::Upsert {
+                        key,
+                        doc,
+                        schema,
+                        unchanged,
+                    } => (
                         crate::doc_id(r, key)?,
                         Op::Upsert {
                             doc: doc.clone(),
                             schema: schema.clone(),
+                            unchanged: unchanged.clone(),
                         },
                     ),
                     SinkOp::Delete { key } => (crate::doc_id(r, key)?, Op::Delete),
@@ -118,6 +127,7 @@ impl TantivySink {
                 };
                 Ok(Change {
                     index,
+                    table: r.table.clone(),
                     id,
                     pos: r.pos,
                     op,
@@ -140,18 +150,23 @@ impl TantivySink {
     #[cfg(test)]
     pub(crate) fn stage_without_commit(&self, batch: &[SinkRecord]) -> Result<(), SinkError> {
         let changes = self.prepare(batch)?;
-        let mut core = self.core();
+        let mut guard = self.core();
+        let core = &mut *guard;
         for (name, changes) in group(changes) {
             let index = core.claim_named(&name, &changes)?;
             let mut state = index.lock();
             ensure_writer(core.token, core.writer_memory, &index, &mut state)?;
-            apply(&index, &mut state, &changes)?;
+            apply(&index, &mut state, &changes, &core.job, &mut core.left_out)?;
         }
         Ok(())
     }
 }
 
 impl Sink for TantivySink {
+    fn values_left_out(&self) -> u64 {
+        self.core().left_out.total()
+    }
+
     fn stored_offsets(&self) -> Option<Vec<PartitionOffset>> {
         let core = self.core();
         core.claimed
@@ -312,7 +327,7 @@ impl Core {
             let mut state = index.lock();
             let result =
                 ensure_writer(self.token, self.writer_memory, index, &mut state).and_then(|()| {
-                    apply(index, &mut state, changes)?;
+                    apply(index, &mut state, changes, &self.job, &mut self.left_out)?;
                     commit(index, &mut state, &self.job, &current)
                 });
             if let Err(e) = result {

@@ -58,6 +58,9 @@ pub(crate) enum Task {
     Add {
         uid: String,
         docs: Vec<Map<String, Json>>,
+        /// Documents lacking unchanged TOASTed columns: sent as a partial update (`PUT`),
+        /// which keeps the fields they lack.
+        partial: bool,
     },
     Delete {
         uid: String,
@@ -138,7 +141,13 @@ impl MeilisearchSink {
         for r in batch {
             let uid = self.uid(&r.table)?;
             match &r.op {
-                SinkOp::Upsert { key, doc, .. } => {
+                SinkOp::Upsert {
+                    key,
+                    doc,
+                    unchanged,
+                    ..
+                } => {
+                    let partial = !unchanged.is_empty();
                     let id = crate::doc_id(r, key)?;
                     let mid = meili_id(&id);
                     let mut doc = doc.clone();
@@ -148,8 +157,14 @@ impl MeilisearchSink {
                     doc.insert("_id".into(), Json::String(mid.clone()));
                     doc.insert("__pos".into(), Json::String(r.pos.to_hex()));
                     match tasks.last_mut() {
-                        Some(Task::Add { uid: u, docs }) if *u == uid => match at.get(&mid) {
-                            // The later change of a key in one payload replaces the earlier.
+                        Some(Task::Add {
+                            uid: u,
+                            docs,
+                            partial: p,
+                        }) if *u == uid && *p == partial => match at.get(&mid) {
+                            // The later change of a key in one payload replaces the earlier,
+                            // or, partial, overwrites the fields it has.
+                            Some(&i) if partial => docs[i].extend(doc),
                             Some(&i) => docs[i] = doc,
                             None => {
                                 at.insert(mid, docs.len());
@@ -162,6 +177,7 @@ impl MeilisearchSink {
                             tasks.push(Task::Add {
                                 uid,
                                 docs: vec![doc],
+                                partial,
                             });
                         }
                     }
@@ -194,8 +210,8 @@ impl MeilisearchSink {
 
     async fn enqueue(&self, task: &Task) -> Result<u64, SinkError> {
         let (method, url, body, what) = match task {
-            Task::Add { uid, docs } => (
-                Method::POST,
+            Task::Add { uid, docs, partial } => (
+                if *partial { Method::PUT } else { Method::POST },
                 self.server
                     .url(&["indexes", uid, "documents"], &[("primaryKey", "_id")]),
                 Some(serde_json::to_vec(docs).unwrap_or_default()),

@@ -7,7 +7,9 @@ use super::*;
 
 fn upsert(op: &SinkOp) -> (&RowKey, serde_json::Value, &tributary_core::RowSchema) {
     match op {
-        SinkOp::Upsert { key, doc, schema } => (key, json!(doc), schema),
+        SinkOp::Upsert {
+            key, doc, schema, ..
+        } => (key, json!(doc), schema),
         other => panic!("not an upsert: {other:?}"),
     }
 }
