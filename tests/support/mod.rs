@@ -8,6 +8,7 @@ pub mod broker;
 pub mod capture;
 pub mod daemon;
 pub mod kafka;
+pub mod opensearch;
 pub mod pg;
 pub mod redis;
 pub mod slot;
