@@ -17,7 +17,8 @@ use support::kafka::Broker;
 use support::pg::PgCluster;
 use support::redis::RedisServer;
 use support::sync::{
-    CATCH_UP, TABLE_DDL, Workload, cache_converges, cache_diff, index_diff, sql_writer, table_rows,
+    CATCH_UP, TABLE_DDL, Workload, cache_converges, cache_diff, committed, index_diff, sql_writer,
+    table_rows,
 };
 use support::wait_for;
 
@@ -40,18 +41,6 @@ fn sinks(redis_url: &str) -> [serde_json::Value; 2] {
             "batch.max.wait.ms": "50",
         }}),
     ]
-}
-
-/// The sum of a sink's committed offsets (`GET …/offsets`).
-fn committed(api: &str, name: &str) -> i64 {
-    let r = get(api, &path(name, "/offsets"));
-    assert_eq!(r.status, 200, "{r:?}");
-    r.json()["offsets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["offset"]["kafka_offset"].as_i64().unwrap_or(0))
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread")]

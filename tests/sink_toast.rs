@@ -16,6 +16,7 @@ use support::kafka::Broker;
 use support::opensearch::OpenSearch;
 use support::pg::PgCluster;
 use support::redis::{Redis, RedisServer};
+use support::sync::committed;
 
 const T: Duration = Duration::from_secs(60);
 const ROWS: i32 = 5;
@@ -149,18 +150,6 @@ async fn converge(
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-}
-
-/// The sum of a sink's committed offsets.
-fn committed(api: &str, name: &str) -> i64 {
-    let r = get(api, &path(name, "/offsets"));
-    assert_eq!(r.status, 200, "{r:?}");
-    r.json()["offsets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|o| o["offset"]["kafka_offset"].as_i64().unwrap_or(0))
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread")]

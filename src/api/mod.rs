@@ -87,6 +87,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .routes(routes!(plugins::validate))
         .routes(routes!(sinks::list))
         .routes(routes!(sinks::search))
+        .routes(routes!(sinks::delete_index))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::health))
         .routes(routes!(ops::live))

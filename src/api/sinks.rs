@@ -182,6 +182,24 @@ pub async fn list(State(api): State<Arc<ApiState>>) -> Result<Json<Value>, ApiEr
     Ok(Json(serde_json::to_value(list).unwrap_or_default()))
 }
 
+/// Deletes an embedded index and its files. Refused (409) while a job writes it: stop the
+/// job first. To fill it again, reset that job's offsets so it replays its topics.
+#[utoipa::path(delete, path = "/indexes/{name}", tag = "indexes",
+    params(("name" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn delete_index(
+    State(api): State<Arc<ApiState>>,
+    Segment(name): Segment,
+) -> Result<StatusCode, ApiError> {
+    let indexes = api.shared.indexes.clone();
+    tokio::task::spawn_blocking(move || indexes.delete(&name))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(query_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Searches an embedded index; answers `{total, hits: [{_id, _score, _source}]}`.
 #[utoipa::path(get, path = "/indexes/{name}/search", tag = "indexes",
     params(("name" = String, Path),

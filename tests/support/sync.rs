@@ -228,6 +228,18 @@ pub fn index_diff(
     })
 }
 
+/// The sum of a sink's committed offsets (`GET …/offsets`).
+pub fn committed(api: &str, name: &str) -> i64 {
+    let r = get(api, &super::api::connector_path(name, "/offsets"));
+    assert_eq!(r.status, 200, "{r:?}");
+    r.json()["offsets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["offset"]["kafka_offset"].as_i64().unwrap_or(0))
+        .sum()
+}
+
 /// How long sinks get to catch up after the stream ends.
 pub const CATCH_UP: Duration = Duration::from_secs(180);
 

@@ -128,8 +128,8 @@ pub fn set_stored_offsets(
         return Ok(());
     }
     let registry = match &config.index_dir {
-        Some(dir) if dir != indexes.dir() => IndexRegistry::open(dir)?,
-        _ => indexes.clone(),
+        Some(dir) => indexes.at(dir)?,
+        None => indexes.clone(),
     };
     if offsets.is_empty() {
         registry.forget_job(job)?;
@@ -144,9 +144,7 @@ fn registry_for(
     indexes: &Arc<IndexRegistry>,
 ) -> Result<Arc<IndexRegistry>, SinkError> {
     match &config.index_dir {
-        Some(dir) if config.backend == Backend::Tantivy && dir != indexes.dir() => {
-            Ok(IndexRegistry::open(dir)?)
-        }
+        Some(dir) if config.backend == Backend::Tantivy => Ok(indexes.at(dir)?),
         _ => Ok(indexes.clone()),
     }
 }

@@ -177,7 +177,10 @@ impl JobSettings {
                 s.batch_max_wait = Duration::from_millis(batch_ms);
                 s.retry_max = Duration::from_millis(retry_max_ms).max(s.retry_initial);
                 s.fields = fields;
-                if let Some(p) = props.get("unavailable.value.placeholder") {
+                if let Some(p) = props
+                    .get("unavailable.value.placeholder")
+                    .filter(|p| !p.is_empty())
+                {
                     s.unavailable = Unavailable::new(p);
                 }
                 Ok(s)

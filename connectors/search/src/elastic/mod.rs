@@ -18,7 +18,8 @@
 //! reaches the delete again. A truncate is `_delete_by_query` with `match_all` after a
 //! `_refresh` (so documents of the same batch are seen): Elasticsearch keeps no truncate
 //! floor, so an insert older than the truncate, replayed later, is indexed again until the
-//! replay passes the truncate. Documents are the rows as they are (no bookkeeping fields).
+//! replay passes the truncate. Documents are the rows as they are (no bookkeeping fields,
+//! but for the partial updates below).
 //!
 //! An update that left TOASTed columns unchanged (their values are not in the event) is a
 //! scripted `update` instead: `_update` cannot take an external version, so the script
@@ -33,13 +34,13 @@
 //! No refresh is forced per batch: the server refreshes on its own schedule
 //! (`index.refresh_interval`, 1 s by default). OpenSearch speaks the same wire format.
 //!
-//! Tests run against a recording server in the test; set `TRIBUTARY_TEST_ELASTICSEARCH_URL`
-//! (e.g. `http://127.0.0.1:9200`, an Elasticsearch or OpenSearch without security) to also
-//! write to and read back from a real server.
+//! Tests run against a real OpenSearch node of their own (`scripts/opensearch.sh`), or the
+//! Elasticsearch at `TRIBUTARY_TEST_ELASTICSEARCH_URL` (without security), and against a
+//! recording server for what only Elasticsearch answers, auth headers and retries.
 
-use reqwest::Method;
 use std::sync::Arc;
 
+use reqwest::Method;
 use serde_json::{Map, Value as Json, json};
 use tributary_core::sink::{BoxFuture, expand_template};
 use tributary_core::{LeftOut, PartitionOffset, Sink, SinkError, SinkOp, SinkRecord, TableRef};
@@ -47,7 +48,7 @@ use tributary_core::{LeftOut, PartitionOffset, Sink, SinkError, SinkOp, SinkReco
 use crate::config::{Backend, ConfigError, SearchSinkConfig};
 use crate::http::Server;
 
-/// Where a document written by the partial-update script keeps its change's LSN.
+/// Where a document written by the partial-update script keeps its record's offset.
 pub const VERSION_FIELD: &str = "__tributary_version";
 
 /// The partial update of a change with unchanged TOASTed columns (see the module doc).

@@ -426,3 +426,113 @@ async fn a_mapping_error_on_a_real_server_is_definite_and_names_the_field() {
     assert!(message.contains("mapper_parsing_exception"), "{message}");
     assert!(message.contains("id \"2\""), "{message}");
 }
+
+/// A closed index refuses every write until someone opens it: definite, naming the index.
+#[tokio::test]
+async fn a_closed_index_on_a_real_server_is_definite() {
+    let (url, _node) = real_server();
+    let mut sink =
+        ElasticsearchSink::new(&config(&url, json!({"index.name": "closed.{table}"}))).unwrap();
+    let t = table("public", "items");
+    sink.write(&[upsert(&t, 1, "apple", pos(10, 10))], &[])
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let closed = http
+        .post(format!("{url}/closed.items/_close"))
+        .send()
+        .await
+        .unwrap();
+    assert!(closed.status().is_success(), "{closed:?}");
+    let err = sink
+        .write(&[upsert(&t, 2, "pear", pos(11, 11))], &[])
+        .await
+        .unwrap_err();
+    let SinkError::Definite(message) = &err else {
+        panic!("{err:?}");
+    };
+    assert!(message.contains("closed"), "{message}");
+    assert!(message.contains("closed.items"), "{message}");
+}
+
+/// A node whose write queue is full rejects bulk requests (429 or per-item
+/// `rejected_execution`): the sink reports that as transient, and each batch written again
+/// until accepted lands whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_rejections_of_a_full_write_queue_are_transient() {
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    let node =
+        OpenSearch::start_with(&["thread_pool.write.size=1", "thread_pool.write.queue_size=1"]);
+    let url = node.url.clone();
+    // Built first: it installs the TLS crypto provider the other clients need.
+    let mut sink =
+        ElasticsearchSink::new(&config(&url, json!({"index.name": "queue.{table}"}))).unwrap();
+    // Other writers keep the queue full until the sink has been rejected.
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood: Vec<_> = (0..8)
+        .map(|n| {
+            let (url, stop) = (url.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut body = String::new();
+                for i in 0..500 {
+                    body.push_str(&format!(
+                        "{{\"index\":{{\"_index\":\"flood\",\"_id\":\"{n}-{i}\"}}}}\n{{\"n\":{i}}}\n"
+                    ));
+                }
+                let http = reqwest::Client::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = http
+                        .post(format!("{url}/_bulk"))
+                        .header("content-type", "application/x-ndjson")
+                        .body(body.clone())
+                        .send()
+                        .await;
+                }
+            })
+        })
+        .collect();
+    let t = table("public", "items");
+    let (mut transient, mut batches) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while transient == 0 || batches < 5 {
+        assert!(Instant::now() < deadline, "the sink was never rejected");
+        let batch: Vec<SinkRecord> = (1..=20)
+            .map(|i| {
+                let id = batches * 20 + i;
+                upsert(&t, id, &format!("row {id}"), pos(10, id as u64))
+            })
+            .collect();
+        loop {
+            match sink.write(&batch, &[]).await {
+                Ok(()) => break,
+                Err(SinkError::Transient(m)) => {
+                    assert!(m.contains("rejected_execution") || m.contains("429"), "{m}");
+                    transient += 1;
+                }
+                Err(e) => panic!("a full queue is not definite: {e:?}"),
+            }
+            assert!(Instant::now() < deadline, "batch {batches} never accepted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        batches += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for f in flood {
+        f.await.unwrap();
+    }
+    let http = reqwest::Client::new();
+    let refreshed = http
+        .post(format!("{url}/queue.items/_refresh"))
+        .send()
+        .await
+        .unwrap();
+    assert!(refreshed.status().is_success());
+    let count = get_json(&format!("{url}/queue.items/_count")).await;
+    assert_eq!(
+        count["count"],
+        json!(batches * 20),
+        "{count}; rejected {transient} times"
+    );
+}

@@ -177,6 +177,9 @@ impl EmbeddedIndex {
 pub struct IndexRegistry {
     dir: PathBuf,
     indexes: RwLock<BTreeMap<String, Arc<EmbeddedIndex>>>,
+    /// Registries of other directories (jobs' own `index.dir`), opened once through this
+    /// one: the API serves their indexes too, and no two registries write one directory.
+    others: Mutex<BTreeMap<PathBuf, Arc<IndexRegistry>>>,
 }
 
 impl std::fmt::Debug for IndexRegistry {
@@ -224,7 +227,49 @@ impl IndexRegistry {
         Ok(Arc::new(IndexRegistry {
             dir,
             indexes: RwLock::new(indexes),
+            others: Mutex::new(BTreeMap::new()),
         }))
+    }
+
+    /// The registry of `dir`: this one, or another opened (once) through this one.
+    pub fn at(self: &Arc<Self>, dir: &Path) -> Result<Arc<IndexRegistry>, IndexError> {
+        if dir == self.dir {
+            return Ok(self.clone());
+        }
+        let mut others = self.others.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = others.get(dir) {
+            return Ok(r.clone());
+        }
+        let registry = IndexRegistry::open(dir)?;
+        others.insert(dir.to_path_buf(), registry.clone());
+        Ok(registry)
+    }
+
+    /// This registry and those of other directories opened through it.
+    pub(crate) fn every(self: &Arc<Self>) -> Vec<Arc<IndexRegistry>> {
+        let others = self.others.lock().unwrap_or_else(|p| p.into_inner());
+        std::iter::once(self.clone())
+            .chain(others.values().cloned())
+            .collect()
+    }
+
+    /// Removes the index `name` and its files. Refused while a job writes it.
+    pub(crate) fn remove(&self, name: &str) -> Result<bool, IndexError> {
+        let mut indexes = self.indexes.write().unwrap_or_else(|p| p.into_inner());
+        let Some(index) = indexes.get(name) else {
+            return Ok(false);
+        };
+        if let Some((job, _)) = &index.lock().owner {
+            return Err(IndexError::Busy {
+                index: name.to_string(),
+                owner: job.clone(),
+            });
+        }
+        let path = self.dir.join(encode_dir_name(name)?);
+        indexes.remove(name);
+        std::fs::remove_dir_all(&path).map_err(|source| IndexError::Dir { path, source })?;
+        tracing::info!(index = %name, "deleted embedded index");
+        Ok(true)
     }
 
     /// The directory the indexes live in.

@@ -6,6 +6,8 @@
 //! `__extra`, the text of columns without a field of their own). An empty query or `*`
 //! matches every document. Tombstones of deleted rows are never returned or counted.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 use tantivy::collector::{Count, TopDocs};
@@ -14,7 +16,7 @@ use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{Searcher, TantivyDocument, Term};
 use tributary_core::FieldKind;
 
-use super::{EmbeddedIndex, IndexRegistry};
+use super::{EmbeddedIndex, IndexError, IndexRegistry};
 
 /// The most hits one search returns.
 pub const MAX_LIMIT: usize = 10_000;
@@ -67,6 +69,8 @@ pub enum QueryError {
     BadQuery { query: String, reason: String },
     #[error("index {index:?} cannot be searched: {reason}")]
     Index { index: String, reason: String },
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl QueryError {
@@ -76,6 +80,7 @@ impl QueryError {
             QueryError::NotFound(_) => 404,
             QueryError::BadQuery { .. } => 400,
             QueryError::Index { .. } => 500,
+            QueryError::Busy(_) => 409,
         }
     }
 }
@@ -189,27 +194,56 @@ impl EmbeddedIndex {
 
 impl IndexRegistry {
     /// Every index with its live document count, sorted by name.
-    pub fn list(&self) -> Result<Vec<IndexInfo>, QueryError> {
-        self.all().iter().map(|i| i.info()).collect()
+    pub fn list(self: &Arc<Self>) -> Result<Vec<IndexInfo>, QueryError> {
+        let mut all = Vec::new();
+        for registry in self.every() {
+            for index in registry.all() {
+                all.push(index.info()?);
+            }
+        }
+        Ok(all)
+    }
+
+    /// The index `name`, in this registry or one opened through it (a job's `index.dir`).
+    fn find(self: &Arc<Self>, name: &str) -> Result<Arc<EmbeddedIndex>, QueryError> {
+        self.every()
+            .iter()
+            .find_map(|r| r.get(name))
+            .ok_or_else(|| QueryError::NotFound(name.to_string()))
     }
 
     /// One index's description.
-    pub fn info(&self, index: &str) -> Result<IndexInfo, QueryError> {
-        self.get(index)
-            .ok_or_else(|| QueryError::NotFound(index.to_string()))?
-            .info()
+    pub fn info(self: &Arc<Self>, index: &str) -> Result<IndexInfo, QueryError> {
+        self.find(index)?.info()
+    }
+
+    /// Deletes the index `name` and its files (`DELETE /indexes/{name}`); refused while a
+    /// job writes it. Blocking (it removes files).
+    pub fn delete(self: &Arc<Self>, name: &str) -> Result<(), QueryError> {
+        for registry in self.every() {
+            match registry.remove(name) {
+                Ok(true) => return Ok(()),
+                Ok(false) => continue,
+                Err(e @ IndexError::Busy { .. }) => return Err(QueryError::Busy(e.to_string())),
+                Err(e) => {
+                    return Err(QueryError::Index {
+                        index: name.to_string(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        Err(QueryError::NotFound(name.to_string()))
     }
 
     /// The best `limit` live documents of `index` matching `query` (at most [`MAX_LIMIT`]),
     /// as of the last commit. Blocking (it reads the index): call it from a blocking task.
     pub fn search(
-        &self,
+        self: &Arc<Self>,
         index: &str,
         query: &str,
         limit: usize,
     ) -> Result<SearchResults, QueryError> {
-        self.get(index)
-            .ok_or_else(|| QueryError::NotFound(index.to_string()))?
-            .search(query, limit)
+        self.find(index)?.search(query, limit)
     }
 }

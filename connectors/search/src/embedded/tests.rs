@@ -1,6 +1,7 @@
 //! The embedded sink against real tantivy indexes in temporary directories.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value as Json, json};
 use tributary_core::{PartitionOffset, RowKey, Sink, SinkError};
@@ -27,7 +28,10 @@ pub(super) fn offsets(list: &[(&str, i32, i64)]) -> Vec<PartitionOffset> {
 }
 
 /// Every live document of an index, by id.
-pub(super) fn live(registry: &IndexRegistry, index: &str) -> BTreeMap<String, Map<String, Json>> {
+pub(super) fn live(
+    registry: &Arc<IndexRegistry>,
+    index: &str,
+) -> BTreeMap<String, Map<String, Json>> {
     let results = registry.search(index, "*", MAX).unwrap();
     assert_eq!(results.total as usize, results.hits.len());
     results.hits.into_iter().map(|h| (h.id, h.doc)).collect()
@@ -35,7 +39,7 @@ pub(super) fn live(registry: &IndexRegistry, index: &str) -> BTreeMap<String, Ma
 
 const MAX: usize = 10_000;
 
-fn ids(registry: &IndexRegistry, index: &str, query: &str) -> Vec<String> {
+fn ids(registry: &Arc<IndexRegistry>, index: &str, query: &str) -> Vec<String> {
     let mut ids: Vec<String> = registry
         .search(index, query, MAX)
         .unwrap()
@@ -548,4 +552,38 @@ async fn unchanged_columns_keep_the_indexed_value_and_stay_searchable() {
     ];
     sink.write(&replay, &at(6)).await.unwrap();
     assert_eq!(live(&registry, "public.items"), docs);
+}
+
+#[tokio::test]
+async fn indexes_of_another_dir_are_served_and_deleted_through_the_daemons_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let own = tempfile::tempdir().unwrap();
+    let registry = IndexRegistry::open(dir.path()).unwrap();
+    let other = registry.at(own.path()).unwrap();
+    assert!(
+        Arc::ptr_eq(&other, &registry.at(own.path()).unwrap()),
+        "opened once"
+    );
+    assert!(Arc::ptr_eq(&registry, &registry.at(dir.path()).unwrap()));
+    let mut sink = TantivySink::open(&config("job"), other.clone()).unwrap();
+    let items = table("public", "items");
+    sink.write(
+        &[upsert(&items, 1, "red apple", pos(10, 10))],
+        &offsets(&[("cdc.public.items", 0, 1)]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ids(&registry, "public.items", "apple"), ["1"]);
+    assert_eq!(registry.list().unwrap().len(), 1);
+    let busy = registry.delete("public.items").unwrap_err();
+    assert_eq!(busy.http_status(), 409, "{busy}");
+    assert!(busy.to_string().contains("job"), "{busy}");
+    drop(sink);
+    registry.delete("public.items").unwrap();
+    assert_eq!(registry.list().unwrap(), []);
+    assert_eq!(std::fs::read_dir(own.path()).unwrap().count(), 0);
+    assert_eq!(
+        registry.delete("public.items").unwrap_err().http_status(),
+        404
+    );
 }

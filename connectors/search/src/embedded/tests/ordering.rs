@@ -88,7 +88,7 @@ fn expected(seen: &[SinkRecord]) -> BTreeMap<String, Map<String, Json>> {
         .collect()
 }
 
-fn check(registry: &IndexRegistry, seen: &[SinkRecord], step: &str) {
+fn check(registry: &std::sync::Arc<IndexRegistry>, seen: &[SinkRecord], step: &str) {
     let want = expected(seen);
     let have = if registry.names().is_empty() {
         BTreeMap::new()
@@ -124,7 +124,7 @@ fn check(registry: &IndexRegistry, seen: &[SinkRecord], step: &str) {
 
 async fn feed(
     sink: &mut TantivySink,
-    registry: &IndexRegistry,
+    registry: &std::sync::Arc<IndexRegistry>,
     records: &[SinkRecord],
     size: usize,
     seen: &mut Vec<SinkRecord>,
