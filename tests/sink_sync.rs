@@ -1,10 +1,13 @@
-//! The sink jobs keep a Redis cache and the embedded search index equal to the table:
-//! a snapshot, then a stream of 50,000 inserts, updates and deletes, with the daemon killed
-//! (-9) twice while it streams and started again. Afterwards the cache equals the table
-//! key by key, every live row is found by a search for its text and no deleted row is.
-//! Then, right after a third kill -9, both jobs replay their topic from the beginning
+//! The sink jobs keep a Redis cache, the embedded search index and an OpenSearch index
+//! equal to the table: a snapshot, then a stream of 50,000 inserts, updates and deletes,
+//! with the daemon killed (-9) twice while it streams and started again. Afterwards the
+//! cache equals the table key by key, every live row is found by a search for its text and
+//! no deleted row is, and OpenSearch holds every row as it is and no deleted one.
+//! Then, right after a third kill -9, the jobs replay their topic from the beginning
 //! (offsets reset), and while they do, no cache entry and no document ever goes back to an
-//! older value.
+//! older value. (OpenSearch forgets a delete's version after `index.gc_deletes`, 60 s, so
+//! a replayed insert of a deleted row may show until the replay reaches its delete: its
+//! deleted rows are checked once the replay is done.)
 
 mod support;
 
@@ -14,11 +17,12 @@ use serde_json::json;
 use support::api::{connector_path as path, delete, get, post, put, wait_status};
 use support::daemon::{Daemon, DaemonOptions};
 use support::kafka::Broker;
+use support::opensearch::OpenSearch;
 use support::pg::PgCluster;
 use support::redis::RedisServer;
 use support::sync::{
-    CATCH_UP, TABLE_DDL, Workload, cache_converges, cache_diff, committed, index_diff, sql_writer,
-    table_rows,
+    CATCH_UP, TABLE_DDL, Workload, cache_converges, cache_diff, committed, index_diff,
+    opensearch_diff, sql_writer, table_rows,
 };
 use support::wait_for;
 
@@ -26,8 +30,9 @@ const T: Duration = Duration::from_secs(60);
 const CHANGES: usize = 50_000;
 const PER_TX: usize = 50;
 const SNAPSHOT_TXS: usize = 20;
+const SINKS: [&str; 3] = ["cache", "search", "opensearch"];
 
-fn sinks(redis_url: &str) -> [serde_json::Value; 2] {
+fn sinks(redis_url: &str, opensearch_url: &str) -> [serde_json::Value; 3] {
     [
         json!({"name": "cache", "config": {
             "connector.class": "io.tributary.sink.RedisSinkConnector",
@@ -38,6 +43,14 @@ fn sinks(redis_url: &str) -> [serde_json::Value; 2] {
         json!({"name": "search", "config": {
             "connector.class": "io.tributary.sink.SearchSinkConnector",
             "topics": "cdc.public.items",
+            "batch.max.wait.ms": "50",
+        }}),
+        json!({"name": "opensearch", "config": {
+            "connector.class": "io.tributary.sink.SearchSinkConnector",
+            "topics": "cdc.public.items",
+            "search.backend": "opensearch",
+            "connection.url": opensearch_url,
+            "index.name": "items",
             "batch.max.wait.ms": "50",
         }}),
     ]
@@ -54,17 +67,18 @@ async fn cache_and_index_equal_the_table_through_kill9_and_replay() {
     }
     let broker = Broker::start();
     let redis = RedisServer::start();
+    let node = OpenSearch::start();
     let dir = tempfile::tempdir().unwrap();
     let mut daemon = Daemon::start_with(dir.path(), DaemonOptions::new(&broker.bootstrap));
     let api = daemon.api.clone();
     let source = pg.connector("pg", "app", json!({"table.include.list": "public.items"}));
     let r = post(&api, "/connectors", &source);
     assert_eq!(r.status, 201, "{r:?}\n{}", daemon.log());
-    for sink in sinks(&redis.url()) {
+    for sink in sinks(&redis.url(), &node.url) {
         let r = post(&api, "/connectors", &sink);
         assert_eq!(r.status, 201, "{r:?}\n{}", daemon.log());
     }
-    for name in ["pg", "cache", "search"] {
+    for name in ["pg"].into_iter().chain(SINKS) {
         wait_status(&api, name, "RUNNING", &["RUNNING"], T).await;
     }
 
@@ -127,17 +141,15 @@ async fn cache_and_index_equal_the_table_through_kill9_and_replay() {
         diffs.is_empty(),
         "the index does not equal the table: {diffs:#?}"
     );
+    opensearch_converges(&node.url, &rows, &work.deleted, || daemon.log()).await;
 
     // Replay both topics from the beginning: nothing may go back in time meanwhile. The
     // reset comes right after another kill -9, while the broker still counts the killed
     // daemon's consumers as members of the groups: it waits until they are dropped.
-    let ends: Vec<i64> = ["cache", "search"]
-        .iter()
-        .map(|n| committed(&api, n))
-        .collect();
+    let ends: Vec<i64> = SINKS.iter().map(|n| committed(&api, n)).collect();
     daemon.kill9();
     daemon.restart();
-    for name in ["cache", "search"] {
+    for name in SINKS {
         wait_status(&api, name, "RUNNING", &["RUNNING"], T).await;
         assert_eq!(put(&api, &path(name, "/stop"), None).status, 204);
         wait_status(&api, name, "STOPPED", &[], T).await;
@@ -166,8 +178,13 @@ async fn cache_and_index_equal_the_table_through_kill9_and_replay() {
         assert!(diffs.is_empty(), "a replay regressed the cache: {diffs:#?}");
         let diffs = index_diff(&api, "public.items", &sample, &gone, 5);
         assert!(diffs.is_empty(), "a replay regressed the index: {diffs:#?}");
+        let diffs = opensearch_diff(&node.url, "items", &sample, None, 5);
+        assert!(
+            diffs.is_empty(),
+            "a replay regressed OpenSearch: {diffs:#?}"
+        );
         rounds += 1;
-        let done: Vec<bool> = ["cache", "search"]
+        let done: Vec<bool> = SINKS
             .iter()
             .zip(&ends)
             .map(|(n, end)| committed(&api, n) >= *end)
@@ -183,4 +200,27 @@ async fn cache_and_index_equal_the_table_through_kill9_and_replay() {
     eprintln!("replay checked {rounds} times while it ran");
     let diffs = index_diff(&api, "public.items", &rows, &work.deleted, 5);
     assert!(diffs.is_empty(), "after the replay: {diffs:#?}");
+    opensearch_converges(&node.url, &rows, &work.deleted, || daemon.log()).await;
+}
+
+/// Waits (up to [`CATCH_UP`]) until the OpenSearch index equals the table.
+async fn opensearch_converges(
+    url: &str,
+    rows: &std::collections::BTreeMap<i64, serde_json::Value>,
+    deleted: &std::collections::BTreeMap<i64, u32>,
+    log: impl Fn() -> String,
+) {
+    let deadline = Instant::now() + CATCH_UP;
+    loop {
+        let diffs = opensearch_diff(url, "items", rows, Some(deleted), 5);
+        if diffs.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "OpenSearch does not equal the table: {diffs:#?}\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

@@ -240,6 +240,54 @@ pub fn committed(api: &str, name: &str) -> i64 {
         .sum()
 }
 
+/// Differences between an Elasticsearch/OpenSearch index (`base` is `http://host:port`)
+/// and the table: every live row's `_source` must equal the row; with `deleted`, each
+/// deleted row must be gone. At most `limit` of them.
+pub fn opensearch_diff(
+    base: &str,
+    index: &str,
+    rows: &BTreeMap<i64, Value>,
+    deleted: Option<&BTreeMap<i64, u32>>,
+    limit: usize,
+) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let mut ids: Vec<i64> = rows.keys().copied().collect();
+    if let Some(deleted) = deleted {
+        ids.extend(deleted.keys());
+    }
+    for chunk in ids.chunks(500) {
+        let body = json!({"ids": chunk.iter().map(|id| id.to_string()).collect::<Vec<_>>()});
+        let r = super::api::post(base, &format!("/{index}/_mget"), &body);
+        let docs = r.json()["docs"].as_array().cloned().unwrap_or_default();
+        if docs.len() != chunk.len() {
+            diffs.push(format!(
+                "_mget answered {} of {} docs: {r:?}",
+                docs.len(),
+                chunk.len()
+            ));
+            break;
+        }
+        for (id, doc) in chunk.iter().zip(docs) {
+            match rows.get(id) {
+                Some(row) if doc["_source"] != *row => diffs.push(format!(
+                    "{id}: index has {}, table has {row}",
+                    doc["_source"]
+                )),
+                None if doc["found"] == json!(true) => diffs.push(format!(
+                    "{id}: deleted, but the index has {}",
+                    doc["_source"]
+                )),
+                _ => {}
+            }
+        }
+        if diffs.len() >= limit {
+            break;
+        }
+    }
+    diffs.truncate(limit);
+    diffs
+}
+
 /// How long sinks get to catch up after the stream ends.
 pub const CATCH_UP: Duration = Duration::from_secs(180);
 
