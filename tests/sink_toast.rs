@@ -260,3 +260,50 @@ async fn a_title_only_update_keeps_every_body_through_kill9_and_replay() {
     )
     .await;
 }
+
+/// A row the index's mapping refuses fails the OpenSearch job, and its status names the
+/// field, the document and OpenSearch's reason; the rows before it are indexed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mapping_error_fails_the_opensearch_job_naming_the_field() {
+    let pg = PgCluster::start();
+    let db = pg.create_db("app").await;
+    db.batch_execute(
+        "CREATE TABLE doc (id int PRIMARY KEY, title text, body text);
+         INSERT INTO doc VALUES (1, 'fine', '12');",
+    )
+    .await
+    .unwrap();
+    let broker = Broker::start();
+    let node = OpenSearch::start();
+    // The team's own mapping says body is a number.
+    let mapping = json!({"mappings": {"properties": {"body": {"type": "integer"}}}});
+    let r = support::api::request(
+        &node.url,
+        "PUT",
+        "/doc",
+        &[("content-type", "application/json")],
+        Some(mapping.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start_with(dir.path(), DaemonOptions::new(&broker.bootstrap));
+    let api = daemon.api.clone();
+    let source = pg.connector("pg", "app", json!({"table.include.list": "public.doc"}));
+    assert_eq!(post(&api, "/connectors", &source).status, 201);
+    let [.., opensearch] = sinks("redis://127.0.0.1:1", &node.url);
+    assert_eq!(post(&api, "/connectors", &opensearch).status, 201);
+    wait_status(&api, "opensearch", "RUNNING", &["RUNNING"], T).await;
+    support::wait_for("row 1 in OpenSearch", T, async || {
+        (get(&node.url, "/doc/_doc/1").json()["found"] == json!(true)).then_some(())
+    })
+    .await;
+
+    db.batch_execute("INSERT INTO doc VALUES (2, 'bad', 'not a number')")
+        .await
+        .unwrap();
+    let status = wait_status(&api, "opensearch", "RUNNING", &["FAILED"], T).await;
+    let trace = status["tasks"][0]["trace"].as_str().unwrap_or_default();
+    assert!(trace.contains("[body]"), "{status}");
+    assert!(trace.contains("mapper_parsing_exception"), "{status}");
+    assert!(trace.contains("id \"2\""), "{status}");
+}
