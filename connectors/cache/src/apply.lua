@@ -123,7 +123,8 @@ end
 if op == 'json' or op == 'jsonk' then
   local value = ARGV[first]
   if #unchanged > 0 then
-    local old = redis.call('GET', key)
+    -- A key of another type (value.format changed) holds nothing to keep.
+    local old = redis.call('TYPE', key).ok == 'string' and redis.call('GET', key)
     local held = old and members(old) or {}
     local parts = {}
     for _, name in ipairs(unchanged) do
@@ -146,7 +147,7 @@ if op == 'json' or op == 'jsonk' then
   end
 elseif op == 'hash' or op == 'hashk' then
   local kept = {}
-  if #unchanged > 0 then
+  if #unchanged > 0 and redis.call('TYPE', key).ok == 'hash' then
     local old = redis.call('HMGET', key, unpack(unchanged))
     for i, name in ipairs(unchanged) do
       if old[i] then
@@ -156,6 +157,8 @@ elseif op == 'hash' or op == 'hashk' then
         missing = missing + 1
       end
     end
+  else
+    missing = #unchanged
   end
   redis.call('DEL', key)
   if #ARGV >= first then redis.call('HSET', key, unpack(ARGV, first)) end

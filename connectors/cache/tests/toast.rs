@@ -126,4 +126,22 @@ async fn hash_rows_keep_unchanged_fields_from_the_cached_hash() {
         "the merged hash keeps its expiry"
     );
     assert_eq!(sink.values_left_out(), 1, "`never` was not in the hash");
+
+    // A row cached as JSON before value.format changed to hash has nothing to keep: the
+    // hash replaces it without the column, which is counted.
+    let mut json_sink = RedisSink::new(redis.config(json!({})));
+    json_sink
+        .write_batch(&[upsert(&docs, pos(30, 1), 2, json!({"id": 2, "body": "b"}))])
+        .await
+        .unwrap();
+    sink.write_batch(&[with_unchanged(
+        upsert(&docs, pos(40, 1), 2, json!({"id": 2, "title": "t"})),
+        &["body"],
+    )])
+    .await
+    .unwrap();
+    let held = c.hgetall("public.doc:2").await;
+    assert_eq!(held.get("title").map(String::as_str), Some("t"));
+    assert!(!held.contains_key("body"), "{held:?}");
+    assert_eq!(sink.values_left_out(), 2);
 }

@@ -144,7 +144,7 @@ impl LeftOut {
             .warned
             .insert((table.schema.clone(), table.table.clone()))
         {
-            tracing_warn(sink, table, fields);
+            warn_left_out(sink, table, fields);
         }
     }
 
@@ -154,7 +154,7 @@ impl LeftOut {
     }
 }
 
-fn tracing_warn(sink: &str, table: &TableRef, fields: &[String]) {
+fn warn_left_out(sink: &str, table: &TableRef, fields: &[String]) {
     tracing::warn!(
         job = sink,
         table = %format_args!("{}.{}", table.schema, table.table),

@@ -67,7 +67,7 @@ pub enum QueryError {
     NotFound(String),
     #[error("cannot parse query {query:?}: {reason}")]
     BadQuery { query: String, reason: String },
-    #[error("index {index:?} cannot be searched: {reason}")]
+    #[error("index {index:?} failed: {reason}")]
     Index { index: String, reason: String },
     #[error("{0}")]
     Busy(String),
