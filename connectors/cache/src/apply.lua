@@ -16,6 +16,14 @@
 -- Returns 0 when skipped as older, 1 when applied, 1 + n when applied with n unchanged
 -- columns left out because the cache held no earlier value for them; clean returns the
 -- number deleted.
+--
+-- batch: many changes in one call (one round of the script per batch, not per change).
+--   KEYS[1] the versions hash, KEYS[1+i] the i-th change's cache key;
+--   ARGV[1] "batch", ARGV[2] ttl, then per change: op (json | hash | jsonk | hashk | del),
+--   position, truncate-floor field, the number n of its arguments, and those n arguments
+--   (what ARGV[5…] holds for a single change). Returns an array of the single results; a
+--   change that fails is an error element, and the changes after it still apply.
+--   Truncates are never in a batch (the caller sends each alone, then cleans).
 -- Positions compare in 8-digit chunks as numbers: Lua numbers are doubles (not exact for
 -- 64 bits) and Lua's string '<' follows the server's collation locale, not bytes.
 
@@ -82,8 +90,104 @@ local function members(s)
   return out
 end
 
+-- Applies one change to `key`; its op's arguments are ARGV[a..b]. Returns 0 (older), or
+-- 1 + the number of unchanged columns the cache held no value for.
+local function apply_one(versions, key, op, pos, floor, ttl, a, b)
+  if floor and older(pos, floor) then return 0 end
+  local current = redis.call('HGET', versions, key)
+  if current and older(pos, current) then return 0 end
+  local missing = 0
+  -- The unchanged columns' names, and where the value (json) or fields (hash) start.
+  local unchanged = {}
+  local first = a
+  if op == 'jsonk' or op == 'hashk' then
+    local u = tonumber(ARGV[a])
+    for i = 1, u do unchanged[i] = ARGV[a + i] end
+    first = a + 1 + u
+  end
+  if op == 'json' or op == 'jsonk' then
+    local value = ARGV[first]
+    if #unchanged > 0 then
+      -- A key of another type (value.format changed) holds nothing to keep.
+      local old = redis.call('TYPE', key).ok == 'string' and redis.call('GET', key)
+      local held = old and members(old) or {}
+      local parts = {}
+      for _, name in ipairs(unchanged) do
+        local v = held[name]
+        if v then
+          parts[#parts + 1] = name .. ':' .. v
+        else
+          missing = missing + 1
+        end
+      end
+      if #parts > 0 then
+        local sep = (value == '{}') and '' or ','
+        value = string.sub(value, 1, -2) .. sep .. table.concat(parts, ',') .. '}'
+      end
+    end
+    if ttl > 0 then
+      redis.call('SET', key, value, 'EX', ttl)
+    else
+      redis.call('SET', key, value)
+    end
+  elseif op == 'hash' or op == 'hashk' then
+    local kept = {}
+    if #unchanged > 0 and redis.call('TYPE', key).ok == 'hash' then
+      local old = redis.call('HMGET', key, unpack(unchanged))
+      for i, name in ipairs(unchanged) do
+        if old[i] then
+          kept[#kept + 1] = name
+          kept[#kept + 1] = old[i]
+        else
+          missing = missing + 1
+        end
+      end
+    else
+      missing = #unchanged
+    end
+    redis.call('DEL', key)
+    if b >= first then redis.call('HSET', key, unpack(ARGV, first, b)) end
+    if #kept > 0 then redis.call('HSET', key, unpack(kept)) end
+    if ttl > 0 and (b >= first or #kept > 0) then redis.call('EXPIRE', key, ttl) end
+  elseif op == 'del' then
+    redis.call('DEL', key)
+  else
+    return redis.error_reply('ERR unknown op ' .. tostring(op))
+  end
+  -- A delete keeps its version: a replayed older insert must not bring the row back.
+  redis.call('HSET', versions, key, pos)
+  return 1 + missing
+end
+
 local versions = KEYS[1]
 local op = ARGV[1]
+
+if op == 'batch' then
+  -- Many changes in one call: each one's error becomes its own element of the reply, so
+  -- the changes after it still apply, as separate commands in a pipeline would.
+  local ttl = tonumber(ARGV[2])
+  local floors = {}
+  local results = {}
+  local at = 3
+  for k = 2, #KEYS do
+    local cop, cpos, field, n = ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3])
+    local floor = floors[field]
+    if floor == nil then
+      floor = redis.call('HGET', versions, field)
+      floors[field] = floor
+    end
+    local ok, result = pcall(apply_one, versions, KEYS[k], cop, cpos, floor, ttl, at + 4, at + 3 + n)
+    if ok then
+      results[k - 1] = result
+    else
+      local message = type(result) == 'table' and result.err or tostring(result)
+      results[k - 1] = { err = message }
+    end
+    at = at + 4 + n
+  end
+  return results
+end
+
 local floor = redis.call('HGET', versions, ARGV[3])
 
 if op == 'clean' then
@@ -101,74 +205,10 @@ if op == 'clean' then
 end
 
 local pos = ARGV[2]
-if floor and older(pos, floor) then return 0 end
 if op == 'trunc' then
+  if floor and older(pos, floor) then return 0 end
   redis.call('HSET', versions, ARGV[3], pos)
   return 1
 end
 
-local key = KEYS[2]
-local current = redis.call('HGET', versions, key)
-if current and older(pos, current) then return 0 end
-local ttl = tonumber(ARGV[4])
-local missing = 0
--- The unchanged columns' names, and where the value (json) or fields (hash) start.
-local unchanged = {}
-local first = 5
-if op == 'jsonk' or op == 'hashk' then
-  local u = tonumber(ARGV[5])
-  for i = 1, u do unchanged[i] = ARGV[5 + i] end
-  first = 6 + u
-end
-if op == 'json' or op == 'jsonk' then
-  local value = ARGV[first]
-  if #unchanged > 0 then
-    -- A key of another type (value.format changed) holds nothing to keep.
-    local old = redis.call('TYPE', key).ok == 'string' and redis.call('GET', key)
-    local held = old and members(old) or {}
-    local parts = {}
-    for _, name in ipairs(unchanged) do
-      local v = held[name]
-      if v then
-        parts[#parts + 1] = name .. ':' .. v
-      else
-        missing = missing + 1
-      end
-    end
-    if #parts > 0 then
-      local sep = (value == '{}') and '' or ','
-      value = string.sub(value, 1, -2) .. sep .. table.concat(parts, ',') .. '}'
-    end
-  end
-  if ttl > 0 then
-    redis.call('SET', key, value, 'EX', ttl)
-  else
-    redis.call('SET', key, value)
-  end
-elseif op == 'hash' or op == 'hashk' then
-  local kept = {}
-  if #unchanged > 0 and redis.call('TYPE', key).ok == 'hash' then
-    local old = redis.call('HMGET', key, unpack(unchanged))
-    for i, name in ipairs(unchanged) do
-      if old[i] then
-        kept[#kept + 1] = name
-        kept[#kept + 1] = old[i]
-      else
-        missing = missing + 1
-      end
-    end
-  else
-    missing = #unchanged
-  end
-  redis.call('DEL', key)
-  if #ARGV >= first then redis.call('HSET', key, unpack(ARGV, first)) end
-  if #kept > 0 then redis.call('HSET', key, unpack(kept)) end
-  if ttl > 0 and (#ARGV >= first or #kept > 0) then redis.call('EXPIRE', key, ttl) end
-elseif op == 'del' then
-  redis.call('DEL', key)
-else
-  return redis.error_reply('ERR unknown op ' .. tostring(op))
-end
--- A delete keeps its version: a replayed older insert must not bring the row back.
-redis.call('HSET', versions, key, pos)
-return 1 + missing
+return apply_one(versions, KEYS[2], op, pos, floor, tonumber(ARGV[4]), 5, #ARGV)

@@ -110,10 +110,52 @@ impl<'a> Encoder<'a> {
         push_bulk(buf, self.ttl.as_bytes());
     }
 
-    /// Appends the command applying `rec`.
+    /// Appends the command applying `rec` on its own.
     pub fn push_record(&self, buf: &mut Vec<u8>, rec: &SinkRecord) {
         let pos = rec.pos.to_hex();
         let floor = floor_field(&rec.table);
+        if let SinkOp::Truncate = rec.op {
+            return self.head(buf, 8, None, "trunc", &pos, &floor);
+        }
+        let mut args = Vec::new();
+        let (key, op, n) = self.change(rec, &mut args);
+        self.head(buf, 9 + n, Some(&key), op, &pos, &floor);
+        buf.extend_from_slice(&args);
+    }
+
+    /// Appends one call applying every record of `records` (upserts and deletes, no
+    /// truncate), whose reply is an array of their results. `scratch` is reused.
+    pub fn push_batch(&self, buf: &mut Vec<u8>, records: &[SinkRecord], scratch: &mut Scratch) {
+        let Scratch { keys, args, one } = scratch;
+        keys.clear();
+        args.clear();
+        let mut count = 0;
+        for rec in records {
+            debug_assert!(!matches!(rec.op, SinkOp::Truncate), "truncates go alone");
+            one.clear();
+            let (key, op, n) = self.change(rec, one);
+            push_bulk(keys, key.as_bytes());
+            push_bulk(args, op.as_bytes());
+            push_bulk(args, rec.pos.to_hex().as_bytes());
+            push_bulk(args, floor_field(&rec.table).as_bytes());
+            push_bulk(args, n.to_string().as_bytes());
+            args.extend_from_slice(one);
+            count += 4 + n;
+        }
+        push_array_header(buf, 4 + records.len() + 2 + count);
+        push_bulk(buf, b"EVALSHA");
+        push_bulk(buf, self.sha.as_bytes());
+        push_bulk(buf, (1 + records.len()).to_string().as_bytes());
+        push_bulk(buf, self.config.versions_key.as_bytes());
+        buf.extend_from_slice(keys);
+        push_bulk(buf, b"batch");
+        push_bulk(buf, self.ttl.as_bytes());
+        buf.extend_from_slice(args);
+    }
+
+    /// The cache key, op and op-specific arguments (appended to `args`, counted) of an
+    /// upsert or delete.
+    fn change(&self, rec: &SinkRecord, args: &mut Vec<u8>) -> (String, &'static str, usize) {
         match &rec.op {
             SinkOp::Upsert {
                 key,
@@ -126,40 +168,37 @@ impl<'a> Encoder<'a> {
                 let keep = if unchanged.is_empty() {
                     0
                 } else {
+                    push_bulk(args, unchanged.len().to_string().as_bytes());
                     1 + unchanged.len()
                 };
                 match self.config.value_format {
                     ValueFormat::Json => {
-                        let op = if keep > 0 { "jsonk" } else { "json" };
-                        self.head(buf, 10 + keep, Some(&key), op, &pos, &floor);
-                        if keep > 0 {
-                            push_bulk(buf, unchanged.len().to_string().as_bytes());
-                            for name in unchanged {
-                                push_bulk(buf, Json::String(name.clone()).to_string().as_bytes());
-                            }
+                        for name in unchanged {
+                            push_bulk(args, Json::String(name.clone()).to_string().as_bytes());
                         }
                         let value = serde_json::to_string(doc).unwrap_or_default();
-                        push_bulk(buf, value.as_bytes());
+                        push_bulk(args, value.as_bytes());
+                        (key, if keep > 0 { "jsonk" } else { "json" }, keep + 1)
                     }
                     ValueFormat::Hash => {
-                        let op = if keep > 0 { "hashk" } else { "hash" };
-                        let fields = doc.values().filter(|v| !v.is_null()).count();
-                        self.head(buf, 9 + keep + 2 * fields, Some(&key), op, &pos, &floor);
-                        if keep > 0 {
-                            push_bulk(buf, unchanged.len().to_string().as_bytes());
-                            for name in unchanged {
-                                push_bulk(buf, name.as_bytes());
-                            }
+                        for name in unchanged {
+                            push_bulk(args, name.as_bytes());
                         }
-                        push_hash_fields(buf, doc);
+                        let fields = push_hash_fields(args, doc);
+                        (
+                            key,
+                            if keep > 0 { "hashk" } else { "hash" },
+                            keep + 2 * fields,
+                        )
                     }
                 }
             }
-            SinkOp::Delete { key } => {
-                let key = cache_key(&self.config.key_pattern, &rec.table, key);
-                self.head(buf, 9, Some(&key), "del", &pos, &floor);
-            }
-            SinkOp::Truncate => self.head(buf, 8, None, "trunc", &pos, &floor),
+            SinkOp::Delete { key } => (
+                cache_key(&self.config.key_pattern, &rec.table, key),
+                "del",
+                0,
+            ),
+            SinkOp::Truncate => unreachable!("a truncate has no cache key"),
         }
     }
 
@@ -180,8 +219,10 @@ impl<'a> Encoder<'a> {
     }
 }
 
-/// Hash fields: strings as they are, other values as JSON text, nulls left out.
-fn push_hash_fields(buf: &mut Vec<u8>, doc: &Map<String, Json>) {
+/// Hash fields: strings as they are, other values as JSON text, nulls left out. Returns
+/// how many fields it wrote.
+fn push_hash_fields(buf: &mut Vec<u8>, doc: &Map<String, Json>) -> usize {
+    let mut n = 0;
     for (name, value) in doc {
         match value {
             Json::Null => continue,
@@ -194,7 +235,17 @@ fn push_hash_fields(buf: &mut Vec<u8>, doc: &Map<String, Json>) {
                 push_bulk(buf, other.to_string().as_bytes());
             }
         }
+        n += 1;
     }
+    n
+}
+
+/// Buffers [`Encoder::push_batch`] reuses from call to call.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    keys: Vec<u8>,
+    args: Vec<u8>,
+    one: Vec<u8>,
 }
 
 #[cfg(test)]

@@ -19,12 +19,15 @@ use crate::config::RedisSinkConfig;
 use crate::conn::Connection;
 use crate::error::{RedisError, auth_hint, reply_kind, tidy};
 use crate::resp::{ProtocolError, Reply};
-use crate::script::{APPLY_SCRIPT, Encoder, FLOOR_PREFIX, cache_key, table_keys_glob};
+use crate::script::{APPLY_SCRIPT, Encoder, FLOOR_PREFIX, Scratch, cache_key, table_keys_glob};
 
 /// Versions-hash fields fetched per `HSCAN` and keys checked per cleanup call.
 const CLEAN_CHUNK: usize = 1000;
 /// Records sent as one pipeline at most (one round trip each).
 const PIPELINE_CHUNK: usize = 10_000;
+/// Changes applied by one script call at most: bounds how long one call holds the server
+/// (a few milliseconds).
+const SCRIPT_CHUNK: usize = 500;
 /// A command buffer larger than this is freed after the batch instead of kept.
 const MAX_KEPT_BUFFER: usize = 8 * 1024 * 1024;
 
@@ -86,6 +89,7 @@ pub struct RedisSink {
     config: RedisSinkConfig,
     live: Option<Live>,
     buf: Vec<u8>,
+    scratch: Scratch,
     /// Unchanged TOASTed values the cache held no earlier copy of.
     left_out: LeftOut,
 }
@@ -97,6 +101,7 @@ impl RedisSink {
             config,
             live: None,
             buf: Vec::new(),
+            scratch: Scratch::default(),
             left_out: LeftOut::default(),
         }
     }
@@ -151,16 +156,19 @@ impl RedisSink {
         }
     }
 
-    /// Sends the batch in pipelines cut at truncates (whose cleanup must follow them) and
-    /// every [`PIPELINE_CHUNK`] records (to bound the encoded bytes held at once).
+    /// Sends the batch in pipelines cut at truncates (each truncate goes alone, after the
+    /// changes before it, and its cleanup follows it) and every [`PIPELINE_CHUNK`] records
+    /// (to bound the encoded bytes held at once).
     async fn apply(&mut self, batch: &[SinkRecord]) -> Result<(), Failed> {
         let mut applied = 0;
         for segment in batch.split_inclusive(|r| matches!(r.op, SinkOp::Truncate)) {
-            let mut last = 0;
-            for chunk in segment.chunks(PIPELINE_CHUNK) {
+            let (changes, truncate) = match segment.split_last() {
+                Some((last, rest)) if matches!(last.op, SinkOp::Truncate) => (rest, Some(last)),
+                _ => (segment, None),
+            };
+            for chunk in changes.chunks(PIPELINE_CHUNK) {
                 let results = self.run(chunk).await?;
                 applied += results.iter().filter(|&&n| n >= 1).count();
-                last = results.last().copied().unwrap_or_default();
                 for (rec, &n) in chunk.iter().zip(&results) {
                     if let (SinkOp::Upsert { unchanged, .. }, 2..) = (&rec.op, n) {
                         let missing = (n - 1) as usize;
@@ -169,10 +177,10 @@ impl RedisSink {
                     }
                 }
             }
-            if let Some(rec) = segment.last()
-                && matches!(rec.op, SinkOp::Truncate)
-                && last == 1
+            if let Some(rec) = truncate
+                && self.run_truncate(rec).await? == 1
             {
+                applied += 1;
                 self.clean(&rec.table, rec.pos).await?;
             }
         }
@@ -187,47 +195,95 @@ impl RedisSink {
     }
 
     /// The live connection, connecting first when there is none.
-    async fn live(&mut self) -> Result<(&RedisSinkConfig, &mut Live, &mut Vec<u8>), RedisError> {
+    #[allow(clippy::type_complexity)]
+    async fn live(
+        &mut self,
+    ) -> Result<(&RedisSinkConfig, &mut Live, &mut Vec<u8>, &mut Scratch), RedisError> {
         let Self {
-            config, live, buf, ..
+            config,
+            live,
+            buf,
+            scratch,
+            ..
         } = self;
         let live = match live {
             Some(live) => live,
             None => live.insert(Live::connect(config).await?),
         };
-        Ok((config, live, buf))
+        Ok((config, live, buf, scratch))
     }
 
-    /// Sends `records` as one pipeline; returns each script's result (1 applied, 0 older).
+    /// Sends `records` (no truncate) as one pipeline of script calls of at most
+    /// [`SCRIPT_CHUNK`] changes each; returns each change's result (0 older, 1 applied,
+    /// 1 + n with n unchanged columns left out).
     async fn run(&mut self, records: &[SinkRecord]) -> Result<Vec<i64>, Failed> {
-        let (config, live, buf) = self.live().await?;
+        let (config, live, buf, scratch) = self.live().await?;
+        let calls: Vec<&[SinkRecord]> = records.chunks(SCRIPT_CHUNK).collect();
         buf.clear();
         let enc = Encoder::new(config, &live.sha);
-        for rec in records {
-            enc.push_record(buf, rec);
+        for call in &calls {
+            enc.push_batch(buf, call, scratch);
         }
-        let mut replies = live.conn.pipeline(buf, records.len()).await?;
+        let mut replies = live.conn.pipeline(buf, calls.len()).await?;
         // NOSCRIPT: the server's script cache was flushed (SCRIPT FLUSH, a restart behind
-        // a proxy, a failover). Load the script again and resend what did not run; that
-        // these now run after the batch's other commands does not matter, as each one is a
+        // a proxy, a failover). Load the script again and resend the calls that did not
+        // run; that these now run after the others does not matter, as each change is a
         // compare-and-set on its position.
         let missing: Vec<usize> = (0..replies.len())
             .filter(|&i| replies[i].error_code() == Some("NOSCRIPT"))
             .collect();
         if !missing.is_empty() {
-            warn!(connector = %config.name, commands = missing.len(), "redis lost the apply script, loading it again");
+            warn!(connector = %config.name, calls = missing.len(), "redis lost the apply script, loading it again");
             live.sha = load_script(&mut live.conn).await?;
             buf.clear();
             let enc = Encoder::new(config, &live.sha);
             for &i in &missing {
-                enc.push_record(buf, &records[i]);
+                enc.push_batch(buf, calls[i], scratch);
             }
             let again = live.conn.pipeline(buf, missing.len()).await?;
             for (i, reply) in missing.into_iter().zip(again) {
                 replies[i] = reply;
             }
         }
-        check_replies(config, records, replies)
+        // One reply per change: a call's array, or its one error for each of its changes.
+        let mut each = Vec::with_capacity(records.len());
+        for (call, reply) in calls.iter().zip(replies) {
+            match reply {
+                Reply::Array(Some(items)) if items.len() == call.len() => each.extend(items),
+                Reply::Error(message) => {
+                    each.extend(std::iter::repeat_n(Reply::Error(message), call.len()))
+                }
+                other => {
+                    return Err(ProtocolError(format!(
+                        "the apply script answered {other} for {} changes",
+                        call.len()
+                    ))
+                    .into());
+                }
+            }
+        }
+        check_replies(config, records, each)
+    }
+
+    /// Applies a truncate (raises the table's floor); 1 applied, 0 older than the floor.
+    async fn run_truncate(&mut self, rec: &SinkRecord) -> Result<i64, Failed> {
+        let (config, live, buf, _) = self.live().await?;
+        for attempt in 0..2 {
+            buf.clear();
+            Encoder::new(config, &live.sha).push_record(buf, rec);
+            let reply = live.conn.pipeline(buf, 1).await?.pop();
+            match reply {
+                Some(reply) if reply.error_code() == Some("NOSCRIPT") && attempt == 0 => {
+                    live.sha = load_script(&mut live.conn).await?;
+                }
+                Some(reply) => {
+                    return check_replies(config, std::slice::from_ref(rec), vec![reply])
+                        .map(|r| r[0]);
+                }
+                None => break,
+            }
+        }
+        Err(ProtocolError("the truncate got no reply".into()).into())
     }
 
     /// Deletes `table`'s keys older than its truncate floor, and their versions (the floor
@@ -237,7 +293,7 @@ impl RedisSink {
     async fn clean(&mut self, table: &TableRef, pos: Position) -> Result<(), Failed> {
         let glob = table_keys_glob(&self.config.key_pattern, table);
         let below = pos.to_hex();
-        let (config, live, buf) = self.live().await?;
+        let (config, live, buf, _) = self.live().await?;
         let versions = config.versions_key.as_bytes();
         let count = CLEAN_CHUNK.to_string();
         let mut cursor = b"0".to_vec();
