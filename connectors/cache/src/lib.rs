@@ -22,8 +22,9 @@
 //! truncate delete those keys too when they are older than the truncate: give each table
 //! its own prefix, or its own `versions.key`.
 //!
-//! **Throughput.** A batch is one pipeline (cut at truncates and every 10,000 records): all commands written
-//! while the replies are read, every reply checked before `write` returns. Durability is
+//! **Throughput.** A batch is one pipeline (cut at truncates and every 10,000 records) of
+//! script calls that apply up to 500 changes each: all calls written while the replies are
+//! read, every change's result checked before `write` returns. Durability is
 //! Redis's own (its `appendfsync`); offsets stay with the consumer group.
 //!
 //! Redis Cluster is not supported: the script touches the versions hash and the cache key,
