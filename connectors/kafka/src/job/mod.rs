@@ -1,8 +1,9 @@
 //! The job consumer: a sink job's side of Kafka.
 //!
 //! [`run`] subscribes a consumer group (`read_committed`, no auto-commit) to the job's
-//! topics and loops: gather a batch (until `batch.size` records, or `batch.max.wait.ms`
-//! after its first record; an idle job just waits), decoding each record as it arrives
+//! topics and loops: gather a batch (until `batch.size` records, until no more records
+//! are fetched and waiting, or `batch.max.wait.ms` after its first record, whichever comes
+//! first; an idle job just waits), decoding each record as it arrives
 //! and applying the field map; hand the batch to the [`Sink`]; once the sink returned (its
 //! writes durable in the target), commit the consumed offsets to the group. One batch is
 //! in flight at a time, so memory is bounded by the batch plus librdkafka's prefetch
@@ -169,6 +170,10 @@ impl Job {
                 _ = &mut stopped => return Ok(false),
                 m = messages.next() => m,
                 _ = &mut deadline, if armed => return Ok(true),
+                // Nothing more fetched yet: the batch goes now rather than wait for records
+                // that may be a while. Under load more records are always waiting, and
+                // they pile up while a write runs, so batches grow with the load.
+                () = std::future::ready(()), if armed => return Ok(true),
             };
             match received {
                 Some(Ok(m)) => {

@@ -68,7 +68,7 @@ pub struct JobSettings {
     /// Kafka Connect's default for a sink connector is `connect-<name>`.
     pub group_id: String,
     pub subscription: Subscription,
-    /// A batch goes to the sink at this many records…
+    /// A batch goes to the sink at this many records, when no more are waiting…
     pub batch_size: usize,
     /// …or this long after its first record, whichever comes first.
     pub batch_max_wait: Duration,
@@ -212,14 +212,14 @@ pub const JOB_PROPERTIES: &[PropertyDef] = &[
         "batch.size",
         PropertyKind::Int,
         GROUP,
-        "A batch goes to the target at this many records, or after batch.max.wait.ms.",
+        "A batch goes to the target at this many records at most; sooner when no more records are waiting, or after batch.max.wait.ms.",
     )
     .default_value("2000"),
     PropertyDef::new(
         "batch.max.wait.ms",
         PropertyKind::Long,
         GROUP,
-        "How long a batch may wait for more records after its first one.",
+        "The longest a batch gathers records after its first one (it goes sooner when no more records are waiting).",
     )
     .default_value("100"),
     PropertyDef::new(

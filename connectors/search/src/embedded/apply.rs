@@ -118,8 +118,11 @@ pub(crate) fn apply(
         if floor.is_some_and(|f| c.pos < f) {
             continue;
         }
+        let unchanged = matches!(&c.op, Op::Upsert { unchanged, .. } if !unchanged.is_empty());
         let current = match pending.get(c.id.as_str()) {
             Some(&copy) => Some(copy),
+            // Nothing stored is newer: only unchanged columns need the stored copy.
+            None if !unchanged && state.newest.is_none_or(|n| n <= c.pos) => None,
             None => stored_copy(&searcher, fields, &c.id).map_err(err)?,
         };
         if current.is_some_and(|copy| c.pos < copy.pos()) {
@@ -152,6 +155,11 @@ pub(crate) fn apply(
         writer.delete_term(Term::from_field_text(fields.id, &c.id));
         writer.add_document(doc).map_err(err)?;
         pending.insert(&c.id, Copy::Pending(c.pos, at));
+        // Raised as soon as staged: a discarded batch leaves it higher than needed, which
+        // only costs lookups.
+        if state.newest.is_none_or(|n| n < c.pos) {
+            state.newest = Some(c.pos);
+        }
     }
     if floor != state.committed.floor() {
         state.staged_floor = floor;
@@ -196,6 +204,29 @@ fn stored_row(
         .get_first(fields.doc)
         .and_then(|v| v.as_str())
         .and_then(|text| serde_json::from_str(text).ok()))
+}
+
+/// The newest position of any document in `searcher`'s segments (deleted ones too, so
+/// possibly newer than what is live); `None` when there are no documents. One pass over
+/// two fast-field columns, done when the index opens.
+pub(crate) fn newest_stored(searcher: &Searcher) -> tantivy::Result<Option<Position>> {
+    let mut newest: Option<Position> = None;
+    for segment in searcher.segment_readers() {
+        let commit = segment.fast_fields().u64(COMMIT)?;
+        let change = segment.fast_fields().u64(CHANGE)?;
+        let top = commit.max_value();
+        for doc in 0..segment.max_doc() {
+            if let (Some(c), Some(x)) = (commit.first(doc), change.first(doc))
+                && c == top
+            {
+                let pos = Position::new(Lsn(c), Lsn(x));
+                if newest.is_none_or(|n| n < pos) {
+                    newest = Some(pos);
+                }
+            }
+        }
+    }
+    Ok(newest)
 }
 
 /// The position and address of the newest live document (row or tombstone) with this id.

@@ -112,6 +112,9 @@ pub(crate) struct IndexState {
     pub committed: Payload,
     /// A truncate floor staged in the writer, committed with it.
     pub staged_floor: Option<Position>,
+    /// Not older than any position the index holds (committed or staged); `None` while
+    /// it holds none. A change not older than it has no newer copy to look up.
+    pub newest: Option<Position>,
 }
 
 impl IndexState {
@@ -136,6 +139,7 @@ impl EmbeddedIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()
             .map_err(err)?;
+        let newest = apply::newest_stored(&reader.searcher()).map_err(err)?;
         Ok(EmbeddedIndex {
             name,
             index,
@@ -146,6 +150,7 @@ impl EmbeddedIndex {
                 writer: None,
                 committed,
                 staged_floor: None,
+                newest,
             }),
         })
     }
