@@ -3,8 +3,11 @@
 //! Changes are staged in the index's writer in batch order; each is compared first with
 //! the index's copy of its row: the newest live document (row or tombstone) with its id in
 //! the last commit, or an earlier change of this batch. An upsert with unchanged TOASTed
-//! columns takes their values from that copy. The commit then makes the staged documents,
-//! the truncate floor and the job's offsets durable together.
+//! columns takes their values from that copy. A change not older than the newest position
+//! the index holds ([`IndexState::newest`](super::IndexState)) cannot lose to a stored
+//! copy, so it is not looked up unless it has unchanged columns: streamed changes and a
+//! first snapshot skip the per-document search, replays do it. The commit then makes the
+//! staged documents, the truncate floor and the job's offsets durable together.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
