@@ -8,8 +8,12 @@
 //! Columns without a typed field — added to the table after the index was created, of kind
 //! [`FieldKind::Other`], or with names a query could not spell — still go into `__doc`,
 //! and their values, as text, into `__extra`, which the default query searches along with
-//! the text fields. So a new column is returned and found by a plain query at once; only
-//! `column:value` queries need the index rebuilt (drop it and replay the topics).
+//! the text fields. Those whose names are plain identifiers also go into `__cols`, a JSON
+//! field (text tokenized, numbers and booleans as such, JSON objects by path), and queries
+//! naming such a column are sent there ([`route_columns`](super::query)): so a column
+//! added after the index was created is returned, found by a plain query and by
+//! `column:value` at once, without rebuilding the index. Indexes created before `__cols`
+//! existed lack it; rebuild one (delete it and reset its job's offsets) to get it.
 //!
 //! Bookkeeping fields start with `__`: the document id, the change's [`Position`] (hex for
 //! range deletes on truncate, two fast `u64`s for cheap per-id lookups) and the tombstone
@@ -19,6 +23,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value as Json};
 use tantivy::TantivyDocument;
+use tantivy::schema::OwnedValue;
 use tantivy::schema::{FAST, Field, FieldType, INDEXED, STORED, STRING, Schema, TEXT, TextOptions};
 use tributary_core::{FieldKind, Position, RowSchema};
 
@@ -29,6 +34,7 @@ pub(crate) const CHANGE: &str = "__change";
 pub(crate) const DELETED: &str = "__deleted";
 pub(crate) const DOC: &str = "__doc";
 pub(crate) const EXTRA: &str = "__extra";
+pub(crate) const COLS: &str = "__cols";
 
 /// The fields of one index, resolved once.
 #[derive(Debug, Clone)]
@@ -40,6 +46,8 @@ pub(crate) struct Fields {
     pub deleted: Field,
     pub doc: Field,
     pub extra: Field,
+    /// Columns without a typed field, by name (absent from indexes made before it was).
+    pub cols: Option<Field>,
     /// Typed row fields by column name.
     pub row: HashMap<String, (Field, FieldKind)>,
     /// What a query without `field:` searches: the text fields and `__extra`.
@@ -47,7 +55,7 @@ pub(crate) struct Fields {
 }
 
 /// A column name that can be a typed field: a plain identifier, not one of ours.
-fn typed_name(name: &str) -> bool {
+pub(crate) fn typed_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -66,6 +74,7 @@ pub(crate) fn build_schema(row: Option<&RowSchema>) -> Schema {
     b.add_bool_field(DELETED, INDEXED);
     b.add_text_field(DOC, TextOptions::default().set_stored());
     b.add_text_field(EXTRA, TEXT);
+    b.add_json_field(COLS, TEXT);
     let mut seen = std::collections::HashSet::new();
     for f in row.map(|r| r.fields.as_slice()).unwrap_or_default() {
         if !typed_name(&f.name) || !seen.insert(f.name.as_str()) {
@@ -127,6 +136,7 @@ impl Fields {
             deleted: get(DELETED)?,
             doc: get(DOC)?,
             extra,
+            cols: schema.get_field(COLS).ok(),
             row,
             default_search,
         })
@@ -145,14 +155,25 @@ impl Fields {
     pub fn document(&self, id: &str, pos: Position, row: &Map<String, Json>) -> TantivyDocument {
         let mut d = self.bookkeeping(id, pos);
         d.add_text(self.doc, serde_json::to_string(row).unwrap_or_default());
+        let mut cols = Vec::new();
         for (name, value) in row {
             if value.is_null() {
                 continue;
             }
             match self.row.get(name) {
                 Some(&(field, kind)) => add_typed(&mut d, field, kind, value),
-                None => d.add_text(self.extra, as_text(value)),
+                None => {
+                    d.add_text(self.extra, as_text(value));
+                    if self.cols.is_some() && typed_name(name) {
+                        cols.push((name.clone(), OwnedValue::from(value.clone())));
+                    }
+                }
             }
+        }
+        if let Some(field) = self.cols
+            && !cols.is_empty()
+        {
+            d.add_field_value(field, &OwnedValue::Object(cols));
         }
         d
     }

@@ -100,6 +100,9 @@ pub(crate) struct EmbeddedIndex {
     pub reader: IndexReader,
     pub fields: Fields,
     pub state: Mutex<IndexState>,
+    /// The columns held in `__cols` as of a searcher generation (listing them reads the
+    /// term dictionaries, so once per commit, not per query).
+    pub columns: Mutex<Option<(u64, query::Columns)>>,
 }
 
 /// What only the writing job touches.
@@ -145,6 +148,7 @@ impl EmbeddedIndex {
             index,
             reader,
             fields,
+            columns: Mutex::new(None),
             state: Mutex::new(IndexState {
                 owner: None,
                 writer: None,

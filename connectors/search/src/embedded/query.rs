@@ -3,16 +3,20 @@
 //!
 //! Queries use tantivy's query syntax (`word`, `"a phrase"`, `title:word`, `price:[10 TO 20]`,
 //! `a AND NOT b`); words without a field search every text field of the index (and
-//! `__extra`, the text of columns without a field of their own). An empty query or `*`
+//! `__extra`, the text of columns without a field of their own). `column:value` on a
+//! column without a typed field (added after the index was created, say) searches that
+//! column in `__cols`, so it works as for any other column. An empty query or `*`
 //! matches every document. Tombstones of deleted rows are never returned or counted.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, TermQuery};
-use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::schema::{IndexRecordOption, Type, Value};
 use tantivy::{Searcher, TantivyDocument, Term};
 use tributary_core::FieldKind;
 
@@ -103,6 +107,21 @@ impl EmbeddedIndex {
         }
     }
 
+    /// A search that tantivy refused as asked (a range on a column without a typed
+    /// field) is the query's fault: 400, with the way out.
+    fn search_failed(&self, query: &str, e: tantivy::TantivyError) -> QueryError {
+        match e {
+            tantivy::TantivyError::InvalidArgument(reason) => QueryError::BadQuery {
+                query: query.to_string(),
+                reason: format!(
+                    "{reason}; a column added after the index was created has no typed field, so it answers column:value but not ranges until the index is rebuilt (DELETE /indexes/{} and reset its job's offsets)",
+                    self.name
+                ),
+            },
+            e => self.failed(e),
+        }
+    }
+
     fn tombstones(&self) -> TermQuery {
         TermQuery::new(
             Term::from_field_bool(self.fields.deleted, true),
@@ -118,8 +137,51 @@ impl EmbeddedIndex {
         Ok(searcher.num_docs().saturating_sub(deleted as u64))
     }
 
+    /// Columns held in `__cols` (without a typed field), with the kind of their first
+    /// indexed values; cached per searcher generation.
+    fn columns(&self, searcher: &Searcher) -> Result<Columns, QueryError> {
+        if self.fields.cols.is_none() {
+            return Ok(Columns::default());
+        }
+        let generation = searcher.generation().generation_id();
+        let mut cached = self.columns.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, columns)) = cached.as_ref()
+            && *at == generation
+        {
+            return Ok(columns.clone());
+        }
+        let mut columns = BTreeMap::new();
+        let prefix = format!("{}.", super::fields::COLS);
+        for segment in searcher.segment_readers() {
+            for field in segment.fields_metadata().map_err(|e| self.failed(e))? {
+                let Some(path) = field.field_name.strip_prefix(&prefix) else {
+                    continue;
+                };
+                let name = path.split('.').next().unwrap_or(path);
+                let kind = match field.typ {
+                    Type::Str => "text",
+                    Type::I64 | Type::U64 => "i64",
+                    Type::F64 => "f64",
+                    Type::Bool => "bool",
+                    Type::Date => "date",
+                    _ => "other",
+                };
+                let kind = if path.len() > name.len() {
+                    "json"
+                } else {
+                    kind
+                };
+                columns.entry(name.to_string()).or_insert(kind);
+            }
+        }
+        let columns = Arc::new(columns);
+        *cached = Some((generation, columns.clone()));
+        Ok(columns)
+    }
+
     fn info(&self) -> Result<IndexInfo, QueryError> {
-        let docs = self.live_docs(&self.reader.searcher())?;
+        let searcher = self.reader.searcher();
+        let docs = self.live_docs(&searcher)?;
         let mut fields: Vec<IndexField> = self
             .fields
             .row
@@ -128,6 +190,14 @@ impl EmbeddedIndex {
                 name: name.clone(),
                 kind: kind_name(kind),
             })
+            .chain(
+                self.columns(&searcher)?
+                    .iter()
+                    .map(|(name, &kind)| IndexField {
+                        name: name.clone(),
+                        kind,
+                    }),
+            )
             .collect();
         fields.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(IndexInfo {
@@ -140,31 +210,54 @@ impl EmbeddedIndex {
 
     fn search(&self, text: &str, limit: usize) -> Result<SearchResults, QueryError> {
         let text = text.trim();
+        let searcher = self.reader.searcher();
         let matching: Box<dyn Query> = if text.is_empty() || text == "*" {
             Box::new(AllQuery)
         } else {
+            // Listed only when the query names a field that is not a typed one.
+            let mut columns = None;
+            let mut failed = None;
+            let routed = route_columns(text, |name| {
+                if self.fields.row.contains_key(name) {
+                    return false;
+                }
+                if columns.is_none() {
+                    match self.columns(&searcher) {
+                        Ok(c) => columns = Some(c),
+                        Err(e) => {
+                            failed = Some(e);
+                            return false;
+                        }
+                    }
+                }
+                columns.as_ref().is_some_and(|c| c.contains_key(name))
+            });
+            if let Some(e) = failed {
+                return Err(e);
+            }
             let parser = QueryParser::for_index(&self.index, self.fields.default_search.clone());
-            parser.parse_query(text).map_err(|e| QueryError::BadQuery {
-                query: text.to_string(),
-                reason: e.to_string(),
-            })?
+            parser
+                .parse_query(&routed)
+                .map_err(|e| QueryError::BadQuery {
+                    query: text.to_string(),
+                    reason: e.to_string(),
+                })?
         };
         let query = BooleanQuery::new(vec![
             (Occur::Must, matching),
             (Occur::MustNot, Box::new(self.tombstones())),
         ]);
-        let searcher = self.reader.searcher();
         let limit = limit.min(MAX_LIMIT);
         let (total, top) = if limit == 0 {
             let total = searcher
                 .search(&query, &Count)
-                .map_err(|e| self.failed(e))?;
+                .map_err(|e| self.search_failed(text, e))?;
             (total, Vec::new())
         } else {
             let collector = (Count, TopDocs::with_limit(limit).order_by_score());
             searcher
                 .search(&query, &collector)
-                .map_err(|e| self.failed(e))?
+                .map_err(|e| self.search_failed(text, e))?
         };
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
@@ -190,6 +283,57 @@ impl EmbeddedIndex {
             hits,
         })
     }
+}
+
+/// Columns without a typed field, with their kind (`text`, `i64`, …; `json` for objects).
+pub(crate) type Columns = Arc<BTreeMap<String, &'static str>>;
+
+/// `query` with each `column:` (or `column.path:`) outside quotes whose column is one of
+/// `__cols` (per `is_column`) spelled `__cols.column:`, so tantivy's parser finds it.
+fn route_columns(query: &str, mut is_column: impl FnMut(&str) -> bool) -> Cow<'_, str> {
+    let bytes = query.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut quoted = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'\\' {
+            i += 2;
+            continue;
+        }
+        if b == b'"' {
+            quoted = !quoted;
+        }
+        let starts_word = i == 0
+            || matches!(
+                bytes[i - 1],
+                b' ' | b'\t' | b'\n' | b'(' | b'+' | b'-' | b'!'
+            );
+        if quoted || !starts_word || !(b.is_ascii_alphabetic() || b == b'_') {
+            i += 1;
+            continue;
+        }
+        let end = i + bytes[i..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b'.')
+            .count();
+        if bytes.get(end) == Some(&b':') {
+            let name = &query[i..end];
+            if is_column(name.split('.').next().unwrap_or(name)) {
+                out.push_str(&query[copied..i]);
+                out.push_str(super::fields::COLS);
+                out.push('.');
+                copied = i;
+            }
+        }
+        i = end;
+    }
+    if copied == 0 && out.is_empty() {
+        return Cow::Borrowed(query);
+    }
+    out.push_str(&query[copied..]);
+    Cow::Owned(out)
 }
 
 impl IndexRegistry {
@@ -245,5 +389,24 @@ impl IndexRegistry {
         limit: usize,
     ) -> Result<SearchResults, QueryError> {
         self.find(index)?.search(query, limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_columns;
+
+    #[test]
+    fn only_named_columns_outside_quotes_are_routed_to_cols() {
+        let cols =
+            |q: &str| route_columns(q, |name| ["color", "meta"].contains(&name)).into_owned();
+        assert_eq!(cols("color:red"), "__cols.color:red");
+        assert_eq!(
+            cols("title:scarf AND (color:red OR -color:blue) meta.size:9"),
+            "title:scarf AND (__cols.color:red OR -__cols.color:blue) __cols.meta.size:9"
+        );
+        assert_eq!(cols(r#""color:red" colors:x"#), r#""color:red" colors:x"#);
+        assert_eq!(cols("title:color:red"), "title:color:red");
+        assert_eq!(cols("crimson"), "crimson");
     }
 }

@@ -91,6 +91,8 @@ async fn upserts_deletes_and_truncates_show_in_search_and_counts() {
             ("id", "i64"),
             ("in_stock", "bool"),
             ("price", "f64"),
+            // An array column has no typed field; its items are searchable in `__cols`.
+            ("tags", "text"),
             ("title", "text")
         ]
     );
@@ -323,9 +325,10 @@ async fn composite_keys_typed_fields_and_new_columns_are_searchable() {
         upsert_doc(
             &t,
             RowKey(vec![("id".into(), json!(6))]),
-            // `color` came with ALTER TABLE after the index was made; `price` as text.
+            // `color`, `weight` and `meta` came with ALTER TABLE after the index was made;
+            // `price` as text.
             doc(
-                json!({"id": 6, "title": "silk scarf", "price": "42.25", "in_stock": false, "color": "crimson"}),
+                json!({"id": 6, "title": "silk scarf", "price": "42.25", "in_stock": false, "color": "crimson", "weight": 120, "meta": {"size": "large"}}),
             ),
             pos(2, 2),
         ),
@@ -342,6 +345,39 @@ async fn composite_keys_typed_fields_and_new_columns_are_searchable() {
     );
     assert_eq!(ids(&registry, index, "crimson"), ["6"]);
     assert_eq!(live(&registry, index)["6"]["color"], json!("crimson"));
+    // The new columns answer `column:value` as the typed ones do, also after a reopen.
+    drop(sink);
+    drop(registry);
+    let registry = IndexRegistry::open(dir.path()).unwrap();
+    assert_eq!(ids(&registry, index, "color:crimson"), ["6"]);
+    assert_eq!(ids(&registry, index, "weight:120"), ["6"]);
+    assert!(ids(&registry, index, "weight:121").is_empty());
+    let err = registry
+        .search(index, "weight:[100 TO 200]", 10)
+        .unwrap_err();
+    assert_eq!(err.http_status(), 400, "{err}");
+    assert!(err.to_string().contains("rebuilt"), "{err}");
+    assert_eq!(ids(&registry, index, "meta.size:large"), ["6"]);
+    assert_eq!(
+        ids(&registry, index, "title:scarf AND color:crimson"),
+        ["6"]
+    );
+    assert!(ids(&registry, index, "title:scarf -color:crimson").is_empty());
+    assert!(ids(&registry, index, r#""color:crimson""#).is_empty());
+    let kinds: Vec<(String, &str)> = registry
+        .info(index)
+        .unwrap()
+        .fields
+        .into_iter()
+        .map(|f| (f.name, f.kind))
+        .collect();
+    for new in [
+        ("color".to_string(), "text"),
+        ("weight".into(), "i64"),
+        ("meta".into(), "json"),
+    ] {
+        assert!(kinds.contains(&new), "{new:?} in {kinds:?}");
+    }
 
     let err = registry.search(index, "title:(", 10).unwrap_err();
     assert_eq!(err.http_status(), 400, "{err}");
@@ -375,9 +411,16 @@ async fn an_index_first_seen_through_a_delete_refuses_older_inserts() {
     .await
     .unwrap();
     assert_eq!(ids(&registry, "public.items", "*"), ["2"]);
-    // Without typed fields, text is still found through `__extra`.
+    // Without typed fields, text is still found through `__extra`, and each column
+    // through `__cols`.
     assert_eq!(ids(&registry, "public.items", "pear"), ["2"]);
-    assert!(registry.info("public.items").unwrap().fields.is_empty());
+    assert_eq!(ids(&registry, "public.items", "title:pear"), ["2"]);
+    assert!(ids(&registry, "public.items", "title:apple").is_empty());
+    let fields = registry.info("public.items").unwrap().fields;
+    assert!(
+        fields.iter().any(|f| f.name == "title" && f.kind == "text"),
+        "{fields:?}"
+    );
 }
 
 #[tokio::test]
