@@ -38,10 +38,16 @@ fn show(output: &Output) -> String {
     )
 }
 
-/// The venv's python, with `confluent-kafka[avro]` importable.
+/// The venv's python, with `confluent-kafka[avro]` importable. The tests of this binary
+/// run in processes of their own at the same time: a file lock lets one of them create
+/// the venv and install into it while the others wait, instead of racing it.
 fn python_with_confluent_kafka() -> PathBuf {
     let venv = target_dir().join("pyenv");
     let python = venv.join("bin").join("python");
+    let lock = std::fs::File::create(target_dir().join("pyenv.lock"))
+        .unwrap_or_else(|e| panic!("could not create the venv's lock file: {e}"));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("could not lock the venv's lock file: {e}"));
     if !python.exists() {
         let out = run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
         assert!(

@@ -3,11 +3,12 @@
 //! [`run`] subscribes a consumer group (`read_committed`, no auto-commit) to the job's
 //! topics and loops: gather a batch (until `batch.size` records, until no more records
 //! are fetched and waiting, or `batch.max.wait.ms` after its first record, whichever comes
-//! first; an idle job just waits), decoding each record as it arrives
-//! and applying the field map; hand the batch to the [`Sink`]; once the sink returned (its
-//! writes durable in the target), commit the consumed offsets to the group. One batch is
-//! in flight at a time, so memory is bounded by the batch plus librdkafka's prefetch
-//! (`queued.max.messages.kbytes`, 16 MiB by default).
+//! first; an idle job just waits), decoding each record as it arrives and applying the
+//! field map; hand the batch to the [`Sink`] in a write task of its own and gather the next
+//! one meanwhile; once the sink returned (its writes durable in the target), commit the
+//! batch's offsets to the group. One batch is written at a time, and its successor starts
+//! only after it is committed, so offsets are committed in order; memory is bounded by two
+//! batches plus librdkafka's prefetch (`queued.max.messages.kbytes`, 16 MiB by default).
 //!
 //! Records can arrive twice (a crash between a write and its commit, a rebalance, or an
 //! offset reset that replays a topic): sinks order their writes by [`tributary_core::Position`], so a repeat
@@ -26,18 +27,19 @@ mod groups;
 mod metrics;
 mod positions;
 mod settings;
+mod write;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use rdkafka::Message;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::BorrowedMessage;
+use rdkafka::{Message, TopicPartitionList};
 use tokio::sync::watch;
 use tributary_avro::decode::{DecodeError, Decoder, RawRecord};
-use tributary_core::{FieldMap, Retry, RowSchema, Sink, SinkError, SinkOp, SinkRecord};
+use tributary_core::{FieldMap, Retry, RowSchema, Sink, SinkOp, SinkRecord};
 
 use crate::consumer::{self, JobConsumer};
 use crate::settings::KafkaConfig;
@@ -50,6 +52,7 @@ use positions::Positions;
 pub use settings::{
     DEFAULT_BATCH_MAX_WAIT, DEFAULT_BATCH_SIZE, JOB_PROPERTIES, JobSettings, Subscription,
 };
+use write::Backoff;
 
 /// Runs the job until `stop` turns true (then `Ok`) or a definite error.
 pub async fn run(
@@ -68,15 +71,17 @@ pub async fn run(
     }
     let mut job = Job {
         records: Vec::with_capacity(settings.batch_size.min(8192)),
+        spare: Vec::new(),
         positions: Positions::new(stored),
         tally: Tally::default(),
         mapped: HashMap::new(),
         warned: HashSet::new(),
         last_consume_error: None,
         consumer: consumer.clone(),
-        settings,
+        settings: Arc::new(settings),
         decoder,
-        sink,
+        sink: Some(sink),
+        writing: None,
         metrics,
     };
     let result = job.run(&mut stop).await;
@@ -95,13 +100,18 @@ async fn stop_requested(stop: &mut watch::Receiver<bool>) {
 }
 
 struct Job {
-    settings: JobSettings,
+    settings: Arc<JobSettings>,
     decoder: Decoder,
-    sink: Box<dyn Sink>,
+    /// `None` while a write task holds it.
+    sink: Option<Box<dyn Sink>>,
+    /// The batch being written, if any: at most one, while the next is gathered.
+    writing: Option<Writing>,
     metrics: Arc<JobMetrics>,
     consumer: Arc<JobConsumer>,
     /// The batch being gathered.
     records: Vec<SinkRecord>,
+    /// A written batch's buffer, kept for the next batch.
+    spare: Vec<SinkRecord>,
     positions: Positions,
     tally: Tally,
     /// Row schemas after the field map, by the address of the decoder's (shared) schema.
@@ -111,40 +121,39 @@ struct Job {
     last_consume_error: Option<String>,
 }
 
-/// Doubling waits between retries, up to a maximum.
-struct Backoff {
-    next: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    fn new(s: &JobSettings) -> Self {
-        Backoff {
-            next: s.retry_initial.max(Duration::from_millis(1)),
-            max: s.retry_max.max(s.retry_initial),
-        }
-    }
-
-    /// Waits for the next retry; false when a stop came first.
-    async fn wait(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
-        let wait = self.next;
-        self.next = (self.next * 2).min(self.max);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => true,
-            _ = stop_requested(stop) => false,
-        }
-    }
+/// A batch under way in its write task, and what to do once it is written.
+struct Writing {
+    task: write::Task,
+    /// The group offsets after the batch, committed once it is written.
+    commit: TopicPartitionList,
+    tally: Tally,
+    behind_ms: Option<i64>,
 }
 
 impl Job {
+    /// Gathers a batch while the one before it is written; once that one is written (and
+    /// its offsets committed), starts writing the new one.
     async fn run(&mut self, stop: &mut watch::Receiver<bool>) -> Result<(), JobError> {
         loop {
-            if !self.gather(stop).await? {
+            let more = match self.gather(stop).await {
+                Ok(more) => more,
+                Err(e) => {
+                    // The batch before the one that failed still counts if it is written.
+                    if let Some(writing) = self.writing.take() {
+                        let _ = self.settle(writing).await;
+                    }
+                    return Err(e);
+                }
+            };
+            // One write at a time, and offsets committed in order.
+            let written = match self.writing.take() {
+                Some(writing) => self.settle(writing).await?,
+                None => true,
+            };
+            if !more || !written {
                 return Ok(());
             }
-            if !self.flush(stop).await? {
-                return Ok(());
-            }
+            self.start(stop);
         }
     }
 
@@ -170,6 +179,14 @@ impl Job {
                 _ = &mut stopped => return Ok(false),
                 m = messages.next() => m,
                 _ = &mut deadline, if armed => return Ok(true),
+                done = async { self.writing.as_mut().map(|w| w.task.handle()).unwrap().await },
+                    if self.writing.is_some() => {
+                    let writing = self.writing.take().expect("checked by the branch");
+                    if !self.finish(writing, done)? {
+                        return Ok(false);
+                    }
+                    continue;
+                }
                 // Nothing more fetched yet: the batch goes now rather than wait for records
                 // that may be a while. Under load more records are always waiting, and
                 // they pile up while a write runs, so batches grow with the load.
@@ -302,74 +319,80 @@ impl Job {
         Ok(())
     }
 
-    /// Writes the batch (retrying transient errors) and commits its offsets. False: stop
-    /// requested (after committing a write that finished within the grace period).
-    async fn flush(&mut self, stop: &mut watch::Receiver<bool>) -> Result<bool, JobError> {
-        let mut write_us = 0;
-        let mut stopping = false;
-        if !self.records.is_empty() {
-            let offsets = self.positions.offsets();
-            let mut backoff = Backoff::new(&self.settings);
-            loop {
-                let started = Instant::now();
-                let result = {
-                    let mut write = self.sink.write(&self.records, &offsets);
-                    tokio::select! {
-                        r = &mut write => r,
-                        _ = stop_requested(stop) => {
-                            stopping = true;
-                            match tokio::time::timeout(self.settings.stop_grace, &mut write).await {
-                                Ok(r) => r,
-                                Err(_) => {
-                                    tracing::warn!(job = self.settings.name, "stopping: the write under way did not finish in time; it will be read again");
-                                    return Ok(false);
-                                }
-                            }
-                        }
-                    }
-                };
-                match result {
-                    Ok(()) => {
-                        write_us = started.elapsed().as_micros() as u64;
-                        self.metrics
-                            .unavailable_values
-                            .store(self.sink.values_left_out(), Ordering::Relaxed);
-                        break;
-                    }
-                    Err(SinkError::Transient(reason)) => {
-                        if stopping {
-                            return Ok(false);
-                        }
-                        tracing::warn!(
-                            job = self.settings.name,
-                            reason,
-                            retry_in_ms = backoff.next.as_millis() as u64,
-                            records = self.records.len(),
-                            "the target could not take a batch; retrying it"
-                        );
-                        self.metrics.set_retrying(&reason);
-                        if !backoff.wait(stop).await {
-                            return Ok(false);
-                        }
-                    }
-                    Err(SinkError::Definite(reason)) => return Err(JobError::Sink { reason }),
-                }
-            }
-            self.metrics.clear_retrying();
-        } else if !self.positions.pending() {
-            return Ok(!stopping);
-        }
-        consumer::commit_async(&self.consumer, &self.positions.take_commit());
+    /// Starts writing the gathered batch; a batch with nothing to write (every record
+    /// skipped or applied before) only commits its offsets.
+    fn start(&mut self, stop: &watch::Receiver<bool>) {
+        let mut tally = std::mem::take(&mut self.tally);
         for r in &self.records {
-            self.tally.wrote(r.op_code);
+            tally.wrote(r.op_code);
         }
-        let behind = self
+        if self.records.is_empty() {
+            if self.positions.pending() {
+                let commit = self.positions.take_commit();
+                consumer::commit_async(&self.consumer, &commit);
+                self.positions.mark_written(&commit);
+                self.metrics.batch_done(&tally, 0, None);
+            }
+            return;
+        }
+        let offsets = self.positions.offsets();
+        let commit = self.positions.take_commit();
+        let behind_ms = self
             .records
             .last()
             .map(|r| tributary_core::event::now_us() / 1000 - r.source_ts_ms);
-        self.metrics.batch_done(&self.tally, write_us, behind);
-        self.records.clear();
-        self.tally = Tally::default();
-        Ok(!stopping)
+        let records = std::mem::replace(&mut self.records, std::mem::take(&mut self.spare));
+        let sink = self.sink.take().expect("one write at a time");
+        let task = write::spawn(
+            sink,
+            records,
+            offsets,
+            self.settings.clone(),
+            self.metrics.clone(),
+            stop.clone(),
+        );
+        self.writing = Some(Writing {
+            task,
+            commit,
+            tally,
+            behind_ms,
+        });
+    }
+
+    /// Waits for the write under way to end; see [`Job::finish`].
+    async fn settle(&mut self, mut writing: Writing) -> Result<bool, JobError> {
+        let done = writing.task.handle().await;
+        self.finish(writing, done)
+    }
+
+    /// Takes the sink back from an ended write and, if it was written, commits its
+    /// offsets. False: abandoned on a stop.
+    fn finish(
+        &mut self,
+        writing: Writing,
+        done: Result<write::Done, tokio::task::JoinError>,
+    ) -> Result<bool, JobError> {
+        let done = done.map_err(|e| JobError::Sink {
+            reason: format!("the sink's write task ended abnormally: {e}"),
+        })?;
+        self.sink = Some(done.sink);
+        self.spare = done.records;
+        self.spare.clear();
+        match done.outcome {
+            write::Outcome::Written { write_us } => {
+                consumer::commit_async(&self.consumer, &writing.commit);
+                self.positions.mark_written(&writing.commit);
+                if let Some(sink) = &self.sink {
+                    self.metrics
+                        .unavailable_values
+                        .store(sink.values_left_out(), Ordering::Relaxed);
+                }
+                self.metrics
+                    .batch_done(&writing.tally, write_us, writing.behind_ms);
+                Ok(true)
+            }
+            write::Outcome::Abandoned => Ok(false),
+            write::Outcome::Failed(reason) => Err(JobError::Sink { reason }),
+        }
     }
 }

@@ -105,7 +105,7 @@ impl Positions {
             .collect()
     }
 
-    /// What to commit after a successful write; marks it written.
+    /// What to commit once the batch gathered so far is written ([`Positions::mark_written`]).
     pub fn take_commit(&mut self) -> TopicPartitionList {
         let tpl = commit_list(
             self.entries
@@ -115,9 +115,25 @@ impl Positions {
         );
         for e in self.entries.iter_mut().filter(|e| e.dirty) {
             e.dirty = false;
-            e.written = Some(e.next);
         }
         tpl
+    }
+
+    /// `commit` (from [`Positions::take_commit`]) is written: offsets to commit again at
+    /// shutdown.
+    pub fn mark_written(&mut self, commit: &TopicPartitionList) {
+        for el in commit.elements() {
+            let rdkafka::Offset::Offset(next) = el.offset() else {
+                continue;
+            };
+            if let Some(e) = self
+                .entries
+                .iter_mut()
+                .find(|e| e.partition == el.partition() && e.topic == el.topic())
+            {
+                e.written = Some(next);
+            }
+        }
     }
 
     /// Everything written in this run, to commit once more (and wait) at shutdown.
@@ -168,7 +184,17 @@ mod tests {
         let tpl = p.take_commit();
         assert_eq!(tpl.count(), 1);
         assert!(!p.pending());
-        assert_eq!(p.written().count(), 1);
+        // Nothing counts as written until the write says so.
+        assert_eq!(p.written().count(), 0);
+        p.advance("b", 1, 6);
+        p.mark_written(&tpl);
+        let written = p.written();
+        assert_eq!(written.count(), 1);
+        assert_eq!(
+            written.elements()[0].offset(),
+            rdkafka::Offset::Offset(6),
+            "the batch's offset, not the position gathered since"
+        );
     }
 
     #[test]
