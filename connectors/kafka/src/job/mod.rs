@@ -187,10 +187,10 @@ impl Job {
                     }
                     continue;
                 }
-                // Nothing more fetched yet: the batch goes now rather than wait for records
-                // that may be a while. Under load more records are always waiting, and
-                // they pile up while a write runs, so batches grow with the load.
-                () = std::future::ready(()), if armed => return Ok(true),
+                // Nothing more fetched yet and the target idle: the batch goes now rather
+                // than wait for records that may be a while. While a write runs, the batch
+                // takes what arrives until it ends, so batches grow with the load.
+                () = std::future::ready(()), if armed && self.writing.is_none() => return Ok(true),
             };
             match received {
                 Some(Ok(m)) => {
