@@ -31,7 +31,13 @@ async fn write(db: &tokio_postgres::Client, from: i64, to: i64) {
 }
 
 /// Reads `cdc.public.events` until ids 1..=rows have all arrived; counts each id's creates.
-fn consume(bootstrap: &str, registry: &str, rows: i64) -> HashMap<i64, usize> {
+/// On a timeout the failure shows which ids are missing and the daemon's log.
+fn consume(
+    bootstrap: &str,
+    registry: &str,
+    rows: i64,
+    log: impl Fn() -> String,
+) -> HashMap<i64, usize> {
     let mut consumer = CdcConsumer::new(bootstrap, registry, "^cdc\\.public\\.events$");
     let mut seen: HashMap<i64, usize> = HashMap::new();
     let mut counted = 0;
@@ -46,11 +52,17 @@ fn consume(bootstrap: &str, registry: &str, rows: i64) -> HashMap<i64, usize> {
         counted = records.len();
         (1..=rows).all(|i| seen.contains_key(&i))
     });
-    assert!(
-        done,
-        "not every change arrived: {} of {rows} ids",
-        seen.len()
-    );
+    if !done {
+        let missing: Vec<i64> = (1..=rows).filter(|i| !seen.contains_key(i)).collect();
+        panic!(
+            "not every change arrived: {} of {rows} ids; missing {} from {} to {}\n{}",
+            seen.len(),
+            missing.len(),
+            missing[0],
+            missing[missing.len() - 1],
+            log()
+        );
+    }
     seen
 }
 
@@ -153,7 +165,7 @@ async fn broker_gone_for_30s_mid_stream_loses_and_duplicates_nothing() {
 
     proxy.up();
     write(&db, 20_001, 30_000).await;
-    let seen = consume(&broker.bootstrap, &daemon.registry, 30_000);
+    let seen = consume(&broker.bootstrap, &daemon.registry, 30_000, || daemon.log());
     let dups = duplicates(&seen);
     assert!(
         dups.is_empty(),
@@ -232,7 +244,9 @@ async fn a_second_daemon_with_the_same_connector_is_refused_and_takes_over_after
         first_status["tasks"][0]["trace"].is_null(),
         "the first daemon is unaffected: {first_status}"
     );
-    let seen = consume(&broker.bootstrap, &registry.url(), 10_000);
+    let seen = consume(&broker.bootstrap, &registry.url(), 10_000, || {
+        format!("first:\n{}\nsecond:\n{}", first.log(), second.log())
+    });
     assert_eq!(
         duplicates(&seen),
         [],
@@ -247,7 +261,7 @@ async fn a_second_daemon_with_the_same_connector_is_refused_and_takes_over_after
     // When the first dies, the waiting one takes over from the last committed offset.
     first.kill9();
     write(&db, 10_001, 15_000).await;
-    let seen = consume(&broker.bootstrap, &registry.url(), 15_000);
+    let seen = consume(&broker.bootstrap, &registry.url(), 15_000, || second.log());
     let extra: usize = seen.values().map(|n| n - 1).sum();
     assert_eq!(
         extra, 0,
@@ -296,7 +310,7 @@ async fn postgres_crash_mid_stream_is_retried_and_resumes_from_the_slot() {
     let db = pg.client("app").await;
     wait_active(&db, "pgdown_slot", T).await;
     write(&db, 10_001, 20_000).await;
-    let seen = consume(&broker.bootstrap, &daemon.registry, 20_000);
+    let seen = consume(&broker.bootstrap, &daemon.registry, 20_000, || daemon.log());
     let extra: usize = seen.values().map(|n| n - 1).sum();
     // The transaction open when Postgres went away is aborted and published again; a
     // read_committed consumer sees only the committed copy.
