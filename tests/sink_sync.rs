@@ -14,14 +14,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::api::{connector_path as path, delete, get, post, put, wait_status};
-use support::daemon::{Daemon, DaemonOptions};
-use support::kafka::Broker;
-use support::opensearch::OpenSearch;
+use support::api::{connector_path as path, delete, get, put, wait_status};
 use support::pg::PgCluster;
-use support::redis::RedisServer;
 use support::sync::{
-    CATCH_UP, TABLE_DDL, Workload, cache_converges, cache_diff, committed, index_diff,
+    CATCH_UP, SyncRig, TABLE_DDL, Workload, cache_converges, cache_diff, committed, index_diff,
     opensearch_diff, sql_writer, table_rows,
 };
 use support::wait_for;
@@ -65,22 +61,16 @@ async fn cache_and_index_equal_the_table_through_kill9_and_replay() {
     for _ in 0..SNAPSHOT_TXS {
         db.batch_execute(&work.transaction(PER_TX)).await.unwrap();
     }
-    let broker = Broker::start();
-    let redis = RedisServer::start();
-    let node = OpenSearch::start();
-    let dir = tempfile::tempdir().unwrap();
-    let mut daemon = Daemon::start_with(dir.path(), DaemonOptions::new(&broker.bootstrap));
-    let api = daemon.api.clone();
     let source = pg.connector("pg", "app", json!({"table.include.list": "public.items"}));
-    let r = post(&api, "/connectors", &source);
-    assert_eq!(r.status, 201, "{r:?}\n{}", daemon.log());
-    for sink in sinks(&redis.url(), &node.url) {
-        let r = post(&api, "/connectors", &sink);
-        assert_eq!(r.status, 201, "{r:?}\n{}", daemon.log());
-    }
-    for name in ["pg"].into_iter().chain(SINKS) {
-        wait_status(&api, name, "RUNNING", &["RUNNING"], T).await;
-    }
+    let names: Vec<&str> = ["pg"].into_iter().chain(SINKS).collect();
+    let rig = SyncRig::start(&source, |r, o| sinks(r, o).to_vec(), &names).await;
+    let SyncRig {
+        mut daemon,
+        api,
+        node,
+        redis,
+        ..
+    } = rig;
 
     // The stream, paced so that the kills land in the middle of it.
     let (tx, writer) = sql_writer(pg.url("app"));

@@ -15,8 +15,8 @@ use support::daemon::{Daemon, DaemonOptions};
 use support::kafka::Broker;
 use support::opensearch::OpenSearch;
 use support::pg::PgCluster;
-use support::redis::{Redis, RedisServer};
-use support::sync::committed;
+use support::redis::Redis;
+use support::sync::{SyncRig, committed};
 
 const T: Duration = Duration::from_secs(60);
 const ROWS: i32 = 5;
@@ -175,22 +175,16 @@ async fn a_title_only_update_keeps_every_body_through_kill9_and_replay() {
         .unwrap()
         .get(0);
     assert_eq!(toasted, ROWS as i64, "the bodies are stored uncompressed");
-    let broker = Broker::start();
-    let redis = RedisServer::start();
-    let node = OpenSearch::start();
-    let dir = tempfile::tempdir().unwrap();
-    let mut daemon = Daemon::start_with(dir.path(), DaemonOptions::new(&broker.bootstrap));
-    let api = daemon.api.clone();
     let source = pg.connector("pg", "app", json!({"table.include.list": "public.doc"}));
-    let r = post(&api, "/connectors", &source);
-    assert_eq!(r.status, 201, "{r:?}\n{}", daemon.log());
-    for sink in sinks(&redis.url(), &node.url) {
-        let r = post(&api, "/connectors", &sink);
-        assert_eq!(r.status, 201, "{r:?}\n{}", daemon.log());
-    }
-    for name in ["pg"].into_iter().chain(SINKS) {
-        wait_status(&api, name, "RUNNING", &["RUNNING"], T).await;
-    }
+    let names: Vec<&str> = ["pg"].into_iter().chain(SINKS).collect();
+    let rig = SyncRig::start(&source, |r, o| sinks(r, o).to_vec(), &names).await;
+    let SyncRig {
+        mut daemon,
+        api,
+        node,
+        redis,
+        ..
+    } = rig;
     let mut client = redis.client();
     let rows = table(&db).await;
     converge("the snapshot", &api, &mut client, &node.url, &rows, || {

@@ -333,3 +333,54 @@ pub fn sql_writer(
     });
     (tx, writer)
 }
+
+/// A daemon with a Postgres source and sink jobs on its topics, and the targets they
+/// write: a broker, a Redis server and an OpenSearch node of the test's own. Dropped in
+/// field order: the daemon first, the services it talks to after it.
+pub struct SyncRig {
+    pub daemon: super::daemon::Daemon,
+    pub api: String,
+    pub node: super::opensearch::OpenSearch,
+    pub redis: super::redis::RedisServer,
+    _dir: tempfile::TempDir,
+    _broker: super::kafka::Broker,
+}
+
+impl SyncRig {
+    /// Starts the services and the daemon, creates `source` and the sinks that
+    /// `sinks(redis_url, opensearch_url)` returns, and waits until every one named in
+    /// `names` runs.
+    pub async fn start(
+        source: &Value,
+        sinks: impl FnOnce(&str, &str) -> Vec<Value>,
+        names: &[&str],
+    ) -> SyncRig {
+        let broker = super::kafka::Broker::start();
+        let redis = super::redis::RedisServer::start();
+        let node = super::opensearch::OpenSearch::start();
+        let dir = tempfile::tempdir().unwrap();
+        let daemon = super::daemon::Daemon::start_with(
+            dir.path(),
+            super::daemon::DaemonOptions::new(&broker.bootstrap),
+        );
+        let api = daemon.api.clone();
+        let r = super::api::post(&api, "/connectors", source);
+        assert_eq!(r.status, 201, "{r:?}\n{}", daemon.log());
+        for sink in sinks(&redis.url(), &node.url) {
+            let r = super::api::post(&api, "/connectors", &sink);
+            assert_eq!(r.status, 201, "{r:?}\n{}", daemon.log());
+        }
+        for name in names {
+            super::api::wait_status(&api, name, "RUNNING", &["RUNNING"], Duration::from_secs(60))
+                .await;
+        }
+        SyncRig {
+            daemon,
+            api,
+            node,
+            redis,
+            _dir: dir,
+            _broker: broker,
+        }
+    }
+}
