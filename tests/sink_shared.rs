@@ -8,12 +8,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::api::{get, post, wait_status};
+use support::api::{post, wait_status};
 use support::daemon::{Daemon, DaemonOptions, RegistryChoice};
 use support::kafka::Broker;
 use support::pg::PgCluster;
 use support::redis::RedisServer;
-use support::sync::{TABLE_DDL, Workload, cache_converges, sql_writer, table_rows};
+use support::sync::{TABLE_DDL, Workload, cache_converges, job_metric, sql_writer, table_rows};
 use support::wait_for;
 
 const T: Duration = Duration::from_secs(60);
@@ -21,18 +21,8 @@ const PARTITIONS: u64 = 4;
 const CHANGES: usize = 12_000;
 const PER_TX: usize = 40;
 
-/// A job sample from `/metrics` (`tributary_<family>{connector="cache"}`), if present.
-fn job_metric(api: &str, family: &str) -> Option<u64> {
-    let body = get(api, "/metrics").body;
-    let prefix = format!("tributary_{family}{{connector=\"cache\"}} ");
-    body.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as u64)
-}
-
 fn assigned(api: &str) -> u64 {
-    job_metric(api, "sink_assigned_partitions").unwrap_or(0)
+    job_metric(api, "cache", "sink_assigned_partitions").unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -92,7 +82,8 @@ async fn two_daemons_share_a_job_and_take_over_from_a_killed_one() {
         tx.send(work.transaction(PER_TX)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(8)).await;
         if i == txs / 3 {
-            b_consumed_before_kill = job_metric(&api_b, "sink_records_consumed_total").unwrap_or(0);
+            b_consumed_before_kill =
+                job_metric(&api_b, "cache", "sink_records_consumed_total").unwrap_or(0);
             let killed = Instant::now();
             b.kill9();
             wait_for("A to take over every partition", T, async || {
@@ -124,7 +115,7 @@ async fn two_daemons_share_a_job_and_take_over_from_a_killed_one() {
         format!("A:\n{}\nB:\n{}", a.log(), b.log())
     })
     .await;
-    let b_consumed = job_metric(&api_b, "sink_records_consumed_total").unwrap_or(0);
+    let b_consumed = job_metric(&api_b, "cache", "sink_records_consumed_total").unwrap_or(0);
     assert!(b_consumed > 0, "the restarted B read nothing");
     eprintln!(
         "{} changes; B read {b_consumed_before_kill} records before the kill and {b_consumed} after its restart",

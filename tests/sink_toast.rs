@@ -36,7 +36,7 @@ fn sinks(redis_url: &str, opensearch_url: &str) -> [Value; 4] {
             "redis.url": redis_url,
             "value.format": "hash",
             "key.pattern": "h:{table}:{pk}",
-            "versions.key": "tributary:versions:hashcache",
+            "versions.prefix": "tributary:v:hashcache",
             "batch.max.wait.ms": "20",
         }}),
         json!({"name": "search", "config": {

@@ -1,40 +1,114 @@
-//! A throwaway Redis server on a free port (nothing kept on disk), and a small blocking
-//! client that pipelines commands, for reading a whole cache back.
+//! Throwaway Redis servers on free ports: a plain one (nothing kept on disk), one that
+//! also serves TLS, and a Redis Cluster of masters that persist every write (so a master
+//! killed with SIGKILL and started again loses nothing it acknowledged); and a small
+//! blocking client that pipelines commands, for reading a whole cache back.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::pg::free_port;
+use super::tls::Pki;
+
+fn redis_bin() -> String {
+    std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into())
+}
 
 pub struct RedisServer {
-    child: Child,
+    child: Option<Child>,
     pub port: u16,
+    /// The TLS port, when the server serves TLS too.
+    pub tls_port: Option<u16>,
+    args: Vec<String>,
+    dir: tempfile::TempDir,
 }
 
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let port = free_port();
-        let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let child = Command::new(&bin)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+        Self::start_with(&["--save", "", "--appendonly", "no"], None)
+    }
+
+    /// A server on a plain port and a TLS port with the certificate `pki` made for
+    /// 127.0.0.1 and localhost; clients must present a certificate signed by its CA.
+    pub fn start_tls(pki: &Pki) -> RedisServer {
+        let tls_port = free_port();
+        let (cert, key, ca) = (
+            pki.path("server.crt"),
+            pki.path("server.key"),
+            pki.path("ca.pem"),
+        );
+        let port = tls_port.to_string();
+        let args = [
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--tls-port",
+            &port,
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca,
+            "--tls-auth-clients",
+            "yes",
+        ];
+        Self::start_with(&args, Some(tls_port))
+    }
+
+    fn start_with(args: &[&str], tls_port: Option<u16>) -> RedisServer {
+        let mut server = RedisServer {
+            child: None,
+            port: free_port(),
+            tls_port,
+            args: args.iter().map(|s| s.to_string()).collect(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new(redis_bin())
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
-                panic!("could not start {bin} (apt-get install redis-server): {e}")
+                panic!("could not start redis-server (apt-get install redis-server): {e}")
             });
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
+        let ports = [Some(self.port), self.tls_port];
+        for port in ports.into_iter().flatten() {
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    Instant::now() < deadline,
+                    "redis-server did not listen on {port}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        RedisServer { child, port }
+    }
+
+    /// SIGKILL: connections drop; what is not on disk is gone.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts again on the same ports, with the same directory.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
     }
 
     pub fn url(&self) -> String {
@@ -48,8 +122,92 @@ impl RedisServer {
 
 impl Drop for RedisServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill9();
+    }
+}
+
+/// A Redis Cluster of `n` masters without replicas, each persisting every write before
+/// it answers (`appendfsync always`).
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub fn start(n: usize) -> RedisCluster {
+        let args = [
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            "2000",
+        ];
+        let nodes: Vec<RedisServer> = (0..n)
+            .map(|_| RedisServer::start_with(&args, None))
+            .collect();
+        let cli = redis_bin().replace("redis-server", "redis-cli");
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let out = Command::new(&cli)
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli (apt-get install redis-tools)");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cluster = RedisCluster { nodes };
+        cluster.wait_ok();
+        cluster
+    }
+
+    /// Waits until every node reports `cluster_state:ok`.
+    pub fn wait_ok(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        for node in &self.nodes {
+            loop {
+                let info = node.client().cmd(&["CLUSTER", "INFO"]);
+                if info.text().is_some_and(|t| t.contains("cluster_state:ok")) {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the cluster is not ok: {info:?}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    /// `redis://` seeds of every node, for `redis.url` with `redis.cluster`.
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        format!("redis://{}", hosts.join(","))
+    }
+
+    /// Every key matching `glob` on any node, with its string value.
+    pub fn dump(&self, glob: &str) -> BTreeMap<String, Option<String>> {
+        let mut all = BTreeMap::new();
+        for node in &self.nodes {
+            let mut c = node.client();
+            let keys = c.keys(glob);
+            let values = c.get_all(&keys);
+            all.extend(keys.into_iter().zip(values));
+        }
+        all
     }
 }
 

@@ -127,9 +127,18 @@ pub async fn table_rows(db: &Client) -> BTreeMap<i64, Value> {
 pub fn cache_diff(redis: &mut Redis, rows: &BTreeMap<i64, Value>, limit: usize) -> Vec<String> {
     let keys = redis.keys("public.items:*");
     let values = redis.get_all(&keys);
+    cache_diff_of(keys.into_iter().zip(values).collect(), rows, limit)
+}
+
+/// Differences between cached `public.items:<id>` keys and their values, and the table.
+pub fn cache_diff_of(
+    cache: BTreeMap<String, Option<String>>,
+    rows: &BTreeMap<i64, Value>,
+    limit: usize,
+) -> Vec<String> {
     let mut cached = BTreeMap::new();
     let mut diffs = Vec::new();
-    for (k, v) in keys.iter().zip(values) {
+    for (k, v) in cache {
         let id: i64 = k.trim_start_matches("public.items:").parse().unwrap_or(-1);
         let parsed: Value = v.as_deref().map_or(Value::Null, |s| {
             serde_json::from_str(s).unwrap_or(Value::Null)
@@ -228,6 +237,17 @@ pub fn index_diff(
     })
 }
 
+/// A sample of connector `name` from `/metrics` (`tributary_<family>{connector="<name>"}`),
+/// if present.
+pub fn job_metric(api: &str, name: &str, family: &str) -> Option<u64> {
+    let body = super::api::get(api, "/metrics").body;
+    let prefix = format!("tributary_{family}{{connector=\"{name}\"}} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+}
+
 /// The sum of a sink's committed offsets (`GET …/offsets`).
 pub fn committed(api: &str, name: &str) -> i64 {
     let r = get(api, &super::api::connector_path(name, "/offsets"));
@@ -298,9 +318,15 @@ pub async fn cache_converges(
     rows: &BTreeMap<i64, Value>,
     log: impl Fn() -> String,
 ) {
+    cache_converges_with(|| cache_diff(redis, rows, 5), log).await
+}
+
+/// Waits (up to [`CATCH_UP`]) until `diff()` finds no difference; panics with the last
+/// differences and `log()` otherwise.
+pub async fn cache_converges_with(mut diff: impl FnMut() -> Vec<String>, log: impl Fn() -> String) {
     let deadline = std::time::Instant::now() + CATCH_UP;
     loop {
-        let diffs = cache_diff(redis, rows, 5);
+        let diffs = diff();
         if diffs.is_empty() {
             return;
         }

@@ -1,29 +1,30 @@
--- Applies one change to the cache only if it is not older than what the cache holds.
+-- Applies changes to the cache only where they are not older than what the cache holds.
+-- Cluster-safe: a call only touches the keys it is given, and each cache key's position
+-- key shares its slot (the caller groups calls by slot), so it never reads a key it was
+-- not given. The table's truncate floor comes in ARGV, read by the caller.
 --
--- KEYS[1]  the versions hash: cache key -> position hex of the last applied change,
---          and "__truncate__:<schema>.<table>" -> position hex of the table's last TRUNCATE
--- KEYS[2…] the cache key (json, hash, del), or the keys to clean (clean)
--- ARGV[1]  op: json | hash | jsonk | hashk | del | trunc | clean
--- ARGV[2]  the change's position: 32 lower-case hex digits (unused by clean)
--- ARGV[3]  the table's truncate-floor field
--- ARGV[4]  ttl in seconds, 0 for none
--- ARGV[5…] json: the value; hash: field, value, field, value, …
---          jsonk, hashk ("keep"): ARGV[5] the number u of unchanged columns, ARGV[6…5+u]
---          their names (for jsonk as JSON strings, the way the value spells its keys),
---          then as for json and hash. Unchanged columns (TOASTed values an update left
---          alone) keep the value the cache holds; the value sent lacks them.
+-- batch: KEYS[2i-1] the i-th change's cache key, KEYS[2i] its position key (holding the
+--   position, 32 lower-case hex digits, of the last change applied to the key).
+--   ARGV[1] "batch", ARGV[2] ttl in seconds (0 none), ARGV[3] the seconds a deleted key's
+--   position is kept, then per change: op (json | hash | jsonk | hashk | del), position,
+--   the table's truncate floor ("" for none), the number n of its arguments, and those n
+--   arguments:
+--     json: the value; hash: field, value, field, value, …
+--     jsonk, hashk ("keep"): the number u of unchanged columns, their u names (for jsonk
+--     as JSON strings, the way the value spells its keys), then as for json and hash.
+--     Unchanged columns (TOASTed values an update left alone) keep the value the cache
+--     holds; the value sent lacks them.
+--   Returns an array with, per change, 0 when skipped as older, 1 when applied, 1 + n when
+--   applied with n unchanged columns left out because the cache held no earlier value;
+--   a change that fails is an error element, and the changes after it still apply.
+-- trunc: KEYS[1] the table's floor key; ARGV[1] "trunc", ARGV[2] the truncate's position.
+--   Raises the floor; returns 1, or 0 when older than the floor.
+-- clean: KEYS as for batch; ARGV[1] "clean", ARGV[2] the floor. Deletes each key whose
+--   position is older than the floor, with its position; returns how many.
 --
--- Returns 0 when skipped as older, 1 when applied, 1 + n when applied with n unchanged
--- columns left out because the cache held no earlier value for them; clean returns the
--- number deleted.
---
--- batch: many changes in one call (one round of the script per batch, not per change).
---   KEYS[1] the versions hash, KEYS[1+i] the i-th change's cache key;
---   ARGV[1] "batch", ARGV[2] ttl, then per change: op (json | hash | jsonk | hashk | del),
---   position, truncate-floor field, the number n of its arguments, and those n arguments
---   (what ARGV[5…] holds for a single change). Returns an array of the single results; a
---   change that fails is an error element, and the changes after it still apply.
---   Truncates are never in a batch (the caller sends each alone, then cleans).
+-- A key's position is kept as long as the key (ttl + the deletion window when ttl is set)
+-- and, after a delete, for the deletion window: a replayed older insert within it cannot
+-- bring the row back, and no position outlives its window.
 -- Positions compare in 8-digit chunks as numbers: Lua numbers are doubles (not exact for
 -- 64 bits) and Lua's string '<' follows the server's collation locale, not bytes.
 
@@ -90,11 +91,11 @@ local function members(s)
   return out
 end
 
--- Applies one change to `key`; its op's arguments are ARGV[a..b]. Returns 0 (older), or
--- 1 + the number of unchanged columns the cache held no value for.
-local function apply_one(versions, key, op, pos, floor, ttl, a, b)
-  if floor and older(pos, floor) then return 0 end
-  local current = redis.call('HGET', versions, key)
+-- Applies one change to `key` (position key `vkey`); its op's arguments are ARGV[a..b].
+-- Returns 0 (older), or 1 + the number of unchanged columns the cache held no value for.
+local function apply_one(key, vkey, op, pos, floor, ttl, window, a, b)
+  if floor ~= '' and older(pos, floor) then return 0 end
+  local current = redis.call('GET', vkey)
   if current and older(pos, current) then return 0 end
   local missing = 0
   -- The unchanged columns' names, and where the value (json) or fields (hash) start.
@@ -151,64 +152,62 @@ local function apply_one(versions, key, op, pos, floor, ttl, a, b)
     if ttl > 0 and (b >= first or #kept > 0) then redis.call('EXPIRE', key, ttl) end
   elseif op == 'del' then
     redis.call('DEL', key)
+    -- A delete keeps its position for the window: a replayed older insert must not bring
+    -- the row back.
+    redis.call('SET', vkey, pos, 'EX', window)
+    return 1
   else
     return redis.error_reply('ERR unknown op ' .. tostring(op))
   end
-  -- A delete keeps its version: a replayed older insert must not bring the row back.
-  redis.call('HSET', versions, key, pos)
+  if ttl > 0 then
+    redis.call('SET', vkey, pos, 'EX', ttl + window)
+  else
+    redis.call('SET', vkey, pos)
+  end
   return 1 + missing
 end
 
-local versions = KEYS[1]
 local op = ARGV[1]
 
 if op == 'batch' then
-  -- Many changes in one call: each one's error becomes its own element of the reply, so
-  -- the changes after it still apply, as separate commands in a pipeline would.
+  -- Each change's error becomes its own element of the reply, so the changes after it
+  -- still apply, as separate commands in a pipeline would.
   local ttl = tonumber(ARGV[2])
-  local floors = {}
+  local window = tonumber(ARGV[3])
   local results = {}
-  local at = 3
-  for k = 2, #KEYS do
-    local cop, cpos, field, n = ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3])
-    local floor = floors[field]
-    if floor == nil then
-      floor = redis.call('HGET', versions, field)
-      floors[field] = floor
-    end
-    local ok, result = pcall(apply_one, versions, KEYS[k], cop, cpos, floor, ttl, at + 4, at + 3 + n)
+  local at = 4
+  for k = 1, #KEYS / 2 do
+    local cop, cpos, floor, n = ARGV[at], ARGV[at + 1], ARGV[at + 2], tonumber(ARGV[at + 3])
+    local ok, result = pcall(apply_one, KEYS[2 * k - 1], KEYS[2 * k], cop, cpos, floor, ttl, window, at + 4, at + 3 + n)
     if ok then
-      results[k - 1] = result
+      results[k] = result
     else
       local message = type(result) == 'table' and result.err or tostring(result)
-      results[k - 1] = { err = message }
+      results[k] = { err = message }
     end
     at = at + 4 + n
   end
   return results
 end
 
-local floor = redis.call('HGET', versions, ARGV[3])
+if op == 'trunc' then
+  local floor = redis.call('GET', KEYS[1])
+  if floor and older(ARGV[2], floor) then return 0 end
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
 
 if op == 'clean' then
-  if not floor then return 0 end
+  local floor = ARGV[2]
   local n = 0
-  for i = 2, #KEYS do
-    local v = redis.call('HGET', versions, KEYS[i])
+  for k = 1, #KEYS / 2 do
+    local v = redis.call('GET', KEYS[2 * k])
     if v and older(v, floor) then
-      redis.call('DEL', KEYS[i])
-      redis.call('HDEL', versions, KEYS[i])
+      redis.call('DEL', KEYS[2 * k - 1], KEYS[2 * k])
       n = n + 1
     end
   end
   return n
 end
 
-local pos = ARGV[2]
-if op == 'trunc' then
-  if floor and older(pos, floor) then return 0 end
-  redis.call('HSET', versions, ARGV[3], pos)
-  return 1
-end
-
-return apply_one(versions, KEYS[2], op, pos, floor, tonumber(ARGV[4]), 5, #ARGV)
+return redis.error_reply('ERR unknown op ' .. tostring(op))

@@ -1,160 +1,363 @@
-//! One Redis connection: connect and authenticate, send commands, read replies.
+//! A connection to Redis through the `redis` crate: one server (`redis://`, `rediss://`),
+//! the master a set of Sentinels names, or a Redis Cluster.
 //!
-//! [`Connection::pipeline`] writes a whole run of pre-encoded commands while reading their
-//! replies concurrently, so a batch costs one round trip however long it is, and neither
-//! side's socket buffer can fill up and stall the other. Any I/O error, timeout or
-//! malformed reply leaves the connection out of step with the server: the caller drops it
-//! and connects again ([`RedisError::breaks_connection`]).
+//! [`Connection::calls`] runs many script calls at once: on one server as one pipeline
+//! (one round trip, in order), in a cluster concurrently, each routed to its slot's master
+//! (the caller never puts two slots in one call, and orders calls of one slot in
+//! rounds). Redirections (`MOVED`, `ASK`) and a cluster's failovers are followed by the
+//! client; what remains an error is returned for the sink to classify and retry.
 
-use std::future::Future;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use futures_util::{StreamExt, stream};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{
+    AggregateOp, MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo, SingleNodeRoutingInfo,
+};
+use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
+use redis::{
+    AsyncConnectionConfig, Client, ClientTlsConfig, Cmd, ConnectionAddr, IntoConnectionInfo,
+    RedisConnectionInfo, RedisResult, TlsCertificates, Value,
+};
 
-use crate::config::ConnectParams;
+use crate::config::{ConnectParams, TlsFiles, Topology};
 use crate::error::RedisError;
-use crate::resp::{self, Reply};
+use crate::script::APPLY_SCRIPT;
 
-/// Bytes read from the socket at a time.
-const READ_CHUNK: usize = 64 * 1024;
-/// Bytes written under one timeout.
-const WRITE_CHUNK: usize = 256 * 1024;
+/// Script calls in flight at once in a cluster.
+const CLUSTER_CONCURRENCY: usize = 256;
 
 /// A connected, authenticated Redis connection with the database selected.
-pub struct Connection {
-    stream: TcpStream,
-    /// Bytes received and not yet parsed: `rbuf[rpos..]`.
-    rbuf: Vec<u8>,
-    rpos: usize,
-    timeout: Duration,
+pub enum Connection {
+    /// One server, or the master the Sentinels named.
+    Single(MultiplexedConnection, Duration),
+    Cluster(ClusterConnection, Duration),
 }
 
-async fn within<T, E>(
-    timeout: Duration,
-    fut: impl Future<Output = Result<T, E>>,
-) -> Result<T, RedisError>
-where
-    RedisError: From<E>,
-{
-    match tokio::time::timeout(timeout, fut).await {
-        Ok(result) => result.map_err(RedisError::from),
-        Err(_) => Err(RedisError::Timeout(timeout)),
+/// A node to scan: `None` is the one server.
+pub type ScanTarget = Option<(String, u16)>;
+
+/// A reply that is an error reply as an `Err`; errors inside an array (a batch's per-change
+/// results) stay where they are.
+fn top(reply: RedisResult<Value>) -> RedisResult<Value> {
+    match reply? {
+        Value::ServerError(e) => Err(e.into()),
+        v => Ok(v),
+    }
+}
+
+fn redis_info(params: &ConnectParams) -> RedisConnectionInfo {
+    let mut info = RedisConnectionInfo::default().set_db(params.db as i64);
+    if let Some(user) = &params.username {
+        info = info.set_username(user);
+    }
+    if let Some(password) = &params.password {
+        info = info.set_password(password.expose());
+    }
+    info
+}
+
+/// The TLS files' contents; `None` when none is set (the system's roots are trusted).
+fn certificates(files: &TlsFiles) -> Result<Option<TlsCertificates>, RedisError> {
+    let read = |path: &Option<std::path::PathBuf>, field: &str| {
+        path.as_ref()
+            .map(|p| {
+                std::fs::read(p)
+                    .map_err(|e| RedisError::Config(format!("{field}: cannot read {p:?}: {e}")))
+            })
+            .transpose()
+    };
+    let root_cert = read(&files.ca, "redis.tls.ca.location")?;
+    let cert = read(&files.certificate, "redis.tls.certificate.location")?;
+    let key = read(&files.key, "redis.tls.key.location")?;
+    let client_tls = match (cert, key) {
+        (Some(client_cert), Some(client_key)) => Some(ClientTlsConfig {
+            client_cert,
+            client_key,
+        }),
+        _ => None,
+    };
+    Ok(
+        (root_cert.is_some() || client_tls.is_some()).then_some(TlsCertificates {
+            client_tls,
+            root_cert,
+        }),
+    )
+}
+
+fn addr(params: &ConnectParams, host: &str, port: u16) -> ConnectionAddr {
+    match params.tls {
+        Some(_) => ConnectionAddr::TcpTls {
+            host: host.to_string(),
+            port,
+            insecure: false,
+            tls_params: None,
+        },
+        None => ConnectionAddr::Tcp(host.to_string(), port),
     }
 }
 
 impl Connection {
-    /// Connects, sends `AUTH` when a password (or user) is configured, and `SELECT`s the
-    /// database when it is not 0.
+    /// Connects and authenticates; for a cluster, learns its slots.
     pub async fn connect(params: &ConnectParams) -> Result<Connection, RedisError> {
-        let addr = format!("{}:{}", params.host, params.port);
-        let stream = match tokio::time::timeout(
-            params.timeout,
-            TcpStream::connect((params.host.as_str(), params.port)),
-        )
-        .await
-        {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(source)) => return Err(RedisError::Connect { addr, source }),
-            Err(_) => {
-                return Err(RedisError::Connect {
-                    addr,
-                    source: std::io::ErrorKind::TimedOut.into(),
-                });
-            }
+        // The client is built without a bundled crypto provider; ours is ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let timeout = params.timeout;
+        let named = params.to_string();
+        let failed = |e| RedisError::connecting(e, &named, params.db, timeout);
+        let certs = match &params.tls {
+            Some(files) => certificates(files)?,
+            None => None,
         };
-        stream.set_nodelay(true)?;
-        let mut conn = Connection {
-            stream,
-            rbuf: Vec::with_capacity(READ_CHUNK),
-            rpos: 0,
-            timeout: params.timeout,
-        };
-        let password = params.password.as_ref().map(|p| p.expose());
-        let auth = match (&params.username, password) {
-            (Some(user), pass) => Some(vec![
-                "AUTH".as_bytes(),
-                user.as_bytes(),
-                pass.unwrap_or_default().as_bytes(),
-            ]),
-            (None, Some(pass)) => Some(vec!["AUTH".as_bytes(), pass.as_bytes()]),
-            (None, None) => None,
-        };
-        if let Some(args) = auth
-            && let Reply::Error(message) = conn.command(&args).await?
-        {
-            return Err(RedisError::Auth(crate::error::tidy(message)));
-        }
-        if params.db != 0 {
-            let db = params.db.to_string();
-            match conn.command(&["SELECT", db.as_str()]).await? {
-                Reply::Error(message) if crate::error::is_auth_reply(&message) => {
-                    return Err(RedisError::Auth(crate::error::tidy(message)));
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout));
+        match &params.topology {
+            Topology::Standalone => {
+                let (host, port) = &params.hosts[0];
+                let info = addr(params, host, *port)
+                    .into_connection_info()
+                    .map_err(failed)?
+                    .set_redis_settings(redis_info(params));
+                let client = match certs {
+                    Some(certs) => Client::build_with_tls(info, certs),
+                    None => Client::open(info),
                 }
-                Reply::Error(message) => {
-                    return Err(RedisError::Select {
-                        db: params.db,
-                        message: crate::error::tidy(message),
-                    });
+                .map_err(failed)?;
+                let conn = client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(failed)?;
+                Ok(Connection::Single(conn, timeout))
+            }
+            Topology::Sentinel { master } => {
+                let sentinels = params
+                    .hosts
+                    .iter()
+                    .map(|(h, p)| ConnectionAddr::Tcp(h.clone(), *p));
+                let mut builder =
+                    SentinelClientBuilder::new(sentinels, master, SentinelServerType::Master)
+                        .map_err(failed)?
+                        .set_client_to_redis_db(params.db as i64);
+                if let Some(user) = &params.username {
+                    builder = builder.set_client_to_redis_username(user);
                 }
-                _ => {}
+                if let Some(password) = &params.password {
+                    builder = builder.set_client_to_redis_password(password.expose());
+                }
+                let mut client = builder.build().map_err(failed)?;
+                let conn = client
+                    .get_async_connection_with_config(&config)
+                    .await
+                    .map_err(failed)?;
+                Ok(Connection::Single(conn, timeout))
+            }
+            Topology::Cluster => {
+                let nodes: Vec<_> = params
+                    .hosts
+                    .iter()
+                    .map(|(h, p)| addr(params, h, *p).into_connection_info())
+                    .collect::<RedisResult<_>>()
+                    .map_err(failed)?;
+                let mut builder = ClusterClientBuilder::new(nodes)
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout)
+                    .retries(3);
+                if let Some(user) = &params.username {
+                    builder = builder.username(user);
+                }
+                if let Some(password) = &params.password {
+                    builder = builder.password(password.expose());
+                }
+                if let Some(certs) = certs {
+                    builder = builder.certs(certs);
+                }
+                let conn = builder
+                    .build()
+                    .map_err(failed)?
+                    .get_async_connection()
+                    .await
+                    .map_err(failed)?;
+                Ok(Connection::Cluster(conn, timeout))
             }
         }
-        Ok(conn)
     }
 
-    /// Sends one command and returns its reply (an error reply is `Ok(Reply::Error)`).
-    pub async fn command<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Reply, RedisError> {
-        let mut buf = Vec::new();
-        resp::push_command(&mut buf, args);
-        let mut replies = self.pipeline(&buf, 1).await?;
-        replies.pop().ok_or_else(|| {
-            RedisError::Protocol(resp::ProtocolError("a command got no reply".into()))
+    fn timeout(&self) -> Duration {
+        match self {
+            Connection::Single(_, t) | Connection::Cluster(_, t) => *t,
+        }
+    }
+
+    /// Runs one command; an error reply is an `Err`.
+    pub async fn query(&mut self, command: &'static str, cmd: &Cmd) -> Result<Value, RedisError> {
+        let timeout = self.timeout();
+        let result = match self {
+            Connection::Single(c, _) => c.req_packed_command(cmd).await,
+            Connection::Cluster(c, _) => c.req_packed_command(cmd).await,
+        };
+        top(result).map_err(|e| RedisError::from_client(e, command, timeout))
+    }
+
+    /// Runs `cmds`, returning each one's result (an error reply is that call's `Err`);
+    /// the `Err` of the whole is a failure to talk to Redis at all.
+    pub async fn calls(&mut self, cmds: Vec<Cmd>) -> Result<Vec<RedisResult<Value>>, RedisError> {
+        let timeout = self.timeout();
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self {
+            Connection::Single(c, _) => {
+                let mut pipe = redis::pipe();
+                pipe.ignore_errors();
+                for cmd in cmds {
+                    pipe.add_command(cmd);
+                }
+                pipe.query_async::<Vec<RedisResult<Value>>>(c)
+                    .await
+                    .map_err(|e| RedisError::from_client(e, "EVALSHA", timeout))
+            }
+            Connection::Cluster(c, _) => {
+                // Each call is bounded by the client's timeout, and so is the whole: calls
+                // waiting behind a failed node must not add up to many timeouts.
+                let all = stream::iter(cmds.into_iter().enumerate())
+                    .map(|(i, cmd)| {
+                        let mut c = c.clone();
+                        async move { (i, top(c.req_packed_command(&cmd).await)) }
+                    })
+                    .buffer_unordered(CLUSTER_CONCURRENCY)
+                    .collect::<Vec<(usize, RedisResult<Value>)>>();
+                let results = tokio::time::timeout(timeout, all)
+                    .await
+                    .map_err(|_| RedisError::Timeout(timeout))?;
+                let mut ordered: Vec<Option<RedisResult<Value>>> =
+                    (0..results.len()).map(|_| None).collect();
+                for (i, r) in results {
+                    ordered[i] = Some(r);
+                }
+                Ok(ordered.into_iter().flatten().collect())
+            }
+        }
+    }
+
+    /// Loads the apply script (on every node of a cluster) and returns its SHA1.
+    pub async fn load_script(&mut self) -> Result<String, RedisError> {
+        let mut cmd = redis::cmd("SCRIPT");
+        cmd.arg("LOAD").arg(APPLY_SCRIPT);
+        let timeout = self.timeout();
+        let reply = top(match self {
+            Connection::Single(c, _) => c.req_packed_command(&cmd).await,
+            Connection::Cluster(c, _) => {
+                let all = RoutingInfo::MultiNode((
+                    MultipleNodeRoutingInfo::AllMasters,
+                    Some(ResponsePolicy::AllSucceeded),
+                ));
+                c.route_command(cmd, all).await
+            }
         })
+        .map_err(|e| RedisError::from_client(e, "SCRIPT LOAD", timeout))?;
+        match reply {
+            Value::BulkString(sha) => String::from_utf8(sha)
+                .map_err(|_| RedisError::Protocol("SCRIPT LOAD answered a non-UTF-8 SHA".into())),
+            Value::SimpleString(sha) => Ok(sha),
+            other => Err(RedisError::Protocol(format!(
+                "SCRIPT LOAD answered {other:?}"
+            ))),
+        }
     }
 
-    /// Sends `count` encoded commands and returns their replies, in order.
-    pub async fn pipeline(
+    /// Waits until `replicas` replicas (of every master) have this connection's writes,
+    /// at most three quarters of the client's timeout (so that the answer comes within
+    /// it); returns how many did (the fewest of any master).
+    pub async fn wait_replicas(&mut self, replicas: u32) -> Result<u32, RedisError> {
+        let timeout = self.timeout();
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(replicas)
+            .arg((timeout.as_millis() as u64 * 3 / 4).max(1));
+        let reply = top(match self {
+            Connection::Single(c, _) => c.req_packed_command(&cmd).await,
+            Connection::Cluster(c, _) => {
+                let all = RoutingInfo::MultiNode((
+                    MultipleNodeRoutingInfo::AllMasters,
+                    Some(ResponsePolicy::Aggregate(AggregateOp::Min)),
+                ));
+                c.route_command(cmd, all).await
+            }
+        })
+        .map_err(|e| RedisError::from_client(e, "WAIT", timeout))?;
+        match reply {
+            Value::Int(n) => Ok(n.max(0) as u32),
+            other => Err(RedisError::Protocol(format!("WAIT answered {other:?}"))),
+        }
+    }
+
+    /// The nodes whose keys a scan must cover: the one server, or every cluster master.
+    pub async fn scan_targets(&mut self) -> Result<Vec<ScanTarget>, RedisError> {
+        let Connection::Cluster(..) = self else {
+            return Ok(vec![None]);
+        };
+        let mut cmd = redis::cmd("CLUSTER");
+        cmd.arg("SLOTS");
+        let reply = self.query("CLUSTER SLOTS", &cmd).await?;
+        let bad = || RedisError::Protocol(format!("CLUSTER SLOTS answered {reply:?}"));
+        let Value::Array(ranges) = &reply else {
+            return Err(bad());
+        };
+        let mut masters = Vec::new();
+        for range in ranges {
+            // [start, end, [host, port, id, …] of the master, replicas…]
+            let Value::Array(parts) = range else {
+                return Err(bad());
+            };
+            let Some(Value::Array(master)) = parts.get(2) else {
+                return Err(bad());
+            };
+            let host = match master.first() {
+                Some(Value::BulkString(h)) => String::from_utf8_lossy(h).into_owned(),
+                Some(Value::SimpleString(h)) => h.clone(),
+                _ => return Err(bad()),
+            };
+            let Some(Value::Int(port)) = master.get(1) else {
+                return Err(bad());
+            };
+            let node = Some((host, *port as u16));
+            if !masters.contains(&node) {
+                masters.push(node);
+            }
+        }
+        Ok(masters)
+    }
+
+    /// One `SCAN` step on `target`: the next cursor and the keys found.
+    pub async fn scan(
         &mut self,
-        encoded: &[u8],
+        target: &ScanTarget,
+        cursor: u64,
+        glob: &str,
         count: usize,
-    ) -> Result<Vec<Reply>, RedisError> {
-        let timeout = self.timeout;
-        let (mut reader, mut writer) = self.stream.split();
-        let rbuf = &mut self.rbuf;
-        let rpos = &mut self.rpos;
-        let send = async {
-            // Chunked, so the timeout bounds a stall, not the time Redis needs for a batch.
-            for chunk in encoded.chunks(WRITE_CHUNK) {
-                within(timeout, writer.write_all(chunk)).await?;
+    ) -> Result<(u64, Vec<String>), RedisError> {
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor)
+            .arg("MATCH")
+            .arg(glob)
+            .arg("COUNT")
+            .arg(count);
+        let timeout = self.timeout();
+        let reply = top(match (self, target) {
+            (Connection::Cluster(c, _), Some((host, port))) => {
+                let node = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                    host: host.clone(),
+                    port: *port,
+                });
+                c.route_command(cmd, node).await
             }
-            Ok::<_, RedisError>(())
-        };
-        let receive = async {
-            let mut replies = Vec::with_capacity(count);
-            while replies.len() < count {
-                match resp::parse(&rbuf[*rpos..])? {
-                    Some((reply, used)) => {
-                        *rpos += used;
-                        replies.push(reply);
-                    }
-                    None => {
-                        if *rpos > 0 {
-                            rbuf.drain(..*rpos);
-                            *rpos = 0;
-                        }
-                        rbuf.reserve(READ_CHUNK);
-                        // The timeout bounds the wait for progress, not the whole batch.
-                        let n = within(timeout, reader.read_buf(rbuf)).await?;
-                        if n == 0 {
-                            return Err(RedisError::Io(std::io::ErrorKind::UnexpectedEof.into()));
-                        }
-                    }
-                }
-            }
-            Ok(replies)
-        };
-        let ((), replies) = tokio::try_join!(send, receive)?;
-        Ok(replies)
+            (Connection::Cluster(c, _), None) => c.req_packed_command(&cmd).await,
+            (Connection::Single(c, _), _) => c.req_packed_command(&cmd).await,
+        })
+        .map_err(|e| RedisError::from_client(e, "SCAN", timeout))?;
+        let parsed = redis::from_redis_value::<(u64, Vec<String>)>(reply.clone());
+        parsed.map_err(|_| RedisError::Protocol(format!("SCAN answered {reply:?}")))
     }
 }

@@ -7,12 +7,9 @@
 //! a versions key of the wrong type and script failures are definite: retrying cannot fix
 //! them, so the connector stops with the reason and the property to change.
 
-use std::io;
 use std::time::Duration;
 
 use tributary_core::{ErrorKind, Retry};
-
-use crate::resp::ProtocolError;
 
 /// Error codes of replies that go away by themselves.
 const TRANSIENT_CODES: &[&str] = &[
@@ -24,6 +21,8 @@ const TRANSIENT_CODES: &[&str] = &[
     "READONLY",
     "NOREPLICAS",
     "OOM",
+    "MOVED",
+    "ASK",
 ];
 
 /// Error codes of replies that mean the credentials are wrong or missing.
@@ -65,26 +64,50 @@ pub fn auth_hint(message: &str) -> &'static str {
 /// Talking to Redis failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisError {
-    #[error("could not connect to Redis at {addr}: {source}")]
-    Connect { addr: String, source: io::Error },
+    #[error("could not connect to Redis at {addr}: {message}")]
+    Connect { addr: String, message: String },
     #[error("the connection to Redis was lost: {0}")]
-    Io(#[from] io::Error),
+    Lost(String),
     #[error("Redis did not answer within {0:?}")]
     Timeout(Duration),
-    #[error("Redis sent a reply that is not RESP2 ({0}); does redis.url name a Redis server?")]
-    Protocol(#[from] ProtocolError),
+    /// The server's certificate was not trusted, or the TLS files are unusable.
+    #[error("TLS with Redis failed: {0}")]
+    Tls(String),
+    /// The client could not be set up from the config (a bad PEM file, say).
+    #[error("the Redis client cannot be set up: {0}")]
+    Config(String),
+    #[error("Redis sent a reply that is not RESP ({0}); does redis.url name a Redis server?")]
+    Protocol(String),
     /// `AUTH` was refused, or a command needs authentication.
     #[error("Redis refused the credentials: {0}")]
     Auth(String),
     /// `SELECT` was refused (no such database).
     #[error("Redis refused to select database {db}: {message}")]
     Select { db: u32, message: String },
+    /// Fewer replicas than `redis.wait.replicas` took a batch in time.
+    #[error(
+        "only {got} of the {wanted} replicas (redis.wait.replicas) acknowledged the batch within {timeout:?}"
+    )]
+    Replicas {
+        wanted: u32,
+        got: u32,
+        timeout: Duration,
+    },
     /// The server answered a command with an error reply.
     #[error("Redis refused {command}: {message}")]
     Reply {
         command: &'static str,
         message: String,
     },
+}
+
+/// The text of a client error: `CODE detail` for a server's error reply.
+pub fn error_text(e: &redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(code), Some(detail)) => format!("{code} {detail}"),
+        (Some(code), None) => code.to_string(),
+        _ => e.to_string(),
+    }
 }
 
 impl RedisError {
@@ -98,12 +121,50 @@ impl RedisError {
         }
     }
 
-    /// The connection is unusable after this error (replies may be out of step).
+    /// Classifies an error of the `redis` client met while running `command` (waiting at
+    /// most `timeout`).
+    pub fn from_client(e: redis::RedisError, command: &'static str, timeout: Duration) -> Self {
+        use redis::ErrorKind as K;
+        let text = error_text(&e);
+        let lower = text.to_ascii_lowercase();
+        if e.is_timeout() {
+            RedisError::Timeout(timeout)
+        } else if e.kind() == K::AuthenticationFailed || is_auth_reply(&text) {
+            RedisError::Auth(tidy(text))
+        } else if lower.contains("certificate") || lower.contains("tls") {
+            RedisError::Tls(text)
+        } else if e.kind() == K::InvalidClientConfig {
+            RedisError::Config(text)
+        } else if e.kind() == K::Parse {
+            RedisError::Protocol(text)
+        } else if e.code().is_some() {
+            RedisError::reply(command, text)
+        } else {
+            // I/O, a dropped connection, a cluster node not reachable now.
+            RedisError::Lost(text)
+        }
+    }
+
+    /// Like [`RedisError::from_client`], for an error met while connecting to `addr`.
+    pub fn connecting(e: redis::RedisError, addr: &str, db: u32, timeout: Duration) -> Self {
+        match RedisError::from_client(e, "the connection setup", timeout) {
+            RedisError::Lost(message) => RedisError::Connect {
+                addr: addr.to_string(),
+                message,
+            },
+            RedisError::Reply { message, .. } if message.contains("DB index") => {
+                RedisError::Select { db, message }
+            }
+            other => other,
+        }
+    }
+
+    /// The connection is unusable after this error (it may be out of step with the server).
     pub fn breaks_connection(&self) -> bool {
         matches!(
             self,
             RedisError::Connect { .. }
-                | RedisError::Io(_)
+                | RedisError::Lost(_)
                 | RedisError::Timeout(_)
                 | RedisError::Protocol(_)
         )
@@ -113,6 +174,8 @@ impl RedisError {
     pub fn field(&self) -> &'static str {
         match self {
             RedisError::Auth(_) => "redis.password",
+            RedisError::Tls(_) => "redis.tls.ca.location",
+            RedisError::Replicas { .. } => "redis.wait.replicas",
             _ => "redis.url",
         }
     }
@@ -121,12 +184,15 @@ impl RedisError {
 impl Retry for RedisError {
     fn kind(&self) -> ErrorKind {
         match self {
-            RedisError::Connect { .. } | RedisError::Io(_) | RedisError::Timeout(_) => {
-                ErrorKind::Transient
-            }
-            RedisError::Protocol(_) | RedisError::Auth(_) | RedisError::Select { .. } => {
-                ErrorKind::Definite
-            }
+            RedisError::Connect { .. }
+            | RedisError::Lost(_)
+            | RedisError::Timeout(_)
+            | RedisError::Replicas { .. } => ErrorKind::Transient,
+            RedisError::Protocol(_)
+            | RedisError::Auth(_)
+            | RedisError::Select { .. }
+            | RedisError::Tls(_)
+            | RedisError::Config(_) => ErrorKind::Definite,
             RedisError::Reply { message, .. } => reply_kind(message),
         }
     }
@@ -160,7 +226,7 @@ mod tests {
             RedisError::reply("PING", "NOAUTH Authentication required.".into()),
             RedisError::Auth(_)
         ));
-        let lost = RedisError::Io(io::ErrorKind::ConnectionReset.into());
+        let lost = RedisError::Lost("connection reset".into());
         assert!(lost.is_transient() && lost.breaks_connection());
         assert_eq!(
             RedisError::Auth("WRONGPASS".into()).field(),

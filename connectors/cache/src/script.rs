@@ -1,297 +1,229 @@
-//! The compare-and-set apply script and the commands that call it.
+//! The compare-and-set apply script and the calls that run it.
 //!
-//! Every change becomes one `EVALSHA` of [`APPLY_SCRIPT`]; the script compares the
-//! change's [`Position`](tributary_core::Position) (as [`to_hex`](tributary_core::Position::to_hex))
-//! with the key's stored version and the table's truncate floor in the versions hash, and
-//! writes only when the change is not older. Nothing here does I/O: these functions
-//! append RESP2 commands to a buffer the sink sends as one pipeline.
+//! A change becomes a [`Change`]: its cache key, position key, cluster slot and the script
+//! arguments that apply it. [`batch_call`] makes one `EVALSHA` of many changes;
+//! the sink groups changes so that one call never spans two slots in a cluster. Nothing
+//! here does I/O.
 
+use std::collections::HashMap;
+use std::ops::Range;
+
+use redis::Cmd;
+use redis::cluster_routing::Slot;
 use serde_json::{Map, Value as Json};
-use tributary_core::sink::expand_template;
-use tributary_core::{RowKey, SinkOp, SinkRecord, TableRef};
+use tributary_core::{SinkOp, SinkRecord};
 
 use crate::config::{RedisSinkConfig, ValueFormat};
-use crate::resp::{push_array_header, push_bulk};
+use crate::keys::{cache_key, slot, version_key};
 
 /// The Lua source of the apply script (see the file for its arguments).
 pub const APPLY_SCRIPT: &str = include_str!("apply.lua");
 
-/// Field of the versions hash holding a table's truncate floor.
-pub const FLOOR_PREFIX: &str = "__truncate__:";
-
-/// A value no primary key renders to, used to find where `{pk}` lands in a key.
-const PK_SENTINEL: &str = "\u{0}pk\u{0}";
-
-/// The versions-hash field holding `table`'s truncate floor.
-pub fn floor_field(table: &TableRef) -> String {
-    format!("{FLOOR_PREFIX}{}.{}", table.schema, table.table)
+/// One upsert or delete, encoded.
+pub(crate) struct Change {
+    /// The record's index in the batch it came from.
+    pub index: usize,
+    pub key: String,
+    pub vkey: String,
+    pub slot: Slot,
+    op: &'static str,
+    pos: String,
+    /// The table's truncate floor ("" for none).
+    floor: String,
+    /// The op's own arguments: a range of [`Args::ends`].
+    args: Range<usize>,
 }
 
-/// The cache key of a row.
-pub fn cache_key(pattern: &str, table: &TableRef, key: &RowKey) -> String {
-    expand_template(pattern, table, Some(key))
+/// The op arguments of a batch's changes, in one buffer.
+#[derive(Default)]
+pub(crate) struct Args {
+    bytes: Vec<u8>,
+    /// Where each argument ends in `bytes`.
+    ends: Vec<usize>,
 }
 
-/// Whether the key pattern's expansion depends on the primary key at all.
-pub fn pattern_has_pk(pattern: &str) -> bool {
-    let table = TableRef {
-        topic: "t".into(),
-        db: "d".into(),
-        schema: "s".into(),
-        table: "t".into(),
-    };
-    let key = RowKey(vec![("pk".into(), Json::String(PK_SENTINEL.into()))]);
-    expand_template(pattern, &table, Some(&key)).contains(PK_SENTINEL)
-}
-
-/// A `MATCH` glob for every cache key of `table`: the pattern's text before its first
-/// `{pk}` and after its last, expanded for the table and glob-escaped, around `*`.
-pub fn table_keys_glob(pattern: &str, table: &TableRef) -> String {
-    let key = RowKey(vec![("pk".into(), Json::String(PK_SENTINEL.into()))]);
-    let full = expand_template(pattern, table, Some(&key));
-    let (prefix, suffix) = match (full.find(PK_SENTINEL), full.rfind(PK_SENTINEL)) {
-        (Some(first), Some(last)) => (&full[..first], &full[last + PK_SENTINEL.len()..]),
-        _ => (full.as_str(), ""),
-    };
-    let mut glob = glob_escape(prefix);
-    glob.push('*');
-    glob.push_str(&glob_escape(suffix));
-    glob
-}
-
-fn glob_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Encodes records as `EVALSHA` calls of the apply script.
-pub(crate) struct Encoder<'a> {
-    config: &'a RedisSinkConfig,
-    sha: &'a str,
-    ttl: String,
-}
-
-impl<'a> Encoder<'a> {
-    pub fn new(config: &'a RedisSinkConfig, sha: &'a str) -> Self {
-        Encoder {
-            config,
-            sha,
-            ttl: config.ttl_seconds.to_string(),
-        }
+impl Args {
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
     }
 
-    /// The common head: `EVALSHA sha numkeys versions [key]`, then the four fixed ARGVs.
-    fn head(
-        &self,
-        buf: &mut Vec<u8>,
-        args: usize,
-        key: Option<&str>,
-        op: &str,
-        pos: &str,
-        floor: &str,
-    ) {
-        push_array_header(buf, args);
-        push_bulk(buf, b"EVALSHA");
-        push_bulk(buf, self.sha.as_bytes());
-        push_bulk(buf, if key.is_some() { b"2" } else { b"1" });
-        push_bulk(buf, self.config.versions_key.as_bytes());
-        if let Some(key) = key {
-            push_bulk(buf, key.as_bytes());
-        }
-        push_bulk(buf, op.as_bytes());
-        push_bulk(buf, pos.as_bytes());
-        push_bulk(buf, floor.as_bytes());
-        push_bulk(buf, self.ttl.as_bytes());
+    fn push(&mut self, arg: &[u8]) {
+        self.bytes.extend_from_slice(arg);
+        self.ends.push(self.bytes.len());
     }
 
-    /// Appends the command applying `rec` on its own.
-    pub fn push_record(&self, buf: &mut Vec<u8>, rec: &SinkRecord) {
-        let pos = rec.pos.to_hex();
-        let floor = floor_field(&rec.table);
-        if let SinkOp::Truncate = rec.op {
-            return self.head(buf, 8, None, "trunc", &pos, &floor);
-        }
-        let mut args = Vec::new();
-        let (key, op, n) = self.change(rec, &mut args);
-        self.head(buf, 9 + n, Some(&key), op, &pos, &floor);
-        buf.extend_from_slice(&args);
+    fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
     }
+}
 
-    /// Appends one call applying every record of `records` (upserts and deletes, no
-    /// truncate), whose reply is an array of their results. `scratch` is reused.
-    pub fn push_batch(&self, buf: &mut Vec<u8>, records: &[SinkRecord], scratch: &mut Scratch) {
-        let Scratch { keys, args, one } = scratch;
-        keys.clear();
-        args.clear();
-        let mut count = 0;
-        for rec in records {
-            debug_assert!(!matches!(rec.op, SinkOp::Truncate), "truncates go alone");
-            one.clear();
-            let (key, op, n) = self.change(rec, one);
-            push_bulk(keys, key.as_bytes());
-            push_bulk(args, op.as_bytes());
-            push_bulk(args, rec.pos.to_hex().as_bytes());
-            push_bulk(args, floor_field(&rec.table).as_bytes());
-            push_bulk(args, n.to_string().as_bytes());
-            args.extend_from_slice(one);
-            count += 4 + n;
-        }
-        push_array_header(buf, 4 + records.len() + 2 + count);
-        push_bulk(buf, b"EVALSHA");
-        push_bulk(buf, self.sha.as_bytes());
-        push_bulk(buf, (1 + records.len()).to_string().as_bytes());
-        push_bulk(buf, self.config.versions_key.as_bytes());
-        buf.extend_from_slice(keys);
-        push_bulk(buf, b"batch");
-        push_bulk(buf, self.ttl.as_bytes());
-        buf.extend_from_slice(args);
-    }
-
-    /// The cache key, op and op-specific arguments (appended to `args`, counted) of an
-    /// upsert or delete.
-    fn change(&self, rec: &SinkRecord, args: &mut Vec<u8>) -> (String, &'static str, usize) {
-        match &rec.op {
-            SinkOp::Upsert {
-                key,
-                doc,
-                unchanged,
-                ..
-            } => {
-                let key = cache_key(&self.config.key_pattern, &rec.table, key);
-                // Unchanged columns: "keep" ops, with their count and names first.
-                let keep = if unchanged.is_empty() {
-                    0
-                } else {
-                    push_bulk(args, unchanged.len().to_string().as_bytes());
-                    1 + unchanged.len()
-                };
-                match self.config.value_format {
-                    ValueFormat::Json => {
-                        for name in unchanged {
-                            push_bulk(args, Json::String(name.clone()).to_string().as_bytes());
-                        }
-                        let value = serde_json::to_string(doc).unwrap_or_default();
-                        push_bulk(args, value.as_bytes());
-                        (key, if keep > 0 { "jsonk" } else { "json" }, keep + 1)
+/// Encodes a record (an upsert or delete) as a [`Change`], its arguments appended to
+/// `args`. `floor` is its table's truncate floor.
+pub(crate) fn change(
+    config: &RedisSinkConfig,
+    index: usize,
+    rec: &SinkRecord,
+    floor: &str,
+    args: &mut Args,
+) -> Change {
+    let start = args.ends.len();
+    let (key, op) = match &rec.op {
+        SinkOp::Upsert {
+            key,
+            doc,
+            unchanged,
+            ..
+        } => {
+            let key = cache_key(&config.key_pattern, &rec.table, key);
+            // Unchanged columns: "keep" ops, with their count and names first.
+            if !unchanged.is_empty() {
+                args.push(unchanged.len().to_string().as_bytes());
+            }
+            let keep = !unchanged.is_empty();
+            match config.value_format {
+                ValueFormat::Json => {
+                    for name in unchanged {
+                        args.push(Json::String(name.clone()).to_string().as_bytes());
                     }
-                    ValueFormat::Hash => {
-                        for name in unchanged {
-                            push_bulk(args, name.as_bytes());
-                        }
-                        let fields = push_hash_fields(args, doc);
-                        (
-                            key,
-                            if keep > 0 { "hashk" } else { "hash" },
-                            keep + 2 * fields,
-                        )
+                    args.push(serde_json::to_string(doc).unwrap_or_default().as_bytes());
+                    (key, if keep { "jsonk" } else { "json" })
+                }
+                ValueFormat::Hash => {
+                    for name in unchanged {
+                        args.push(name.as_bytes());
                     }
+                    push_hash_fields(args, doc);
+                    (key, if keep { "hashk" } else { "hash" })
                 }
             }
-            SinkOp::Delete { key } => (
-                cache_key(&self.config.key_pattern, &rec.table, key),
-                "del",
-                0,
-            ),
-            SinkOp::Truncate => unreachable!("a truncate has no cache key"),
         }
-    }
-
-    /// Appends the command deleting those of `keys` older than `table`'s truncate floor.
-    pub fn push_clean(&self, buf: &mut Vec<u8>, table: &TableRef, keys: &[Vec<u8>]) {
-        push_array_header(buf, 8 + keys.len());
-        push_bulk(buf, b"EVALSHA");
-        push_bulk(buf, self.sha.as_bytes());
-        push_bulk(buf, (1 + keys.len()).to_string().as_bytes());
-        push_bulk(buf, self.config.versions_key.as_bytes());
-        for k in keys {
-            push_bulk(buf, k);
-        }
-        push_bulk(buf, b"clean");
-        push_bulk(buf, b"");
-        push_bulk(buf, floor_field(table).as_bytes());
-        push_bulk(buf, b"0");
+        SinkOp::Delete { key } => (cache_key(&config.key_pattern, &rec.table, key), "del"),
+        SinkOp::Truncate => unreachable!("a truncate has no cache key"),
+    };
+    let vkey = version_key(&config.versions_prefix, &key);
+    Change {
+        index,
+        slot: slot(&key),
+        key,
+        vkey,
+        op,
+        pos: rec.pos.to_hex(),
+        floor: floor.to_string(),
+        args: start..args.ends.len(),
     }
 }
 
-/// Hash fields: strings as they are, other values as JSON text, nulls left out. Returns
-/// how many fields it wrote.
-fn push_hash_fields(buf: &mut Vec<u8>, doc: &Map<String, Json>) -> usize {
-    let mut n = 0;
+/// One `EVALSHA` applying `changes` (their arguments in `args`); its reply is an array
+/// of their results.
+pub(crate) fn batch_call<'c>(
+    config: &RedisSinkConfig,
+    sha: &str,
+    changes: impl Iterator<Item = &'c Change> + Clone,
+    args: &Args,
+) -> Cmd {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(sha).arg(2 * changes.clone().count());
+    for c in changes.clone() {
+        cmd.arg(&c.key).arg(&c.vkey);
+    }
+    cmd.arg("batch")
+        .arg(config.ttl_seconds)
+        .arg(config.tombstone_ttl_seconds);
+    for c in changes {
+        cmd.arg(c.op).arg(&c.pos).arg(&c.floor).arg(c.args.len());
+        for i in c.args.clone() {
+            cmd.arg(args.get(i));
+        }
+    }
+    cmd
+}
+
+/// The call raising a table's truncate floor (at `floor_key`) to `pos`.
+pub(crate) fn truncate_call(sha: &str, floor_key: &str, pos: &str) -> Cmd {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(sha).arg(1).arg(floor_key).arg("trunc").arg(pos);
+    cmd
+}
+
+/// The call deleting those of `keys` (cache key, position key) older than `floor`.
+pub(crate) fn clean_call(sha: &str, keys: &[(String, String)], floor: &str) -> Cmd {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(sha).arg(2 * keys.len());
+    for (key, vkey) in keys {
+        cmd.arg(key).arg(vkey);
+    }
+    cmd.arg("clean").arg(floor);
+    cmd
+}
+
+/// The calls of a piece, in rounds run one after the other, each call a list of
+/// indexes into `changes`. On one server: one round of calls of [`SCRIPT_CHUNK`]
+/// consecutive changes (a pipeline keeps their order). In a cluster: one call per slot
+/// per round, a slot's changes in order across rounds.
+pub(crate) fn plan_calls(changes: &[Change], cluster: bool) -> Vec<Vec<Vec<usize>>> {
+    if !cluster {
+        let all: Vec<usize> = (0..changes.len()).collect();
+        return vec![all.chunks(SCRIPT_CHUNK).map(<[usize]>::to_vec).collect()];
+    }
+    let mut by_slot: HashMap<Slot, Vec<usize>> = HashMap::new();
+    let mut order = Vec::new();
+    for (i, c) in changes.iter().enumerate() {
+        by_slot
+            .entry(c.slot)
+            .or_insert_with(|| {
+                order.push(c.slot);
+                Vec::new()
+            })
+            .push(i);
+    }
+    let mut rounds: Vec<Vec<Vec<usize>>> = Vec::new();
+    for s in order {
+        for (r, piece) in by_slot[&s].chunks(SCRIPT_CHUNK).enumerate() {
+            if rounds.len() == r {
+                rounds.push(Vec::new());
+            }
+            rounds[r].push(piece.to_vec());
+        }
+    }
+    rounds
+}
+
+/// Changes applied by one script call at most: bounds how long one call holds the server
+/// (a few milliseconds).
+pub(crate) const SCRIPT_CHUNK: usize = 500;
+
+/// Hash fields: strings as they are, other values as JSON text, nulls left out.
+fn push_hash_fields(args: &mut Args, doc: &Map<String, Json>) {
     for (name, value) in doc {
         match value {
             Json::Null => continue,
             Json::String(s) => {
-                push_bulk(buf, name.as_bytes());
-                push_bulk(buf, s.as_bytes());
+                args.push(name.as_bytes());
+                args.push(s.as_bytes());
             }
             other => {
-                push_bulk(buf, name.as_bytes());
-                push_bulk(buf, other.to_string().as_bytes());
+                args.push(name.as_bytes());
+                args.push(other.to_string().as_bytes());
             }
         }
-        n += 1;
     }
-    n
-}
-
-/// Buffers [`Encoder::push_batch`] reuses from call to call.
-#[derive(Default)]
-pub(crate) struct Scratch {
-    keys: Vec<u8>,
-    args: Vec<u8>,
-    one: Vec<u8>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resp::parse;
     use serde_json::json;
-
-    fn table(schema: &str, name: &str) -> TableRef {
-        TableRef {
-            topic: format!("cdc.{schema}.{name}").into(),
-            db: "shop".into(),
-            schema: schema.into(),
-            table: name.into(),
-        }
-    }
-
-    #[test]
-    fn table_globs_cover_the_text_around_pk_escaped() {
-        let t = table("public", "items");
-        assert_eq!(
-            table_keys_glob("{schema}.{table}:{pk}", &t),
-            "public.items:*"
-        );
-        assert_eq!(table_keys_glob("c:{table}:{pk}:v1", &t), "c:items:*:v1");
-        assert_eq!(
-            table_keys_glob("x[1]*?:{table}:{pk}", &t),
-            "x\\[1\\]\\*\\?:items:*"
-        );
-        assert_eq!(table_keys_glob("{pk}@{db}", &t), "*@shop");
-        assert!(pattern_has_pk("{schema}.{table}:{pk}"));
-        assert!(!pattern_has_pk("a{b{pk}"));
-        assert_eq!(floor_field(&t), "__truncate__:public.items");
-    }
 
     #[test]
     fn hash_rows_leave_out_nulls_and_write_non_strings_as_json() {
-        let mut buf = Vec::new();
+        let mut args = Args::default();
         let doc = json!({"a": "text", "b": 7, "c": null, "d": {"x": [1]}});
-        push_hash_fields(&mut buf, doc.as_object().unwrap());
-        let mut fields = Vec::new();
-        let mut at = 0;
-        while let Some((reply, used)) = parse(&buf[at..]).unwrap() {
-            fields.push(reply.as_text().unwrap().to_string());
-            at += used;
-        }
+        push_hash_fields(&mut args, doc.as_object().unwrap());
+        let fields: Vec<String> = (0..args.ends.len())
+            .map(|i| String::from_utf8(args.get(i).to_vec()).unwrap())
+            .collect();
         assert_eq!(fields, ["a", "text", "b", "7", "d", "{\"x\":[1]}"]);
     }
 }

@@ -1,35 +1,37 @@
-//! The Redis sink: applies batches of change records as one pipeline of compare-and-set
-//! script calls, and confirms every reply before a batch counts as written.
+//! The Redis sink: applies batches of change records as compare-and-set script calls,
+//! and confirms every result before a batch counts as written.
 //!
-//! A batch is cut at TRUNCATEs: the records up to a truncate go out as one pipeline, then
-//! the truncate's cleanup runs (it must see the floor the truncate set), then the rest;
-//! a very large batch is also sent in pipelines of at most 10,000 records, one after the
-//! other. Records of one key keep their batch order, and Redis runs a connection's
-//! commands in order. Because every command is a compare-and-set on the
-//! source position, resending a batch (after a lost connection, or the consumer
-//! replaying from its committed offsets) changes nothing that is already newer.
+//! A batch is cut at TRUNCATEs: the records up to a truncate go out first, then the
+//! truncate raises the table's floor and its cleanup runs, then the rest; a very large
+//! batch is also sent in pieces of at most 10,000 records, one after the other. On one
+//! server the calls of a piece go as one pipeline, in order. In a cluster a call holds
+//! the changes of one slot only, and calls of one slot go in rounds, one after the
+//! other, so a key's changes keep their batch order. Because every change is a
+//! compare-and-set on the source position, resending a batch (after a lost connection,
+//! or the consumer replaying from its committed offsets) changes nothing that is already
+//! newer.
 
+use std::collections::HashMap;
+
+use redis::cluster_routing::Slot;
+use redis::{Cmd, RedisResult, Value};
 use tracing::{debug, info, warn};
 use tributary_core::{
     ErrorKind, LeftOut, PartitionOffset, Position, Retry, Sink, SinkError, SinkOp, SinkRecord,
     TableRef, sink::BoxFuture,
 };
 
-use crate::config::RedisSinkConfig;
+use crate::config::{RedisSinkConfig, Topology};
 use crate::conn::Connection;
-use crate::error::{RedisError, auth_hint, reply_kind, tidy};
-use crate::resp::{ProtocolError, Reply};
-use crate::script::{APPLY_SCRIPT, Encoder, FLOOR_PREFIX, Scratch, cache_key, table_keys_glob};
+use crate::error::{RedisError, auth_hint};
+use crate::keys::{floor_key, key_of_version, same_slot, slot, table_versions_globs};
+use crate::replies::{check_results, hint, spread};
+use crate::script::{Args, Change, batch_call, clean_call, plan_calls, truncate_call};
 
-/// Versions-hash fields fetched per `HSCAN` and keys checked per cleanup call.
+/// Keys fetched per `SCAN` step and checked per cleanup call.
 const CLEAN_CHUNK: usize = 1000;
-/// Records sent as one pipeline at most (one round trip each).
+/// Records sent at once at most.
 const PIPELINE_CHUNK: usize = 10_000;
-/// Changes applied by one script call at most: bounds how long one call holds the server
-/// (a few milliseconds).
-const SCRIPT_CHUNK: usize = 500;
-/// A command buffer larger than this is freed after the batch instead of kept.
-const MAX_KEPT_BUFFER: usize = 8 * 1024 * 1024;
 
 /// An upsert or delete without key columns (a table without a primary key).
 fn is_keyless(rec: &SinkRecord) -> bool {
@@ -45,30 +47,51 @@ struct Live {
     sha: String,
 }
 
-/// Loads the apply script and returns its SHA1.
-pub(crate) async fn load_script(conn: &mut Connection) -> Result<String, RedisError> {
-    match conn.command(&["SCRIPT", "LOAD", APPLY_SCRIPT]).await? {
-        Reply::Bulk(Some(sha)) => String::from_utf8(sha)
-            .map_err(|_| ProtocolError("SCRIPT LOAD answered a non-UTF-8 SHA".into()).into()),
-        Reply::Error(message) => Err(RedisError::reply("SCRIPT LOAD", message)),
-        other => Err(ProtocolError(format!("SCRIPT LOAD answered {other}")).into()),
-    }
-}
-
 impl Live {
     async fn connect(config: &RedisSinkConfig) -> Result<Live, RedisError> {
         let mut conn = Connection::connect(&config.connect).await?;
-        let sha = load_script(&mut conn).await?;
+        let sha = conn.load_script().await?;
         info!(connector = %config.name, redis = %config.connect, "connected to redis");
         Ok(Live { conn, sha })
+    }
+
+    /// Runs the calls `make(sha)` builds; calls answered `NOSCRIPT` (the server's script
+    /// cache was flushed: `SCRIPT FLUSH`, a restart, a failover) run again once the
+    /// script is loaded again. That they then run after the others does not matter: each
+    /// change is a compare-and-set on its position, and a key's changes are in one call
+    /// or in calls of later rounds.
+    async fn calls(
+        &mut self,
+        config: &RedisSinkConfig,
+        make: impl Fn(&str) -> Vec<Cmd>,
+    ) -> Result<Vec<RedisResult<Value>>, RedisError> {
+        let mut results = self.conn.calls(make(&self.sha)).await?;
+        let missing: Vec<usize> = (0..results.len())
+            .filter(|&i| {
+                matches!(&results[i], Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript))
+            })
+            .collect();
+        if !missing.is_empty() {
+            warn!(connector = %config.name, calls = missing.len(), "redis lost the apply script, loading it again");
+            self.sha = self.conn.load_script().await?;
+            let mut all = make(&self.sha);
+            let again: Vec<Cmd> = missing
+                .iter()
+                .map(|&i| std::mem::replace(&mut all[i], Cmd::new()))
+                .collect();
+            for (i, result) in missing.into_iter().zip(self.conn.calls(again).await?) {
+                results[i] = result;
+            }
+        }
+        Ok(results)
     }
 }
 
 /// Why a batch failed.
-enum Failed {
+pub(crate) enum Failed {
     /// Connecting or talking to Redis failed.
     Redis(RedisError),
-    /// Redis refused a record's command.
+    /// Redis refused a record's change.
     Refused(SinkError),
 }
 
@@ -78,18 +101,14 @@ impl From<RedisError> for Failed {
     }
 }
 
-impl From<ProtocolError> for Failed {
-    fn from(e: ProtocolError) -> Self {
-        Failed::Redis(e.into())
-    }
-}
-
 /// Keeps a Redis cache equal to the captured tables. See the crate docs for the model.
 pub struct RedisSink {
     config: RedisSinkConfig,
     live: Option<Live>,
-    buf: Vec<u8>,
-    scratch: Scratch,
+    args: Args,
+    /// Truncate floors by floor key ("" for none), read once per table: this job is the
+    /// only writer of its tables' floors.
+    floors: HashMap<String, String>,
     /// Unchanged TOASTed values the cache held no earlier copy of.
     left_out: LeftOut,
 }
@@ -100,8 +119,8 @@ impl RedisSink {
         RedisSink {
             config,
             live: None,
-            buf: Vec::new(),
-            scratch: Scratch::default(),
+            args: Args::default(),
+            floors: HashMap::new(),
             left_out: LeftOut::default(),
         }
     }
@@ -120,7 +139,7 @@ impl RedisSink {
         &self.config
     }
 
-    /// Applies `batch` and returns once Redis has acknowledged every command.
+    /// Applies `batch` and returns once Redis has acknowledged every change.
     pub async fn write_batch(&mut self, batch: &[SinkRecord]) -> Result<(), SinkError> {
         if batch.is_empty() {
             return Ok(());
@@ -133,15 +152,12 @@ impl RedisSink {
         }
         let reused = self.live.is_some();
         let mut result = self.apply(batch).await;
-        if reused && let Err(Failed::Redis(e @ RedisError::Io(_))) = &result {
+        if reused && let Err(Failed::Redis(e @ RedisError::Lost(_))) = &result {
             // A connection that sat idle may have been closed by a server restart or an
             // idle timeout: reconnect and send the batch again (resending is harmless).
             warn!(connector = %self.config.name, error = %e, "redis connection lost, reconnecting");
             self.live = None;
             result = self.apply(batch).await;
-        }
-        if self.buf.capacity() > MAX_KEPT_BUFFER {
-            self.buf = Vec::new();
         }
         match result {
             Ok(()) => Ok(()),
@@ -156,9 +172,8 @@ impl RedisSink {
         }
     }
 
-    /// Sends the batch in pipelines cut at truncates (each truncate goes alone, after the
-    /// changes before it, and its cleanup follows it) and every [`PIPELINE_CHUNK`] records
-    /// (to bound the encoded bytes held at once).
+    /// Sends the batch in pieces cut at truncates (each truncate goes alone, after the
+    /// changes before it, and its cleanup follows it) and every [`PIPELINE_CHUNK`] records.
     async fn apply(&mut self, batch: &[SinkRecord]) -> Result<(), Failed> {
         let mut applied = 0;
         for segment in batch.split_inclusive(|r| matches!(r.op, SinkOp::Truncate)) {
@@ -178,10 +193,24 @@ impl RedisSink {
                 }
             }
             if let Some(rec) = truncate
-                && self.run_truncate(rec).await? == 1
+                && self.run_truncate(rec).await?
             {
                 applied += 1;
                 self.clean(&rec.table, rec.pos).await?;
+            }
+        }
+        let wanted = self.config.wait_replicas;
+        if wanted > 0 {
+            let (config, live) = self.live().await?;
+            let got = live.conn.wait_replicas(wanted).await?;
+            if got < wanted {
+                let timeout = config.connect.timeout * 3 / 4;
+                return Err(RedisError::Replicas {
+                    wanted,
+                    got,
+                    timeout,
+                }
+                .into());
             }
         }
         debug!(
@@ -195,160 +224,183 @@ impl RedisSink {
     }
 
     /// The live connection, connecting first when there is none.
-    #[allow(clippy::type_complexity)]
-    async fn live(
-        &mut self,
-    ) -> Result<(&RedisSinkConfig, &mut Live, &mut Vec<u8>, &mut Scratch), RedisError> {
-        let Self {
-            config,
-            live,
-            buf,
-            scratch,
-            ..
-        } = self;
+    async fn live(&mut self) -> Result<(&RedisSinkConfig, &mut Live), RedisError> {
+        let Self { config, live, .. } = self;
         let live = match live {
             Some(live) => live,
             None => live.insert(Live::connect(config).await?),
         };
-        Ok((config, live, buf, scratch))
+        Ok((config, live))
     }
 
-    /// Sends `records` (no truncate) as one pipeline of script calls of at most
-    /// [`SCRIPT_CHUNK`] changes each; returns each change's result (0 older, 1 applied,
-    /// 1 + n with n unchanged columns left out).
+    /// The truncate floor of `table` ("" for none), read from Redis the first time.
+    async fn floor(&mut self, table: &TableRef) -> Result<String, RedisError> {
+        let key = floor_key(&self.config.versions_prefix, table);
+        if let Some(floor) = self.floors.get(&key) {
+            return Ok(floor.clone());
+        }
+        let mut get = redis::cmd("GET");
+        get.arg(&key);
+        let floor = match self.live().await?.1.conn.query("GET", &get).await? {
+            Value::Nil => String::new(),
+            Value::BulkString(b) => String::from_utf8_lossy(&b).into_owned(),
+            other => {
+                return Err(RedisError::Protocol(format!(
+                    "GET {key} answered {other:?}"
+                )));
+            }
+        };
+        self.floors.insert(key, floor.clone());
+        Ok(floor)
+    }
+
+    /// Applies `records` (no truncate) in script calls of at most [`SCRIPT_CHUNK`](crate::script::SCRIPT_CHUNK)
+    /// changes; returns each change's result (0 older, 1 applied, 1 + n with n unchanged
+    /// columns left out).
     async fn run(&mut self, records: &[SinkRecord]) -> Result<Vec<i64>, Failed> {
-        let (config, live, buf, scratch) = self.live().await?;
-        let calls: Vec<&[SinkRecord]> = records.chunks(SCRIPT_CHUNK).collect();
-        buf.clear();
-        let enc = Encoder::new(config, &live.sha);
-        for call in &calls {
-            enc.push_batch(buf, call, scratch);
+        let mut floors: HashMap<(&str, &str), String> = HashMap::new();
+        for rec in records {
+            let id = (rec.table.schema.as_ref(), rec.table.table.as_ref());
+            if let std::collections::hash_map::Entry::Vacant(e) = floors.entry(id) {
+                e.insert(self.floor(&rec.table).await?);
+            }
         }
-        let mut replies = live.conn.pipeline(buf, calls.len()).await?;
-        // NOSCRIPT: the server's script cache was flushed (SCRIPT FLUSH, a restart behind
-        // a proxy, a failover). Load the script again and resend the calls that did not
-        // run; that these now run after the others does not matter, as each change is a
-        // compare-and-set on its position.
-        let missing: Vec<usize> = (0..replies.len())
-            .filter(|&i| replies[i].error_code() == Some("NOSCRIPT"))
+        let cluster = self.config.connect.topology == Topology::Cluster;
+        let mut args = std::mem::take(&mut self.args);
+        args.clear();
+        let changes: Vec<Change> = records
+            .iter()
+            .enumerate()
+            .map(|(i, rec)| {
+                let floor = &floors[&(rec.table.schema.as_ref(), rec.table.table.as_ref())];
+                crate::script::change(&self.config, i, rec, floor, &mut args)
+            })
             .collect();
-        if !missing.is_empty() {
-            warn!(connector = %config.name, calls = missing.len(), "redis lost the apply script, loading it again");
-            live.sha = load_script(&mut live.conn).await?;
-            buf.clear();
-            let enc = Encoder::new(config, &live.sha);
-            for &i in &missing {
-                enc.push_batch(buf, calls[i], scratch);
-            }
-            let again = live.conn.pipeline(buf, missing.len()).await?;
-            for (i, reply) in missing.into_iter().zip(again) {
-                replies[i] = reply;
+        if cluster && let Some(c) = changes.iter().find(|c| !same_slot(&c.key, &c.vkey)) {
+            self.args = args;
+            return Err(Failed::Refused(SinkError::Definite(format!(
+                "the cache key {:?} has a '}}' that ends the hash tag of its position key {:?} early, so Redis Cluster would place the two in different slots; change key.pattern so that keys hold no stray '}}' (or give them a hash tag of their own, such as {{{{{{table}}}}}}:{{pk}})",
+                c.key, c.vkey
+            ))));
+        }
+        let rounds = plan_calls(&changes, cluster);
+        let mut each: Vec<Option<Result<i64, String>>> = (0..records.len()).map(|_| None).collect();
+        for round in &rounds {
+            let (config, live) = self.live().await?;
+            let results = live
+                .calls(config, |sha| {
+                    round
+                        .iter()
+                        .map(|call| {
+                            batch_call(config, sha, call.iter().map(|&i| &changes[i]), &args)
+                        })
+                        .collect()
+                })
+                .await?;
+            for (call, result) in round.iter().zip(results) {
+                spread(call, &changes, result, &mut each)?;
             }
         }
-        // One reply per change: a call's array, or its one error for each of its changes.
-        let mut each = Vec::with_capacity(records.len());
-        for (call, reply) in calls.iter().zip(replies) {
-            match reply {
-                Reply::Array(Some(items)) if items.len() == call.len() => each.extend(items),
-                Reply::Error(message) => {
-                    each.extend(std::iter::repeat_n(Reply::Error(message), call.len()))
-                }
-                other => {
-                    return Err(ProtocolError(format!(
-                        "the apply script answered {other} for {} changes",
-                        call.len()
-                    ))
-                    .into());
-                }
-            }
-        }
-        check_replies(config, records, each)
+        self.args = args;
+        check_results(&self.config, records, each)
     }
 
-    /// Applies a truncate (raises the table's floor); 1 applied, 0 older than the floor.
-    async fn run_truncate(&mut self, rec: &SinkRecord) -> Result<i64, Failed> {
-        let (config, live, buf, _) = self.live().await?;
-        for attempt in 0..2 {
-            buf.clear();
-            Encoder::new(config, &live.sha).push_record(buf, rec);
-            let reply = live.conn.pipeline(buf, 1).await?.pop();
-            match reply {
-                Some(reply) if reply.error_code() == Some("NOSCRIPT") && attempt == 0 => {
-                    live.sha = load_script(&mut live.conn).await?;
-                }
-                Some(reply) => {
-                    return check_replies(config, std::slice::from_ref(rec), vec![reply])
-                        .map(|r| r[0]);
-                }
-                None => break,
+    /// Applies a truncate (raises the table's floor); false when older than the floor.
+    async fn run_truncate(&mut self, rec: &SinkRecord) -> Result<bool, Failed> {
+        let key = floor_key(&self.config.versions_prefix, &rec.table);
+        let pos = rec.pos.to_hex();
+        let (config, live) = self.live().await?;
+        let result = live
+            .calls(config, |sha| vec![truncate_call(sha, &key, &pos)])
+            .await?
+            .pop();
+        let applied = match result {
+            Some(Ok(Value::Int(n))) => n == 1,
+            Some(Err(e)) => {
+                let timeout = config.connect.timeout;
+                return Err(RedisError::from_client(e, "EVALSHA (truncate)", timeout).into());
             }
+            other => {
+                return Err(
+                    RedisError::Protocol(format!("the truncate answered {other:?}")).into(),
+                );
+            }
+        };
+        if applied {
+            self.floors.insert(key, pos);
         }
-        Err(ProtocolError("the truncate got no reply".into()).into())
+        Ok(applied)
     }
 
-    /// Deletes `table`'s keys older than its truncate floor, and their versions (the floor
-    /// keeps refusing older changes, so their versions are no longer needed). The keys are
-    /// found by scanning the versions hash, not the keyspace: it holds exactly the keys
-    /// this connector wrote (also those expired by TTL) and nothing else.
+    /// Deletes `table`'s keys older than its truncate floor, and their positions (the
+    /// floor keeps refusing older changes, so they are no longer needed). The keys are
+    /// found by scanning each master for the table's position keys: they name exactly the
+    /// keys this connector wrote (also those expired by TTL).
     async fn clean(&mut self, table: &TableRef, pos: Position) -> Result<(), Failed> {
-        let glob = table_keys_glob(&self.config.key_pattern, table);
-        let below = pos.to_hex();
-        let (config, live, buf, _) = self.live().await?;
-        let versions = config.versions_key.as_bytes();
-        let count = CLEAN_CHUNK.to_string();
-        let mut cursor = b"0".to_vec();
+        let globs = table_versions_globs(
+            &self.config.versions_prefix,
+            &self.config.key_pattern,
+            table,
+        );
+        let floor = pos.to_hex();
+        let cluster = self.config.connect.topology == Topology::Cluster;
+        let (config, live) = self.live().await?;
+        let prefix = &config.versions_prefix;
         let mut removed = 0;
-        loop {
-            let args: [&[u8]; 7] = [
-                b"HSCAN",
-                versions,
-                &cursor,
-                b"MATCH",
-                glob.as_bytes(),
-                b"COUNT",
-                count.as_bytes(),
-            ];
-            let (next, fields) = match live.conn.command(&args).await? {
-                Reply::Error(message) => return Err(RedisError::reply("HSCAN", message).into()),
-                reply => scan_page(reply)?,
-            };
-            let stale: Vec<Vec<u8>> = fields
-                .chunks_exact(2)
-                .filter(|kv| !kv[0].starts_with(FLOOR_PREFIX.as_bytes()))
-                .filter(|kv| kv[1].len() != below.len() || kv[1].as_slice() < below.as_bytes())
-                .map(|kv| kv[0].clone())
-                .collect();
-            for keys in stale.chunks(CLEAN_CHUNK) {
-                for attempt in 0..2 {
-                    buf.clear();
-                    Encoder::new(config, &live.sha).push_clean(buf, table, keys);
-                    match live.conn.pipeline(buf, 1).await?.pop() {
-                        Some(Reply::Integer(n)) => {
-                            removed += n;
-                            break;
+        for target in live.conn.scan_targets().await? {
+            for glob in &globs {
+                let mut cursor = 0;
+                loop {
+                    let (next, found) = live.conn.scan(&target, cursor, glob, CLEAN_CHUNK).await?;
+                    let pairs: Vec<(String, String)> = found
+                        .into_iter()
+                        .filter_map(|v| key_of_version(prefix, &v).map(|k| (k, v)))
+                        .collect();
+                    // One call per slot in a cluster; on one server, one call.
+                    let mut groups: Vec<Vec<(String, String)>> = Vec::new();
+                    if cluster {
+                        let mut by_slot: HashMap<Slot, usize> = HashMap::new();
+                        for pair in pairs {
+                            let at = *by_slot.entry(slot(&pair.0)).or_insert_with(|| {
+                                groups.push(Vec::new());
+                                groups.len() - 1
+                            });
+                            groups[at].push(pair);
                         }
-                        Some(reply) if reply.error_code() == Some("NOSCRIPT") && attempt == 0 => {
-                            live.sha = load_script(&mut live.conn).await?;
-                        }
-                        Some(Reply::Error(message)) => {
-                            return Err(
-                                RedisError::reply("EVALSHA (truncate cleanup)", message).into()
-                            );
-                        }
-                        other => {
-                            let got = other.map_or_else(|| "nothing".into(), |r| r.to_string());
-                            return Err(ProtocolError(format!(
-                                "the cleanup script answered {got}"
-                            ))
-                            .into());
+                    } else if !pairs.is_empty() {
+                        groups.push(pairs);
+                    }
+                    let results = live
+                        .calls(config, |sha| {
+                            groups.iter().map(|g| clean_call(sha, g, &floor)).collect()
+                        })
+                        .await?;
+                    for result in results {
+                        match result {
+                            Ok(Value::Int(n)) => removed += n,
+                            Err(e) => {
+                                let timeout = config.connect.timeout;
+                                return Err(RedisError::from_client(
+                                    e,
+                                    "EVALSHA (truncate cleanup)",
+                                    timeout,
+                                )
+                                .into());
+                            }
+                            Ok(other) => {
+                                return Err(RedisError::Protocol(format!(
+                                    "the cleanup answered {other:?}"
+                                ))
+                                .into());
+                            }
                         }
                     }
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
                 }
             }
-            if next == b"0" {
-                break;
-            }
-            cursor = next;
         }
         info!(
             connector = %config.name,
@@ -370,6 +422,9 @@ impl RedisSink {
             RedisError::Select { .. } => "check the database index in redis.url".into(),
             RedisError::Reply { message, .. } => hint(&self.config, message),
             RedisError::Protocol(_) => "check redis.url".into(),
+            RedisError::Tls(_) => "check redis.tls.ca.location (the CA that signed the server's certificate) and that the URL's host is the one the certificate names".into(),
+            RedisError::Config(_) => "check the redis.tls.* files".into(),
+            RedisError::Replicas { .. } => "will retry; check the replicas' links to their master, or lower redis.wait.replicas".into(),
             _ => format!("will retry (redis.url = {})", self.config.connect),
         };
         let message = format!("{e}; {hint}");
@@ -378,99 +433,6 @@ impl RedisSink {
             ErrorKind::Definite => SinkError::Definite(message),
         }
     }
-}
-
-/// Splits an `HSCAN` reply into the next cursor and the field/value list.
-fn scan_page(reply: Reply) -> Result<(Vec<u8>, Vec<Vec<u8>>), RedisError> {
-    let malformed = || RedisError::from(ProtocolError(format!("HSCAN answered {reply}")));
-    let Reply::Array(Some(parts)) = &reply else {
-        return Err(malformed());
-    };
-    let [Reply::Bulk(Some(cursor)), Reply::Array(Some(items))] = parts.as_slice() else {
-        return Err(malformed());
-    };
-    let mut fields = Vec::with_capacity(items.len());
-    for item in items {
-        match item {
-            Reply::Bulk(Some(b)) => fields.push(b.clone()),
-            _ => return Err(malformed()),
-        }
-    }
-    Ok((cursor.clone(), fields))
-}
-
-/// What to do about an error reply, for the message.
-fn hint(config: &RedisSinkConfig, message: &str) -> String {
-    let code = message.split_whitespace().next().unwrap_or_default();
-    match code {
-        "WRONGTYPE" => format!(
-            "versions.key {:?} holds a value that is not a hash (another program uses that key); set versions.key to a key only this connector writes",
-            config.versions_key
-        ),
-        "NOAUTH" | "WRONGPASS" => auth_hint(message).into(),
-        "NOPERM" => "the Redis user (redis.url) lacks a permission: it needs SCRIPT/EVALSHA (+@scripting) and read/write access to the keys of key.pattern and versions.key".into(),
-        "OOM" => "Redis is at maxmemory: raise maxmemory, pick an eviction policy, or set ttl.seconds; will retry".into(),
-        _ if reply_kind(message) == ErrorKind::Transient => "will retry".into(),
-        _ if message.contains("script") => "the apply script failed, which is a bug in Tributary: please report it with this message".into(),
-        _ => "check the Redis server's log".into(),
-    }
-}
-
-/// Turns a pipeline's replies into script results, or the error that stops the batch:
-/// the first definite refusal, else the first transient one.
-fn check_replies(
-    config: &RedisSinkConfig,
-    records: &[SinkRecord],
-    replies: Vec<Reply>,
-) -> Result<Vec<i64>, Failed> {
-    let mut results = Vec::with_capacity(replies.len());
-    let mut definite = None;
-    let mut transient = None;
-    let mut refused = 0;
-    for (i, reply) in replies.into_iter().enumerate() {
-        match reply {
-            Reply::Integer(n) => results.push(n),
-            Reply::Error(message) => {
-                refused += 1;
-                let slot = match reply_kind(&message) {
-                    ErrorKind::Transient => &mut transient,
-                    ErrorKind::Definite => &mut definite,
-                };
-                slot.get_or_insert((i, message));
-                results.push(-1);
-            }
-            other => {
-                return Err(ProtocolError(format!("the apply script answered {other}")).into());
-            }
-        }
-    }
-    let Some((i, message)) = definite.or(transient) else {
-        return Ok(results);
-    };
-    let message = tidy(message);
-    let rec = &records[i];
-    let target = match &rec.op {
-        SinkOp::Upsert { key, .. } | SinkOp::Delete { key } => {
-            format!("key {:?}", cache_key(&config.key_pattern, &rec.table, key))
-        }
-        SinkOp::Truncate => "the truncate".into(),
-    };
-    let others = match refused {
-        1 => String::new(),
-        n => format!(" ({} more commands of the batch were refused)", n - 1),
-    };
-    let text = format!(
-        "Redis refused the write of {target} (op {} on {}.{} at {}): {message}{others}; {}",
-        rec.op_code,
-        rec.table.schema,
-        rec.table.table,
-        rec.pos,
-        hint(config, &message)
-    );
-    Err(Failed::Refused(match reply_kind(&message) {
-        ErrorKind::Transient => SinkError::Transient(text),
-        ErrorKind::Definite => SinkError::Definite(text),
-    }))
 }
 
 impl Sink for RedisSink {

@@ -10,8 +10,6 @@ use serde_json::{Value as Json, json};
 use tributary_cache::RedisSink;
 use tributary_core::{SinkOp, SinkRecord, TableRef};
 
-const VERSIONS: &str = "tributary:versions:test-cache";
-
 /// A small deterministic generator (xorshift64*), so failures reproduce.
 struct Rng(u64);
 
@@ -90,10 +88,10 @@ fn model(history: &[SinkRecord]) -> BTreeMap<String, u64> {
     rows
 }
 
-/// What the cache shows: cache key → seq of the row, and the versions hash.
+/// What the cache shows: cache key → seq of the row, and the positions kept.
 async fn snapshot(c: &mut Client, hash: bool) -> (BTreeMap<String, u64>, BTreeMap<String, String>) {
     let mut rows = BTreeMap::new();
-    for key in c.keys(VERSIONS).await {
+    for key in c.keys(PREFIX).await {
         let seq = if hash {
             c.hgetall(&key).await["seq"].parse().unwrap()
         } else {
@@ -101,7 +99,7 @@ async fn snapshot(c: &mut Client, hash: bool) -> (BTreeMap<String, u64>, BTreeMa
         };
         rows.insert(key, seq);
     }
-    (rows, c.hgetall(VERSIONS).await)
+    (rows, c.versions().await)
 }
 
 /// Checks one observation of the cache against the history and the previous observation:
@@ -274,10 +272,10 @@ async fn a_replayed_truncate_removes_nothing_newer_and_an_older_one_nothing_at_a
     .await
     .unwrap();
     let mut c = redis.client().await;
-    assert_eq!(c.keys(VERSIONS).await, ["public.items:3"]);
+    assert_eq!(c.keys(PREFIX).await, ["public.items:3"]);
     sink.write_batch(&[t2, t1, upsert(&items, pos(21, 1), 2, json!({"id": 2}))])
         .await
         .unwrap();
-    assert_eq!(c.keys(VERSIONS).await, ["public.items:3"]);
+    assert_eq!(c.keys(PREFIX).await, ["public.items:3"]);
     let _: Json = c.get_json("public.items:3").await.unwrap();
 }

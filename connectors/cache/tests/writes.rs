@@ -5,9 +5,8 @@ mod common;
 use common::*;
 use serde_json::json;
 use tributary_cache::RedisSink;
+use tributary_cache::keys::version_key;
 use tributary_core::{RowKey, SinkError};
-
-const VERSIONS: &str = "tributary:versions:test-cache";
 
 #[tokio::test]
 async fn upserts_and_deletes_land_as_json_strings_with_their_versions() {
@@ -48,7 +47,7 @@ async fn upserts_and_deletes_land_as_json_strings_with_their_versions() {
         Some(json!({"id": 1, "name": "pen", "price": 2.0}))
     );
     assert_eq!(c.get("public.items:2").await, None);
-    let versions = c.hgetall(VERSIONS).await;
+    let versions = c.versions().await;
     assert_eq!(versions["public.items:1"], pos(20, 1).to_hex());
     assert_eq!(
         versions["public.items:2"],
@@ -56,6 +55,14 @@ async fn upserts_and_deletes_land_as_json_strings_with_their_versions() {
         "a delete keeps its version"
     );
     assert_eq!(c.ttl("public.items:1").await, -1, "no expiry by default");
+    let live = version_key(PREFIX, "public.items:1");
+    assert_eq!(c.ttl(&live).await, -1, "a live row's position stays");
+    let gone = version_key(PREFIX, "public.items:2");
+    let window = c.ttl(&gone).await;
+    assert!(
+        (86_000..=86_400).contains(&window),
+        "a deleted row's position expires after tombstone.ttl.seconds: {window}"
+    );
 }
 
 #[tokio::test]
@@ -139,6 +146,11 @@ async fn ttl_is_set_on_json_and_hash_keys_and_renewed_by_each_change() {
         .await
         .unwrap();
         assert!((1..=300).contains(&c.ttl(&key).await), "{format}: renewed");
+        let kept = c.ttl(&version_key(PREFIX, &key)).await;
+        assert!(
+            (86_401..=86_700).contains(&kept),
+            "{format}: the position outlives the key by the deletion window: {kept}"
+        );
     }
 }
 
@@ -187,14 +199,14 @@ async fn truncate_removes_its_tables_older_keys_and_their_versions_only() {
 
     let mut c = redis.client().await;
     assert_eq!(
-        c.keys(VERSIONS).await,
+        c.keys(PREFIX).await,
         [
             "public.items:7",
             "public.items_archive:1",
             "public.items_archive:2"
         ]
     );
-    let versions = c.hgetall(VERSIONS).await;
+    let versions = c.versions().await;
     assert_eq!(versions.len(), 4, "{versions:?}");
     assert_eq!(versions["__truncate__:public.items"], pos(21, 1).to_hex());
     // An older change of the table cannot come back after the truncate.
@@ -209,7 +221,7 @@ async fn a_custom_key_pattern_names_keys_and_truncate_finds_them_by_its_fixed_te
     let redis = RedisServer::start();
     let mut sink = RedisSink::new(redis.config(json!({
         "key.pattern": "c[1]*:{db}/{table}:{pk}:v1",
-        "versions.key": "my:versions",
+        "versions.prefix": "my:versions",
     })));
     let items = table("public", "items");
     let other = table("public", "other");
@@ -275,19 +287,20 @@ async fn a_flushed_script_cache_is_loaded_again_and_the_batch_applied() {
     ])
     .await
     .unwrap();
-    assert_eq!(c.keys(VERSIONS).await, ["public.items:2"]);
+    assert_eq!(c.keys(PREFIX).await, ["public.items:2"]);
     c.cmd(&["SCRIPT", "FLUSH"]).await;
     sink.write_batch(&[truncate(&items, pos(5, 1))])
         .await
         .unwrap();
-    assert!(c.keys(VERSIONS).await.is_empty());
+    assert!(c.keys(PREFIX).await.is_empty());
 }
 
 #[tokio::test]
-async fn a_versions_key_of_another_type_is_a_definite_error_naming_the_key_and_the_fix() {
+async fn a_position_key_of_another_type_is_a_definite_error_naming_the_key_and_the_fix() {
     let redis = RedisServer::start();
     let mut c = redis.client().await;
-    c.cmd(&["SET", VERSIONS, "not a hash"]).await;
+    c.cmd(&["HSET", &version_key(PREFIX, "public.items:1"), "f", "v"])
+        .await;
     let mut sink = RedisSink::new(redis.config(json!({})));
     let items = table("public", "items");
     let err = sink
@@ -299,7 +312,55 @@ async fn a_versions_key_of_another_type_is_a_definite_error_naming_the_key_and_t
     };
     assert!(message.contains("\"public.items:1\""), "{message}");
     assert!(message.contains("WRONGTYPE"), "{message}");
-    assert!(message.contains("versions.key"), "{message}");
+    assert!(message.contains("versions.prefix"), "{message}");
+}
+
+#[tokio::test]
+async fn inserts_then_deletes_leave_no_bookkeeping_once_the_deletion_window_passes() {
+    let redis = RedisServer::start();
+    let mut sink = RedisSink::new(redis.config(json!({"tombstone.ttl.seconds": 2})));
+    let items = table("public", "items");
+    const ROWS: i64 = 100_000;
+    let inserts: Vec<_> = (0..ROWS)
+        .map(|id| upsert(&items, pos(1, id as u64), id, json!({"id": id, "v": 1})))
+        .collect();
+    for batch in inserts.chunks(5000) {
+        sink.write_batch(batch).await.unwrap();
+    }
+    let mut c = redis.client().await;
+    assert_eq!(
+        c.int(&["DBSIZE"]).await,
+        2 * ROWS,
+        "a row and its position each"
+    );
+    // Every row but the last thousand is deleted.
+    let deletes: Vec<_> = (0..ROWS - 1000)
+        .map(|id| delete(&items, pos(2, id as u64), id))
+        .collect();
+    for batch in deletes.chunks(5000) {
+        sink.write_batch(batch).await.unwrap();
+    }
+    // Within the window, a replayed older insert cannot bring a deleted row back.
+    sink.write_batch(&inserts[..10]).await.unwrap();
+    assert_eq!(c.get("public.items:0").await, None);
+    // After it, what is left is the live rows and their positions: O(live keys).
+    let started = std::time::Instant::now();
+    loop {
+        let size = c.int(&["DBSIZE"]).await;
+        if size == 2 * 1000 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{size} keys remain, 2000 expected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "deleted rows' positions gone {:?} after the deletes",
+        started.elapsed()
+    );
+    assert_eq!(c.keys(PREFIX).await.len(), 1000);
 }
 
 #[tokio::test]

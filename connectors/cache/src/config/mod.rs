@@ -10,6 +10,7 @@ mod properties;
 mod url;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Map, Value as Json};
@@ -33,12 +34,37 @@ pub enum ValueFormat {
     Hash,
 }
 
+/// How the servers named in `redis.url` are used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topology {
+    /// One server.
+    Standalone,
+    /// A Redis Cluster, reached through its seed nodes (`redis.cluster`).
+    Cluster,
+    /// The master the Sentinels name `master` (`redis+sentinel://`), asked again after a
+    /// lost connection, so a failover is followed.
+    Sentinel { master: String },
+}
+
+/// TLS settings (`rediss://`): PEM files, read when connecting.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// CA certificates to trust instead of the system's (`redis.tls.ca.location`).
+    pub ca: Option<PathBuf>,
+    /// Client certificate and key for mutual TLS.
+    pub certificate: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
 /// Where and how to reach Redis. `Debug`/`Display` never show the password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectParams {
-    pub host: String,
-    pub port: u16,
-    /// Database index (`SELECT`), the URL's path.
+    /// The server, the cluster's seed nodes, or the Sentinels.
+    pub hosts: Vec<(String, u16)>,
+    pub topology: Topology,
+    /// `Some` for `rediss://`.
+    pub tls: Option<TlsFiles>,
+    /// Database index (`SELECT`), the URL's path; always 0 in a cluster.
     pub db: u32,
     /// ACL user (Redis 6+); `None` authenticates as the default user.
     pub username: Option<String>,
@@ -52,8 +78,9 @@ impl ConnectParams {
     /// Plain TCP to `127.0.0.1:port`, database 0, no credentials, 10 s timeout.
     pub fn local(port: u16) -> Self {
         ConnectParams {
-            host: "127.0.0.1".into(),
-            port,
+            hosts: vec![("127.0.0.1".into(), port)],
+            topology: Topology::Standalone,
+            tls: None,
             db: 0,
             username: None,
             password: None,
@@ -64,15 +91,31 @@ impl ConnectParams {
 
 impl fmt::Display for ConnectParams {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("redis://")?;
+        let scheme = match (&self.topology, &self.tls) {
+            (Topology::Sentinel { .. }, _) => "redis+sentinel",
+            (_, Some(_)) => "rediss",
+            (_, None) => "redis",
+        };
+        write!(f, "{scheme}://")?;
         if let Some(user) = &self.username {
             write!(f, "{user}@")?;
         }
-        if self.host.contains(':') {
-            write!(f, "[{}]:{}/{}", self.host, self.port, self.db)
-        } else {
-            write!(f, "{}:{}/{}", self.host, self.port, self.db)
+        for (i, (host, port)) in self.hosts.iter().enumerate() {
+            let sep = if i > 0 { "," } else { "" };
+            if host.contains(':') {
+                write!(f, "{sep}[{host}]:{port}")?;
+            } else {
+                write!(f, "{sep}{host}:{port}")?;
+            }
         }
+        if let Topology::Sentinel { master } = &self.topology {
+            write!(f, "/{master}")?;
+        }
+        write!(f, "/{}", self.db)?;
+        if self.topology == Topology::Cluster {
+            f.write_str(" (cluster)")?;
+        }
+        Ok(())
     }
 }
 
@@ -87,8 +130,13 @@ pub struct RedisSinkConfig {
     pub value_format: ValueFormat,
     /// `ttl.seconds`; 0 keeps keys without expiry.
     pub ttl_seconds: u64,
-    /// `versions.key`: the hash of applied positions per cache key and truncate floors.
-    pub versions_key: String,
+    /// `versions.prefix`: each cache key's position lives at `<prefix>:{<key>}`, each
+    /// table's truncate floor at `<prefix>:truncate:<schema>.<table>`.
+    pub versions_prefix: String,
+    /// `tombstone.ttl.seconds`: how long a deleted row's position is kept.
+    pub tombstone_ttl_seconds: u64,
+    /// `redis.wait.replicas`: replicas that must have each batch (0: none).
+    pub wait_replicas: u32,
 }
 
 fn error(errors: &mut Vec<ConfigError>, field: &str, message: impl Into<String>) {
@@ -115,7 +163,8 @@ impl RedisSinkConfig {
             let known = property(key).is_some()
                 || FRAMEWORK_NAMES.contains(&key.as_str())
                 || FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p))
-                || known_elsewhere.contains(&key.as_str());
+                || known_elsewhere.contains(&key.as_str())
+                || key == "versions.key";
             if !known {
                 error(
                     &mut errors,
@@ -156,9 +205,59 @@ impl RedisSinkConfig {
             .cloned()
             .or_else(|| url.as_ref().and_then(|u| u.password.clone()))
             .map(Secret::new);
+        let cluster = match get("redis.cluster").to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            other => {
+                error(
+                    &mut errors,
+                    "redis.cluster",
+                    format!("{other:?} is not a boolean; write true or false"),
+                );
+                false
+            }
+        };
+        let topology = match &url {
+            Some(u) if u.sentinel_master.is_some() && cluster => {
+                error(
+                    &mut errors,
+                    "redis.cluster",
+                    "a Sentinel-managed master (redis+sentinel://) is not a cluster; set redis.cluster=false",
+                );
+                Topology::Standalone
+            }
+            Some(u) => match &u.sentinel_master {
+                Some(master) => Topology::Sentinel {
+                    master: master.clone(),
+                },
+                None if cluster => Topology::Cluster,
+                None => Topology::Standalone,
+            },
+            None => Topology::Standalone,
+        };
+        if let Some(u) = &url {
+            if topology == Topology::Standalone && u.hosts.len() > 1 {
+                error(
+                    &mut errors,
+                    "redis.url",
+                    "names several hosts: set redis.cluster=true for a cluster's seed nodes, or use redis+sentinel:// for Sentinels",
+                );
+            }
+            if topology == Topology::Cluster && u.db != 0 {
+                error(
+                    &mut errors,
+                    "redis.url",
+                    format!(
+                        "selects database {}, but a Redis Cluster has only database 0; remove the path",
+                        u.db
+                    ),
+                );
+            }
+        }
+        let tls = tls_files(&props, url.as_ref().is_some_and(|u| u.tls), &mut errors);
 
         let key_pattern = get("key.pattern");
-        if !crate::script::pattern_has_pk(&key_pattern) {
+        if !crate::keys::pattern_has_pk(&key_pattern) {
             error(
                 &mut errors,
                 "key.pattern",
@@ -188,17 +287,47 @@ impl RedisSinkConfig {
             );
             0
         });
-        let versions_key = props
-            .get("versions.key")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|| format!("tributary:versions:{name}"));
-        if versions_key.is_empty() {
+        if props.contains_key("versions.key") {
             error(
                 &mut errors,
                 "versions.key",
-                "must not be empty: the sink keeps the position of every key it wrote there",
+                "was replaced by versions.prefix: each key's position now lives beside the key (so a Redis Cluster works and deleted keys' positions expire); set versions.prefix instead, and delete the old versions hash",
             );
         }
+        let versions_prefix = props
+            .get("versions.prefix")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| format!("tributary:v:{name}"));
+        if versions_prefix.is_empty() || versions_prefix.contains(['{', '}']) {
+            error(
+                &mut errors,
+                "versions.prefix",
+                "must be non-empty and without { or }: braces would make Redis Cluster place the position keys in another slot than the keys they guard",
+            );
+        }
+        let wait_text = get("redis.wait.replicas");
+        let wait_replicas = wait_text.parse::<u32>().unwrap_or_else(|_| {
+            error(
+                &mut errors,
+                "redis.wait.replicas",
+                format!("{wait_text:?} is not a number of replicas (0 waits for none)"),
+            );
+            0
+        });
+        let tomb_text = get("tombstone.ttl.seconds");
+        let tombstone_ttl_seconds = match tomb_text.parse::<u64>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                error(
+                    &mut errors,
+                    "tombstone.ttl.seconds",
+                    format!(
+                        "{tomb_text:?} is not a positive number of seconds (how long a deleted row's position is kept)"
+                    ),
+                );
+                86_400
+            }
+        };
 
         let Some(url) = url.filter(|_| errors.is_empty()) else {
             return Err(ConfigErrors(errors));
@@ -206,8 +335,9 @@ impl RedisSinkConfig {
         Ok(RedisSinkConfig {
             name: name.to_string(),
             connect: ConnectParams {
-                host: url.host,
-                port: url.port,
+                hosts: url.hosts,
+                topology,
+                tls,
                 db: url.db,
                 username: url.username,
                 password,
@@ -216,9 +346,53 @@ impl RedisSinkConfig {
             key_pattern,
             value_format,
             ttl_seconds,
-            versions_key,
+            versions_prefix,
+            tombstone_ttl_seconds,
+            wait_replicas,
         })
     }
+}
+
+/// The TLS files, each checked to be a readable file; an error names the property for
+/// a file set without `rediss://`.
+fn tls_files(
+    props: &std::collections::BTreeMap<String, String>,
+    tls: bool,
+    errors: &mut Vec<ConfigError>,
+) -> Option<TlsFiles> {
+    let mut file = |key: &str| -> Option<PathBuf> {
+        let path = props.get(key).map(|s| s.trim()).filter(|s| !s.is_empty())?;
+        if !tls {
+            error(
+                errors,
+                key,
+                "is set but redis.url is not rediss://; use rediss:// to connect with TLS, or remove it",
+            );
+            return None;
+        }
+        if let Err(e) = std::fs::File::open(path) {
+            error(errors, key, format!("cannot read {path:?}: {e}"));
+        }
+        Some(PathBuf::from(path))
+    };
+    let files = TlsFiles {
+        ca: file("redis.tls.ca.location"),
+        certificate: file("redis.tls.certificate.location"),
+        key: file("redis.tls.key.location"),
+    };
+    if tls && files.certificate.is_some() != files.key.is_some() {
+        let missing = if files.key.is_none() {
+            "redis.tls.key.location"
+        } else {
+            "redis.tls.certificate.location"
+        };
+        error(
+            errors,
+            missing,
+            "must be set too: mutual TLS needs both the client certificate and its key",
+        );
+    }
+    tls.then_some(files)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ pub fn property(name: &str) -> Option<&'static PropertyDef> {
 const REDIS: &str = "Redis";
 const CACHE: &str = "Cache";
 
-use PropertyKind::{Long, Password, String as Str};
+use PropertyKind::{Boolean, Int, Long, Password, String as Str};
 
 /// Every property of the Redis sink, grouped as the REST API shows them.
 pub const PROPERTIES: &[PropertyDef] = &[
@@ -22,7 +22,7 @@ pub const PROPERTIES: &[PropertyDef] = &[
         "redis.url",
         Str,
         REDIS,
-        "The Redis server: redis://[user:password@]host:port/db. TLS (rediss://) is not supported yet.",
+        "The Redis server: redis://[user:password@]host:port/db, or rediss:// for TLS. With redis.cluster=true, a cluster's seed nodes: redis://host:port,host:port. Through Sentinel: redis+sentinel://[user:password@]host:26379,host:26379/<master name>/db (the credentials are the data nodes').",
     )
     .default_value("redis://127.0.0.1:6379/0")
     .high(),
@@ -33,6 +33,38 @@ pub const PROPERTIES: &[PropertyDef] = &[
         "Password for AUTH (with the URL's user, if any); overrides a password in redis.url.",
     )
     .high(),
+    PropertyDef::new(
+        "redis.cluster",
+        Boolean,
+        REDIS,
+        "Whether redis.url names a Redis Cluster's seed nodes. Keys are routed to their slot's master, and redirections and failovers are followed.",
+    )
+    .default_value("false"),
+    PropertyDef::new(
+        "redis.tls.ca.location",
+        Str,
+        REDIS,
+        "PEM file of the CA certificates to trust for rediss:// (instead of the system's).",
+    ),
+    PropertyDef::new(
+        "redis.tls.certificate.location",
+        Str,
+        REDIS,
+        "PEM file of the client certificate for mutual TLS (with redis.tls.key.location).",
+    ),
+    PropertyDef::new(
+        "redis.tls.key.location",
+        Str,
+        REDIS,
+        "PEM file of the client certificate's private key (unencrypted) for mutual TLS.",
+    ),
+    PropertyDef::new(
+        "redis.wait.replicas",
+        Int,
+        REDIS,
+        "Replicas (of each master, in a cluster) that must have a batch's writes before it counts as written (Redis WAIT, within redis.timeout.ms); fewer is a transient error and the batch is retried. 0 relies on the master alone: with asynchronous replication, a failover can lose writes the old master acknowledged and did not pass on.",
+    )
+    .default_value("0"),
     PropertyDef::new(
         "redis.timeout.ms",
         Long,
@@ -65,10 +97,17 @@ pub const PROPERTIES: &[PropertyDef] = &[
     )
     .default_value("0"),
     PropertyDef::new(
-        "versions.key",
+        "versions.prefix",
         Str,
         CACHE,
-        "The Redis hash holding, per cache key, the source position of the last applied change (and per table the position of its last TRUNCATE), so replayed changes never overwrite newer ones. Defaults to tributary:versions:<connector name>.",
+        "Prefix of the keys holding, per cache key, the source position of the last applied change (<prefix>:{<cache key>}, in the cache key's own cluster slot), and per table the position of its last TRUNCATE (<prefix>:truncate:<schema>.<table>), so replayed changes never overwrite newer ones. No braces. Defaults to tributary:v:<connector name>.",
     )
     .low(),
+    PropertyDef::new(
+        "tombstone.ttl.seconds",
+        Long,
+        CACHE,
+        "How long a deleted row's position is kept, in seconds: within this window a replayed older change cannot bring the row back. Past it the position expires, so bookkeeping stays proportional to the live keys. Replays older than this window (an offset reset to the beginning of a long topic) can bring deleted rows back until their delete is replayed.",
+    )
+    .default_value("86400"),
 ];

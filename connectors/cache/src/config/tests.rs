@@ -22,7 +22,8 @@ fn an_empty_config_takes_every_default() {
     assert_eq!(c.key_pattern, "{schema}.{table}:{pk}");
     assert_eq!(c.value_format, ValueFormat::Json);
     assert_eq!(c.ttl_seconds, 0);
-    assert_eq!(c.versions_key, "tributary:versions:orders-cache");
+    assert_eq!(c.versions_prefix, "tributary:v:orders-cache");
+    assert_eq!(c.tombstone_ttl_seconds, 86_400);
 }
 
 #[test]
@@ -46,11 +47,12 @@ fn framework_and_job_keys_are_accepted_and_redis_keys_read() {
         "key.pattern": "c:{table}:{pk}",
         "value.format": "HASH",
         "ttl.seconds": 3600,
-        "versions.key": " v:orders ",
+        "versions.prefix": " v:orders ",
+        "tombstone.ttl.seconds": "600",
     }))
     .unwrap();
-    assert_eq!(c.connect.host, "cache.internal");
-    assert_eq!(c.connect.port, 7000);
+    assert_eq!(c.connect.hosts, [("cache.internal".to_string(), 7000)]);
+    assert_eq!(c.connect.topology, Topology::Standalone);
     assert_eq!(c.connect.db, 2);
     assert_eq!(c.connect.username.as_deref(), Some("app"));
     assert_eq!(
@@ -61,7 +63,8 @@ fn framework_and_job_keys_are_accepted_and_redis_keys_read() {
     assert_eq!(c.key_pattern, "c:{table}:{pk}");
     assert_eq!(c.value_format, ValueFormat::Hash);
     assert_eq!(c.ttl_seconds, 3600);
-    assert_eq!(c.versions_key, "v:orders");
+    assert_eq!(c.versions_prefix, "v:orders");
+    assert_eq!(c.tombstone_ttl_seconds, 600);
 }
 
 #[test]
@@ -81,12 +84,15 @@ fn unknown_and_malformed_properties_are_each_named() {
     let err = parse(json!({
         "redis.host": "x",
         "batch.max.wait.ms": 5,
-        "redis.url": "rediss://h:6380",
+        "redis.url": "redis://a:1,b:2",
+        "redis.tls.ca.location": "/nonexistent/ca.pem",
         "redis.timeout.ms": "0",
         "key.pattern": "{schema}.{table}",
         "value.format": "msgpack",
         "ttl.seconds": "-1",
-        "versions.key": "  ",
+        "versions.key": "v",
+        "versions.prefix": "{v}",
+        "tombstone.ttl.seconds": "0",
         "ttl": {"nested": true},
     }))
     .unwrap_err();
@@ -98,17 +104,28 @@ fn unknown_and_malformed_properties_are_each_named() {
             "key.pattern",
             "redis.host",
             "redis.timeout.ms",
+            "redis.tls.ca.location",
             "redis.url",
+            "tombstone.ttl.seconds",
             "ttl",
             "ttl",
             "ttl.seconds",
             "value.format",
-            "versions.key"
+            "versions.key",
+            "versions.prefix"
         ]
     );
     let text = err.to_string();
     assert!(
-        text.contains("redis.url: TLS (rediss://) is not supported yet"),
+        text.contains("redis.url: names several hosts: set redis.cluster=true"),
+        "{text}"
+    );
+    assert!(
+        text.contains("redis.tls.ca.location: is set but redis.url is not rediss://"),
+        "{text}"
+    );
+    assert!(
+        text.contains("versions.key: was replaced by versions.prefix"),
         "{text}"
     );
     assert!(text.contains("has no {pk} placeholder"), "{text}");
@@ -150,5 +167,61 @@ fn property_definitions_are_unique_and_documented() {
     assert_eq!(
         property("redis.password").map(|p| p.kind),
         Some(PropertyKind::Password)
+    );
+}
+
+#[test]
+fn clusters_sentinels_and_tls_are_read_from_the_url_and_properties() {
+    let c = parse(json!({
+        "redis.url": "redis://app:pw@n1:7000,n2:7001",
+        "redis.cluster": "true",
+    }))
+    .unwrap();
+    assert_eq!(c.connect.topology, Topology::Cluster);
+    assert_eq!(c.connect.hosts.len(), 2);
+    assert_eq!(
+        c.connect.to_string(),
+        "redis://app@n1:7000,n2:7001/0 (cluster)"
+    );
+    let err = parse(json!({"redis.url": "redis://n1:7000/2", "redis.cluster": true})).unwrap_err();
+    assert!(err.to_string().contains("only database 0"), "{err}");
+    let err = parse(json!({"redis.cluster": "yes"})).unwrap_err();
+    assert_eq!(fields(err), ["redis.cluster"]);
+
+    let s = parse(json!({"redis.url": "redis+sentinel://s1,s2:26380/cache/1"})).unwrap();
+    assert_eq!(
+        s.connect.topology,
+        Topology::Sentinel {
+            master: "cache".into()
+        }
+    );
+    assert_eq!(s.connect.db, 1);
+    let err =
+        parse(json!({"redis.url": "redis+sentinel://s1/m", "redis.cluster": "true"})).unwrap_err();
+    assert_eq!(fields(err), ["redis.cluster"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "pem").unwrap();
+    let t = parse(json!({
+        "redis.url": "rediss://h:6380",
+        "redis.tls.ca.location": ca.to_str().unwrap(),
+    }))
+    .unwrap();
+    let tls = t.connect.tls.unwrap();
+    assert_eq!(tls.ca.as_deref(), Some(ca.as_path()));
+    assert_eq!(tls.certificate, None);
+    let err = parse(json!({
+        "redis.url": "rediss://h:6380",
+        "redis.tls.certificate.location": ca.to_str().unwrap(),
+    }))
+    .unwrap_err();
+    assert_eq!(fields(err), ["redis.tls.key.location"]);
+    assert!(
+        parse(json!({"redis.url": "rediss://h"}))
+            .unwrap()
+            .connect
+            .tls
+            .is_some()
     );
 }

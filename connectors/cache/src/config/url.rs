@@ -1,26 +1,38 @@
-//! `redis://[user:password@]host:port/db` URLs.
+//! Redis URLs: `redis://` and `rediss://` (TLS) with `[user:password@]host:port/db`, and
+//! `redis+sentinel://[user:password@]host:port[,host:port…]/<master name>[/db]`.
 //!
-//! Only what the sink needs: host (name, IPv4 or bracketed IPv6), port, database index and
-//! credentials, percent-decoded. `rediss://` (TLS) and `unix://` are refused with a hint,
-//! as are query strings, so a setting the sink would silently ignore is never accepted.
+//! Host lists (`host:port,host:port`) name a cluster's seed nodes (with `redis.cluster`)
+//! or the Sentinels. Credentials are percent-decoded and belong to the data nodes.
+//! `unix://` and query strings are refused with a hint, so a setting the sink would
+//! silently ignore is never accepted.
 
 /// The parts of a Redis URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RedisUrl {
-    pub host: String,
-    pub port: u16,
+    /// `rediss://`.
+    pub tls: bool,
+    /// The hosts named: one server, cluster seeds or Sentinels.
+    pub hosts: Vec<(String, u16)>,
+    /// `redis+sentinel://`: the master's name the Sentinels know it by.
+    pub sentinel_master: Option<String>,
     pub db: u32,
     pub username: Option<String>,
     pub password: Option<String>,
 }
 
-const SHAPE: &str = "write redis://[user:password@]host:port/db, e.g. redis://127.0.0.1:6379/0";
+const SHAPE: &str = "write redis://[user:password@]host:port/db (rediss:// for TLS), e.g. redis://127.0.0.1:6379/0, or redis+sentinel://host:26379,host:26379/<master name>/db";
 
 pub(crate) fn parse(url: &str) -> Result<RedisUrl, String> {
-    let rest = if let Some(rest) = url.strip_prefix("redis://") {
-        rest
-    } else if url.starts_with("rediss://") {
-        return Err("TLS (rediss://) is not supported yet; use redis://, through a TLS-terminating proxy such as stunnel if the server requires TLS".into());
+    let (rest, tls, sentinel) = if let Some(rest) = url.strip_prefix("redis://") {
+        (rest, false, false)
+    } else if let Some(rest) = url.strip_prefix("rediss://") {
+        (rest, true, false)
+    } else if let Some(rest) = url.strip_prefix("redis+sentinel://") {
+        (rest, false, true)
+    } else if url.starts_with("rediss+sentinel://") {
+        return Err(format!(
+            "TLS through Sentinel is not supported; connect to the master with rediss:// instead, or {SHAPE}"
+        ));
     } else if url.starts_with("unix://") || url.starts_with("redis+unix://") {
         return Err(format!("Unix sockets are not supported; {SHAPE}"));
     } else {
@@ -30,16 +42,31 @@ pub(crate) fn parse(url: &str) -> Result<RedisUrl, String> {
         return Err(format!("URL options (?…) are not supported; {SHAPE}"));
     }
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let (userinfo, hostport) = match authority.rsplit_once('@') {
+    let (userinfo, hostlist) = match authority.rsplit_once('@') {
         Some((u, h)) => (Some(u), h),
         None => (None, authority),
     };
-    let (host, port) = split_host_port(hostport)?;
-    let db = match path {
-        "" => 0,
+    let default_port = if sentinel { 26379 } else { 6379 };
+    let hosts = hostlist
+        .split(',')
+        .map(|h| split_host_port(h, default_port))
+        .collect::<Result<Vec<_>, _>>()?;
+    let db_of = |p: &str| match p {
+        "" => Ok(0),
         p => p
             .parse::<u32>()
-            .map_err(|_| format!("{p:?} is not a database index (a number such as 0); {SHAPE}"))?,
+            .map_err(|_| format!("{p:?} is not a database index (a number such as 0); {SHAPE}")),
+    };
+    let (sentinel_master, db) = if sentinel {
+        let (master, db) = path.split_once('/').unwrap_or((path, ""));
+        if master.is_empty() {
+            return Err(format!(
+                "names no master: the path is the name the Sentinels monitor it by; {SHAPE}"
+            ));
+        }
+        (Some(decode(master)?), db_of(db)?)
+    } else {
+        (None, db_of(path)?)
     };
     let (username, password) = match userinfo {
         None => (None, None),
@@ -57,15 +84,16 @@ pub(crate) fn parse(url: &str) -> Result<RedisUrl, String> {
         }
     };
     Ok(RedisUrl {
-        host,
-        port,
+        tls,
+        hosts,
+        sentinel_master,
         db,
         username,
         password,
     })
 }
 
-fn split_host_port(hostport: &str) -> Result<(String, u16), String> {
+fn split_host_port(hostport: &str, default_port: u16) -> Result<(String, u16), String> {
     let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
         let (host, after) = v6
             .split_once(']')
@@ -87,7 +115,7 @@ fn split_host_port(hostport: &str) -> Result<(String, u16), String> {
         return Err(format!("names no host; {SHAPE}"));
     }
     let port = match port {
-        None | Some("") => 6379,
+        None | Some("") => default_port,
         Some(p) => match p.parse::<u16>() {
             Ok(n) if n > 0 => n,
             _ => return Err(format!("{p:?} is not a TCP port number; {SHAPE}")),
@@ -124,8 +152,9 @@ mod tests {
 
     fn url(host: &str, port: u16, db: u32, user: Option<&str>, pass: Option<&str>) -> RedisUrl {
         RedisUrl {
-            host: host.into(),
-            port,
+            tls: false,
+            hosts: vec![(host.into(), port)],
+            sentinel_master: None,
             db,
             username: user.map(Into::into),
             password: pass.map(Into::into),
@@ -158,11 +187,41 @@ mod tests {
             parse("redis://bob@h/"),
             Ok(url("h", 6379, 0, Some("bob"), None))
         );
+        let tls = parse("rediss://h:6380/0").unwrap();
+        assert!(tls.tls);
+        assert_eq!(tls.hosts, [("h".to_string(), 6380)]);
     }
 
     #[test]
-    fn tls_sockets_options_and_malformed_urls_are_refused_with_a_hint() {
-        assert!(parse("rediss://h:6379").unwrap_err().contains("TLS"));
+    fn host_lists_and_sentinel_masters() {
+        let seeds = parse("redis://u:p@a:7000,b:7001,[::1]").unwrap();
+        assert_eq!(
+            seeds.hosts,
+            [
+                ("a".to_string(), 7000),
+                ("b".to_string(), 7001),
+                ("::1".to_string(), 6379)
+            ]
+        );
+        assert_eq!(seeds.username.as_deref(), Some("u"));
+        let s = parse("redis+sentinel://:pw@s1,s2:26380/my%20master/3").unwrap();
+        assert_eq!(
+            s.hosts,
+            [("s1".to_string(), 26379), ("s2".to_string(), 26380)]
+        );
+        assert_eq!(s.sentinel_master.as_deref(), Some("my master"));
+        assert_eq!(s.db, 3);
+        assert_eq!(s.password.as_deref(), Some("pw"));
+        assert!(
+            parse("redis+sentinel://s1:26379")
+                .unwrap_err()
+                .contains("names no master")
+        );
+        assert!(parse("rediss+sentinel://s1/m").unwrap_err().contains("TLS"));
+    }
+
+    #[test]
+    fn sockets_options_and_malformed_urls_are_refused_with_a_hint() {
         assert!(
             parse("unix:///tmp/redis.sock")
                 .unwrap_err()
@@ -174,6 +233,7 @@ mod tests {
         assert!(parse("redis://h:0").unwrap_err().contains("port"));
         assert!(parse("redis://h/x").unwrap_err().contains("database index"));
         assert!(parse("redis://:6379").unwrap_err().contains("no host"));
+        assert!(parse("redis://a,").unwrap_err().contains("no host"));
         assert!(parse("redis://[::1").unwrap_err().contains("']'"));
         assert!(parse("redis://:%zz@h").unwrap_err().contains("%-escape"));
     }

@@ -9,8 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use redis::Value;
 use serde_json::{Map, Value as Json, json};
-use tributary_cache::resp::Reply;
+use tributary_cache::keys::key_of_version;
 use tributary_cache::{ConnectParams, Connection, RedisSinkConfig};
 use tributary_core::{Lsn, Position, RowKey, RowSchema, SinkOp, SinkRecord, TableRef};
 
@@ -142,28 +143,94 @@ impl Drop for RedisServer {
     }
 }
 
+/// A Redis Sentinel monitoring the master at `master_port` as `mymaster` (quorum 1);
+/// killed on drop.
+pub struct Sentinel {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Sentinel {
+    pub fn start(master_port: u16) -> Sentinel {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let conf = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {master_port} 1\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n"
+            ),
+        )
+        .expect("write sentinel.conf");
+        let child = Command::new(REDIS_SERVER)
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run redis-server --sentinel");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "sentinel did not listen on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Sentinel {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The default `versions.prefix` of the tests' sink (named `test-cache`).
+pub const PREFIX: &str = "tributary:v:test-cache";
+
 /// A connection for looking at what the sink wrote.
 pub struct Client(pub Connection);
 
-fn text(reply: Reply) -> Option<String> {
+fn text(reply: Value) -> Option<String> {
     match reply {
-        Reply::Bulk(Some(b)) => Some(String::from_utf8(b).expect("utf-8")),
-        Reply::Status(s) => Some(s),
-        Reply::Bulk(None) => None,
+        Value::BulkString(b) => Some(String::from_utf8(b).expect("utf-8")),
+        Value::SimpleString(s) => Some(s),
+        Value::Okay => Some("OK".into()),
+        Value::Nil => None,
         other => panic!("expected a string, got {other:?}"),
     }
 }
 
-fn strings(reply: Reply) -> Vec<String> {
+fn strings(reply: Value) -> Vec<String> {
     match reply {
-        Reply::Array(Some(items)) => items.into_iter().filter_map(text).collect(),
+        Value::Array(items) => items.into_iter().filter_map(text).collect(),
         other => panic!("expected an array, got {other:?}"),
     }
 }
 
 impl Client {
-    pub async fn cmd(&mut self, args: &[&str]) -> Reply {
-        self.0.command(args).await.expect("test command")
+    /// Runs a command; an error reply is an `Err` with its text.
+    pub async fn try_cmd(&mut self, args: &[&str]) -> Result<Value, String> {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        self.0
+            .query("test command", &cmd)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    pub async fn cmd(&mut self, args: &[&str]) -> Value {
+        self.try_cmd(args).await.expect("test command")
     }
 
     pub async fn get(&mut self, key: &str) -> Option<String> {
@@ -177,34 +244,75 @@ impl Client {
     }
 
     pub async fn hgetall(&mut self, key: &str) -> BTreeMap<String, String> {
-        let flat = strings(self.cmd(&["HGETALL", key]).await);
+        let flat = match self.cmd(&["HGETALL", key]).await {
+            Value::Map(pairs) => pairs
+                .into_iter()
+                .flat_map(|(k, v)| [text(k), text(v)])
+                .flatten()
+                .collect(),
+            other => strings(other),
+        };
         flat.chunks(2)
             .map(|kv| (kv[0].clone(), kv[1].clone()))
             .collect()
     }
 
+    pub async fn get_info(&mut self) -> String {
+        text(self.cmd(&["INFO", "replication"]).await).unwrap_or_default()
+    }
+
     pub async fn ttl(&mut self, key: &str) -> i64 {
-        match self.cmd(&["TTL", key]).await {
-            Reply::Integer(n) => n,
-            other => panic!("TTL answered {other:?}"),
-        }
+        self.int(&["TTL", key]).await
     }
 
     pub async fn int(&mut self, args: &[&str]) -> i64 {
         match self.cmd(args).await {
-            Reply::Integer(n) => n,
+            Value::Int(n) => n,
             other => panic!("{args:?} answered {other:?}"),
         }
     }
 
-    /// Every key except `except`, sorted.
-    pub async fn keys(&mut self, except: &str) -> Vec<String> {
-        let mut keys: Vec<String> = strings(self.cmd(&["KEYS", "*"]).await)
-            .into_iter()
-            .filter(|k| k != except)
-            .collect();
+    /// Every key, sorted.
+    pub async fn all_keys(&mut self) -> Vec<String> {
+        let mut keys = strings(self.cmd(&["KEYS", "*"]).await);
         keys.sort();
         keys
+    }
+
+    /// Every key not under `prefix` (the sink's own bookkeeping), sorted.
+    pub async fn keys(&mut self, prefix: &str) -> Vec<String> {
+        let mut keys = self.all_keys().await;
+        keys.retain(|k| prefix.is_empty() || !k.starts_with(prefix));
+        keys
+    }
+
+    /// The positions the sink keeps under `prefix`: cache key → position hex, and
+    /// `__truncate__:<schema>.<table>` → the table's floor.
+    pub async fn versions_under(&mut self, prefix: &str) -> BTreeMap<String, String> {
+        let glob = format!("{prefix}:*");
+        let vkeys = strings(self.cmd(&["KEYS", &glob]).await);
+        let mut out = BTreeMap::new();
+        let floors = format!("{prefix}:truncate:");
+        for v in vkeys {
+            let value = self.get(&v).await.expect("a position");
+            let name = match v.strip_prefix(&floors) {
+                Some(table) => format!("__truncate__:{table}"),
+                None => key_of_version(prefix, &v).expect("a position key"),
+            };
+            out.insert(name, value);
+        }
+        out
+    }
+
+    /// [`Client::versions_under`] the tests' default prefix.
+    pub async fn versions(&mut self) -> BTreeMap<String, String> {
+        self.versions_under(PREFIX).await
+    }
+
+    /// How many position keys (floors included) there are under the default prefix.
+    pub async fn position_keys(&mut self) -> usize {
+        let glob = format!("{PREFIX}:*");
+        strings(self.cmd(&["KEYS", &glob]).await).len()
     }
 }
 
@@ -261,6 +369,21 @@ pub fn with_unchanged(mut rec: SinkRecord, names: &[&str]) -> SinkRecord {
         }
     }
     rec
+}
+
+/// Upserts of `public.items` rows `from..to` at commit `commit` (`v` is the commit).
+pub fn rows(from: i64, to: i64, commit: u64) -> Vec<SinkRecord> {
+    let items = table("public", "items");
+    (from..to)
+        .map(|id| {
+            upsert(
+                &items,
+                pos(commit, id as u64),
+                id,
+                json!({"id": id, "name": format!("item number {id}"), "price": id as f64 / 100.0, "stock": id % 17, "v": commit}),
+            )
+        })
+        .collect()
 }
 
 pub fn delete(table: &Arc<TableRef>, at: Position, id: i64) -> SinkRecord {
