@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::Arc;
 
 use redis::Cmd;
 use redis::cluster_routing::Slot;
@@ -29,7 +30,7 @@ pub(crate) struct Change {
     op: &'static str,
     pos: String,
     /// The table's truncate floor ("" for none).
-    floor: String,
+    floor: Arc<str>,
     /// The op's own arguments: a range of [`Args::ends`].
     args: Range<usize>,
 }
@@ -65,7 +66,7 @@ pub(crate) fn change(
     config: &RedisSinkConfig,
     index: usize,
     rec: &SinkRecord,
-    floor: &str,
+    floor: Arc<str>,
     args: &mut Args,
 ) -> Change {
     let start = args.ends.len();
@@ -110,7 +111,7 @@ pub(crate) fn change(
         vkey,
         op,
         pos: rec.pos.to_hex(),
-        floor: floor.to_string(),
+        floor,
         args: start..args.ends.len(),
     }
 }
@@ -132,7 +133,7 @@ pub(crate) fn batch_call<'c>(
         .arg(config.ttl_seconds)
         .arg(config.tombstone_ttl_seconds);
     for c in changes {
-        cmd.arg(c.op).arg(&c.pos).arg(&c.floor).arg(c.args.len());
+        cmd.arg(c.op).arg(&c.pos).arg(&*c.floor).arg(c.args.len());
         for i in c.args.clone() {
             cmd.arg(args.get(i));
         }

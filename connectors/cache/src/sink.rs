@@ -12,6 +12,7 @@
 //! newer.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use redis::cluster_routing::Slot;
 use redis::{Cmd, RedisResult, Value};
@@ -258,28 +259,34 @@ impl RedisSink {
     /// changes; returns each change's result (0 older, 1 applied, 1 + n with n unchanged
     /// columns left out).
     async fn run(&mut self, records: &[SinkRecord]) -> Result<Vec<i64>, Failed> {
-        let mut floors: HashMap<(&str, &str), String> = HashMap::new();
+        // Each record's table floor; records of one table mostly come together.
+        let mut floors: Vec<Arc<str>> = Vec::with_capacity(records.len());
+        let mut last: Option<(&Arc<TableRef>, Arc<str>)> = None;
         for rec in records {
-            let id = (rec.table.schema.as_ref(), rec.table.table.as_ref());
-            if let std::collections::hash_map::Entry::Vacant(e) = floors.entry(id) {
-                e.insert(self.floor(&rec.table).await?);
-            }
+            let floor = match &last {
+                Some((table, floor))
+                    if Arc::ptr_eq(table, &rec.table) || ***table == *rec.table =>
+                {
+                    floor.clone()
+                }
+                _ => Arc::from(self.floor(&rec.table).await?),
+            };
+            last = Some((&rec.table, floor.clone()));
+            floors.push(floor);
         }
         let cluster = self.config.connect.topology == Topology::Cluster;
         let mut args = std::mem::take(&mut self.args);
         args.clear();
         let changes: Vec<Change> = records
             .iter()
+            .zip(floors)
             .enumerate()
-            .map(|(i, rec)| {
-                let floor = &floors[&(rec.table.schema.as_ref(), rec.table.table.as_ref())];
-                crate::script::change(&self.config, i, rec, floor, &mut args)
-            })
+            .map(|(i, (rec, floor))| crate::script::change(&self.config, i, rec, floor, &mut args))
             .collect();
         if cluster && let Some(c) = changes.iter().find(|c| !same_slot(&c.key, &c.vkey)) {
             self.args = args;
             return Err(Failed::Refused(SinkError::Definite(format!(
-                "the cache key {:?} has a '}}' that ends the hash tag of its position key {:?} early, so Redis Cluster would place the two in different slots; change key.pattern so that keys hold no stray '}}' (or give them a hash tag of their own, such as {{{{{{table}}}}}}:{{pk}})",
+                "the cache key {:?} has a '}}' that ends the hash tag of its position key {:?} early, so Redis Cluster would place the two in different slots; change key.pattern so that no key holds a '}}' without a '{{' before it",
                 c.key, c.vkey
             ))));
         }

@@ -165,6 +165,20 @@ async fn an_acl_user_in_the_url_authenticates_and_its_missing_rights_are_named()
         .await
         .unwrap();
 
+    // The ACL user with a wrong password: definite, naming redis.password, never the
+    // password itself.
+    let url = format!("redis://cache:not-it@127.0.0.1:{}/0", redis.port);
+    let config = redis.config(json!({"redis.url": url}));
+    let errors = check(&config).await.unwrap_err();
+    assert_eq!(errors.0[0].field, "redis.password", "{errors}");
+    let err = RedisSink::new(config)
+        .write_batch(&rows(0, 1, 1))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SinkError::Definite(_)), "{err:?}");
+    assert!(err.to_string().contains("redis.password"), "{err}");
+    assert!(!err.to_string().contains("not-it"), "{err}");
+
     let url = format!("redis://reader:pw@127.0.0.1:{}/0", redis.port);
     let config = redis.config(json!({"redis.url": url}));
     let errors = check(&config).await.unwrap_err();

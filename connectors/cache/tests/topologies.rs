@@ -11,11 +11,20 @@ use serde_json::json;
 use tributary_cache::{ConnectParams, RedisSink};
 use tributary_core::SinkError;
 
-/// The role (`master`, `slave`) a server reports, asked on a new connection (a
-/// failover closes the clients' connections).
+/// The role (`master`, `slave`) a server reports, asked on a new connection; "" when
+/// the failover closed it first (it closes clients' connections).
 async fn role(server: &RedisServer) -> String {
-    let info = server.client().await.get_info().await;
-    info.lines()
+    let info = server
+        .client()
+        .await
+        .try_cmd(&["INFO", "replication"])
+        .await;
+    let text = match info {
+        Ok(redis::Value::BulkString(b)) => String::from_utf8_lossy(&b).into_owned(),
+        Ok(redis::Value::VerbatimString { text, .. }) => text,
+        _ => String::new(),
+    };
+    text.lines()
         .find_map(|l| l.strip_prefix("role:"))
         .unwrap_or_default()
         .trim()

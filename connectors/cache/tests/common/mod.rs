@@ -257,10 +257,6 @@ impl Client {
             .collect()
     }
 
-    pub async fn get_info(&mut self) -> String {
-        text(self.cmd(&["INFO", "replication"]).await).unwrap_or_default()
-    }
-
     pub async fn ttl(&mut self, key: &str) -> i64 {
         self.int(&["TTL", key]).await
     }
