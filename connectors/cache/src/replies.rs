@@ -35,6 +35,7 @@ pub(crate) fn spread(
     changes: &[Change],
     result: RedisResult<Value>,
     each: &mut [Option<Result<i64, String>>],
+    timeout: std::time::Duration,
 ) -> Result<(), Failed> {
     match result {
         Ok(Value::Array(items)) if items.len() == call.len() => {
@@ -67,7 +68,7 @@ pub(crate) fn spread(
             }
             Ok(())
         }
-        Err(e) => Err(RedisError::from_client(e, "EVALSHA", std::time::Duration::ZERO).into()),
+        Err(e) => Err(RedisError::from_client(e, "EVALSHA", timeout).into()),
     }
 }
 

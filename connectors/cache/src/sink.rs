@@ -304,8 +304,9 @@ impl RedisSink {
                         .collect()
                 })
                 .await?;
+            let timeout = config.connect.timeout;
             for (call, result) in round.iter().zip(results) {
-                spread(call, &changes, result, &mut each)?;
+                spread(call, &changes, result, &mut each, timeout)?;
             }
         }
         self.args = args;
