@@ -118,10 +118,10 @@ impl Rig {
     }
 }
 
-/// Kills the daemon (-9) and starts it again, once the cache holds part of the table.
-fn kill9_daemon(daemon: &mut Daemon) {
+/// Kills the daemon (-9) and starts it again.
+async fn kill9_daemon(daemon: &mut Daemon) {
     daemon.kill9();
-    std::thread::sleep(Duration::from_millis(300));
+    tokio::time::sleep(Duration::from_millis(300)).await;
     daemon.restart();
 }
 
@@ -135,7 +135,7 @@ async fn a_cluster_cache_equals_the_table_through_a_daemon_and_a_master_killed()
     let api = rig.api.clone();
     rig.stream(async |daemon, third| {
         if third == 1 {
-            kill9_daemon(daemon);
+            kill9_daemon(daemon).await;
             return;
         }
         // A master dies mid-stream: writes to its slots fail, and are retried, until it
@@ -218,7 +218,7 @@ async fn a_cache_over_mutual_tls_equals_the_table_through_a_kill9() {
             (!c.keys("public.items:*").is_empty()).then_some(())
         })
         .await;
-        kill9_daemon(daemon);
+        kill9_daemon(daemon).await;
     })
     .await;
     let rows = table_rows(&rig.db).await;

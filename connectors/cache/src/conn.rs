@@ -48,30 +48,43 @@ fn top(reply: RedisResult<Value>) -> RedisResult<Value> {
     }
 }
 
+/// The password to send with `AUTH`: an ACL user named without one (a `nopass` user)
+/// still authenticates, with an empty password, since the client sends `AUTH` only
+/// when it has a password.
+fn password(params: &ConnectParams) -> Option<&str> {
+    match (&params.password, &params.username) {
+        (Some(password), _) => Some(password.expose()),
+        (None, Some(_)) => Some(""),
+        (None, None) => None,
+    }
+}
+
 fn redis_info(params: &ConnectParams) -> RedisConnectionInfo {
     let mut info = RedisConnectionInfo::default().set_db(params.db as i64);
     if let Some(user) = &params.username {
         info = info.set_username(user);
     }
-    if let Some(password) = &params.password {
-        info = info.set_password(password.expose());
+    if let Some(password) = password(params) {
+        info = info.set_password(password);
     }
     info
 }
 
 /// The TLS files' contents; `None` when none is set (the system's roots are trusted).
-fn certificates(files: &TlsFiles) -> Result<Option<TlsCertificates>, RedisError> {
-    let read = |path: &Option<std::path::PathBuf>, field: &str| {
-        path.as_ref()
-            .map(|p| {
-                std::fs::read(p)
-                    .map_err(|e| RedisError::Config(format!("{field}: cannot read {p:?}: {e}")))
-            })
-            .transpose()
-    };
-    let root_cert = read(&files.ca, "redis.tls.ca.location")?;
-    let cert = read(&files.certificate, "redis.tls.certificate.location")?;
-    let key = read(&files.key, "redis.tls.key.location")?;
+async fn certificates(files: &TlsFiles) -> Result<Option<TlsCertificates>, RedisError> {
+    async fn read(
+        path: &Option<std::path::PathBuf>,
+        field: &str,
+    ) -> Result<Option<Vec<u8>>, RedisError> {
+        let Some(p) = path else { return Ok(None) };
+        tokio::fs::read(p)
+            .await
+            .map(Some)
+            .map_err(|e| RedisError::Config(format!("{field}: cannot read {p:?}: {e}")))
+    }
+    let root_cert = read(&files.ca, "redis.tls.ca.location").await?;
+    let cert = read(&files.certificate, "redis.tls.certificate.location").await?;
+    let key = read(&files.key, "redis.tls.key.location").await?;
     let client_tls = match (cert, key) {
         (Some(client_cert), Some(client_key)) => Some(ClientTlsConfig {
             client_cert,
@@ -108,7 +121,7 @@ impl Connection {
         let named = params.to_string();
         let failed = |e| RedisError::connecting(e, &named, params.db, timeout);
         let certs = match &params.tls {
-            Some(files) => certificates(files)?,
+            Some(files) => certificates(files).await?,
             None => None,
         };
         let config = AsyncConnectionConfig::new()
@@ -144,8 +157,8 @@ impl Connection {
                 if let Some(user) = &params.username {
                     builder = builder.set_client_to_redis_username(user);
                 }
-                if let Some(password) = &params.password {
-                    builder = builder.set_client_to_redis_password(password.expose());
+                if let Some(password) = password(params) {
+                    builder = builder.set_client_to_redis_password(password);
                 }
                 let mut client = builder.build().map_err(failed)?;
                 let conn = client
@@ -168,8 +181,8 @@ impl Connection {
                 if let Some(user) = &params.username {
                     builder = builder.username(user);
                 }
-                if let Some(password) = &params.password {
-                    builder = builder.password(password.expose());
+                if let Some(password) = password(params) {
+                    builder = builder.password(password);
                 }
                 if let Some(certs) = certs {
                     builder = builder.certs(certs);

@@ -192,6 +192,25 @@ async fn an_acl_user_in_the_url_authenticates_and_its_missing_rights_are_named()
 }
 
 #[tokio::test]
+async fn an_acl_user_without_a_password_authenticates_as_that_user() {
+    // The default user is off: only an AUTH as `np` can write anything.
+    let redis = RedisServer::start_with(&[
+        "--user", "default", "off", //
+        "--user", "np", "on", "nopass", "~*", "&*", "+@all",
+    ]);
+    let url = format!("redis://np@127.0.0.1:{}/0", redis.port);
+    let config = redis.config(json!({"redis.url": url}));
+    check(&config).await.unwrap();
+    RedisSink::new(config)
+        .write_batch(&rows(0, 3, 1))
+        .await
+        .unwrap();
+    let mut params = ConnectParams::local(redis.port);
+    params.username = Some("np".into());
+    assert_eq!(redis.client_with(params).await.position_keys().await, 3);
+}
+
+#[tokio::test]
 async fn check_names_a_bad_database_index() {
     let redis = RedisServer::start();
     check(&redis.config(json!({}))).await.unwrap();
