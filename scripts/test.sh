@@ -8,4 +8,6 @@ cargo build --workspace --all-targets --locked
 scripts/kafka.sh fetch >/dev/null
 # …and their own OpenSearch nodes from these.
 scripts/opensearch.sh fetch >/dev/null
+# …and the differential test runs the real Debezium connector from these.
+scripts/debezium.sh fetch >/dev/null
 cargo nextest run --workspace --locked --no-fail-fast "$@"

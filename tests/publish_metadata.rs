@@ -78,15 +78,23 @@ async fn transaction_metadata_frames_each_transaction_and_numbers_its_events() {
     let (begin, end) = (tx[0].value.as_ref().unwrap(), tx[1].value.as_ref().unwrap());
     assert_eq!(begin["status"], "BEGIN");
     assert_eq!(end["status"], "END");
+    // Debezium's Postgres ids are `<txId>:<LSN of the message>`: BEGIN's is where the
+    // transaction starts, END's where its commit ends, each event's its own position.
     let id = begin["id"].as_str().unwrap();
-    assert_eq!(end["id"], id);
+    let end_id = end["id"].as_str().unwrap();
+    let (xid, at) = id.split_once(':').unwrap();
+    let (end_xid, end_at) = end_id.split_once(':').unwrap();
+    assert_eq!(xid, end_xid);
+    assert!(end_at.parse::<u64>().unwrap() > at.parse::<u64>().unwrap());
     assert_eq!(
         tx[0].key,
         Some(json!({"id": id})),
         "keyed by transaction id"
     );
+    assert_eq!(tx[1].key, Some(json!({"id": end_id})));
     assert!(begin["event_count"].is_null() && begin["data_collections"].is_null());
     assert_eq!(end["event_count"], 3);
+    // In the order of Debezium's Java HashMap of the tables.
     assert_eq!(
         end["data_collections"],
         json!([
@@ -94,25 +102,24 @@ async fn transaction_metadata_frames_each_transaction_and_numbers_its_events() {
             {"data_collection": "public.lines", "event_count": 1},
         ])
     );
-    // Debezium's Postgres id: `<txId>:<LSN of the commit>`.
     let change = values(records, "cdc.public.orders")[0];
-    let (xid, at) = id.split_once(':').unwrap();
     assert_eq!(xid, change["source"]["txId"].to_string());
-    assert!(at.parse::<u64>().unwrap() >= change["source"]["lsn"].as_u64().unwrap());
+    assert!(end_at.parse::<u64>().unwrap() >= change["source"]["lsn"].as_u64().unwrap());
 
-    let block = |topic: &str, i: usize| values(records, topic)[i]["transaction"].clone();
-    assert_eq!(
-        block("cdc.public.orders", 0),
-        json!({"id": id, "total_order": 1, "data_collection_order": 1})
-    );
-    assert_eq!(
-        block("cdc.public.lines", 0),
-        json!({"id": id, "total_order": 2, "data_collection_order": 1})
-    );
-    assert_eq!(
-        block("cdc.public.orders", 1),
-        json!({"id": id, "total_order": 3, "data_collection_order": 2})
-    );
+    let event = |topic: &str, i: usize| values(records, topic)[i].clone();
+    let block_of = |e: &Value, total: i64, order: i64| {
+        json!({
+            "id": format!("{xid}:{}", e["source"]["lsn"]),
+            "total_order": total,
+            "data_collection_order": order,
+        })
+    };
+    let o0 = event("cdc.public.orders", 0);
+    let l0 = event("cdc.public.lines", 0);
+    let o1 = event("cdc.public.orders", 1);
+    assert_eq!(o0["transaction"], block_of(&o0, 1, 1));
+    assert_eq!(l0["transaction"], block_of(&l0, 2, 1));
+    assert_eq!(o1["transaction"], block_of(&o1, 3, 2));
 }
 
 #[tokio::test(flavor = "multi_thread")]

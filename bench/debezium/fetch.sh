@@ -6,7 +6,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${TRIBUTARY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tributary}
-libs=$cache/debezium-3.6.1
+libs=$cache/debezium-3.6.1-2
 [ -f "$libs/.complete" ] && { echo "$libs"; exit 0; }
 mkdir -p "$cache"
 exec 9>"$cache/debezium.lock"

@@ -15,6 +15,14 @@ pub(super) async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConnectorError> {
     let (shared, status, stats) = (&run.shared, &run.status, &run.stats);
+    for w in &spec.source.warnings {
+        tracing::warn!(
+            connector = spec.source.name,
+            property = w.field,
+            "{}",
+            w.message
+        );
+    }
     let _lock = ConnectorLock::acquire(&spec.source).await?;
     let kafka = shared.kafka.with(&spec.kafka);
     let (publisher, stored) =

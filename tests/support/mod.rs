@@ -7,6 +7,8 @@ pub mod api;
 pub mod broker;
 pub mod capture;
 pub mod daemon;
+pub mod debezium;
+pub mod eventdiff;
 pub mod kafka;
 pub mod opensearch;
 pub mod pg;

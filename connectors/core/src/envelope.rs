@@ -7,7 +7,7 @@ pub const SOURCE_SCHEMA_NAME: &str = "io.debezium.connector.postgresql.Source";
 
 /// The `source` struct schema of Debezium's Postgres connector (field order as Debezium).
 pub fn source_schema() -> Schema {
-    let snapshot = Schema::string()
+    let mut snapshot = Schema::string()
         .optional()
         .named("io.debezium.data.Enum")
         .versioned(1)
@@ -15,6 +15,7 @@ pub fn source_schema() -> Schema {
             "allowed",
             "true,first,first_in_data_collection,last_in_data_collection,last,false,incremental",
         );
+    snapshot.default = Some(crate::Value::String("false".into()));
     Schema::structure(
         SOURCE_SCHEMA_NAME,
         vec![
@@ -32,8 +33,11 @@ pub fn source_schema() -> Schema {
             Field::new("txId", Schema::int64().optional()),
             Field::new("lsn", Schema::int64().optional()),
             Field::new("xmin", Schema::int64().optional()),
+            Field::new("origin", Schema::string().optional()),
+            Field::new("origin_lsn", Schema::int64().optional()),
         ],
     )
+    .versioned(1)
 }
 
 /// The `transaction` block schema (present when transaction metadata is enabled).

@@ -115,6 +115,10 @@ pub struct ChangeEvent {
     pub source: SourceInfo,
     /// When Tributary processed the event, µs since the UNIX epoch (envelope `ts_*`).
     pub ts_us: i64,
+    /// For the two events of a primary-key change, Debezium's header naming the other key:
+    /// `__debezium.newkey` on the delete of the old key, `__debezium.oldkey` on the create
+    /// of the new one.
+    pub key_header: Option<(&'static str, Value)>,
 }
 
 impl ChangeEvent {
@@ -129,6 +133,9 @@ pub struct TxBegin {
     pub xid: u32,
     /// LSN of the transaction's commit record.
     pub final_lsn: Lsn,
+    /// Where the BEGIN message was sent from: the transaction's first WAL record (the LSN
+    /// in Debezium's transaction ids).
+    pub first_lsn: Lsn,
     pub commit_ts_us: i64,
 }
 
@@ -155,6 +162,8 @@ pub enum CaptureItem {
     Tombstone {
         schemas: Arc<TableSchemas>,
         key: Value,
+        /// The delete's key-change header (see [`ChangeEvent::key_header`]).
+        key_header: Option<(&'static str, Value)>,
     },
     /// End of a transaction, with the source offset that becomes current once it (and
     /// everything before it) is durable.

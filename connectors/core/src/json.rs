@@ -84,6 +84,8 @@ pub fn envelope_json(ev: &ChangeEvent) -> Json {
         "txId": s.tx_id,
         "lsn": s.lsn.map(|l| l.0),
         "xmin": s.xmin,
+        "origin": null,
+        "origin_lsn": null,
     });
     serde_json::json!({
         "before": row(&ev.before),
@@ -114,7 +116,7 @@ pub fn record_json(item: &CaptureItem) -> Option<Json> {
             "key": key_json(ev),
             "value": envelope_json(ev),
         })),
-        CaptureItem::Tombstone { schemas, key } => Some(serde_json::json!({
+        CaptureItem::Tombstone { schemas, key, .. } => Some(serde_json::json!({
             "topic": &*schemas.topic,
             "key": schemas.key.as_ref().map(|s| value_to_json(s, key)),
             "value": null,
@@ -141,7 +143,7 @@ pub fn write_record(buf: &mut Vec<u8>, item: &CaptureItem) -> bool {
             buf.push(b'}');
             true
         }
-        CaptureItem::Tombstone { schemas, key } => {
+        CaptureItem::Tombstone { schemas, key, .. } => {
             buf.extend_from_slice(b"{\"topic\":");
             write_str(buf, &schemas.topic);
             buf.extend_from_slice(b",\"key\":");
@@ -214,6 +216,7 @@ fn write_envelope(buf: &mut Vec<u8>, ev: &ChangeEvent) {
     write_opt_i64(buf, s.lsn.map(|l| l.0 as i64));
     buf.extend_from_slice(b",\"xmin\":");
     write_opt_i64(buf, s.xmin);
+    buf.extend_from_slice(b",\"origin\":null,\"origin_lsn\":null");
     buf.extend_from_slice(b"},\"transaction\":null,\"op\":\"");
     buf.extend_from_slice(ev.op.code().as_bytes());
     buf.extend_from_slice(b"\",\"ts_ms\":");

@@ -11,6 +11,7 @@ pub mod config;
 pub mod envelope;
 pub mod error;
 pub mod event;
+pub mod java;
 pub mod json;
 pub mod lsn;
 pub mod metrics;

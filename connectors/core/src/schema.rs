@@ -35,6 +35,8 @@ pub struct Schema {
     pub version: Option<i32>,
     pub parameters: BTreeMap<String, String>,
     pub doc: Option<String>,
+    /// The Connect default value (a column's default, as Debezium parses it).
+    pub default: Option<crate::Value>,
 }
 
 /// A named field of a struct schema.
@@ -53,6 +55,7 @@ impl Schema {
             version: None,
             parameters: BTreeMap::new(),
             doc: None,
+            default: None,
         }
     }
 
@@ -107,6 +110,9 @@ impl Schema {
     }
     pub fn array(item: Schema) -> Self {
         Schema::new(SchemaType::Array(Box::new(item)))
+    }
+    pub fn map(key: Schema, value: Schema) -> Self {
+        Schema::new(SchemaType::Map(Box::new(key), Box::new(value)))
     }
     pub fn structure(name: impl Into<String>, fields: Vec<Field>) -> Self {
         Schema::new(SchemaType::Struct(fields)).named(name)

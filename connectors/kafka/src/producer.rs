@@ -15,7 +15,7 @@ use rdkafka::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerGroupMetadata};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::DeliveryResult;
+use rdkafka::message::{DeliveryResult, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::sync::watch;
@@ -270,7 +270,19 @@ impl TxProducer {
         key: Option<&[u8]>,
         value: Option<&[u8]>,
     ) -> Result<(), PublishError> {
-        self.send_marked(topic, partition, key, value, 0).await
+        self.send_marked(topic, partition, key, value, None, 0)
+            .await
+    }
+
+    /// Like [`Producer::send`], with record headers.
+    pub async fn send_with_headers(
+        &mut self,
+        topic: &str,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: Option<OwnedHeaders>,
+    ) -> Result<(), PublishError> {
+        self.send_marked(topic, None, key, value, headers, 0).await
     }
 
     async fn send_marked(
@@ -279,6 +291,7 @@ impl TxProducer {
         partition: Option<i32>,
         key: Option<&[u8]>,
         value: Option<&[u8]>,
+        headers: Option<OwnedHeaders>,
         token: usize,
     ) -> Result<(), PublishError> {
         self.begin()?;
@@ -287,6 +300,7 @@ impl TxProducer {
         record.key = key;
         record.payload = value;
         record.partition = partition;
+        record.headers = headers;
         let mut waited = Duration::ZERO;
         loop {
             match self.producer.send(record) {
@@ -345,6 +359,7 @@ impl TxProducer {
             Some(partition),
             Some(key),
             value,
+            None,
             token as usize,
         )
         .await?;

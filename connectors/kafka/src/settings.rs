@@ -178,6 +178,9 @@ pub struct PublishSettings {
     pub heartbeat_interval: Duration,
     /// `topic.heartbeat.prefix` (default `__debezium-heartbeat`).
     pub heartbeat_prefix: String,
+    /// `extended.headers.enabled` (default true): Debezium's `__debezium.context.*` headers
+    /// on every change event.
+    pub extended_headers: bool,
 }
 
 /// Connector properties read here. The Postgres connector must accept each of them as
@@ -192,7 +195,9 @@ pub const PUBLISH_PROPERTIES: &[&str] = &[
     "publish.batch.max.ms",
     "heartbeat.interval.ms",
     "topic.heartbeat.prefix",
+    "heartbeat.topics.prefix",
     "heartbeat.action.query",
+    "extended.headers.enabled",
     "topic.creation.default.partitions",
     "topic.creation.default.replication.factor",
     "topic.creation.default.cleanup.policy",
@@ -251,20 +256,19 @@ impl PublishSettings {
                 format!("{cleanup_policy:?} is not valid; use delete, compact or compact,delete"),
             ));
         }
-        let transaction_metadata = match get("provide.transaction.metadata") {
-            None => false,
+        let mut boolean = |k: &str, default: bool| match get(k) {
+            None => default,
             Some(v) => match v.to_ascii_lowercase().as_str() {
                 "true" => true,
                 "false" => false,
                 _ => {
-                    errors.push(SettingError::new(
-                        "provide.transaction.metadata",
-                        format!("{v:?} is not true or false"),
-                    ));
-                    false
+                    errors.push(SettingError::new(k, format!("{v:?} is not true or false")));
+                    default
                 }
             },
         };
+        let transaction_metadata = boolean("provide.transaction.metadata", false);
+        let extended_headers = boolean("extended.headers.enabled", true);
         let mut adjustment = |k: &str| match get(k) {
             None => NameAdjustment::Avro,
             Some(v) => {
@@ -298,9 +302,13 @@ impl PublishSettings {
             max_bytes: max_bytes as usize,
             max_wait: Duration::from_millis(max_ms),
             heartbeat_interval: Duration::from_millis(heartbeat_ms),
+            // Debezium's field list names it `heartbeat.topics.prefix`, its documentation
+            // `topic.heartbeat.prefix`: either is read, the latter first.
             heartbeat_prefix: get("topic.heartbeat.prefix")
+                .or_else(|| get("heartbeat.topics.prefix"))
                 .unwrap_or("__debezium-heartbeat")
                 .to_string(),
+            extended_headers,
         })
     }
 

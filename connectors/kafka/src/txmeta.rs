@@ -8,7 +8,8 @@ use tributary_core::{ChangeEvent, TxBegin};
 
 /// The source transaction in progress.
 struct Current {
-    /// `<xid>:<commit LSN>`, as Debezium's Postgres connector writes it.
+    xid: u32,
+    /// `<xid>:<LSN>`, as Debezium's Postgres connector writes it (see `begin`).
     id: String,
     ts_ms: i64,
     total: i64,
@@ -35,7 +36,10 @@ impl TxMetadata {
 
     pub fn begin(&mut self, begin: &TxBegin) {
         self.current = Some(Current {
-            id: format!("{}:{}", begin.xid, begin.final_lsn.0),
+            xid: begin.xid,
+            // Debezium's id is `<txId>:<LSN of the message>`: BEGIN's (its first record)
+            // for BEGIN and the events, the commit's end for END (see `end`).
+            id: format!("{}:{}", begin.xid, begin.first_lsn.0),
             ts_ms: begin.commit_ts_us.div_euclid(1000),
             total: 0,
             collections: Vec::new(),
@@ -62,7 +66,19 @@ impl TxMetadata {
                 1
             }
         };
-        Some((cur.id.clone(), cur.total, order))
+        // Debezium's id is the transaction's and the source position's at that event.
+        let id = match s.lsn {
+            Some(lsn) => format!("{}:{}", cur.xid, lsn.0),
+            None => cur.id.clone(),
+        };
+        Some((id, cur.total, order))
+    }
+
+    /// The transaction committed: its END record carries `<txId>:<end LSN>`.
+    pub fn end(&mut self, xid: u32, end_lsn: tributary_core::Lsn) {
+        if let Some(cur) = self.current.as_mut() {
+            cur.id = format!("{xid}:{}", end_lsn.0);
+        }
     }
 
     /// Key and value schemas (Avro JSON) of the metadata topic.
@@ -89,10 +105,11 @@ impl TxMetadata {
             .iter()
             .map(|(schema, table, _)| format!("{schema}.{table}"))
             .collect();
-        let collections: Vec<(&str, i64)> = names
-            .iter()
-            .zip(&cur.collections)
-            .map(|(name, (_, _, n))| (name.as_str(), *n))
+        // Debezium counts events per table in a Java `HashMap`, and lists them in its order.
+        let keys: Vec<&str> = names.iter().map(String::as_str).collect();
+        let collections: Vec<(&str, i64)> = tributary_core::java::hash_order(&keys)
+            .into_iter()
+            .map(|i| (keys[i], cur.collections[i].2))
             .collect();
         tributary_avro::encode::write_tx_metadata(
             key,

@@ -33,6 +33,8 @@ pub struct ColumnMeta {
     pub not_null: bool,
     /// Position (1-based) in the primary key, if the column is part of it.
     pub pk_position: Option<u16>,
+    /// The default expression (`pg_get_expr(adbin, adrelid)`), if the column has one.
+    pub default_expr: Option<String>,
 }
 
 /// A table as the catalog describes it.
@@ -66,8 +68,10 @@ const TABLES_SQL: &str = "SELECT c.oid, n.nspname::text, c.relname::text, c.relr
 
 const COLUMNS_SQL: &str = "SELECT a.attrelid, a.attname::text, a.atttypid, a.atttypmod, a.attnotnull, \
        (SELECT array_position(i.indkey::int2[], a.attnum)::int2 FROM pg_index i \
-         WHERE i.indrelid = a.attrelid AND i.indisprimary) \
+         WHERE i.indrelid = a.attrelid AND i.indisprimary), \
+       pg_get_expr(d.adbin, d.adrelid) \
      FROM pg_attribute a \
+     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
      WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' \
      ORDER BY a.attrelid, a.attnum";
 
@@ -129,6 +133,7 @@ async fn fill_columns(
             typmod: r.get(3),
             not_null: r.get(4),
             pk_position: pk.and_then(|p| u16::try_from(p).ok()),
+            default_expr: r.get(6),
         });
     }
     for t in tables {

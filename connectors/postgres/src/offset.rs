@@ -71,12 +71,14 @@ impl PgOffset {
         serde_json::to_value(self).expect("offset always serializes")
     }
 
-    /// Where `source.sequence` starts: the last commit, but never before the snapshot's
-    /// point, so every streamed change sorts after the snapshot's rows (a transaction that
-    /// began before the snapshot and commits after it has changes logged before the point).
+    /// Where `source.sequence` starts: the end of the last commit (Debezium's
+    /// `lastCommitLsn`), but never before the snapshot's point, so every streamed change
+    /// sorts after the snapshot's rows (a transaction that began before the snapshot and
+    /// commits after it has changes logged before the point). Debezium writes `null` until
+    /// its first commit after a snapshot; the sinks need the point to order those changes.
     pub fn sequence_start(&self) -> Option<Lsn> {
         let point = self.snapshot.as_ref().map(|s| s.point);
-        self.lsn_commit.max(point)
+        self.lsn_commit.and(self.lsn).max(point)
     }
 
     pub fn snapshot_completed(&self) -> bool {
@@ -102,9 +104,12 @@ mod tests {
             tables: BTreeMap::new(),
         });
         assert_eq!(offset.sequence_start(), Some(Lsn(100)));
-        offset.lsn_commit = Some(Lsn(95));
+        offset.lsn_commit = Some(Lsn(90));
+        offset.lsn = Some(Lsn(95));
         assert_eq!(offset.sequence_start(), Some(Lsn(100)));
+        // The end of the commit record, not its start.
         offset.lsn_commit = Some(Lsn(140));
-        assert_eq!(offset.sequence_start(), Some(Lsn(140)));
+        offset.lsn = Some(Lsn(188));
+        assert_eq!(offset.sequence_start(), Some(Lsn(188)));
     }
 }

@@ -59,6 +59,19 @@ struct Slot {
     in_value: bool,
 }
 
+/// The Connect default of a column, as Debezium reads it from the catalog.
+fn default_of(
+    registry: &TypeRegistry,
+    type_oid: u32,
+    cat: Option<&crate::catalog::ColumnMeta>,
+    mapping: &crate::types::ColumnMapping,
+) -> Option<Value> {
+    let expr = cat?.default_expr.as_deref()?;
+    let ty = registry.get(type_oid)?;
+    let is_enum = matches!(ty.kind, crate::types::PgTypeKind::Enum { .. });
+    crate::types::column_default(&ty.name, is_enum, expr, mapping)
+}
+
 /// Error turning a tuple into event values.
 #[derive(Debug, thiserror::Error)]
 pub enum RowError {
@@ -93,7 +106,7 @@ pub struct TableState {
     slots: Vec<Slot>,
     /// Wire indexes of the key columns, in key order.
     key: Vec<usize>,
-    /// Columns whose type has no mapping (they pass as text).
+    /// Columns whose type has no mapping (left out unless `include.unknown.datatypes`).
     pub unknown_columns: Vec<String>,
 }
 
@@ -113,17 +126,19 @@ impl TableState {
         for col in wire {
             let cat = meta.columns.iter().find(|c| c.name == col.name);
             let not_null = cat.is_some_and(|c| c.not_null);
-            let mapping = map_column(
+            let mut mapping = map_column(
                 registry,
                 col.type_oid,
                 col.typmod,
                 !not_null,
                 &config.type_modes,
             );
+            mapping.schema.default = default_of(registry, col.type_oid, cat, &mapping);
             if mapping.unknown {
                 unknown_columns.push(col.name.clone());
             }
-            let in_value = config.filters.accepts_column(&meta.id, &col.name);
+            let in_value = config.filters.accepts_column(&meta.id, &col.name)
+                && (!mapping.unknown || config.type_modes.include_unknown);
             if in_value {
                 value_fields.push(Field::new(col.name.clone(), mapping.schema.clone()));
             }
@@ -150,13 +165,15 @@ impl TableState {
                 ));
             };
             let col = &wire[i];
-            let mapping = map_column(
+            let mut mapping = map_column(
                 registry,
                 col.type_oid,
                 col.typmod,
                 false,
                 &config.type_modes,
             );
+            let cat = meta.columns.iter().find(|c| &c.name == name);
+            mapping.schema.default = default_of(registry, col.type_oid, cat, &mapping);
             key.push(i);
             key_fields.push(Field::new(name.clone(), mapping.schema));
         }
@@ -189,6 +206,22 @@ impl TableState {
         &self,
         cells: impl ExactSizeIterator<Item = Cell<'a>>,
     ) -> Result<(Option<Value>, Value), RowError> {
+        self.convert_with(cells, false)
+    }
+
+    /// [`TableState::convert`] for a snapshot row (see `ValueParser::parse_snapshot`).
+    pub fn convert_snapshot<'a>(
+        &self,
+        cells: impl ExactSizeIterator<Item = Cell<'a>>,
+    ) -> Result<(Option<Value>, Value), RowError> {
+        self.convert_with(cells, true)
+    }
+
+    fn convert_with<'a>(
+        &self,
+        cells: impl ExactSizeIterator<Item = Cell<'a>>,
+        snapshot: bool,
+    ) -> Result<(Option<Value>, Value), RowError> {
         if cells.len() != self.slots.len() {
             return Err(RowError::Arity {
                 table: self.id.clone(),
@@ -201,6 +234,15 @@ impl TableState {
             let v = match cell {
                 Cell::Null => Value::Null,
                 Cell::Unchanged => slot.unavailable.clone(),
+                Cell::Text(t) if snapshot => {
+                    slot.parser
+                        .parse_snapshot(t)
+                        .map_err(|source| RowError::Value {
+                            table: self.id.clone(),
+                            column: name.clone(),
+                            source,
+                        })?
+                }
                 Cell::Text(t) => slot.parser.parse(t).map_err(|source| RowError::Value {
                     table: self.id.clone(),
                     column: name.clone(),

@@ -202,6 +202,10 @@ fn write_source(out: &mut Vec<u8>, s: &SourceInfo) {
     wire::opt_long(out, s.tx_id);
     wire::opt_long(out, s.lsn.map(|l| l.0 as i64));
     wire::opt_long(out, s.xmin);
+    // `origin` and `origin_lsn` (Debezium 3.5+): transactions replicated into this server
+    // through a replication origin; not read.
+    out.push(BRANCH_0);
+    out.push(BRANCH_0);
 }
 
 /// `SourceInfo::sequence_string`, formatted on the stack.

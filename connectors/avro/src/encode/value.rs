@@ -2,12 +2,11 @@
 //! value tree and no Avro schema object at all, since the Avro schema is a function of the
 //! Connect schema (see [`crate::schema`]) and so is the binary layout.
 
-use tributary_core::envelope::SOURCE_SCHEMA_NAME;
 use tributary_core::{Field, Schema, SchemaType, Value};
 
 use super::wire::{self, BRANCH_0, BRANCH_1};
 use super::{EncodeError, Problem};
-use crate::schema::{is_avro_map, is_decimal, known_default};
+use crate::schema::{is_avro_map, is_decimal};
 
 const VARIABLE_SCALE_DECIMAL: &str = "io.debezium.data.VariableScaleDecimal";
 const ZONED_TIMESTAMP: &str = "io.debezium.time.ZonedTimestamp";
@@ -29,6 +28,13 @@ pub(crate) fn write(
     value: &Value,
     nulls: Nulls,
 ) -> Result<(), EncodeError> {
+    // Connect's `Struct.get` answers a field's default for a null, so the AvroConverter
+    // writes the default (an optional field with one is a value-first union, see
+    // `write_value_first`).
+    let value = match (value, &schema.default) {
+        (Value::Null, Some(default)) => default,
+        _ => value,
+    };
     if schema.optional {
         if value.is_null() {
             out.push(BRANCH_0);
@@ -50,13 +56,17 @@ pub(crate) fn write(
 }
 
 /// An optional field whose Avro union puts the value first (`[T, "null"]`): a field with
-/// a Connect default, see [`known_default`].
+/// a Connect default.
 fn write_value_first(
     out: &mut Vec<u8>,
     schema: &Schema,
     value: &Value,
     nulls: Nulls,
 ) -> Result<(), EncodeError> {
+    let value = match (value, &schema.default) {
+        (Value::Null, Some(default)) => default,
+        _ => value,
+    };
     if value.is_null() {
         out.push(BRANCH_1);
         return Ok(());
@@ -65,8 +75,8 @@ fn write_value_first(
     present(out, schema, value, nulls)
 }
 
-fn value_first(record: &Schema, field: &Field) -> bool {
-    field.schema.optional && known_default(record.name.as_deref(), &field.name).is_some()
+fn value_first(field: &Field) -> bool {
+    field.schema.optional && field.schema.default.is_some()
 }
 
 /// A non-null value of a schema, without the union branch.
@@ -152,9 +162,8 @@ fn present(
                     got: values.len(),
                 }));
             }
-            let source = schema.name.as_deref() == Some(SOURCE_SCHEMA_NAME);
             for (field, v) in fields.iter().zip(values) {
-                let r = if source && value_first(schema, field) {
+                let r = if value_first(field) {
                     write_value_first(out, &field.schema, v, nulls)
                 } else {
                     write(out, &field.schema, v, nulls)
@@ -231,7 +240,7 @@ pub(crate) fn zero(out: &mut Vec<u8>, schema: &Schema) {
         }
         SchemaType::Struct(fields) => {
             for field in fields {
-                if value_first(schema, field) {
+                if value_first(field) {
                     out.push(BRANCH_1);
                 } else {
                     zero(out, &field.schema);

@@ -13,14 +13,14 @@
 //!   `fields`, then the `connect.*` properties; a record already defined in this schema is
 //!   written as a reference, by short name inside its own namespace, by full name elsewhere;
 //! - optional schemas: `["null", T]` and a field `"default":null`; with a Connect default
-//!   (only `source.snapshot`, see [`super::known_default`]) `[T, "null"]` and that default.
+//!   (`source.snapshot`, and columns' defaults) `[T, "null"]` and that default.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use tributary_core::{Field, Schema, SchemaType};
+use tributary_core::{Field, Schema, SchemaType, Value};
 
-use super::{AvroSchemaError, known_default};
+use super::AvroSchemaError;
 use crate::names::NameAdjustment;
 
 /// Connect's decimal logical type.
@@ -90,7 +90,7 @@ impl<'a> Converter<'a> {
     }
 
     /// A schema in a type position: a union with null when optional.
-    fn schema(&mut self, s: &Schema, default: Option<&str>) -> Result<(), AvroSchemaError> {
+    fn schema(&mut self, s: &Schema, default: Option<&Value>) -> Result<(), AvroSchemaError> {
         if !s.optional {
             return self.base(s, default);
         }
@@ -107,7 +107,7 @@ impl<'a> Converter<'a> {
     }
 
     /// The schema without its optionality.
-    fn base(&mut self, s: &Schema, default: Option<&str>) -> Result<(), AvroSchemaError> {
+    fn base(&mut self, s: &Schema, default: Option<&Value>) -> Result<(), AvroSchemaError> {
         let (avro, connect_type) = match &s.ty {
             SchemaType::Struct(fields) => return self.record(s, fields, default),
             SchemaType::Array(item) => {
@@ -172,7 +172,7 @@ impl<'a> Converter<'a> {
     fn props(
         &mut self,
         s: &Schema,
-        default: Option<&str>,
+        default: Option<&Value>,
         connect_type: Option<&str>,
         logical: Option<&str>,
     ) {
@@ -211,7 +211,7 @@ impl<'a> Converter<'a> {
         }
         if let Some(default) = default {
             self.buf.push_str(",\"connect.default\":");
-            push_str(&mut self.buf, default);
+            connect_default(&mut self.buf, default);
         }
         if let Some(name) = &s.name {
             self.buf.push_str(",\"connect.name\":");
@@ -240,7 +240,7 @@ impl<'a> Converter<'a> {
         &mut self,
         s: &Schema,
         fields: &[Field],
-        default: Option<&str>,
+        default: Option<&Value>,
     ) -> Result<(), AvroSchemaError> {
         let full = match &s.name {
             Some(name) => self.schema_names.schema_name(name).into_owned(),
@@ -274,11 +274,7 @@ impl<'a> Converter<'a> {
             if i > 0 {
                 self.buf.push(',');
             }
-            self.field(
-                name,
-                &field.schema,
-                known_default(s.name.as_deref(), &field.name),
-            )?;
+            self.field(name, &field.schema, field.schema.default.as_ref())?;
         }
         self.buf.push(']');
         self.space = saved;
@@ -319,7 +315,7 @@ impl<'a> Converter<'a> {
         &mut self,
         name: &str,
         schema: &Schema,
-        default: Option<&str>,
+        default: Option<&Value>,
     ) -> Result<(), AvroSchemaError> {
         self.buf.push_str("{\"name\":");
         push_str(&mut self.buf, name);
@@ -328,7 +324,7 @@ impl<'a> Converter<'a> {
         match default {
             Some(d) => {
                 self.buf.push_str(",\"default\":");
-                push_str(&mut self.buf, d);
+                avro_default(&mut self.buf, d);
             }
             None if schema.optional => self.buf.push_str(",\"default\":null"),
             None => {}
@@ -469,4 +465,55 @@ fn push_str(buf: &mut String, s: &str) {
         }
     }
     buf.push('"');
+}
+
+/// A Connect default as AvroData's `connect.default` property writes it (Jackson nodes:
+/// bytes in base64).
+fn connect_default(buf: &mut String, v: &Value) {
+    match v {
+        Value::Bytes(b) => {
+            use base64::Engine as _;
+            push_str(buf, &base64::engine::general_purpose::STANDARD.encode(b));
+        }
+        v => avro_default(buf, v),
+    }
+}
+
+/// A Connect default as an Avro field's `default` (bytes as ISO-8859-1 text).
+fn avro_default(buf: &mut String, v: &Value) {
+    match v {
+        Value::Null => buf.push_str("null"),
+        Value::Boolean(b) => buf.push_str(if *b { "true" } else { "false" }),
+        Value::Int8(n) => {
+            let _ = write!(buf, "{n}");
+        }
+        Value::Int16(n) => {
+            let _ = write!(buf, "{n}");
+        }
+        Value::Int32(n) => {
+            let _ = write!(buf, "{n}");
+        }
+        Value::Int64(n) => {
+            let _ = write!(buf, "{n}");
+        }
+        Value::Float32(f) => {
+            let _ = write!(buf, "{:?}", f64::from(*f));
+        }
+        Value::Float64(f) => {
+            let _ = write!(buf, "{f:?}");
+        }
+        Value::String(s) => push_str(buf, s),
+        Value::Bytes(b) => push_str(buf, &b.iter().map(|&c| char::from(c)).collect::<String>()),
+        Value::Array(items) => {
+            buf.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    buf.push(',');
+                }
+                avro_default(buf, item);
+            }
+            buf.push(']');
+        }
+        Value::Map(_) | Value::Struct(_) => buf.push_str("null"),
+    }
 }

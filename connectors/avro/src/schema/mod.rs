@@ -23,7 +23,6 @@ pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
-use tributary_core::envelope::SOURCE_SCHEMA_NAME;
 use tributary_core::{Field, Schema, TableSchemas};
 
 use crate::names::NameAdjustment;
@@ -133,19 +132,6 @@ fn avro_text(
         });
     }
     Ok(text)
-}
-
-/// Field defaults Debezium declares but the Connect model of `tributary-core` cannot
-/// carry (it has no default values): `source.snapshot` is an optional `Enum` defaulting to
-/// `"false"` (`SchemaFactory.snapshotRecordSchema`). AvroData turns a default on an
-/// optional schema into the union `[T, "null"]` (value first) with `"default"` and a
-/// `connect.default` property, so the encoder must agree on the branch order: see
-/// [`crate::encode`].
-pub(crate) fn known_default(record: Option<&str>, field: &str) -> Option<&'static str> {
-    match (record, field) {
-        (Some(SOURCE_SCHEMA_NAME), "snapshot") => Some("false"),
-        _ => None,
-    }
 }
 
 /// Key of the transaction metadata topic: `{id}`.

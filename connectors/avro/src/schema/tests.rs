@@ -54,8 +54,9 @@ fn envelope_matches_debeziums_avro_schema() {
         r#"{"name":"db","type":"string"},{"name":"sequence","type":["null","string"],"default":null},"#,
         r#"{"name":"ts_us","type":["null","long"],"default":null},{"name":"ts_ns","type":["null","long"],"default":null},"#,
         r#"{"name":"schema","type":"string"},{"name":"table","type":"string"},"#,
-        r#"{"name":"txId","type":["null","long"],"default":null},{"name":"lsn","type":["null","long"],"default":null},{"name":"xmin","type":["null","long"],"default":null}"#,
-        r#"],"connect.name":"io.debezium.connector.postgresql.Source"}},"#,
+        r#"{"name":"txId","type":["null","long"],"default":null},{"name":"lsn","type":["null","long"],"default":null},{"name":"xmin","type":["null","long"],"default":null},"#,
+        r#"{"name":"origin","type":["null","string"],"default":null},{"name":"origin_lsn","type":["null","long"],"default":null}"#,
+        r#"],"connect.version":1,"connect.name":"io.debezium.connector.postgresql.Source"}},"#,
         r#"{"name":"transaction","type":["null",{"type":"record","name":"block","namespace":"event","fields":["#,
         r#"{"name":"id","type":"string"},{"name":"total_order","type":"long"},{"name":"data_collection_order","type":"long"}"#,
         r#"],"connect.version":1,"connect.name":"event.block"}],"default":null},"#,
@@ -111,7 +112,9 @@ fn envelope_record_names_split_at_the_last_dot() {
             "table",
             "txId",
             "lsn",
-            "xmin"
+            "xmin",
+            "origin",
+            "origin_lsn"
         ]
     );
     let top: Vec<&str> = v["fields"]

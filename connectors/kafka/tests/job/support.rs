@@ -120,6 +120,7 @@ pub fn change(t: &Arc<TableSchemas>, op: Op, id: i32, lsn: u64) -> ChangeEvent {
             xmin: None,
         },
         ts_us: tributary_core::event::now_us(),
+        key_header: None,
     }
 }
 

@@ -135,7 +135,11 @@ impl TableFilters {
 
     /// Whether a table is captured.
     pub fn accepts_table(&self, t: &TableId) -> bool {
+        // Debezium's system tables: its schemas, temporary schemas, and PostGIS's
+        // `spatial_ref_sys`, wherever the extension put it.
         !SYSTEM_SCHEMAS.contains(&t.schema.as_str())
+            && !t.schema.starts_with("pg_temp")
+            && !t.name.eq_ignore_ascii_case("spatial_ref_sys")
             && self.schemas.accepts(&t.schema)
             && self.tables.accepts(&t.to_string())
     }

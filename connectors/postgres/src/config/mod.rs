@@ -9,6 +9,7 @@
 //! defined once, in [`PROPERTIES`] (type, default, documentation); any other property is an
 //! error naming it.
 
+pub mod debezium;
 mod filters;
 mod properties;
 
@@ -19,7 +20,9 @@ use serde_json::Value as Json;
 use tributary_core::{Op, Secret};
 
 use crate::conn::{ConnectParams, SslMode};
-use crate::types::{BinaryHandling, DecimalHandling, IntervalHandling, TimePrecision, TypeModes};
+use crate::types::{
+    BinaryHandling, DecimalHandling, HstoreHandling, IntervalHandling, TimePrecision, TypeModes,
+};
 
 pub use filters::{KeyColumns, TableFilters, TableId, quote_ident};
 pub use properties::{Importance, PROPERTIES, PropertyDef, PropertyKind, property};
@@ -89,6 +92,8 @@ pub struct PostgresConnectorConfig {
     pub heartbeat_action_query: Option<String>,
     /// The properties as given (for `GET …/config`; secrets stay wrapped).
     pub raw: BTreeMap<String, String>,
+    /// Debezium properties accepted without effect, each with why (logged at start).
+    pub warnings: Vec<ConfigError>,
 }
 
 /// Prefixes of Kafka Connect framework properties that a connector accepts and ignores.
@@ -137,14 +142,21 @@ impl PostgresConnectorConfig {
         if name.trim().is_empty() {
             r.error("name", "must not be empty");
         }
-        for key in raw.keys() {
+        let mut warnings = Vec::new();
+        for (key, value) in &raw {
             let known =
                 property(key).is_some() || FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p));
-            if !known {
-                r.error(
-                    key,
-                    "is not a property of the Postgres connector; check its spelling or remove it",
-                );
+            if known {
+                continue;
+            }
+            match debezium::check(key, value) {
+                Some(Ok(None)) => {}
+                Some(Ok(Some(warning))) => warnings.push(ConfigError {
+                    field: key.clone(),
+                    message: warning,
+                }),
+                Some(Err(why)) => r.error(key, why),
+                None => r.error(key, unknown_property(key)),
             }
         }
         if let Some(class) = r.get("connector.class")
@@ -265,6 +277,8 @@ impl PostgresConnectorConfig {
             time: r.mode::<TimePrecision>("time.precision.mode"),
             interval: r.mode::<IntervalHandling>("interval.handling.mode"),
             binary: r.mode::<BinaryHandling>("binary.handling.mode"),
+            hstore: r.mode::<HstoreHandling>("hstore.handling.mode"),
+            include_unknown: r.parse::<bool>("include.unknown.datatypes", false, "true or false"),
             money_fraction_digits: r.parse::<u32>(
                 "money.fraction.digits",
                 2,
@@ -336,6 +350,7 @@ impl PostgresConnectorConfig {
             max_queue_size,
             heartbeat_action_query,
             raw,
+            warnings,
         })
     }
 
@@ -343,6 +358,41 @@ impl PostgresConnectorConfig {
     pub fn topic_for(&self, table: &TableId) -> String {
         format!("{}.{}.{}", self.topic_prefix, table.schema, table.name)
     }
+}
+
+/// The error for a property nobody defines: most often a typo, so the closest known name
+/// is offered.
+fn unknown_property(key: &str) -> String {
+    let names = PROPERTIES
+        .iter()
+        .map(|p| p.name)
+        .chain(debezium::DEBEZIUM_ONLY.iter().map(|(n, _)| *n));
+    let closest = names
+        .map(|n| (edit_distance(key, n), n))
+        .min()
+        .filter(|(d, _)| *d <= 3 || *d * 4 <= key.len());
+    match closest {
+        Some((_, name)) => format!(
+            "is not a property of the Postgres connector (nor of Debezium's); did you mean {name}?"
+        ),
+        None => "is not a property of the Postgres connector (nor of Debezium's); check its spelling or remove it".into(),
+    }
+}
+
+/// Levenshtein distance, for suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// `skipped.operations`: comma-separated op letters, or `none`. Debezium's default is `t`.

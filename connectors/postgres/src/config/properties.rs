@@ -289,6 +289,22 @@ pub const PROPERTIES: &[PropertyDef] = &[
     .default_value("bytes")
     .low(),
     PropertyDef::new(
+        "hstore.handling.mode",
+        Str,
+        TYPES,
+        "Specify how HSTORE columns should be represented in change events: 'json' (the default) represents values as a JSON string such as {\"key\":\"val\"}; 'map' represents values as a map of strings.",
+    )
+    .default_value("json")
+    .low(),
+    PropertyDef::new(
+        "include.unknown.datatypes",
+        Boolean,
+        TYPES,
+        "Specify whether the fields of data types not supported by Debezium should be processed: 'false' (the default) omits them; 'true' converts them to a binary representation (as binary.handling.mode says) of their text.",
+    )
+    .default_value("false")
+    .low(),
+    PropertyDef::new(
         "money.fraction.digits",
         Int,
         TYPES,
@@ -366,6 +382,22 @@ pub const PROPERTIES: &[PropertyDef] = &[
         "The prefix that is used to name heartbeat topics.",
     )
     .default_value("__debezium-heartbeat")
+    .low(),
+    PropertyDef::new(
+        "heartbeat.topics.prefix",
+        Str,
+        PUBLISHING,
+        "The prefix of the heartbeat topic, as Debezium's field list names it; topic.heartbeat.prefix wins when both are set.",
+    )
+    .default_value("__debezium-heartbeat")
+    .low(),
+    PropertyDef::new(
+        "extended.headers.enabled",
+        Boolean,
+        PUBLISHING,
+        "Enable/Disable the __debezium.context.* headers (connectorLogicalName, taskId, connectorName, runId) on every change event.",
+    )
+    .default_value("true")
     .low(),
     PropertyDef::new(
         "heartbeat.action.query",

@@ -196,3 +196,52 @@ fn publication_drop_on_delete_is_off_unless_asked_for() {
         ["publication.drop.on.delete"]
     );
 }
+
+#[test]
+fn debezium_properties_of_its_jvm_are_accepted_with_a_warning() {
+    let mut config = base();
+    config["memory.management.tables.class"] = json!("io.debezium.relational.X");
+    config["max.batch.size"] = json!("4096");
+    let c = parse(config).unwrap();
+    let warned: Vec<&str> = c.warnings.iter().map(|w| w.field.as_str()).collect();
+    assert_eq!(warned, ["max.batch.size", "memory.management.tables.class"]);
+    assert!(c.warnings[0].message.contains("publish.batch.max.events"));
+}
+
+#[test]
+fn debezium_properties_at_their_defaults_are_accepted_and_others_refused_with_why() {
+    let mut config = base();
+    config["snapshot.locking.mode"] = json!("none");
+    config["topic.naming.strategy"] = json!("io.debezium.schema.DefaultTopicNamingStrategy");
+    config["column.mask.with.10.chars"] = json!("");
+    let c = parse(config).unwrap();
+    assert!(c.warnings.is_empty());
+
+    let mut config = base();
+    config["snapshot.locking.mode"] = json!("shared");
+    config["column.mask.with.10.chars"] = json!("public.users.email");
+    config["sourceinfo.struct.maker"] = json!("com.example.Maker");
+    let err = parse(config).unwrap_err();
+    let msg = err.to_string();
+    assert_eq!(
+        fields(err),
+        [
+            "column.mask.with.10.chars",
+            "snapshot.locking.mode",
+            "sourceinfo.struct.maker"
+        ]
+    );
+    assert!(msg.contains("\"shared\" cannot be honoured"), "{msg}");
+    assert!(msg.contains("Java class"), "{msg}");
+}
+
+#[test]
+fn a_typo_is_refused_naming_the_closest_property() {
+    let mut config = base();
+    config["snapshot.mdoe"] = json!("initial");
+    config["completely.unrelated.thing"] = json!("1");
+    let err = parse(config).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("did you mean snapshot.mode?"), "{msg}");
+    assert!(msg.contains("check its spelling"), "{msg}");
+}

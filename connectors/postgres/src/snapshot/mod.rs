@@ -171,11 +171,13 @@ pub async fn run(
     drop(tx);
 
     let mut outcome = SnapshotOutcome::default();
-    // The newest row is held back until the next one arrives, so the very last row of the
-    // snapshot can be marked `last`; a chunk's checkpoint waits until its rows are out.
-    let mut held: Option<ChangeEvent> = None;
+    // Debezium's markers: the snapshot's first row `first`, each further table's first row
+    // `first_in_data_collection`, each table's last row `last_in_data_collection`, the
+    // snapshot's last row `last`. Each table's newest row is held back until the next one
+    // arrives or its chunk is done, so a table's last row can be marked; a chunk's
+    // checkpoint waits until its rows are out.
+    let mut marks = Markers::new(tables.len());
     let mut pending: Vec<(usize, u32, u64)> = Vec::new();
-    let mut first = true;
     let mut stopping = false;
     loop {
         let msg = tokio::select! {
@@ -203,16 +205,20 @@ pub async fn run(
                         keys.insert(key_string(&t.state, k));
                     }
                 }
-                for mut ev in rows {
-                    if first {
-                        ev.source.snapshot = SnapshotMarker::First;
-                        first = false;
-                    }
-                    if let Some(prev) = held.replace(ev) {
+                for ev in rows {
+                    if let Some(prev) = marks.row(table, ev) {
                         send(out, CaptureItem::Change(prev)).await?;
                     }
                 }
-                flush_pending(&mut pending, &mut offset, &tables, out, &mut tracker).await?;
+                flush_pending(
+                    &mut pending,
+                    &mut offset,
+                    &tables,
+                    out,
+                    &mut tracker,
+                    &mut marks,
+                )
+                .await?;
             }
             WorkerMsg::ChunkDone { table, chunk, rows } => {
                 pending.push((table, chunk, rows));
@@ -227,13 +233,19 @@ pub async fn run(
             Err(e) => return Err(SourceError::Setup(format!("snapshot worker failed: {e}"))),
         }
     }
-    if let Some(mut last) = held.take() {
-        if !stopping && last.source.snapshot != SnapshotMarker::First {
-            last.source.snapshot = SnapshotMarker::Last;
-        }
-        send(out, CaptureItem::Change(last)).await?;
+    marks.stopping = stopping;
+    flush_pending(
+        &mut pending,
+        &mut offset,
+        &tables,
+        out,
+        &mut tracker,
+        &mut marks,
+    )
+    .await?;
+    for ev in marks.drain() {
+        send(out, CaptureItem::Change(ev)).await?;
     }
-    flush_pending(&mut pending, &mut offset, &tables, out, &mut tracker).await?;
     // A stop may still have let every chunk finish.
     let completed = !stopping
         || offset.snapshot.as_ref().is_some_and(|s| {
@@ -263,6 +275,7 @@ async fn flush_pending(
     tables: &[SnapshotTable],
     out: &mut BatchSender,
     tracker: &mut Tracker<'_>,
+    marks: &mut Markers,
 ) -> Result<(), SourceError> {
     if pending.is_empty() {
         return Ok(());
@@ -270,6 +283,7 @@ async fn flush_pending(
     let Some(progress) = offset.snapshot.as_mut() else {
         return Ok(());
     };
+    let mut held_back = false;
     for (table, chunk, rows) in pending.drain(..) {
         let id = tables[table].meta.id.to_string();
         if let Some(p) = progress.tables.get_mut(&id) {
@@ -279,13 +293,92 @@ async fn flush_pending(
             if p.is_complete() && !was_complete {
                 tracker.table_done(table, &id, p.rows);
             }
+            // The chunk's rows must be out before its checkpoint.
+            let table_done = p.is_complete();
+            let all_done = table_done
+                && tables.iter().all(|t| {
+                    progress
+                        .tables
+                        .get(&t.meta.id.to_string())
+                        .is_some_and(TableProgress::is_complete)
+                });
+            // The snapshot's very last row stays held until the end, to be marked `last`;
+            // the final checkpoint, after it, then records the last chunk.
+            if all_done {
+                held_back = marks.holds(table);
+            } else if let Some(ev) = marks.release(table, table_done) {
+                send(out, CaptureItem::Change(ev)).await?;
+            }
         }
+    }
+    if held_back {
+        return Ok(());
     }
     out.push_now(CaptureItem::Checkpoint {
         offset: offset.to_json(),
     })
     .await
     .map_err(|_| SourceError::Closed)
+}
+
+/// Debezium's `source.snapshot` markers over rows arriving from parallel chunk readers.
+struct Markers {
+    /// The newest row of each table, not yet sent.
+    held: Vec<Option<ChangeEvent>>,
+    /// Tables that have had a row.
+    started: Vec<bool>,
+    any: bool,
+    /// A stop cut the snapshot short: its last row is not the snapshot's last.
+    stopping: bool,
+}
+
+impl Markers {
+    fn new(tables: usize) -> Markers {
+        Markers {
+            held: vec![None; tables],
+            started: vec![false; tables],
+            any: false,
+            stopping: false,
+        }
+    }
+
+    /// Takes a row of `table`; returns the row it replaces as that table's newest.
+    fn row(&mut self, table: usize, mut ev: ChangeEvent) -> Option<ChangeEvent> {
+        if !self.any {
+            ev.source.snapshot = SnapshotMarker::First;
+            self.any = true;
+        } else if !self.started[table] {
+            ev.source.snapshot = SnapshotMarker::FirstInDataCollection;
+        }
+        self.started[table] = true;
+        self.held[table].replace(ev)
+    }
+
+    fn holds(&self, table: usize) -> bool {
+        self.held[table].is_some()
+    }
+
+    /// The held row of `table` (a chunk of it is done), marked as the table's last when
+    /// the whole table is.
+    fn release(&mut self, table: usize, table_done: bool) -> Option<ChangeEvent> {
+        let mut ev = self.held[table].take()?;
+        if table_done && ev.source.snapshot == SnapshotMarker::True {
+            ev.source.snapshot = SnapshotMarker::LastInDataCollection;
+        }
+        Some(ev)
+    }
+
+    /// The rows still held at the end; the last of them is the snapshot's last row.
+    fn drain(&mut self) -> Vec<ChangeEvent> {
+        let mut rest: Vec<ChangeEvent> = self.held.iter_mut().filter_map(Option::take).collect();
+        if !self.stopping
+            && let Some(last) = rest.last_mut()
+            && last.source.snapshot != SnapshotMarker::First
+        {
+            last.source.snapshot = SnapshotMarker::Last;
+        }
+        rest
+    }
 }
 
 /// The xmin of the exported snapshot, reported as the snapshot events' `txId`.
@@ -385,7 +478,7 @@ async fn read_chunk(
                 None => Cell::Null,
                 Some(s) => Cell::Text(s.as_ref()),
             });
-            let (key, value) = t.state.convert(cells)?;
+            let (key, value) = t.state.convert_snapshot(cells)?;
             batch.push(ChangeEvent {
                 schemas: t.state.schemas.clone(),
                 op: Op::Read,
@@ -405,6 +498,7 @@ async fn read_chunk(
                     xmin: None,
                 },
                 ts_us: now_us(),
+                key_header: None,
             });
             rows += 1;
             if batch.len() >= ROWS_PER_MESSAGE {

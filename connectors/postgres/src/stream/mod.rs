@@ -51,6 +51,15 @@ struct OpenTx {
 
 /// Inside a large transaction, events are added to the metrics every this many events
 /// (otherwise once, at its commit).
+/// One row change to emit.
+struct Change {
+    op: Op,
+    key: Option<Value>,
+    before: Option<Value>,
+    after: Option<Value>,
+    key_header: Option<(&'static str, Value)>,
+}
+
 const METRICS_EVERY: u64 = 4096;
 
 /// Decodes replication messages into [`CaptureItem`]s.
@@ -68,6 +77,8 @@ pub struct ChangeStream {
     resume_after: Option<Lsn>,
     overlap: OverlapFilter,
     last_commit: Option<Lsn>,
+    /// Where each streamed (in-progress) transaction's first segment started.
+    stream_first: HashMap<u32, Lsn>,
     offset: PgOffset,
     version: u64,
     warned: HashSet<(u32, String)>,
@@ -94,6 +105,7 @@ impl ChangeStream {
             tx: None,
             in_stream: None,
             spills: HashMap::new(),
+            stream_first: HashMap::new(),
             resume_after: offset.lsn,
             overlap,
             last_commit: offset.sequence_start(),
@@ -167,6 +179,9 @@ impl ChangeStream {
         match msg {
             Message::StreamStart(s) => {
                 self.in_stream = Some(s.xid);
+                if s.first_segment {
+                    self.stream_first.insert(s.xid, wal_start);
+                }
                 Ok(())
             }
             Message::StreamStop => {
@@ -176,6 +191,7 @@ impl ChangeStream {
             Message::StreamAbort(a) => {
                 if a.xid == a.subxid {
                     self.spills.remove(&a.xid);
+                    self.stream_first.remove(&a.xid);
                 } else {
                     self.spills
                         .entry(a.xid)
@@ -189,6 +205,7 @@ impl ChangeStream {
                 let begin = TxBegin {
                     xid: c.xid,
                     final_lsn: c.commit_lsn,
+                    first_lsn: self.stream_first.remove(&c.xid).unwrap_or(c.commit_lsn),
                     commit_ts_us: c.commit_ts_us,
                 };
                 self.begin(begin, out).await?;
@@ -234,6 +251,7 @@ impl ChangeStream {
                 let begin = TxBegin {
                     xid: b.xid,
                     final_lsn: b.final_lsn,
+                    first_lsn: lsn,
                     commit_ts_us: b.commit_ts_us,
                 };
                 self.begin(begin, out).await
@@ -314,7 +332,9 @@ impl ChangeStream {
         self.offset.lsn_commit = Some(commit_lsn);
         self.offset.tx_id = Some(i64::from(xid));
         self.offset.ts_usec = Some(commit_ts_us);
-        self.last_commit = Some(commit_lsn);
+        // Debezium's `lastCommitLsn` is where the commit message was sent from: the end of
+        // the commit record.
+        self.last_commit = Some(end_lsn);
         let item = CaptureItem::Commit {
             tx: TxCommit {
                 xid,
@@ -457,41 +477,63 @@ impl ChangeStream {
         let source = self.source(&state, lsn);
         // A key change is a delete of the old key (with its tombstone) and a create of the
         // new one, as Debezium emits it, so compacted topics stay right.
-        if op == Op::Update && old_key.is_some() && new_key.is_some() && old_key != new_key {
-            self.emit(
-                &state,
-                Op::Delete,
-                old_key,
+        if op == Op::Update
+            && let (Some(old_k), Some(new_k)) = (&old_key, &new_key)
+            && old_k != new_k
+        {
+            let (old_h, new_h) = (
+                ("__debezium.oldkey", old_k.clone()),
+                ("__debezium.newkey", new_k.clone()),
+            );
+            let change = Change {
+                op: Op::Delete,
+                key: old_key,
                 before,
-                None,
-                source.clone(),
-                out,
-            )
-            .await?;
-            return self
-                .emit(&state, Op::Create, new_key, None, after, source, out)
-                .await;
+                after: None,
+                key_header: Some(new_h),
+            };
+            self.emit(&state, change, source.clone(), out).await?;
+            let change = Change {
+                op: Op::Create,
+                key: new_key,
+                before: None,
+                after,
+                key_header: Some(old_h),
+            };
+            return self.emit(&state, change, source, out).await;
         }
-        self.emit(&state, op, key, before, after, source, out).await
+        let change = Change {
+            op,
+            key,
+            before,
+            after,
+            key_header: None,
+        };
+        self.emit(&state, change, source, out).await
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn emit(
         &mut self,
         state: &Arc<TableState>,
-        op: Op,
-        key: Option<Value>,
-        before: Option<Value>,
-        after: Option<Value>,
+        change: Change,
         source: SourceInfo,
         out: &mut BatchSender,
     ) -> Result<(), SourceError> {
+        let Change {
+            op,
+            key,
+            before,
+            after,
+            key_header,
+        } = change;
         if self.config.skipped_operations.contains(&op) {
             return Ok(());
         }
+        // Debezium follows a delete with a tombstone even when the table has no key (a
+        // record with a null key and a null value).
         let tombstone_key = (op == Op::Delete && self.config.tombstones_on_delete)
-            .then(|| key.clone())
-            .flatten();
+            .then(|| key.clone().unwrap_or(Value::Null));
+        let tombstone_header = tombstone_key.as_ref().and(key_header.clone());
         let ev = ChangeEvent {
             schemas: state.schemas.clone(),
             op,
@@ -500,6 +542,7 @@ impl ChangeStream {
             after,
             source,
             ts_us: now_us(),
+            key_header,
         };
         self.counts.add(op);
         if let Some(tx) = &mut self.tx {
@@ -516,6 +559,7 @@ impl ChangeStream {
                 CaptureItem::Tombstone {
                     schemas: state.schemas.clone(),
                     key,
+                    key_header: tombstone_header,
                 },
             )
             .await?;
@@ -536,8 +580,14 @@ impl ChangeStream {
             return Ok(());
         }
         let source = self.source(&state, lsn);
-        self.emit(&state, Op::Truncate, None, None, None, source, out)
-            .await
+        let change = Change {
+            op: Op::Truncate,
+            key: None,
+            before: None,
+            after: None,
+            key_header: None,
+        };
+        self.emit(&state, change, source, out).await
     }
 }
 

@@ -20,6 +20,8 @@ pub mod oid {
     pub const TEXT: u32 = 25;
     pub const OID: u32 = 26;
     pub const JSON: u32 = 114;
+    pub const POINT: u32 = 600;
+    pub const TSVECTOR: u32 = 3614;
     pub const XML: u32 = 142;
     pub const CIDR: u32 = 650;
     pub const FLOAT4: u32 = 700;

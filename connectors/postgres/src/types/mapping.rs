@@ -3,8 +3,8 @@
 //! [`map_column`] resolves domains to their base type, arrays to their element type, and
 //! picks the schema (type, semantic name, version, parameters) and the matching
 //! [`ValueParser`] in one place, so the two cannot disagree. Types Debezium has no mapping
-//! for pass as their text with `unknown` set; the caller decides whether to include them
-//! (Debezium's `include.unknown.datatypes`).
+//! for get `unknown` set, with the schema `include.unknown.datatypes` gives them; the
+//! caller leaves them out unless that property is on.
 //!
 //! Type modifiers are decoded as Postgres stores them: `numeric` packs precision and scale
 //! as `((p << 16) | (s & 0x7ff)) + 4` (scale may be negative since Postgres 15); time types
@@ -14,7 +14,9 @@
 use tributary_core::{Field, Schema, SchemaType, Value};
 
 use super::builtin::oid;
-use super::modes::{BinaryHandling, DecimalHandling, IntervalHandling, TimePrecision, TypeModes};
+use super::modes::{
+    BinaryHandling, DecimalHandling, HstoreHandling, IntervalHandling, TimePrecision, TypeModes,
+};
 use super::parser::{Kind, TimeUnit, ValueParser};
 use super::registry::{PgTypeKind, TypeRegistry};
 
@@ -47,12 +49,23 @@ pub fn map_column(
                 unknown: false,
             }
         }
+        // Debezium leaves the column out, or with `include.unknown.datatypes` writes the
+        // bytes of its text as `binary.handling.mode` says.
         None => {
-            let mut schema = Schema::string();
+            let mut schema = match modes.binary {
+                BinaryHandling::Bytes => Schema::bytes(),
+                _ => Schema::string(),
+            };
             schema.optional = optional;
+            // pgjdbc hands Debezium the geometric types as objects whose text writes every
+            // coordinate as a Java double.
+            let geometric = matches!(type_oid, 601 | 602 | 603 | 604 | 628 | 718);
             ColumnMapping {
                 schema,
-                parser: ValueParser::text(),
+                parser: ValueParser::new(Kind::UnknownBytes {
+                    mode: modes.binary,
+                    geometric,
+                }),
                 unknown: true,
             }
         }
@@ -86,6 +99,13 @@ fn resolve(
                 .param("allowed", labels.join(",")),
             Kind::Text,
         )),
+        // Arrays Debezium has no schema for (money, name, interval, varbit, xml, point,
+        // refcursor): it leaves such columns out.
+        PgTypeKind::Array { element }
+            if [790, 19, 1186, 1562, 142, 600, 1790].contains(element) =>
+        {
+            None
+        }
         PgTypeKind::Array { element } => {
             // The array column's type modifier is its elements' (numeric(10,2)[]).
             let (item, kind) = resolve(registry, *element, typmod, modes, depth + 1)?;
@@ -93,8 +113,14 @@ fn resolve(
                 // An array of a domain over an array: nothing Connect can describe.
                 return None;
             }
+            // Debezium's enum arrays have required items; all others optional ones.
+            let enum_items = matches!(
+                registry.get(*element).map(|t| &t.kind),
+                Some(PgTypeKind::Enum { .. })
+            );
+            let item = if enum_items { item } else { item.optional() };
             Some((
-                Schema::array(item.optional()),
+                Schema::array(item),
                 Kind::Array(Box::new(ValueParser::new(kind))),
             ))
         }
@@ -105,10 +131,36 @@ fn resolve(
         PgTypeKind::Base => match ty.name.as_str() {
             "citext" => Some((Schema::string(), Kind::Text)),
             "ltree" => Some((named_string("io.debezium.data.Ltree"), Kind::Text)),
+            "hstore" => Some(hstore(modes.hstore)),
+            "geometry" => Some((postgis_schema("Geometry"), Kind::Postgis)),
+            "geography" => Some((postgis_schema("Geography"), Kind::Postgis)),
             _ => None,
         },
         _ => None,
     }
+}
+
+/// `hstore`: Debezium's `io.debezium.data.Json` text, or a map of optional strings.
+fn hstore(mode: HstoreHandling) -> (Schema, Kind) {
+    let schema = match mode {
+        HstoreHandling::Json => named_string("io.debezium.data.Json"),
+        HstoreHandling::Map => Schema::map(Schema::string(), Schema::string().optional()),
+    };
+    (schema, Kind::Hstore(mode))
+}
+
+/// `io.debezium.data.geometry.Geometry` / `Geography`: `{wkb, srid}`.
+fn postgis_schema(what: &str) -> Schema {
+    let mut schema = Schema::structure(
+        format!("io.debezium.data.geometry.{what}"),
+        vec![
+            Field::new("wkb", Schema::bytes()),
+            Field::new("srid", Schema::int32().optional()),
+        ],
+    )
+    .versioned(1);
+    schema.doc = Some(what.to_string());
+    schema
 }
 
 fn named_string(name: &str) -> Schema {
@@ -143,6 +195,21 @@ fn builtin(type_oid: u32, typmod: i32, modes: &TypeModes) -> Option<(Schema, Kin
         oid::UUID => (named_string("io.debezium.data.Uuid"), Kind::Text),
         oid::JSON | oid::JSONB => (named_string("io.debezium.data.Json"), Kind::Text),
         oid::XML => (named_string("io.debezium.data.Xml"), Kind::Text),
+        oid::TSVECTOR => (named_string("io.debezium.data.Tsvector"), Kind::Text),
+        oid::POINT => {
+            let mut schema = Schema::structure(
+                "io.debezium.data.geometry.Point",
+                vec![
+                    Field::new("x", Schema::float64()),
+                    Field::new("y", Schema::float64()),
+                    Field::new("wkb", Schema::bytes().optional()),
+                    Field::new("srid", Schema::int32().optional()),
+                ],
+            )
+            .versioned(1);
+            schema.doc = Some("Geometry (POINT)".to_string());
+            (schema, Kind::Point)
+        }
         oid::BYTEA => match modes.binary {
             BinaryHandling::Bytes => (Schema::bytes(), Kind::Bytea(modes.binary)),
             _ => (Schema::string(), Kind::Bytea(modes.binary)),

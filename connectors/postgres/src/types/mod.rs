@@ -19,7 +19,9 @@
 mod array;
 mod binary;
 mod builtin;
+mod defaults;
 mod error;
+mod extension;
 mod mapping;
 mod modes;
 mod numeric;
@@ -37,10 +39,12 @@ mod tests;
 mod tests_mapping;
 
 pub use builtin::oid;
+pub use defaults::column_default;
 pub use error::TypeError;
 pub use mapping::{ColumnMapping, map_column, unavailable_value};
 pub use modes::{
-    BinaryHandling, DecimalHandling, IntervalHandling, ModeParseError, TimePrecision, TypeModes,
+    BinaryHandling, DecimalHandling, HstoreHandling, IntervalHandling, ModeParseError,
+    TimePrecision, TypeModes,
 };
 pub use parser::ValueParser;
 pub use registry::{PgType, PgTypeKind, TypeRegistry};

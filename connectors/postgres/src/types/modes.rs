@@ -121,6 +121,16 @@ mode_enum! {
     }
 }
 
+mode_enum! {
+    /// `hstore.handling.mode`: an `hstore` as JSON text or as a map.
+    HstoreHandling, "hstore.handling.mode", default Json, {
+        /// `io.debezium.data.Json` text, `{"a":"1","b":null}`.
+        Json => "json",
+        /// A Connect map of optional strings.
+        Map => "map",
+    }
+}
+
 /// All representation settings that affect column schemas and values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TypeModes {
@@ -128,6 +138,10 @@ pub struct TypeModes {
     pub time: TimePrecision,
     pub interval: IntervalHandling,
     pub binary: BinaryHandling,
+    pub hstore: HstoreHandling,
+    /// `include.unknown.datatypes`: columns of unmapped types are written as their text's
+    /// bytes (in `binary` mode) instead of being left out.
+    pub include_unknown: bool,
     /// `money.fraction.digits`: the scale of `money` values (Debezium's default is 2).
     pub money_fraction_digits: u32,
 }
@@ -139,6 +153,8 @@ impl Default for TypeModes {
             time: TimePrecision::Adaptive,
             interval: IntervalHandling::Numeric,
             binary: BinaryHandling::Bytes,
+            hstore: HstoreHandling::Json,
+            include_unknown: false,
             money_fraction_digits: 2,
         }
     }

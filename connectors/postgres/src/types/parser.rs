@@ -9,7 +9,8 @@ use tributary_core::Value;
 use super::array::split_array;
 use super::binary::{bit_to_bool, bits_to_bytes, decode_bytea, encode_base64, encode_hex};
 use super::error::TypeError;
-use super::modes::{BinaryHandling, DecimalHandling, IntervalHandling};
+use super::extension::{hstore_json, hstore_map, point, postgis};
+use super::modes::{BinaryHandling, DecimalHandling, HstoreHandling, IntervalHandling};
 use super::numeric::{Decimal, Numeric, parse_money, parse_numeric};
 use super::temporal::{
     Special, format_timetz, format_zoned_timestamp, parse_date, parse_interval, parse_time,
@@ -23,6 +24,12 @@ use super::temporal::{
 /// `i32::MAX`/`i32::MIN`, so consumers see exactly what Debezium writes.
 pub(crate) const DATE_POSITIVE_INFINITY: i32 = -2_147_472_692;
 pub(crate) const DATE_NEGATIVE_INFINITY: i32 = -2_147_472_691;
+
+/// `date 'infinity'` and `'-infinity'` where Debezium reads dates through JDBC (snapshot
+/// rows, and array elements in both paths): what pgjdbc's infinite dates become as epoch
+/// days (measured with Debezium 3.6.1 by the differential test).
+pub(crate) const JDBC_DATE_POSITIVE_INFINITY: i32 = -622_191_234;
+pub(crate) const JDBC_DATE_NEGATIVE_INFINITY: i32 = -625_821_272;
 
 /// `timestamp 'infinity'` and `'-infinity'`: Debezium documents pgjdbc's
 /// `PGStatement.DATE_POSITIVE_INFINITY` / `DATE_NEGATIVE_INFINITY`, read as microseconds.
@@ -74,6 +81,17 @@ pub(crate) enum Kind {
     },
     TimeTz,
     Interval(IntervalHandling),
+    Hstore(HstoreHandling),
+    /// `point` as `io.debezium.data.geometry.Point`.
+    Point,
+    /// PostGIS `geometry`/`geography`: `{wkb, srid}` from the hex EWKB.
+    Postgis,
+    /// An unmapped type under `include.unknown.datatypes`: its text as bytes, written as
+    /// `binary.handling.mode` says; for a `geometric` type, with pgjdbc's number format.
+    UnknownBytes {
+        mode: BinaryHandling,
+        geometric: bool,
+    },
     Array(Box<ValueParser>),
 }
 
@@ -114,6 +132,10 @@ impl ValueParser {
             Kind::TimestampTz { .. } => "timestamptz",
             Kind::TimeTz => "timetz",
             Kind::Interval(_) => "interval",
+            Kind::Hstore(_) => "hstore",
+            Kind::Point => "point",
+            Kind::Postgis => "geometry",
+            Kind::UnknownBytes { .. } => "unknown",
             Kind::Array(_) => "array",
         }
     }
@@ -122,6 +144,17 @@ impl ValueParser {
     pub fn parse(&self, text: &str) -> Result<Value, TypeError> {
         self.parse_inner(text)
             .map_err(|reason| TypeError::new(self.type_name(), text, reason))
+    }
+
+    /// Parses a value of a snapshot row. Debezium reads those through JDBC, which differs
+    /// from its streaming path for dates: infinite dates become pgjdbc's constants, and a
+    /// BC date loses its era (`0044-03-15 BC` is written as 44 AD). We match it.
+    pub fn parse_snapshot(&self, text: &str) -> Result<Value, TypeError> {
+        match self.kind {
+            Kind::Date => jdbc_date(text),
+            _ => self.parse_inner(text),
+        }
+        .map_err(|reason| TypeError::new(self.type_name(), text, reason))
     }
 
     fn parse_inner(&self, text: &str) -> Result<Value, String> {
@@ -159,15 +192,19 @@ impl ValueParser {
                     DecimalHandling::String => Value::String(amount.to_plain_string()),
                 }
             }
-            Kind::Bytea(mode) => {
-                let bytes = decode_bytea(text)?;
-                match mode {
-                    BinaryHandling::Bytes => Value::Bytes(bytes),
-                    BinaryHandling::Base64 => Value::String(encode_base64(&bytes, false)),
-                    BinaryHandling::Base64UrlSafe => Value::String(encode_base64(&bytes, true)),
-                    BinaryHandling::Hex => Value::String(encode_hex(&bytes)),
-                }
+            Kind::Bytea(mode) => binary(decode_bytea(text)?, *mode),
+            Kind::UnknownBytes { mode, geometric } => {
+                let text = if *geometric {
+                    java_numbers(text)
+                } else {
+                    text.to_string()
+                };
+                binary(text.into_bytes(), *mode)
             }
+            Kind::Hstore(HstoreHandling::Json) => hstore_json(text)?,
+            Kind::Hstore(HstoreHandling::Map) => hstore_map(text)?,
+            Kind::Point => point(text)?,
+            Kind::Postgis => postgis(text)?,
             Kind::Date => Value::Int32(match parse_date(text)? {
                 Special::Value(days) => i32::try_from(days).map_err(|_| "date out of range")?,
                 Special::PosInfinity => DATE_POSITIVE_INFINITY,
@@ -213,17 +250,111 @@ impl ValueParser {
                 let items = split_array(text)?;
                 let mut values = Vec::with_capacity(items.len());
                 for (index, item) in items.into_iter().enumerate() {
-                    values.push(match item {
-                        None => Value::Null,
-                        Some(item) => element.parse_inner(&item).map_err(|reason| {
-                            format!("element {} ({}): {reason}", index + 1, element.type_name())
-                        })?,
-                    });
+                    let parsed = match item {
+                        None => Ok(Value::Null),
+                        // Debezium converts array elements through JDBC.
+                        Some(item) if element.kind == Kind::Date => jdbc_date(&item),
+                        Some(item) => element.parse_inner(&item),
+                    };
+                    values.push(parsed.map_err(|reason| {
+                        format!("element {} ({}): {reason}", index + 1, element.type_name())
+                    })?);
+                }
+                // Debezium cannot write a special numeric (NaN, ±Infinity) as an element of
+                // a decimal array, and writes the whole array as NULL.
+                if matches!(
+                    element.kind,
+                    Kind::VariableDecimal(_) | Kind::Decimal { .. }
+                ) && items_have_special_numeric(text)
+                {
+                    return Ok(Value::Null);
                 }
                 Value::Array(values)
             }
         };
         Ok(value)
+    }
+}
+
+/// A date as Debezium reads it through JDBC (see [`ValueParser::parse_snapshot`]).
+fn jdbc_date(text: &str) -> Result<Value, String> {
+    let ad = text.strip_suffix(" BC").unwrap_or(text);
+    Ok(Value::Int32(match parse_date(ad)? {
+        Special::Value(days) => i32::try_from(days).map_err(|_| "date out of range")?,
+        Special::PosInfinity => JDBC_DATE_POSITIVE_INFINITY,
+        Special::NegInfinity => JDBC_DATE_NEGATIVE_INFINITY,
+    }))
+}
+
+/// The text of a geometric value with each number written as Java's `Double.toString`
+/// writes it (`1` → `1.0`, `1e-05` → `1.0E-5`), as pgjdbc's `PGbox`, `PGcircle`… do.
+fn java_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut number = String::new();
+    let flush = |number: &mut String, out: &mut String| {
+        if !number.is_empty() {
+            match number.parse::<f64>() {
+                Ok(f) => out.push_str(&java_double(f)),
+                Err(_) => out.push_str(number),
+            }
+            number.clear();
+        }
+    };
+    for c in text.chars() {
+        let continues = c.is_ascii_digit()
+            || c == '.'
+            || ((c == 'e' || c == 'E') && !number.is_empty())
+            || ((c == '-' || c == '+') && (number.is_empty() || number.ends_with(['e', 'E'])));
+        if continues {
+            number.push(c);
+        } else {
+            flush(&mut number, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut number, &mut out);
+    out
+}
+
+/// Java's `Double.toString`: plain between 10^-3 and 10^7, otherwise `d.dddE±n`; always
+/// with a fraction digit.
+pub(crate) fn java_double(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let a = f.abs();
+    if a == 0.0 || (1e-3..1e7).contains(&a) {
+        let s = format!("{f}");
+        if s.contains('.') { s } else { format!("{s}.0") }
+    } else {
+        let s = format!("{f:e}");
+        let (mantissa, exp) = s.split_once('e').expect("exponent form");
+        let mantissa = if mantissa.contains('.') {
+            mantissa.to_string()
+        } else {
+            format!("{mantissa}.0")
+        };
+        format!("{mantissa}E{exp}")
+    }
+}
+
+/// Whether a decimal array's text has a NaN or infinite element.
+fn items_have_special_numeric(text: &str) -> bool {
+    text.trim_matches(|c| c == '{' || c == '}')
+        .split(',')
+        .any(|item| matches!(item.trim(), "NaN" | "Infinity" | "-Infinity"))
+}
+
+/// Bytes as `binary.handling.mode` writes them.
+fn binary(bytes: Vec<u8>, mode: BinaryHandling) -> Value {
+    match mode {
+        BinaryHandling::Bytes => Value::Bytes(bytes),
+        BinaryHandling::Base64 => Value::String(encode_base64(&bytes, false)),
+        BinaryHandling::Base64UrlSafe => Value::String(encode_base64(&bytes, true)),
+        BinaryHandling::Hex => Value::String(encode_hex(&bytes)),
     }
 }
 

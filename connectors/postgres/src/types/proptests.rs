@@ -49,6 +49,8 @@ fn every_parser() -> Vec<ValueParser> {
             time: TimePrecision::Connect,
             interval: IntervalHandling::String,
             binary: BinaryHandling::Base64,
+            hstore: HstoreHandling::Map,
+            include_unknown: true,
             money_fraction_digits: 0,
         },
         TypeModes {
@@ -57,6 +59,7 @@ fn every_parser() -> Vec<ValueParser> {
             interval: IntervalHandling::Numeric,
             binary: BinaryHandling::Hex,
             money_fraction_digits: 4,
+            ..TypeModes::default()
         },
     ];
     let columns = [

@@ -509,12 +509,31 @@ fn registry_knows_builtins_and_maps_enums_domains_and_extension_types() {
         matches!(&map(90_007).schema.ty, SchemaType::Array(i) if i.name.as_deref() == Some("io.debezium.data.Ltree"))
     );
 
-    for unknown in [90_008, 90_009, 123_456, 3614, 600, 4451] {
+    // Unmapped types: left out of events unless include.unknown.datatypes, which writes
+    // their text's bytes (pgjdbc's Java doubles for the geometric types).
+    for unknown in [90_008, 90_009, 123_456, 4451] {
         let mapping = map(unknown);
         assert!(mapping.unknown, "{unknown}");
-        assert_eq!(mapping.schema, Schema::string());
-        assert_eq!(mapping.parser.parse("(1,2)").unwrap(), string("(1,2)"));
+        assert_eq!(mapping.schema, Schema::bytes());
+        assert_eq!(
+            mapping.parser.parse("(1,2)").unwrap(),
+            Value::Bytes(b"(1,2)".to_vec())
+        );
     }
+    let boxed = map(603);
+    assert!(boxed.unknown);
+    assert_eq!(
+        boxed.parser.parse("(1,1),(0,-2.5)").unwrap(),
+        Value::Bytes(b"(1.0,1.0),(0.0,-2.5)".to_vec())
+    );
+    assert_eq!(
+        map(3614).schema.name.as_deref(),
+        Some("io.debezium.data.Tsvector")
+    );
+    assert_eq!(
+        map(600).schema.name.as_deref(),
+        Some("io.debezium.data.geometry.Point")
+    );
     let range = map(oid::INT4RANGE);
     assert!(!range.unknown);
     assert_eq!(range.parser.parse("[1,5)").unwrap(), string("[1,5)"));

@@ -231,6 +231,7 @@ fn event(
         after,
         source: source(53_195_832, Some(53_195_000)),
         ts_us: 1_700_000_001_000_002,
+        key_header: None,
     }
 }
 

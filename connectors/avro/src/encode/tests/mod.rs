@@ -246,6 +246,7 @@ fn event(
         after,
         source: source(),
         ts_us: 1_700_000_001_000_002,
+        key_header: None,
     }
 }
 
@@ -272,6 +273,8 @@ fn expected_source() -> Avro {
         ("txId", some(Avro::Long(571))),
         ("lsn", some(Avro::Long(53_195_832))),
         ("xmin", null()),
+        ("origin", null()),
+        ("origin_lsn", null()),
     ])
 }
 

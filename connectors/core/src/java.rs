@@ -1,0 +1,62 @@
+//! Java behaviour that Debezium's output depends on.
+
+/// Java's `String.hashCode()`: over UTF-16 code units, wrapping.
+fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u)))
+}
+
+/// The order in which a `java.util.HashMap` filled with `keys` (in this order, duplicates
+/// replacing earlier entries in place) iterates them: indexes into `keys`.
+///
+/// A `HashMap` of default capacity doubles from 16 whenever its size passes 3/4 of it; it
+/// iterates bucket by bucket (`(h ^ h >>> 16) & (capacity - 1)`), and within a bucket in
+/// insertion order, which resizing keeps. (Buckets of more than 8 entries turn into trees
+/// ordered otherwise; a map of at least 64 buckets would need 9 keys in one bucket for that,
+/// which hstore values do not reach in practice.)
+pub fn hash_order(keys: &[&str]) -> Vec<usize> {
+    let mut seen: Vec<(usize, i32)> = Vec::with_capacity(keys.len());
+    for (i, k) in keys.iter().enumerate() {
+        let h = java_string_hash(k);
+        match seen.iter().position(|(j, _)| keys[*j] == *k) {
+            // A repeated key keeps its first position but takes the later value.
+            Some(p) => seen[p].0 = i,
+            None => seen.push((i, h)),
+        }
+    }
+    let mut capacity = 16usize;
+    while seen.len() > capacity * 3 / 4 {
+        capacity *= 2;
+    }
+    let bucket = |h: i32| ((h ^ ((h as u32) >> 16) as i32) as u32 as usize) & (capacity - 1);
+    let mut order: Vec<(usize, usize, usize)> = seen
+        .iter()
+        .enumerate()
+        .map(|(insertion, (i, h))| (bucket(*h), insertion, *i))
+        .collect();
+    order.sort_unstable();
+    order.into_iter().map(|(_, _, i)| i).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_hashmap_order_matches_a_jvm() {
+        // Printed by `new HashMap<>()` filled with these keys in this order on Java 17.
+        let keys = ["b", "a", "c d", "zz", "key10", "key2"];
+        let order: Vec<&str> = hash_order(&keys).into_iter().map(|i| keys[i]).collect();
+        assert_eq!(order, ["zz", "a", "key2", "b", "c d", "key10"]);
+        // Forty keys: the map has grown to 64 buckets.
+        let many: Vec<String> = (0..40).map(|i| format!("k{}", i * 7919 % 1000)).collect();
+        let keys: Vec<&str> = many.iter().map(String::as_str).collect();
+        let order: Vec<&str> = hash_order(&keys).into_iter().map(|i| keys[i]).collect();
+        assert_eq!(
+            order.join(","),
+            "k947,k408,k704,k190,k56,k380,k165,k461,k785,k246,k542,k489,k841,k866,k327,k623,\
+             k109,k922,k838,k0,k84,k919,k3,k271,k28,k570,k352,k299,k651,k595,k433,k894,k732,\
+             k676,k137,k514,k975,k813,k757,k218"
+        );
+    }
+}

@@ -1,0 +1,212 @@
+// The Java half of the differential test (tests/debezium_diff.rs): renders the records of the
+// real Debezium Postgres connector, and the records Tributary published to Kafka, in one and
+// the same form, so the Rust test can compare them field by field.
+//
+//   java DiffHarness debezium OUT_DIR NAME.properties...
+//     runs one Debezium embedded engine per properties file, all in this JVM, until standard
+//     input closes; engine NAME writes OUT_DIR/NAME.jsonl. Each SourceRecord goes through
+//     Confluent's AvroData exactly as the AvroConverter would turn it into an Avro schema
+//     and datum. A failed engine writes OUT_DIR/NAME.failed with the reason.
+//   java DiffHarness kafka BOOTSTRAP REGISTRY TOPIC_REGEX OUT.jsonl IDLE_MS MIN
+//     reads every record of the matching topics (read_committed, from the start) until at
+//     least MIN arrived (or 3 minutes passed) and then none for IDLE_MS, decoding with
+//     Confluent's KafkaAvroDeserializer. Heartbeats are read but neither count nor wait.
+//   java DiffHarness fields
+//     prints every field of Debezium's PostgresConnectorConfig, one per line: its name, a tab,
+//     and its default value (empty when it has none).
+//
+// A line: {"topic", "key_schema", "value_schema", "key", "value", "headers"}; the schemas are
+// the Avro schema JSON, the datums Avro's JSON encoding (unions as {"type": value}).
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.confluent.connect.avro.AvroData;
+import io.confluent.connect.avro.AvroDataConfig;
+import io.confluent.kafka.serializers.KafkaAvroDeserializer;
+import io.debezium.embedded.Connect;
+import io.debezium.engine.DebeziumEngine;
+import io.debezium.engine.ChangeEvent;
+import java.io.ByteArrayOutputStream;
+import java.io.FileInputStream;
+import java.io.FileWriter;
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericContainer;
+import org.apache.avro.generic.GenericDatumWriter;
+import org.apache.avro.io.Encoder;
+import org.apache.avro.io.EncoderFactory;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.connect.source.SourceRecord;
+import org.apache.kafka.connect.storage.SimpleHeaderConverter;
+
+public class DiffHarness {
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    public static void main(String[] args) throws Exception {
+        switch (args[0]) {
+            case "debezium" -> debezium(args[1], java.util.Arrays.copyOfRange(args, 2, args.length));
+            case "kafka" -> kafka(args[1], args[2], args[3], args[4], Long.parseLong(args[5]), Integer.parseInt(args[6]));
+            case "fields" -> fields();
+            default -> throw new IllegalArgumentException("unknown mode " + args[0]);
+        }
+    }
+
+    static void fields() throws Exception {
+        Class<?> config = Class.forName("io.debezium.connector.postgresql.PostgresConnectorConfig");
+        var all = (io.debezium.config.Field.Set) config.getField("ALL_FIELDS").get(null);
+        for (io.debezium.config.Field f : all) {
+            String d = f.defaultValueAsString();
+            System.out.println(f.name() + "\t" + (d == null ? "" : d));
+        }
+    }
+
+    static void debezium(String outDir, String[] propsFiles) throws Exception {
+        List<DebeziumEngine<ChangeEvent<SourceRecord, SourceRecord>>> engines = new java.util.ArrayList<>();
+        List<Writer> writers = new java.util.ArrayList<>();
+        ExecutorService executor = Executors.newCachedThreadPool();
+        for (String propsFile : propsFiles) {
+            Properties props = new Properties();
+            try (var in = new FileInputStream(propsFile)) {
+                props.load(in);
+            }
+            String name = props.getProperty("name");
+            Writer w = new FileWriter(outDir + "/" + name + ".jsonl", StandardCharsets.UTF_8);
+            writers.add(w);
+            AvroData avro = new AvroData(new AvroDataConfig(Map.of()));
+            SimpleHeaderConverter headers = new SimpleHeaderConverter();
+            headers.configure(Map.of());
+            DebeziumEngine<ChangeEvent<SourceRecord, SourceRecord>> engine = DebeziumEngine.create(Connect.class)
+                    .using(props)
+                    .notifying(event -> {
+                        SourceRecord r = event.value();
+                        ObjectNode line = JSON.createObjectNode();
+                        line.put("topic", r.topic());
+                        Schema ks = r.keySchema() == null ? null : avro.fromConnectSchema(r.keySchema());
+                        Schema vs = r.valueSchema() == null ? null : avro.fromConnectSchema(r.valueSchema());
+                        line.set("key_schema", schemaJson(ks));
+                        line.set("value_schema", schemaJson(vs));
+                        line.set("key", datumJson(ks, r.key() == null ? null : avro.fromConnectData(r.keySchema(), r.key())));
+                        line.set("value", datumJson(vs, r.value() == null ? null : avro.fromConnectData(r.valueSchema(), r.value())));
+                        ObjectNode hs = line.putObject("headers");
+                        for (org.apache.kafka.connect.header.Header h : r.headers()) {
+                            byte[] b = headers.fromConnectHeader(r.topic(), h.key(), h.schema(), h.value());
+                            hs.put(h.key(), b == null ? null : new String(b, StandardCharsets.UTF_8));
+                        }
+                        write(w, line);
+                    })
+                    .using((success, message, error) -> {
+                        if (!success) {
+                            try (Writer f = new FileWriter(outDir + "/" + name + ".failed", StandardCharsets.UTF_8)) {
+                                f.write(message + "\n");
+                                if (error != null) error.printStackTrace(new java.io.PrintWriter(f));
+                            } catch (IOException e) {
+                                throw new RuntimeException(e);
+                            }
+                        }
+                    })
+                    .build();
+            engines.add(engine);
+            executor.execute(engine);
+        }
+        // Runs until the test closes standard input.
+        while (System.in.read() != -1) {}
+        for (var engine : engines) engine.close();
+        executor.shutdown();
+        executor.awaitTermination(30, TimeUnit.SECONDS);
+        for (Writer w : writers) w.close();
+        System.exit(0);
+    }
+
+    static void kafka(String bootstrap, String registry, String regex, String out, long idleMs, int min) throws Exception {
+        Map<String, Object> conf = new HashMap<>();
+        conf.put("bootstrap.servers", bootstrap);
+        conf.put("group.id", "diff-" + UUID.randomUUID());
+        conf.put("isolation.level", "read_committed");
+        conf.put("auto.offset.reset", "earliest");
+        conf.put("enable.auto.commit", "false");
+        conf.put("metadata.max.age.ms", "1000");
+        KafkaAvroDeserializer keys = new KafkaAvroDeserializer();
+        keys.configure(Map.of("schema.registry.url", registry), true);
+        KafkaAvroDeserializer values = new KafkaAvroDeserializer();
+        values.configure(Map.of("schema.registry.url", registry), false);
+        try (Writer w = new FileWriter(out, StandardCharsets.UTF_8);
+                var consumer = new KafkaConsumer<>(conf, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(Pattern.compile(regex));
+            long last = System.currentTimeMillis();
+            int n = 0;
+            long deadline = last + 180_000;
+            while ((n < min && System.currentTimeMillis() < deadline) || System.currentTimeMillis() - last < idleMs) {
+                ConsumerRecords<byte[], byte[]> batch = consumer.poll(Duration.ofMillis(200));
+                for (ConsumerRecord<byte[], byte[]> r : batch) {
+                    // Heartbeats never stop: they neither count nor keep the reader waiting.
+                    if (!r.topic().startsWith("__debezium-heartbeat")) {
+                        last = System.currentTimeMillis();
+                        n++;
+                    }
+                    Object k = r.key() == null ? null : keys.deserialize(r.topic(), r.key());
+                    Object v = r.value() == null ? null : values.deserialize(r.topic(), r.value());
+                    Schema ks = k instanceof GenericContainer c ? c.getSchema() : null;
+                    Schema vs = v instanceof GenericContainer c ? c.getSchema() : null;
+                    ObjectNode line = JSON.createObjectNode();
+                    line.put("topic", r.topic());
+                    line.set("key_schema", schemaJson(ks));
+                    line.set("value_schema", schemaJson(vs));
+                    line.set("key", datumJson(ks, k));
+                    line.set("value", datumJson(vs, v));
+                    ObjectNode hs = line.putObject("headers");
+                    for (Header h : r.headers()) {
+                        hs.put(h.key(), h.value() == null ? null : new String(h.value(), StandardCharsets.UTF_8));
+                    }
+                    write(w, line);
+                }
+            }
+        }
+    }
+
+    static JsonNode schemaJson(Schema s) {
+        try {
+            return s == null ? null : JSON.readTree(s.toString());
+        } catch (IOException e) {
+            throw new RuntimeException(e);
+        }
+    }
+
+    static JsonNode datumJson(Schema s, Object datum) {
+        if (datum == null) return null;
+        try {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            Encoder enc = EncoderFactory.get().jsonEncoder(s, bytes);
+            new GenericDatumWriter<Object>(s).write(datum, enc);
+            enc.flush();
+            return JSON.readTree(bytes.toByteArray());
+        } catch (IOException e) {
+            throw new RuntimeException(e);
+        }
+    }
+
+    static synchronized void write(Writer w, JsonNode line) {
+        try {
+            w.write(JSON.writeValueAsString(line));
+            w.write('\n');
+            w.flush();
+        } catch (IOException e) {
+            throw new RuntimeException(e);
+        }
+    }
+}
