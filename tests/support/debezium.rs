@@ -44,6 +44,13 @@ fn java(args: &[&str]) -> Command {
             .join("bench/debezium/log4j2.properties")
             .display()
     ))
+    // That configuration logs to this file.
+    .arg(format!(
+        "-Dconnect.log.file={}",
+        std::env::temp_dir()
+            .join(format!("tributary-debezium-{}.log", std::process::id()))
+            .display()
+    ))
     .arg("DiffHarness")
     .args(args);
     cmd
