@@ -7,6 +7,7 @@ pub mod check;
 pub mod client;
 pub mod consumer;
 pub mod error;
+mod headers;
 pub mod job;
 pub mod murmur2;
 pub mod offsets;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::OwnedHeaders;
 
 use tributary_avro::encode::{self, TxBlock};
 use tributary_avro::registry::RegistryClient;
@@ -27,6 +27,7 @@ use tributary_core::{
 
 use crate::admin::Topics;
 use crate::error::PublishError;
+use crate::headers::{context_headers, record_headers};
 use crate::offsets::{self, OffsetSlot};
 use crate::producer::TxProducer;
 use crate::settings::{KafkaConfig, PublishSettings};
@@ -96,51 +97,6 @@ pub struct Publisher {
     topics_epoch: u64,
     /// Debezium's `__debezium.context.*` headers (`extended.headers.enabled`).
     context_headers: Option<OwnedHeaders>,
-}
-
-/// The headers Debezium 2.6+ puts on every change event: the connector's logical name
-/// (`topic.prefix`), its task, the connector type and an id of this run.
-fn context_headers(topic_prefix: &str) -> OwnedHeaders {
-    let run_id = run_id();
-    OwnedHeaders::new_with_capacity(4)
-        .insert(Header {
-            key: "__debezium.context.connectorLogicalName",
-            value: Some(topic_prefix.as_bytes()),
-        })
-        .insert(Header {
-            key: "__debezium.context.taskId",
-            value: Some("0".as_bytes()),
-        })
-        .insert(Header {
-            key: "__debezium.context.connectorName",
-            value: Some("postgresql".as_bytes()),
-        })
-        .insert(Header {
-            key: "__debezium.context.runId",
-            value: Some(run_id.as_bytes()),
-        })
-}
-
-/// A key struct as Kafka Connect's `SimpleHeaderConverter` writes a struct header:
-/// `{"id":10}` (`Values.convertToString`).
-fn header_struct(schema: &tributary_core::Schema, value: &tributary_core::Value) -> String {
-    tributary_core::json::value_to_json(schema, value).to_string()
-}
-
-/// A version-7 UUID (time-ordered, as Debezium's run ids) for this run.
-fn run_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let ms = unix_ms();
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(ms);
-    h.write_u32(std::process::id());
-    let r = h.finish();
-    let a = (ms >> 16) as u32;
-    let b = (ms & 0xffff) as u16;
-    let c = 0x7000 | ((r >> 52) as u16 & 0x0fff);
-    let d = 0x8000 | ((r >> 36) as u16 & 0x3fff);
-    let e = r & 0xffff_ffff_ffff;
-    format!("{a:08x}-{b:04x}-{c:04x}-{d:04x}-{e:012x}")
 }
 
 impl Publisher {
@@ -319,7 +275,11 @@ impl Publisher {
                 }
                 let key = (!self.key_buf.is_empty()).then_some(self.key_buf.as_slice());
                 self.open.bytes += self.key_buf.len();
-                let headers = self.headers(schemas.key.as_ref(), key_header.as_ref());
+                let headers = record_headers(
+                    self.context_headers.as_ref(),
+                    schemas.key.as_ref(),
+                    key_header.as_ref(),
+                );
                 self.producer
                     .send_with_headers(&schemas.topic, key, None, headers)
                     .await?;
@@ -446,29 +406,16 @@ impl Publisher {
         encode::write_envelope(&mut self.value_buf, event, tx.as_ref()).map_err(encode_err)?;
         let key = (!self.key_buf.is_empty()).then_some(self.key_buf.as_slice());
         self.open.bytes += self.key_buf.len() + self.value_buf.len();
-        let headers = self.headers(event.schemas.key.as_ref(), event.key_header.as_ref());
+        let headers = record_headers(
+            self.context_headers.as_ref(),
+            event.schemas.key.as_ref(),
+            event.key_header.as_ref(),
+        );
         self.producer
             .send_with_headers(topic, key, Some(&self.value_buf), headers)
             .await?;
         self.count();
         Ok(())
-    }
-
-    /// A change record's headers: the context headers, and a key change's other key.
-    fn headers(
-        &self,
-        key_schema: Option<&tributary_core::Schema>,
-        key_header: Option<&(&'static str, tributary_core::Value)>,
-    ) -> Option<OwnedHeaders> {
-        let mut headers = self.context_headers.clone();
-        if let (Some((name, other)), Some(key_schema)) = (key_header, key_schema) {
-            let text = header_struct(key_schema, other);
-            headers = Some(headers.unwrap_or_default().insert(Header {
-                key: name,
-                value: Some(text.as_bytes()),
-            }));
-        }
-        headers
     }
 
     /// BEGIN (`begin`) or END record of the current source transaction.

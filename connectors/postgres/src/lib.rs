@@ -5,6 +5,7 @@ pub mod conn;
 pub mod error;
 pub mod heartbeat;
 pub mod lock;
+pub mod mappers;
 pub mod offset;
 pub mod pgoutput;
 pub mod replication;

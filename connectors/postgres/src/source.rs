@@ -27,7 +27,7 @@ use crate::replication::{
 use crate::snapshot::{self, SnapshotTable};
 use crate::stream::{ChangeStream, OverlapFilter, OverlapScope};
 use crate::table::{TableState, WireColumn};
-use crate::types::TypeRegistry;
+use crate::types::{ShapeSource, TypeRegistry};
 
 /// The slot as `pg_replication_slots` shows it.
 #[derive(Debug)]
@@ -343,8 +343,8 @@ fn plan(
             continue;
         }
         let wire: Vec<WireColumn> = meta.columns.iter().map(WireColumn::from).collect();
-        let state =
-            TableState::build(meta, &wire, config, registry, 0).map_err(SourceError::Setup)?;
+        let state = TableState::build(meta, &wire, ShapeSource::Jdbc, config, registry, 0)
+            .map_err(SourceError::Setup)?;
         out.push(SnapshotTable {
             meta: meta.clone(),
             state: Arc::new(state),

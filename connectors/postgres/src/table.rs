@@ -8,11 +8,14 @@
 use std::sync::Arc;
 
 use tributary_core::envelope::envelope_schema;
-use tributary_core::{Field, Schema, TableSchemas, Value};
+use tributary_core::{Field, Schema, SchemaType, TableSchemas, Value};
 
 use crate::catalog::{ReplicaIdentity, TableMeta};
 use crate::config::{PostgresConnectorConfig, TableId};
-use crate::types::{TypeError, TypeRegistry, ValueParser, map_column, unavailable_value};
+use crate::mappers::{Mapped, MappedColumn, ValueMapper, mark};
+use crate::types::{
+    JdbcColumn, ShapeSource, TypeError, TypeRegistry, ValueParser, map_column, unavailable_value,
+};
 
 /// One column value as it arrives, from pgoutput or from COPY.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +60,11 @@ struct Slot {
     /// The placeholder for an unchanged TOASTed value of this column.
     unavailable: Value,
     in_value: bool,
+    /// A column mapper's rewrite of the value's field (never the key's).
+    mapper: Option<ValueMapper>,
+    /// What a NULL of a NOT NULL column is before a mapper sees it: its default, or a
+    /// string's `""` (Debezium's converters fill those in first).
+    required_fill: Option<Value>,
 }
 
 /// The Connect default of a column, as Debezium reads it from the catalog.
@@ -70,6 +78,41 @@ fn default_of(
     let ty = registry.get(type_oid)?;
     let is_enum = matches!(ty.kind, crate::types::PgTypeKind::Enum { .. });
     crate::types::column_default(&ty.name, is_enum, expr, mapping)
+}
+
+/// The column mapper (`column.truncate.*`, `column.mask.*`, `*.propagate.source.type`) of
+/// a column, if one matches: the schema parameters it adds and its value rewrite.
+fn column_mapper(
+    meta: &TableMeta,
+    col: &WireColumn,
+    cat: Option<&crate::catalog::ColumnMeta>,
+    source: ShapeSource,
+    config: &PostgresConnectorConfig,
+    registry: &TypeRegistry,
+) -> Option<Mapped> {
+    if config.column_mappers.is_empty() {
+        return None;
+    }
+    let jdbc = JdbcColumn::of(registry, col.type_oid, col.typmod, source);
+    let mut type_name = registry.get(col.type_oid).map_or("", |t| t.name.as_str());
+    // pgjdbc's `getColumns` names an integer column that defaults to a sequence `serial`.
+    let sequence = cat
+        .and_then(|c| c.default_expr.as_deref())
+        .is_some_and(|d| d.contains("nextval("));
+    if source == ShapeSource::Jdbc && sequence {
+        type_name = match type_name {
+            "int4" => "serial",
+            "int8" => "bigserial",
+            "int2" => "smallserial",
+            other => other,
+        };
+    }
+    config.column_mappers.for_column(&MappedColumn {
+        table: &meta.id,
+        name: &col.name,
+        type_name,
+        jdbc: &jdbc,
+    })
 }
 
 /// Error turning a tuple into event values.
@@ -111,10 +154,12 @@ pub struct TableState {
 }
 
 impl TableState {
-    /// Builds the state of `meta` for tuples laid out as `wire` (wire order).
+    /// Builds the state of `meta` for tuples laid out as `wire` (wire order), learned
+    /// from `source` (the catalog for a snapshot, a Relation message for the stream).
     pub fn build(
         meta: &TableMeta,
         wire: &[WireColumn],
+        source: ShapeSource,
         config: &PostgresConnectorConfig,
         registry: &TypeRegistry,
         version: u64,
@@ -139,16 +184,28 @@ impl TableState {
             }
             let in_value = config.filters.accepts_column(&meta.id, &col.name)
                 && (!mapping.unknown || config.type_modes.include_unknown);
+            let unavailable =
+                unavailable_value(&mapping.schema, &config.unavailable_value_placeholder);
+            let required_fill = match (&mapping.schema.default, mapping.schema.optional) {
+                (_, true) => None,
+                (Some(default), false) => Some(default.clone()),
+                (None, false) => {
+                    (mapping.schema.ty == SchemaType::String).then(|| Value::String(String::new()))
+                }
+            };
+            let (schema, mapper) = match column_mapper(meta, col, cat, source, config, registry) {
+                Some(mapped) => (mark(mapping.schema, mapped.params), mapped.values),
+                None => (mapping.schema, None),
+            };
             if in_value {
-                value_fields.push(Field::new(col.name.clone(), mapping.schema.clone()));
+                value_fields.push(Field::new(col.name.clone(), schema));
             }
             slots.push(Slot {
-                unavailable: unavailable_value(
-                    &mapping.schema,
-                    &config.unavailable_value_placeholder,
-                ),
+                unavailable,
                 parser: mapping.parser,
                 in_value,
+                mapper,
+                required_fill,
             });
         }
         let key_names: Vec<String> = match config.key_columns.for_table(&meta.id) {
@@ -253,6 +310,15 @@ impl TableState {
         }
         let key = (!self.key.is_empty())
             .then(|| Value::Struct(self.key.iter().map(|&i| all[i].clone()).collect()));
+        for (v, slot) in all.iter_mut().zip(&self.slots) {
+            if let Some(mapper) = &slot.mapper {
+                let value = match (std::mem::replace(v, Value::Null), &slot.required_fill) {
+                    (Value::Null, Some(fill)) => fill.clone(),
+                    (value, _) => value,
+                };
+                *v = mapper.apply(value);
+            }
+        }
         let value = if self.slots.iter().all(|s| s.in_value) {
             Value::Struct(all)
         } else {

@@ -27,9 +27,6 @@ const NOT_YET: &str = "not supported yet; remove it, or leave it at Debezium's d
 
 /// Debezium's properties that are not Tributary properties, and how each is treated.
 pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
-    ("column.propagate.source.type", OnlyValues(&[""], NOT_YET)),
-    ("datatype.propagate.source.type", OnlyValues(&[""], NOT_YET)),
-    ("database.initial.statements", OnlyValues(&[""], NOT_YET)),
     (
         "database.sslcert",
         OnlyValues(
@@ -385,7 +382,8 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
 
 /// Debezium's properties whose names carry a parameter, as its field list spells them:
 /// `column.mask.with.<n>.chars`, `column.truncate.to.<n>.chars`,
-/// `column.mask.hash.<algorithm>.with.salt.<salt>`.
+/// `column.mask.hash.<algorithm>.with.salt.<salt>`. They are implemented by
+/// [`crate::mappers`], which parses them.
 pub const PATTERNED: &[(&str, &str)] = &[
     ("column.mask.with.(d+).chars", "column.mask.with."),
     ("column.truncate.to.(d+).chars", "column.truncate.to."),
@@ -397,16 +395,10 @@ pub const PATTERNED: &[(&str, &str)] = &[
 
 /// The treatment of `name`, if it is one of Debezium's properties not in `PROPERTIES`.
 pub fn treatment(name: &str) -> Option<Treatment> {
-    if let Some((_, t)) = DEBEZIUM_ONLY.iter().find(|(n, _)| *n == name) {
-        return Some(*t);
-    }
-    PATTERNED
+    DEBEZIUM_ONLY
         .iter()
-        .any(|(_, prefix)| name.starts_with(prefix))
-        .then_some(OnlyValues(
-            &[""],
-            "column masking and truncation are not supported yet",
-        ))
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
 }
 
 /// What a config does with a Debezium-only property set to `value`: `Ok(Some(warning))`,

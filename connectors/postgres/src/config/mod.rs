@@ -20,6 +20,7 @@ use serde_json::Value as Json;
 use tributary_core::{Op, Secret};
 
 use crate::conn::{ConnectParams, SslMode};
+use crate::mappers::ColumnMappers;
 use crate::types::{
     BinaryHandling, DecimalHandling, HstoreHandling, IntervalHandling, TimePrecision, TypeModes,
 };
@@ -69,6 +70,8 @@ pub struct PostgresConnectorConfig {
     pub publication_autocreate: AutocreateMode,
     pub filters: TableFilters,
     pub key_columns: KeyColumns,
+    /// Debezium's column mappers: truncation, masking, hashing, source-type propagation.
+    pub column_mappers: ColumnMappers,
     pub skipped_operations: HashSet<Op>,
     pub tombstones_on_delete: bool,
     pub slot_drop_on_stop: bool,
@@ -144,8 +147,9 @@ impl PostgresConnectorConfig {
         }
         let mut warnings = Vec::new();
         for (key, value) in &raw {
-            let known =
-                property(key).is_some() || FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p));
+            let known = property(key).is_some()
+                || FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p))
+                || crate::mappers::PREFIXES.iter().any(|p| key.starts_with(p));
             if known {
                 continue;
             }
@@ -314,6 +318,13 @@ impl PostgresConnectorConfig {
             },
         };
 
+        let column_mappers = ColumnMappers::parse(&raw).unwrap_or_else(|errors| {
+            for (field, message) in errors {
+                r.error(&field, message);
+            }
+            ColumnMappers::default()
+        });
+
         if !r.errors.is_empty() {
             return Err(ConfigErrors(r.errors));
         }
@@ -329,12 +340,16 @@ impl PostgresConnectorConfig {
                 sslrootcert,
                 application_name: format!("tributary-{name}"),
                 connect_timeout: Duration::from_millis(connect_timeout_ms),
+                initial_statements: crate::conn::split_statements(
+                    r.get("database.initial.statements").unwrap_or_default(),
+                ),
             },
             slot_name,
             publication_name,
             publication_autocreate,
             filters,
             key_columns,
+            column_mappers,
             skipped_operations,
             tombstones_on_delete,
             slot_drop_on_stop,

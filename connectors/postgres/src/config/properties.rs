@@ -112,6 +112,13 @@ pub const PROPERTIES: &[PropertyDef] = &[
     )
     .default_value("30000")
     .low(),
+    PropertyDef::new(
+        "database.initial.statements",
+        Str,
+        CONNECTION,
+        "A semicolon separated list of SQL statements to be executed when a connection (not the replication connection) to the database is established; use ';;' for a semicolon inside a statement.",
+    )
+    .low(),
     // Replication.
     PropertyDef::new(
         "plugin.name",
@@ -220,6 +227,18 @@ pub const PROPERTIES: &[PropertyDef] = &[
         "Regular expressions matching columns to exclude from change events (schema.table.column).",
     ),
     PropertyDef::new(
+        "column.propagate.source.type",
+        List,
+        FILTERS,
+        "Regular expressions matching columns (schema.table.column) whose schemas get the source type, length, scale and name as __debezium.source.column.* parameters. The column.truncate.to.N.chars, column.mask.with.N.chars and column.mask.hash[.v2].ALGORITHM.with.salt.SALT properties also take such lists.",
+    ),
+    PropertyDef::new(
+        "datatype.propagate.source.type",
+        List,
+        FILTERS,
+        "Regular expressions matching column types (schema.table.type) whose columns' schemas get the source type parameters, as column.propagate.source.type does.",
+    ),
+    PropertyDef::new(
         "message.key.columns",
         Str,
         FILTERS,
@@ -270,7 +289,7 @@ pub const PROPERTIES: &[PropertyDef] = &[
         "time.precision.mode",
         Str,
         TYPES,
-        "Time, date, and timestamps can be represented with different kinds of precisions: 'adaptive' (the default), 'adaptive_time_microseconds' or 'connect'.",
+        "Time, date, and timestamps can be represented with different kinds of precisions: 'adaptive' (the default), 'adaptive_time_microseconds', 'connect', 'microseconds', 'nanoseconds' or 'isostring'.",
     )
     .default_value("adaptive"),
     PropertyDef::new(

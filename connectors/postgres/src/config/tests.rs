@@ -219,20 +219,50 @@ fn debezium_properties_at_their_defaults_are_accepted_and_others_refused_with_wh
 
     let mut config = base();
     config["snapshot.locking.mode"] = json!("shared");
-    config["column.mask.with.10.chars"] = json!("public.users.email");
+    config["publish.via.partition.root"] = json!("true");
     config["sourceinfo.struct.maker"] = json!("com.example.Maker");
     let err = parse(config).unwrap_err();
     let msg = err.to_string();
     assert_eq!(
         fields(err),
         [
-            "column.mask.with.10.chars",
+            "publish.via.partition.root",
             "snapshot.locking.mode",
             "sourceinfo.struct.maker"
         ]
     );
     assert!(msg.contains("\"shared\" cannot be honoured"), "{msg}");
     assert!(msg.contains("Java class"), "{msg}");
+}
+
+#[test]
+fn column_mappers_are_parsed_and_a_bad_one_is_refused_naming_it() {
+    let mut config = base();
+    config["column.mask.with.10.chars"] = json!("public.users.email");
+    config["column.mask.hash.v2.SHA-256.with.salt.s3cr3t"] = json!("public.users.name");
+    config["column.propagate.source.type"] = json!(".*");
+    let c = parse(config).unwrap();
+    assert!(c.warnings.is_empty());
+    assert!(!c.column_mappers.is_empty());
+
+    let mut config = base();
+    config["column.mask.hash.MD2.with.salt.x"] = json!("public.users.email");
+    config["column.truncate.to.ten.chars"] = json!("public.users.email");
+    config["column.mask.with.3.chars"] = json!("public.users.(");
+    let err = parse(config).unwrap_err();
+    let msg = err.to_string();
+    let mut refused = fields(err);
+    refused.sort();
+    assert_eq!(
+        refused,
+        [
+            "column.mask.hash.MD2.with.salt.x",
+            "column.mask.with.3.chars",
+            "column.truncate.to.ten.chars"
+        ]
+    );
+    assert!(msg.contains("SHA-256"), "{msg}");
+    assert!(msg.contains("regular expression"), "{msg}");
 }
 
 #[test]

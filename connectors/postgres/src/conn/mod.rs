@@ -113,6 +113,52 @@ pub struct ConnectParams {
     pub application_name: String,
     /// Bound on TCP connect, TLS handshake and authentication together; zero means none.
     pub connect_timeout: Duration,
+    /// SQL run first on every SQL connection (not replication ones), one statement each:
+    /// Debezium's `database.initial.statements`.
+    pub initial_statements: Vec<String>,
+}
+
+/// `database.initial.statements` split as Debezium's `JdbcConnection` splits it: at each
+/// `;`, where `;;` stands for a literal semicolon; blank statements are dropped.
+pub fn split_statements(spec: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut chars = spec.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != ';' {
+            current.push(c);
+        } else if chars.peek() == Some(&';') {
+            chars.next();
+            current.push(';');
+        } else {
+            let statement = current.trim();
+            if !statement.is_empty() {
+                out.push(statement.to_string());
+            }
+            current.clear();
+        }
+    }
+    let statement = current.trim();
+    if !statement.is_empty() {
+        out.push(statement.to_string());
+    }
+    out
+}
+
+/// The SQL that puts [`SESSION_SETTINGS`] back after the initial statements, which may
+/// have changed one of them (the text forms Tributary parses depend on them).
+pub(crate) fn reassert_settings() -> String {
+    SESSION_SETTINGS
+        .iter()
+        .map(|(name, value)| format!("SET {name} = '{value}';"))
+        .collect()
+}
+
+/// The hint of an initial statement's error.
+pub(crate) fn initial_statement_hint(statement: &str) -> String {
+    format!(
+        "the statement {statement:?} comes from database.initial.statements; correct or remove it"
+    )
 }
 
 impl ConnectParams {
@@ -150,6 +196,16 @@ mod tests {
     }
 
     #[test]
+    fn initial_statements_split_as_debezium_splits_them() {
+        assert_eq!(
+            split_statements("SET a = 1; SET b = 'x;;y';;"),
+            ["SET a = 1", "SET b = 'x;y';"]
+        );
+        assert_eq!(split_statements(" ; ;"), Vec::<String>::new());
+        assert_eq!(split_statements("SELECT 1"), ["SELECT 1"]);
+    }
+
+    #[test]
     fn addr_brackets_ipv6_hosts() {
         let mut p = ConnectParams {
             host: "::1".into(),
@@ -161,6 +217,7 @@ mod tests {
             sslrootcert: None,
             application_name: "t".into(),
             connect_timeout: Duration::from_secs(1),
+            initial_statements: Vec::new(),
         };
         assert_eq!(p.addr(), "[::1]:5432");
         p.host = "db".into();

@@ -13,7 +13,9 @@ use tokio_postgres::config::SslMode as PgSslMode;
 use super::error::startup_hint;
 use super::tls::{MakeRustlsConnect, client_config};
 use super::transport::with_connect_timeout;
-use super::{ConnError, ConnectParams, SESSION_SETTINGS, SslMode};
+use super::{
+    ConnError, ConnectParams, SESSION_SETTINGS, SslMode, initial_statement_hint, reassert_settings,
+};
 
 /// Opens a query connection and spawns its connection task on the current tokio runtime.
 pub async fn connect_query(params: &ConnectParams) -> Result<tokio_postgres::Client, ConnError> {
@@ -47,6 +49,18 @@ pub async fn connect_query(params: &ConnectParams) -> Result<tokio_postgres::Cli
             tracing::warn!(%error, "query connection ended with an error");
         }
     });
+    if !params.initial_statements.is_empty() {
+        for statement in &params.initial_statements {
+            client.batch_execute(statement).await.map_err(|e| {
+                from_tokio_postgres(e, params)
+                    .or_hint(|_, _| Some(initial_statement_hint(statement)))
+            })?;
+        }
+        client
+            .batch_execute(&reassert_settings())
+            .await
+            .map_err(|e| from_tokio_postgres(e, params))?;
+    }
     Ok(client)
 }
 

@@ -332,6 +332,7 @@ mod tests {
             sslrootcert,
             application_name: "t".into(),
             connect_timeout: Duration::from_secs(1),
+            initial_statements: Vec::new(),
         }
     }
 

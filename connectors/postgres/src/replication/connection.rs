@@ -12,8 +12,8 @@ use super::startup::{encode_error, startup, unexpected, version_num};
 use super::stream::ReplicationStream;
 use super::wire::{Wire, data_row, log_notice};
 use super::{CreatedSlot, IdentifySystem, ReplicationError, StatusConfig};
-use crate::conn::ConnectParams;
 use crate::conn::transport::{connect_transport, with_connect_timeout};
+use crate::conn::{ConnectParams, initial_statement_hint, reassert_settings};
 
 /// An open `replication=database` session.
 pub struct ReplicationConnection {
@@ -44,7 +44,16 @@ impl ReplicationConnection {
     /// [`ReplicationConnection::copy_out`]: tokio-postgres hands COPY data over one channel
     /// message per row, which costs more than the row itself in a bulk snapshot read.
     pub async fn connect_sql(params: &ConnectParams) -> Result<Self, ReplicationError> {
-        Self::open(params, false).await
+        let mut connection = Self::open(params, false).await?;
+        if !params.initial_statements.is_empty() {
+            for statement in &params.initial_statements {
+                connection
+                    .query_with_hint(statement, |_, _| Some(initial_statement_hint(statement)))
+                    .await?;
+            }
+            connection.simple_query(&reassert_settings()).await?;
+        }
+        Ok(connection)
     }
 
     async fn open(params: &ConnectParams, replication: bool) -> Result<Self, ReplicationError> {

@@ -124,6 +124,7 @@ impl Cluster {
             sslrootcert: None,
             application_name: "tributary-test".into(),
             connect_timeout: Duration::from_secs(10),
+            initial_statements: Vec::new(),
         }
     }
 

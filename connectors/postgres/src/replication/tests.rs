@@ -122,12 +122,59 @@ async fn unreachable_server_is_a_transient_error() {
         sslrootcert: None,
         application_name: "t".into(),
         connect_timeout: Duration::from_secs(5),
+        initial_statements: Vec::new(),
     };
     let err = ReplicationConnection::connect(&params).await.unwrap_err();
     assert!(matches!(err, ConnError::Connect { .. }), "{err}");
     assert_eq!(err.kind(), ErrorKind::Transient);
     let err = connect_query(&params).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transient, "{err:?}");
+}
+
+#[tokio::test]
+async fn initial_statements_run_on_every_sql_connection_and_keep_the_session_settings() {
+    let Some(cluster) = Cluster::start(false) else {
+        return;
+    };
+    let mut params = cluster.superuser();
+    params.initial_statements = crate::conn::split_statements(
+        "SET statement_timeout = '7s'; SET application_name = 'a;;b'; SET DateStyle = 'German'",
+    );
+    let client = connect_query(&params).await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT current_setting('statement_timeout'), current_setting('application_name'), \
+             current_setting('DateStyle')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "7s");
+    assert_eq!(row.get::<_, String>(1), "a;b");
+    // The text forms Tributary parses stay as it set them.
+    assert_eq!(row.get::<_, String>(2), "ISO, YMD");
+    let mut sql = ReplicationConnection::connect_sql(&params).await.unwrap();
+    let rows = sql.simple_query("SHOW statement_timeout").await.unwrap();
+    assert_eq!(rows[0][0].as_deref(), Some("7s"));
+    // The replication connection is left alone, as Debezium leaves it.
+    let mut replication = ReplicationConnection::connect(&params).await.unwrap();
+    let rows = replication
+        .simple_query("SHOW statement_timeout")
+        .await
+        .unwrap();
+    assert_eq!(rows[0][0].as_deref(), Some("0"));
+
+    params.initial_statements = vec!["SET no_such_setting = 1".into()];
+    let err = connect_query(&params).await.unwrap_err();
+    assert!(
+        err.to_string().contains("database.initial.statements"),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::Definite, "{err}");
+    match ReplicationConnection::connect_sql(&params).await {
+        Ok(_) => panic!("a failing initial statement was ignored"),
+        Err(err) => assert!(err.to_string().contains("no_such_setting"), "{err}"),
+    }
 }
 
 #[tokio::test]

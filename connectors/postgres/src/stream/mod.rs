@@ -35,7 +35,7 @@ use crate::error::SourceError;
 use crate::offset::PgOffset;
 use crate::pgoutput::{self, Message, OldTuple, Relation, TupleData, TupleValue};
 use crate::table::{Cell, TableState, WireColumn};
-use crate::types::TypeRegistry;
+use crate::types::{ShapeSource, TypeRegistry};
 
 struct Rel {
     wire: Vec<WireColumn>,
@@ -390,8 +390,15 @@ impl ChangeStream {
             });
         meta.id = id.clone();
         self.version += 1;
-        let state = TableState::build(&meta, wire, &self.config, &self.registry, self.version)
-            .map_err(SourceError::Setup)?;
+        let state = TableState::build(
+            &meta,
+            wire,
+            ShapeSource::Relation,
+            &self.config,
+            &self.registry,
+            self.version,
+        )
+        .map_err(SourceError::Setup)?;
         for col in &state.unknown_columns {
             if self.warned.insert((oid, col.clone())) {
                 tracing::warn!(table = %id, column = %col, "column type has no mapping; passing its text form");

@@ -110,9 +110,9 @@ pub fn column_default(
         "uuid" => extract(expr, "00000000-0000-0000-0000-000000000000")?.to_string(),
         "date" => extract(expr, "1970-01-01")?.to_string(),
         "time" => extract(expr, "00:00")?.to_string(),
-        "timestamp" => extract(expr, "1970-01-01")?.to_string(),
+        "timestamp" => extract(expr, "1970-01-01 00:00:00")?.to_string(),
         "timestamptz" => {
-            let t = extract(expr, "1970-01-01")?;
+            let t = extract(expr, "1970-01-01 00:00:00")?;
             // Read as an instant: a text without an offset is UTC.
             if t.contains('+') || t.rfind('-').is_some_and(|i| i > 7) {
                 t.to_string()

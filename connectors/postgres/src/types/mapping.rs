@@ -230,39 +230,32 @@ fn builtin(type_oid: u32, typmod: i32, modes: &TypeModes) -> Option<(Schema, Kin
             }
         }
         oid::DATE => match modes.time {
-            TimePrecision::Connect => (connect_logical(Schema::int32(), "Date"), Kind::Date),
-            _ => (debezium_time(Schema::int32(), "Date"), Kind::Date),
-        },
-        oid::TIME => {
-            let precision = time_precision(typmod);
-            match modes.time {
-                TimePrecision::Connect => (
-                    connect_logical(Schema::int32(), "Time"),
-                    Kind::Time(TimeUnit::Millis),
-                ),
-                TimePrecision::Adaptive if precision <= 3 => (
-                    debezium_time(Schema::int32(), "Time"),
-                    Kind::Time(TimeUnit::Millis),
-                ),
-                _ => (
-                    debezium_time(Schema::int64(), "MicroTime"),
-                    Kind::Time(TimeUnit::Micros),
-                ),
-            }
-        }
-        oid::TIMESTAMP => match modes.time {
             TimePrecision::Connect => (
+                connect_logical(Schema::int32(), "Date"),
+                Kind::Date { iso: false },
+            ),
+            TimePrecision::Isostring => (
+                debezium_time(Schema::string(), "IsoDate"),
+                Kind::Date { iso: true },
+            ),
+            _ => (
+                debezium_time(Schema::int32(), "Date"),
+                Kind::Date { iso: false },
+            ),
+        },
+        oid::TIME => match time_unit(modes.time, typmod, false) {
+            None => (
+                connect_logical(Schema::int32(), "Time"),
+                Kind::Time(TimeUnit::Millis),
+            ),
+            Some(unit) => (time_schema(unit, "Time"), Kind::Time(unit)),
+        },
+        oid::TIMESTAMP => match time_unit(modes.time, typmod, true) {
+            None => (
                 connect_logical(Schema::int64(), "Timestamp"),
                 Kind::Timestamp(TimeUnit::Millis),
             ),
-            _ if time_precision(typmod) <= 3 => (
-                debezium_time(Schema::int64(), "Timestamp"),
-                Kind::Timestamp(TimeUnit::Millis),
-            ),
-            _ => (
-                debezium_time(Schema::int64(), "MicroTimestamp"),
-                Kind::Timestamp(TimeUnit::Micros),
-            ),
+            Some(unit) => (time_schema(unit, "Timestamp"), Kind::Timestamp(unit)),
         },
         oid::TIMESTAMPTZ => (
             debezium_time(Schema::string(), "ZonedTimestamp"),
@@ -360,6 +353,34 @@ fn decimal_schema(scale: i64) -> Schema {
 fn connect_logical(base: Schema, name: &str) -> Schema {
     base.named(format!("org.apache.kafka.connect.data.{name}"))
         .versioned(1)
+}
+
+/// The unit of a `time` or `timestamp` column under `time.precision.mode`, as Debezium's
+/// `TemporalPrecisionMode` picks it; `None` for Connect's own logical types.
+fn time_unit(mode: TimePrecision, typmod: i32, timestamp: bool) -> Option<TimeUnit> {
+    let millis = time_precision(typmod) <= 3;
+    Some(match mode {
+        TimePrecision::Connect => return None,
+        TimePrecision::Adaptive if millis => TimeUnit::Millis,
+        TimePrecision::AdaptiveTimeMicroseconds if millis && timestamp => TimeUnit::Millis,
+        TimePrecision::Adaptive
+        | TimePrecision::AdaptiveTimeMicroseconds
+        | TimePrecision::Microseconds => TimeUnit::Micros,
+        TimePrecision::Nanoseconds => TimeUnit::Nanos,
+        TimePrecision::Isostring => TimeUnit::Iso,
+    })
+}
+
+/// Debezium's semantic type of a `time` (`what` = `Time`) or `timestamp` (`Timestamp`)
+/// in `unit`: `io.debezium.time.Time`, `MicroTime`, `NanoTime`, `IsoTime`, ….
+fn time_schema(unit: TimeUnit, what: &str) -> Schema {
+    match unit {
+        TimeUnit::Millis if what == "Time" => debezium_time(Schema::int32(), what),
+        TimeUnit::Millis => debezium_time(Schema::int64(), what),
+        TimeUnit::Micros => debezium_time(Schema::int64(), &format!("Micro{what}")),
+        TimeUnit::Nanos => debezium_time(Schema::int64(), &format!("Nano{what}")),
+        TimeUnit::Iso => debezium_time(Schema::string(), &format!("Iso{what}")),
+    }
 }
 
 fn debezium_time(base: Schema, name: &str) -> Schema {

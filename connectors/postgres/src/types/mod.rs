@@ -22,6 +22,7 @@ mod builtin;
 mod defaults;
 mod error;
 mod extension;
+mod jdbc;
 mod mapping;
 mod modes;
 mod numeric;
@@ -41,6 +42,7 @@ mod tests_mapping;
 pub use builtin::oid;
 pub use defaults::column_default;
 pub use error::TypeError;
+pub use jdbc::{JdbcColumn, ShapeSource};
 pub use mapping::{ColumnMapping, map_column, unavailable_value};
 pub use modes::{
     BinaryHandling, DecimalHandling, HstoreHandling, IntervalHandling, ModeParseError,

@@ -93,6 +93,14 @@ mode_enum! {
         AdaptiveTimeMicroseconds => "adaptive_time_microseconds",
         /// Kafka Connect's own logical types, always in milliseconds.
         Connect => "connect",
+        /// `time` and `timestamp` always in microseconds (`MicroTime`, `MicroTimestamp`).
+        Microseconds => "microseconds",
+        /// `time` and `timestamp` always in nanoseconds (`NanoTime`, `NanoTimestamp`); a
+        /// timestamp outside 1677–2262 cannot be written and becomes NULL, as in Debezium.
+        Nanoseconds => "nanoseconds",
+        /// ISO-8601 text in UTC: `IsoDate` `2024-01-02Z`, `IsoTime` `10:15:30.5Z`,
+        /// `IsoTimestamp` `2024-01-02T10:15:30.5Z`.
+        Isostring => "isostring",
     }
 }
 

@@ -13,8 +13,8 @@ use super::extension::{hstore_json, hstore_map, point, postgis};
 use super::modes::{BinaryHandling, DecimalHandling, HstoreHandling, IntervalHandling};
 use super::numeric::{Decimal, Numeric, parse_money, parse_numeric};
 use super::temporal::{
-    Special, format_timetz, format_zoned_timestamp, parse_date, parse_interval, parse_time,
-    parse_timestamp,
+    Special, USECS_PER_DAY, format_iso_date, format_iso_time, format_timetz,
+    format_zoned_timestamp, parse_date, parse_interval, parse_time, parse_timestamp,
 };
 
 /// `date 'infinity'` and `'-infinity'` as Debezium emits them. Debezium's
@@ -37,10 +37,13 @@ pub(crate) const JDBC_DATE_NEGATIVE_INFINITY: i32 = -625_821_272;
 pub(crate) const TIMESTAMP_POSITIVE_INFINITY_MICROS: i64 = 9_223_372_036_825_200_000;
 pub(crate) const TIMESTAMP_NEGATIVE_INFINITY_MICROS: i64 = -9_223_372_036_832_400_000;
 
+/// How a `time` or `timestamp` is written: a count of a unit, or ISO-8601 text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TimeUnit {
     Millis,
     Micros,
+    Nanos,
+    Iso,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,8 +74,10 @@ pub(crate) enum Kind {
         mode: DecimalHandling,
     },
     Bytea(BinaryHandling),
-    /// Days since the epoch (both Debezium's and Connect's date).
-    Date,
+    /// Days since the epoch (both Debezium's and Connect's date), or `IsoDate` text.
+    Date {
+        iso: bool,
+    },
     Time(TimeUnit),
     Timestamp(TimeUnit),
     /// `ZonedTimestamp` with the fraction padded to `width` digits (0: trimmed).
@@ -126,7 +131,7 @@ impl ValueParser {
             Kind::Decimal { .. } | Kind::VariableDecimal(_) => "numeric",
             Kind::Money { .. } => "money",
             Kind::Bytea(_) => "bytea",
-            Kind::Date => "date",
+            Kind::Date { .. } => "date",
             Kind::Time(_) => "time",
             Kind::Timestamp(_) => "timestamp",
             Kind::TimestampTz { .. } => "timestamptz",
@@ -151,7 +156,7 @@ impl ValueParser {
     /// BC date loses its era (`0044-03-15 BC` is written as 44 AD). We match it.
     pub fn parse_snapshot(&self, text: &str) -> Result<Value, TypeError> {
         match self.kind {
-            Kind::Date => jdbc_date(text),
+            Kind::Date { iso } => jdbc_date(text, iso),
             _ => self.parse_inner(text),
         }
         .map_err(|reason| TypeError::new(self.type_name(), text, reason))
@@ -205,23 +210,42 @@ impl ValueParser {
             Kind::Hstore(HstoreHandling::Map) => hstore_map(text)?,
             Kind::Point => point(text)?,
             Kind::Postgis => postgis(text)?,
-            Kind::Date => Value::Int32(match parse_date(text)? {
-                Special::Value(days) => i32::try_from(days).map_err(|_| "date out of range")?,
-                Special::PosInfinity => DATE_POSITIVE_INFINITY,
-                Special::NegInfinity => DATE_NEGATIVE_INFINITY,
-            }),
-            Kind::Time(TimeUnit::Millis) => Value::Int32((parse_time(text)? / 1000) as i32),
-            Kind::Time(TimeUnit::Micros) => Value::Int64(parse_time(text)?),
+            Kind::Date { iso } => date(
+                match parse_date(text)? {
+                    Special::Value(days) => i32::try_from(days).map_err(|_| "date out of range")?,
+                    Special::PosInfinity => DATE_POSITIVE_INFINITY,
+                    Special::NegInfinity => DATE_NEGATIVE_INFINITY,
+                },
+                *iso,
+            ),
+            Kind::Time(unit) => {
+                let micros = parse_time(text)?;
+                match unit {
+                    TimeUnit::Millis => Value::Int32((micros / 1000) as i32),
+                    TimeUnit::Micros => Value::Int64(micros),
+                    TimeUnit::Nanos => Value::Int64(micros * 1000),
+                    // `LocalTime.MIDNIGHT.plus(duration)`: 24:00:00 wraps to 00:00:00.
+                    TimeUnit::Iso => Value::String(format_iso_time(micros % USECS_PER_DAY)),
+                }
+            }
             Kind::Timestamp(unit) => {
                 let micros = match parse_timestamp(text, false)? {
                     Special::Value(micros) => micros,
                     Special::PosInfinity => TIMESTAMP_POSITIVE_INFINITY_MICROS,
                     Special::NegInfinity => TIMESTAMP_NEGATIVE_INFINITY_MICROS,
                 };
-                Value::Int64(match unit {
-                    TimeUnit::Millis => micros.div_euclid(1000),
-                    TimeUnit::Micros => micros,
-                })
+                match unit {
+                    TimeUnit::Millis => Value::Int64(micros.div_euclid(1000)),
+                    TimeUnit::Micros => Value::Int64(micros),
+                    TimeUnit::Nanos => match micros {
+                        TIMESTAMP_POSITIVE_INFINITY_MICROS => Value::Int64(i64::MAX),
+                        TIMESTAMP_NEGATIVE_INFINITY_MICROS => Value::Int64(i64::MIN),
+                        // Outside 1677–2262 a nanosecond count overflows 64 bits: Debezium
+                        // logs a warning and writes NULL.
+                        _ => micros.checked_mul(1000).map_or(Value::Null, Value::Int64),
+                    },
+                    TimeUnit::Iso => Value::String(format_zoned_timestamp(micros, 0)),
+                }
             }
             Kind::TimestampTz { width } => Value::String(match parse_timestamp(text, true)? {
                 Special::Value(micros) => format_zoned_timestamp(micros, *width),
@@ -253,7 +277,16 @@ impl ValueParser {
                     let parsed = match item {
                         None => Ok(Value::Null),
                         // Debezium converts array elements through JDBC.
-                        Some(item) if element.kind == Kind::Date => jdbc_date(&item),
+                        Some(item) if matches!(element.kind, Kind::Date { .. }) => {
+                            jdbc_date(&item, element.kind == Kind::Date { iso: true })
+                        }
+                        // pgjdbc reads a `time` element as a `java.sql.Time`, on which the
+                        // end of the day is midnight.
+                        Some(item)
+                            if matches!(element.kind, Kind::Time(_)) && item == "24:00:00" =>
+                        {
+                            element.parse_inner("00:00:00")
+                        }
                         Some(item) => element.parse_inner(&item),
                     };
                     values.push(parsed.map_err(|reason| {
@@ -277,13 +310,27 @@ impl ValueParser {
 }
 
 /// A date as Debezium reads it through JDBC (see [`ValueParser::parse_snapshot`]).
-fn jdbc_date(text: &str) -> Result<Value, String> {
+fn jdbc_date(text: &str, iso: bool) -> Result<Value, String> {
     let ad = text.strip_suffix(" BC").unwrap_or(text);
-    Ok(Value::Int32(match parse_date(ad)? {
+    let days = match parse_date(ad)? {
         Special::Value(days) => i32::try_from(days).map_err(|_| "date out of range")?,
+        // pgjdbc's infinity constants as `LocalDate`s (the epoch days above are their
+        // overflowed `int` casts).
+        Special::PosInfinity if iso => return Ok(Value::String("+292278994-08-16Z".into())),
+        Special::NegInfinity if iso => return Ok(Value::String("+292269055-12-02Z".into())),
         Special::PosInfinity => JDBC_DATE_POSITIVE_INFINITY,
         Special::NegInfinity => JDBC_DATE_NEGATIVE_INFINITY,
-    }))
+    };
+    Ok(date(days, iso))
+}
+
+/// A date as days since the epoch, or as `IsoDate` text.
+fn date(days: i32, iso: bool) -> Value {
+    if iso {
+        Value::String(format_iso_date(i64::from(days)))
+    } else {
+        Value::Int32(days)
+    }
 }
 
 /// The text of a geometric value with each number written as Java's `Double.toString`

@@ -276,27 +276,50 @@ pub(crate) fn format_timetz(text: &str) -> Result<String, &'static str> {
 /// `width` is the column's fractional precision: 1 to 6 digits exactly, or 0 for Java's
 /// `ISO_OFFSET_DATE_TIME` (no fraction when it is zero, trailing zeros trimmed).
 pub(crate) fn format_zoned_timestamp(micros: i64, width: u8) -> String {
-    let days = micros.div_euclid(USECS_PER_DAY);
-    let time = micros.rem_euclid(USECS_PER_DAY);
-    let (year, month, day) = civil_from_days(days);
     let mut out = String::with_capacity(32);
+    push_date(&mut out, micros.div_euclid(USECS_PER_DAY));
+    out.push('T');
+    let time = micros.rem_euclid(USECS_PER_DAY);
+    push_clock(&mut out, time, (width > 0).then_some(width.min(6)));
+    out.push('Z');
+    out
+}
+
+/// Days since the epoch as Debezium's `IsoDate` text (`ISO_OFFSET_DATE` in UTC), e.g.
+/// `2024-01-02Z`.
+pub(crate) fn format_iso_date(days: i64) -> String {
+    let mut out = String::with_capacity(16);
+    push_date(&mut out, days);
+    out.push('Z');
+    out
+}
+
+/// Microseconds past midnight as Debezium's `IsoTime` text (`ISO_OFFSET_TIME` in UTC),
+/// e.g. `10:15:30.5Z`.
+pub(crate) fn format_iso_time(micros: i64) -> String {
+    let mut out = String::with_capacity(20);
+    push_clock(&mut out, micros, None);
+    out.push('Z');
+    out
+}
+
+/// `yyyy-MM-dd` as Java's `ISO_LOCAL_DATE` writes it: a year past 9999 gets a `+`, a year
+/// before 1 (year 0 is 1 BC) a `-`, and at least four digits either way.
+fn push_date(out: &mut String, days: i64) {
+    let (year, month, day) = civil_from_days(days);
     if year > 9999 {
         out.push('+');
         out.push_str(&year.to_string());
     } else if year >= 0 {
-        push_digits(&mut out, year as u64, 4);
+        push_digits(out, year as u64, 4);
     } else {
         out.push('-');
-        push_digits(&mut out, year.unsigned_abs(), 4);
+        push_digits(out, year.unsigned_abs(), 4);
     }
     out.push('-');
-    push_digits(&mut out, u64::from(month), 2);
+    push_digits(out, u64::from(month), 2);
     out.push('-');
-    push_digits(&mut out, u64::from(day), 2);
-    out.push('T');
-    push_clock(&mut out, time, (width > 0).then_some(width.min(6)));
-    out.push('Z');
-    out
+    push_digits(out, u64::from(day), 2);
 }
 
 /// `HH:MM:SS` plus the fraction: exactly `width` digits, or trimmed when `None`.

@@ -203,6 +203,86 @@ fn timestamps_are_epoch_units_including_bc_and_large_years() {
 }
 
 #[test]
+fn microseconds_nanoseconds_and_isostring_modes_follow_debeziums_temporal_precision_mode() {
+    let name = |m: &ColumnMapping| m.schema.name.clone().unwrap_or_default();
+    // `microseconds`: every time and timestamp in µs, whatever the column's precision.
+    let micros = with_time(TimePrecision::Microseconds);
+    let ts3 = map(oid::TIMESTAMP, 3, &micros);
+    assert_eq!(name(&ts3), "io.debezium.time.MicroTimestamp");
+    assert_eq!(
+        ts3.parser.parse("2016-11-04 13:51:30.123").unwrap(),
+        Value::Int64(1_478_267_490_123_000)
+    );
+    assert_eq!(
+        name(&map(oid::TIME, 0, &micros)),
+        "io.debezium.time.MicroTime"
+    );
+    assert_eq!(name(&map(oid::DATE, -1, &micros)), "io.debezium.time.Date");
+    // `nanoseconds`: a timestamp beyond 2262 overflows 64 bits and becomes NULL; infinity
+    // is Long.MAX_VALUE (measured with Debezium 3.6.1 by the differential test).
+    let nanos = with_time(TimePrecision::Nanoseconds);
+    let ts = map(oid::TIMESTAMP, -1, &nanos);
+    assert_eq!(name(&ts), "io.debezium.time.NanoTimestamp");
+    assert_eq!(
+        ts.parser.parse("2016-11-04 13:51:30.123456").unwrap(),
+        Value::Int64(1_478_267_490_123_456_000)
+    );
+    assert_eq!(ts.parser.parse("2300-01-01 00:00:00").unwrap(), Value::Null);
+    assert_eq!(ts.parser.parse("infinity").unwrap(), Value::Int64(i64::MAX));
+    let time = map(oid::TIME, 3, &nanos);
+    assert_eq!(name(&time), "io.debezium.time.NanoTime");
+    assert_eq!(
+        time.parser.parse("24:00:00").unwrap(),
+        Value::Int64(86_400_000_000_000)
+    );
+    // `isostring`: Java's ISO_OFFSET_* formatters in UTC.
+    let iso = with_time(TimePrecision::Isostring);
+    let date = map(oid::DATE, -1, &iso);
+    assert_eq!(name(&date), "io.debezium.time.IsoDate");
+    assert_eq!(date.schema.ty, SchemaType::String);
+    assert_eq!(
+        date.parser.parse("2024-02-29").unwrap(),
+        string("2024-02-29Z")
+    );
+    assert_eq!(
+        date.parser.parse("0044-03-15 BC").unwrap(),
+        string("-0043-03-15Z")
+    );
+    assert_eq!(
+        date.parser.parse("12345-01-02").unwrap(),
+        string("+12345-01-02Z")
+    );
+    // A snapshot's infinity is pgjdbc's constant as a `LocalDate` (measured with Debezium).
+    assert_eq!(
+        date.parser.parse_snapshot("infinity").unwrap(),
+        string("+292278994-08-16Z")
+    );
+    let time = map(oid::TIME, -1, &iso);
+    assert_eq!(name(&time), "io.debezium.time.IsoTime");
+    assert_eq!(
+        time.parser.parse("13:45:59.1").unwrap(),
+        string("13:45:59.1Z")
+    );
+    assert_eq!(time.parser.parse("00:00:00").unwrap(), string("00:00:00Z"));
+    // LocalTime.MIDNIGHT.plus(24 hours) wraps.
+    assert_eq!(time.parser.parse("24:00:00").unwrap(), string("00:00:00Z"));
+    let ts = map(oid::TIMESTAMP, 3, &iso);
+    assert_eq!(name(&ts), "io.debezium.time.IsoTimestamp");
+    assert_eq!(
+        ts.parser.parse("1999-12-31 23:59:59.990").unwrap(),
+        string("1999-12-31T23:59:59.99Z")
+    );
+    assert_eq!(
+        ts.parser.parse("2024-01-01 00:00:00").unwrap(),
+        string("2024-01-01T00:00:00Z")
+    );
+    assert_eq!(
+        map(oid::TIMESTAMPTZ, -1, &iso).schema.name.as_deref(),
+        Some("io.debezium.time.ZonedTimestamp")
+    );
+}
+
+#[test]
 fn zoned_timestamps_are_utc_iso_strings_padded_to_the_column_precision() {
     let m = modes();
     let tz = map(oid::TIMESTAMPTZ, -1, &m);
