@@ -117,6 +117,8 @@ fn connection_failures_name_the_field_to_fix() {
         dbname: "shop".into(),
         sslmode: SslMode::Require,
         sslrootcert: None,
+        sslcert: None,
+        sslkey: None,
         application_name: "t".into(),
         connect_timeout: Duration::from_secs(1),
         initial_statements: Vec::new(),

@@ -28,22 +28,11 @@ const NOT_YET: &str = "not supported yet; remove it, or leave it at Debezium's d
 /// Debezium's properties that are not Tributary properties, and how each is treated.
 pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
     (
-        "database.sslcert",
-        OnlyValues(
-            &[""],
-            "client certificates are not supported yet; Tributary verifies the server with database.sslrootcert",
-        ),
-    ),
-    (
-        "database.sslkey",
-        OnlyValues(
-            &[""],
-            "client certificates are not supported yet; Tributary verifies the server with database.sslrootcert",
-        ),
-    ),
-    (
         "database.sslpassword",
-        OnlyValues(&[""], "client certificates are not supported yet"),
+        OnlyValues(
+            &[""],
+            "encrypted client keys are not supported; store the key unencrypted (openssl pkcs8 -topk8 -nocrypt) and leave this empty",
+        ),
     ),
     (
         "event.processing.failure.handling.mode",

@@ -199,6 +199,8 @@ impl PostgresConnectorConfig {
         let dbname = r.required("database.dbname", "the database to capture");
         let sslmode = r.mode::<SslMode>("database.sslmode");
         let sslrootcert = r.get("database.sslrootcert").map(Into::into);
+        let sslcert: Option<std::path::PathBuf> = r.get("database.sslcert").map(Into::into);
+        let sslkey: Option<std::path::PathBuf> = r.get("database.sslkey").map(Into::into);
         let connect_timeout_ms =
             r.parse::<u64>("database.connect.timeout.ms", 30_000, "milliseconds");
         let topic_prefix = r.required(
@@ -318,6 +320,11 @@ impl PostgresConnectorConfig {
             },
         };
 
+        if let Err((field, message)) =
+            crate::conn::load_client_identity(sslcert.as_deref(), sslkey.as_deref())
+        {
+            r.error(field, message);
+        }
         let column_mappers = ColumnMappers::parse(&raw).unwrap_or_else(|errors| {
             for (field, message) in errors {
                 r.error(&field, message);
@@ -338,6 +345,8 @@ impl PostgresConnectorConfig {
                 dbname,
                 sslmode,
                 sslrootcert,
+                sslcert,
+                sslkey,
                 application_name: format!("tributary-{name}"),
                 connect_timeout: Duration::from_millis(connect_timeout_ms),
                 initial_statements: crate::conn::split_statements(

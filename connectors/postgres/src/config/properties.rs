@@ -105,6 +105,18 @@ pub const PROPERTIES: &[PropertyDef] = &[
         "File containing the root certificate(s) against which the server is validated; the system store when not set.",
     ),
     PropertyDef::new(
+        "database.sslcert",
+        Str,
+        CONNECTION,
+        "File containing the SSL certificate (PEM) of the client, sent when the server asks for one (cert authentication).",
+    ),
+    PropertyDef::new(
+        "database.sslkey",
+        Str,
+        CONNECTION,
+        "File containing the private key of the client certificate: PEM, or DER PKCS#8 (.pk8, pgjdbc's format), unencrypted.",
+    ),
+    PropertyDef::new(
         "database.connect.timeout.ms",
         Long,
         CONNECTION,

@@ -266,6 +266,27 @@ fn column_mappers_are_parsed_and_a_bad_one_is_refused_naming_it() {
 }
 
 #[test]
+fn client_certificate_files_are_checked_when_the_config_is_read() {
+    let mut config = base();
+    config["database.sslkey"] = json!("/nonexistent/client.pk8");
+    let err = parse(config).unwrap_err();
+    assert_eq!(fields(err), ["database.sslcert"]);
+
+    let mut config = base();
+    config["database.sslcert"] = json!("/nonexistent/client.crt");
+    config["database.sslkey"] = json!("/nonexistent/client.pk8");
+    let err = parse(config).unwrap_err();
+    let msg = err.to_string();
+    assert_eq!(fields(err), ["database.sslcert"]);
+    assert!(msg.contains("/nonexistent/client.crt"), "{msg}");
+
+    let mut config = base();
+    config["database.sslpassword"] = json!("secret");
+    let err = parse(config).unwrap_err();
+    assert!(err.to_string().contains("-nocrypt"), "{err}");
+}
+
+#[test]
 fn a_typo_is_refused_naming_the_closest_property() {
     let mut config = base();
     config["snapshot.mdoe"] = json!("initial");

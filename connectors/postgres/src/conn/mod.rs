@@ -23,7 +23,10 @@ use tributary_core::Secret;
 pub(crate) use error::startup_hint;
 pub use error::{ConnError, sqlstate_kind};
 pub use query::connect_query;
-pub use tls::{MakeRustlsConnect, RustlsConnect, RustlsConnectFuture, RustlsStream, client_config};
+pub use tls::{
+    ClientIdentity, MakeRustlsConnect, RustlsConnect, RustlsConnectFuture, RustlsStream,
+    client_config, client_identity, load_client_identity,
+};
 
 /// Session settings every connection applies so text output of values is stable.
 pub const SESSION_SETTINGS: &[(&str, &str)] = &[
@@ -110,6 +113,10 @@ pub struct ConnectParams {
     pub sslmode: SslMode,
     /// PEM file of trusted root certificates; `None` uses the system store.
     pub sslrootcert: Option<PathBuf>,
+    /// The client certificate (PEM chain) and its key (PEM, or pgjdbc's DER PKCS#8
+    /// `.pk8`), sent when the server asks for one (`cert` authentication).
+    pub sslcert: Option<PathBuf>,
+    pub sslkey: Option<PathBuf>,
     pub application_name: String,
     /// Bound on TCP connect, TLS handshake and authentication together; zero means none.
     pub connect_timeout: Duration,
@@ -215,6 +222,8 @@ mod tests {
             dbname: "d".into(),
             sslmode: SslMode::Disable,
             sslrootcert: None,
+            sslcert: None,
+            sslkey: None,
             application_name: "t".into(),
             connect_timeout: Duration::from_secs(1),
             initial_statements: Vec::new(),

@@ -10,14 +10,17 @@
 use std::fs::File;
 use std::future::Future;
 use std::io::{self, BufReader};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use rustls::client::ResolvesClientCert;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
@@ -27,30 +30,128 @@ use super::{ConnError, ConnectParams, SslMode};
 /// The rustls client configuration for `params.sslmode` (loading roots when it verifies).
 pub fn client_config(params: &ConnectParams) -> Result<Arc<ClientConfig>, ConnError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key_provider = provider.key_provider;
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ConnError::TlsConfig {
             message: e.to_string(),
             hint: "this is a bug in Tributary's TLS setup".into(),
         })?;
-    let mut config = match params.sslmode {
+    let builder = match params.sslmode {
         SslMode::Disable | SslMode::Prefer | SslMode::Require => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify { provider }))
-            .with_no_client_auth(),
+            .with_custom_certificate_verifier(Arc::new(NoVerify { provider })),
         SslMode::VerifyCa => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(ChainOnly {
                 roots: Arc::new(load_roots(params)?),
                 provider,
-            }))
-            .with_no_client_auth(),
-        SslMode::VerifyFull => builder
-            .with_root_certificates(load_roots(params)?)
-            .with_no_client_auth(),
+            })),
+        SslMode::VerifyFull => builder.with_root_certificates(load_roots(params)?),
+    };
+    let mut config = match client_identity(params)? {
+        // A resolver rather than `with_client_auth_cert`, which parses the certificate
+        // with webpki and refuses the X.509 v1 certificates `openssl x509 -req` makes
+        // (Postgres's own documentation makes them so); the server judges the chain.
+        Some((certs, key)) => {
+            let key = key_provider
+                .load_private_key(key)
+                .map_err(|e| ConnError::TlsConfig {
+                    message: format!("the client key cannot sign: {e}"),
+                    hint: "database.sslkey must be an RSA, ECDSA or Ed25519 private key".into(),
+                })?;
+            builder.with_client_cert_resolver(Arc::new(ClientCert(Arc::new(CertifiedKey::new(
+                certs, key,
+            )))))
+        }
+        None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = vec![b"postgresql".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Offers the one client certificate whenever the server asks for one.
+#[derive(Debug)]
+struct ClientCert(Arc<CertifiedKey>);
+
+impl ResolvesClientCert for ClientCert {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
+/// A client certificate chain and its key.
+pub type ClientIdentity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+/// The client certificate chain and key of `params`, when both are set.
+pub fn client_identity(params: &ConnectParams) -> Result<Option<ClientIdentity>, ConnError> {
+    load_client_identity(params.sslcert.as_deref(), params.sslkey.as_deref()).map_err(
+        |(field, message)| ConnError::TlsConfig {
+            message,
+            hint: identity_hint(field),
+        },
+    )
+}
+
+fn identity_hint(field: &str) -> String {
+    format!(
+        "{field} must name a readable file: the certificate chain in PEM, the key in PEM or DER PKCS#8 (.pk8), unencrypted; set both database.sslcert and database.sslkey, or neither"
+    )
+}
+
+/// Reads `cert` (a PEM chain) and `key` (PEM, or DER PKCS#8); the error names the
+/// property at fault.
+pub fn load_client_identity(
+    cert: Option<&Path>,
+    key: Option<&Path>,
+) -> Result<Option<ClientIdentity>, (&'static str, String)> {
+    const CERT: &str = "database.sslcert";
+    const KEY: &str = "database.sslkey";
+    let (cert_path, key_path) = match (cert, key) {
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => (cert, key),
+        (Some(_), None) => return Err((KEY, "a client certificate needs its key".into())),
+        (None, Some(_)) => return Err((CERT, "a client key needs its certificate".into())),
+    };
+    let read = |field, path: &Path| {
+        std::fs::read(path).map_err(|e| (field, format!("cannot read {}: {e}", path.display())))
+    };
+    let cert_bytes = read(CERT, cert_path)?;
+    let certs = rustls_pemfile::certs(&mut cert_bytes.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| (CERT, format!("cannot read {}: {e}", cert_path.display())))?;
+    if certs.is_empty() {
+        return Err((
+            CERT,
+            format!("{} holds no PEM certificate", cert_path.display()),
+        ));
+    }
+    let key_bytes = read(KEY, key_path)?;
+    let key = if key_bytes.starts_with(b"-----BEGIN") {
+        rustls_pemfile::private_key(&mut key_bytes.as_slice())
+            .map_err(|e| (KEY, format!("cannot read {}: {e}", key_path.display())))?
+            .ok_or_else(|| {
+                (
+                    KEY,
+                    format!(
+                        "{} holds no unencrypted private key (an encrypted one cannot be used)",
+                        key_path.display()
+                    ),
+                )
+            })?
+    } else {
+        // pgjdbc's default key format: DER PKCS#8.
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_bytes))
+    };
+    Ok(Some((certs, key)))
 }
 
 /// The name the certificate is checked against (and sent as SNI unless it is an address).
@@ -330,6 +431,8 @@ mod tests {
             dbname: "d".into(),
             sslmode,
             sslrootcert,
+            sslcert: None,
+            sslkey: None,
             application_name: "t".into(),
             connect_timeout: Duration::from_secs(1),
             initial_statements: Vec::new(),

@@ -75,6 +75,10 @@ impl Cluster {
             ],
         );
         let mut hba = String::from("local all all trust\n");
+        if ssl {
+            // Client-certificate authentication, with certificates from `make_certificate`.
+            hba.push_str("hostssl all cert_user 127.0.0.1/32 cert\n");
+        }
         for (role, _, method) in ROLES {
             hba.push_str(&format!("host all {role} 127.0.0.1/32 {method}\n"));
         }
@@ -122,6 +126,8 @@ impl Cluster {
             dbname: "postgres".into(),
             sslmode: SslMode::Disable,
             sslrootcert: None,
+            sslcert: None,
+            sslkey: None,
             application_name: "tributary-test".into(),
             connect_timeout: Duration::from_secs(10),
             initial_statements: Vec::new(),
@@ -157,7 +163,7 @@ impl Cluster {
         })
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
@@ -176,7 +182,8 @@ impl Cluster {
         );
         if self.ssl {
             options.push_str(&format!(
-                " -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key"
+                " -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key \
+                 -c ssl_ca_file={dir}/ca.crt"
             ));
         }
         let data = self.path("data").to_string_lossy().into_owned();
@@ -191,26 +198,85 @@ impl Cluster {
     }
 
     /// A self-signed certificate for `localhost` (a DNS name only: connecting to
-    /// 127.0.0.1 with verify-full must fail).
+    /// 127.0.0.1 with verify-full must fail), and a CA that signs a client certificate for
+    /// the role `cert_user`, its key in PEM (`client.key`) and in DER PKCS#8 (`client.pk8`).
     fn make_certificate(&self) {
-        let out = Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-            ])
-            .args(["-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=DNS:localhost"])
-            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .arg("-keyout")
-            .arg(self.path("server.key"))
-            .arg("-out")
-            .arg(self.path("server.crt"))
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        let dir = self.dir.path();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("run openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let self_signed = |key: &str, cert: &str, subject: &str, extensions: &[&str]| {
+            let mut args = vec![
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", subject,
+                "-keyout", key, "-out", cert,
+            ];
+            for e in extensions {
+                args.extend(["-addext", e]);
+            }
+            openssl(&args);
+        };
+        self_signed(
+            "server.key",
+            "server.crt",
+            "/CN=localhost",
+            &[
+                "subjectAltName=DNS:localhost",
+                "basicConstraints=critical,CA:FALSE",
+            ],
         );
+        self_signed(
+            "ca.key",
+            "ca.crt",
+            "/CN=tributary test CA",
+            &["basicConstraints=critical,CA:TRUE"],
+        );
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=cert_user",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.csr",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "client.crt",
+        ]);
+        openssl(&[
+            "pkcs8",
+            "-topk8",
+            "-nocrypt",
+            "-in",
+            "client.key",
+            "-outform",
+            "DER",
+            "-out",
+            "client.pk8",
+        ]);
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(
             self.path("server.key"),

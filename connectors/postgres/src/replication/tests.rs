@@ -120,6 +120,8 @@ async fn unreachable_server_is_a_transient_error() {
         dbname: "d".into(),
         sslmode: SslMode::Prefer,
         sslrootcert: None,
+        sslcert: None,
+        sslkey: None,
         application_name: "t".into(),
         connect_timeout: Duration::from_secs(5),
         initial_statements: Vec::new(),
@@ -485,6 +487,43 @@ async fn tls_require_and_verify_full_encrypt_the_session() {
     assert_eq!(err.kind(), ErrorKind::Definite);
     let err = connect_query(&params).await.unwrap_err();
     assert!(matches!(err, ConnError::Tls { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_client_certificate_authenticates_a_cert_user_on_both_kinds_of_connection() {
+    let Some(cluster) = Cluster::start(true) else {
+        return;
+    };
+    cluster
+        .execute("CREATE ROLE cert_user LOGIN REPLICATION")
+        .await;
+    let mut params = cluster.params("cert_user", "");
+    params.sslmode = SslMode::Require;
+    let err = connect_query(&params).await.unwrap_err();
+    assert!(err.to_string().contains("certificate"), "{err}");
+    // The key in PEM, and in pgjdbc's DER PKCS#8 (what Debezium users point sslkey at).
+    for key in ["client.key", "client.pk8"] {
+        params.sslcert = Some(cluster.path("client.crt"));
+        params.sslkey = Some(cluster.path(key));
+        let client = connect_query(&params).await.unwrap();
+        let row = client
+            .query_one(
+                "SELECT current_user::text, ssl, client_dn FROM pg_stat_ssl \
+                 WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), "cert_user");
+        assert!(row.get::<_, bool>(1));
+        assert_eq!(row.get::<_, String>(2), "/CN=cert_user");
+        let mut conn = ReplicationConnection::connect(&params).await.unwrap();
+        conn.identify_system().await.unwrap();
+    }
+    // A key that is not the certificate's: the server refuses the handshake.
+    params.sslkey = Some(cluster.path("ca.key"));
+    assert!(connect_query(&params).await.is_err());
+    assert!(ReplicationConnection::connect(&params).await.is_err());
 }
 
 #[tokio::test]
