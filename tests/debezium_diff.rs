@@ -201,6 +201,17 @@ fn scenarios() -> Vec<Scenario> {
         types_scenario("time_micros", &[("time.precision.mode", "microseconds")]),
         types_scenario("time_nanos", &[("time.precision.mode", "nanoseconds")]),
         types_scenario(
+            "snapshot_scope",
+            &[
+                ("snapshot.include.collection.list", "public\\.EVERY"),
+                ("snapshot.select.statement.overrides", "public.every"),
+                (
+                    "snapshot.select.statement.overrides.public.every",
+                    "SELECT * FROM public.every WHERE id <> 2;",
+                ),
+            ],
+        ),
+        types_scenario(
             "columns",
             &[
                 (

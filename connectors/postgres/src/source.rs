@@ -335,6 +335,10 @@ fn plan(
 ) -> Result<Vec<SnapshotTable>, SourceError> {
     let mut out = Vec::new();
     for meta in tables {
+        // `snapshot.include.collection.list`: other tables are only streamed.
+        if !config.snapshots(&meta.id) {
+            continue;
+        }
         let progress = offset
             .snapshot
             .as_ref()
@@ -348,6 +352,7 @@ fn plan(
         out.push(SnapshotTable {
             meta: meta.clone(),
             state: Arc::new(state),
+            select: None,
             collect_keys: resuming && progress.is_some_and(|p| !p.done.is_empty()),
         });
     }

@@ -78,14 +78,6 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
     ("snapshot.delay.ms", OnlyValues(&["0"], NOT_YET)),
     ("streaming.delay.ms", OnlyValues(&["0"], NOT_YET)),
     (
-        "snapshot.include.collection.list",
-        OnlyValues(&[""], NOT_YET),
-    ),
-    (
-        "snapshot.select.statement.overrides",
-        OnlyValues(&[""], NOT_YET),
-    ),
-    (
         "topic.naming.strategy",
         OnlyValues(
             &[

@@ -43,20 +43,29 @@ pub fn quote_ident(s: &str) -> String {
 
 /// A comma-separated list of anchored regular expressions.
 #[derive(Debug, Clone, Default)]
-struct PatternList(Vec<Regex>);
+pub struct PatternList(Vec<Regex>);
 
 impl PatternList {
     fn parse(spec: &str) -> Result<Self, String> {
+        Self::parse_with(spec, "")
+    }
+
+    /// A list matched regardless of case, as Debezium matches its collection lists.
+    pub fn parse_case_insensitive(spec: &str) -> Result<Self, String> {
+        Self::parse_with(spec, "(?i)")
+    }
+
+    fn parse_with(spec: &str, flags: &str) -> Result<Self, String> {
         let mut out = Vec::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let re = Regex::new(&format!("^(?:{part})$"))
+            let re = Regex::new(&format!("{flags}^(?:{part})$"))
                 .map_err(|e| format!("{part:?} is not a valid regular expression: {e}"))?;
             out.push(re);
         }
         Ok(PatternList(out))
     }
 
-    fn matches(&self, s: &str) -> bool {
+    pub fn matches(&self, s: &str) -> bool {
         self.0.iter().any(|re| re.is_match(s))
     }
 }

@@ -25,7 +25,7 @@ use crate::types::{
     BinaryHandling, DecimalHandling, HstoreHandling, IntervalHandling, TimePrecision, TypeModes,
 };
 
-pub use filters::{KeyColumns, TableFilters, TableId, quote_ident};
+pub use filters::{KeyColumns, PatternList, TableFilters, TableId, quote_ident};
 pub use properties::{Importance, PROPERTIES, PropertyDef, PropertyKind, property};
 pub use tributary_core::config::{ConfigError, ConfigErrors};
 use tributary_core::config::{PropertyReader, property_strings};
@@ -72,6 +72,10 @@ pub struct PostgresConnectorConfig {
     pub key_columns: KeyColumns,
     /// Debezium's column mappers: truncation, masking, hashing, source-type propagation.
     pub column_mappers: ColumnMappers,
+    /// `snapshot.include.collection.list`: the tables the snapshot reads (`None`: all).
+    pub snapshot_include: Option<PatternList>,
+    /// `snapshot.select.statement.overrides`: a table's snapshot SELECT, by `schema.table`.
+    pub snapshot_overrides: BTreeMap<String, String>,
     pub skipped_operations: HashSet<Op>,
     pub tombstones_on_delete: bool,
     pub slot_drop_on_stop: bool,
@@ -149,7 +153,8 @@ impl PostgresConnectorConfig {
         for (key, value) in &raw {
             let known = property(key).is_some()
                 || FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p))
-                || crate::mappers::PREFIXES.iter().any(|p| key.starts_with(p));
+                || crate::mappers::PREFIXES.iter().any(|p| key.starts_with(p))
+                || key.starts_with(OVERRIDE_PREFIX);
             if known {
                 continue;
             }
@@ -325,6 +330,19 @@ impl PostgresConnectorConfig {
         {
             r.error(field, message);
         }
+        let snapshot_include = match r.get("snapshot.include.collection.list") {
+            Some(spec) if !spec.trim().is_empty() => {
+                match PatternList::parse_case_insensitive(spec) {
+                    Ok(p) => Some(p),
+                    Err(m) => {
+                        r.error("snapshot.include.collection.list", m);
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        let snapshot_overrides = parse_overrides(&raw, &mut r);
         let column_mappers = ColumnMappers::parse(&raw).unwrap_or_else(|errors| {
             for (field, message) in errors {
                 r.error(&field, message);
@@ -359,6 +377,8 @@ impl PostgresConnectorConfig {
             filters,
             key_columns,
             column_mappers,
+            snapshot_include,
+            snapshot_overrides,
             skipped_operations,
             tombstones_on_delete,
             slot_drop_on_stop,
@@ -378,10 +398,64 @@ impl PostgresConnectorConfig {
         })
     }
 
+    /// Whether the snapshot reads `table`'s rows (`snapshot.include.collection.list`).
+    pub fn snapshots(&self, table: &TableId) -> bool {
+        self.snapshot_include
+            .as_ref()
+            .is_none_or(|p| p.matches(&table.to_string()))
+    }
+
     /// The topic of a table: `<topic.prefix>.<schema>.<table>`.
     pub fn topic_for(&self, table: &TableId) -> String {
         format!("{}.{}.{}", self.topic_prefix, table.schema, table.name)
     }
+}
+
+/// The prefix of the per-table properties of `snapshot.select.statement.overrides`.
+const OVERRIDE_PREFIX: &str = "snapshot.select.statement.overrides.";
+
+/// `snapshot.select.statement.overrides` and its per-table statements: every listed table
+/// needs a statement, and every statement a listed table (none is silently ignored).
+fn parse_overrides(
+    raw: &BTreeMap<String, String>,
+    r: &mut PropertyReader<'_>,
+) -> BTreeMap<String, String> {
+    let listed: Vec<String> = r
+        .get("snapshot.select.statement.overrides")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut out = BTreeMap::new();
+    for table in &listed {
+        let key = format!("{OVERRIDE_PREFIX}{table}");
+        match raw.get(&key).map(|s| s.trim().trim_end_matches(';')) {
+            Some(select) if !select.is_empty() => {
+                out.insert(table.clone(), select.to_string());
+            }
+            _ => r.error(
+                "snapshot.select.statement.overrides",
+                format!(
+                    "lists {table} but {key} is not set; give it the SELECT to read {table} with"
+                ),
+            ),
+        }
+    }
+    for key in raw.keys() {
+        if let Some(table) = key.strip_prefix(OVERRIDE_PREFIX)
+            && !listed.iter().any(|t| t == table)
+        {
+            r.error(
+                key,
+                format!(
+                    "is not used: add {table} to snapshot.select.statement.overrides, or remove it"
+                ),
+            );
+        }
+    }
+    out
 }
 
 /// The error for a property nobody defines: most often a typo, so the closest known name

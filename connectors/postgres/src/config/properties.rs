@@ -282,6 +282,18 @@ pub const PROPERTIES: &[PropertyDef] = &[
     .default_value("1")
     .low(),
     PropertyDef::new(
+        "snapshot.include.collection.list",
+        List,
+        SNAPSHOT,
+        "Regular expressions matching the tables (schema.table) whose rows the snapshot reads; the others are only streamed. Empty: every captured table.",
+    ),
+    PropertyDef::new(
+        "snapshot.select.statement.overrides",
+        List,
+        SNAPSHOT,
+        "Tables (schema.table) whose snapshot reads the SELECT given in snapshot.select.statement.overrides.<schema>.<table> instead of the whole table; columns the SELECT does not return are NULL.",
+    ),
+    PropertyDef::new(
         "snapshot.chunk.pages",
         Int,
         SNAPSHOT,

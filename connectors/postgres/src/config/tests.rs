@@ -287,6 +287,44 @@ fn client_certificate_files_are_checked_when_the_config_is_read() {
 }
 
 #[test]
+fn snapshot_overrides_need_a_statement_per_listed_table_and_a_listing_per_statement() {
+    let mut config = base();
+    config["snapshot.select.statement.overrides"] = json!("public.orders, public.users");
+    config["snapshot.select.statement.overrides.public.orders"] =
+        json!("SELECT * FROM public.orders WHERE NOT archived;");
+    config["snapshot.select.statement.overrides.public.items"] = json!("SELECT * FROM items");
+    config["snapshot.include.collection.list"] = json!("public\\.(orders|users)");
+    let err = parse(config.clone()).unwrap_err();
+    let msg = err.to_string();
+    let mut refused = fields(err);
+    refused.sort();
+    assert_eq!(
+        refused,
+        [
+            "snapshot.select.statement.overrides",
+            "snapshot.select.statement.overrides.public.items"
+        ]
+    );
+    assert!(
+        msg.contains("snapshot.select.statement.overrides.public.users is not set"),
+        "{msg}"
+    );
+
+    config
+        .as_object_mut()
+        .unwrap()
+        .remove("snapshot.select.statement.overrides.public.items");
+    config["snapshot.select.statement.overrides"] = json!("public.orders");
+    let c = parse(config).unwrap();
+    assert_eq!(
+        c.snapshot_overrides["public.orders"],
+        "SELECT * FROM public.orders WHERE NOT archived"
+    );
+    assert!(c.snapshots(&TableId::new("public", "ORDERS")));
+    assert!(!c.snapshots(&TableId::new("public", "items")));
+}
+
+#[test]
 fn a_typo_is_refused_naming_the_closest_property() {
     let mut config = base();
     config["snapshot.mdoe"] = json!("initial");

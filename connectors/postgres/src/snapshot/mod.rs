@@ -43,6 +43,9 @@ pub struct SnapshotTable {
     /// Collect the keys read (a resumed, partially read table needs them to filter the
     /// stream's overlap).
     pub collect_keys: bool,
+    /// The table's `snapshot.select.statement.overrides` statement, set by [`run`] with
+    /// its columns aligned to the table's: read in one chunk instead of ctid ranges.
+    pub select: Option<String>,
 }
 
 /// What a finished snapshot hands to streaming.
@@ -92,6 +95,12 @@ pub async fn run(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     metrics: &SourceMetrics,
 ) -> Result<SnapshotOutcome, SourceError> {
+    let mut tables = tables;
+    for t in &mut tables {
+        if let Some(select) = config.snapshot_overrides.get(&t.meta.id.to_string()) {
+            t.select = Some(aligned_select(planner, t, select).await?);
+        }
+    }
     let mut tracker = Tracker::start(metrics);
     let progress = offset
         .snapshot
@@ -102,9 +111,13 @@ pub async fn run(
     for (i, t) in tables.iter().enumerate() {
         let key = t.meta.id.to_string();
         if !progress.tables.contains_key(&key) {
-            let pages = relation_pages(planner, t.meta.oid).await?;
             let chunk_pages = config.snapshot_chunk_pages;
-            let chunks = pages.div_ceil(u64::from(chunk_pages)).max(1) as u32;
+            let chunks = if t.select.is_some() {
+                1
+            } else {
+                let pages = relation_pages(planner, t.meta.oid).await?;
+                pages.div_ceil(u64::from(chunk_pages)).max(1) as u32
+            };
             progress.tables.insert(
                 key.clone(),
                 TableProgress {
@@ -531,6 +544,9 @@ async fn read_chunk(
 /// The COPY statement of one chunk: a ctid range (Postgres 14+ scans it as a TID range),
 /// the last chunk open-ended so rows on pages added since planning are not missed.
 fn chunk_sql(t: &SnapshotTable, job: &Job) -> String {
+    if let Some(select) = &t.select {
+        return format!("COPY ({select}) TO STDOUT");
+    }
     let cols: Vec<String> = t.state.columns.iter().map(|c| quote_ident(c)).collect();
     let mut clauses = Vec::new();
     if job.start > 0 {
@@ -549,6 +565,39 @@ fn chunk_sql(t: &SnapshotTable, job: &Job) -> String {
         cols.join(", "),
         t.meta.id.quoted()
     )
+}
+
+/// A `snapshot.select.statement.overrides` statement wrapped so its result has the table's
+/// columns in the table's order, as Debezium maps a result set's columns by name: a
+/// column the statement does not return is NULL.
+async fn aligned_select(
+    planner: &Client,
+    t: &SnapshotTable,
+    select: &str,
+) -> Result<String, SourceError> {
+    let property = format!("snapshot.select.statement.overrides.{}", t.meta.id);
+    let statement = planner.prepare(select).await.map_err(|e| {
+        SourceError::Setup(format!(
+            "{property}: the statement cannot be prepared: {e}\nHINT: correct the SELECT in {property}"
+        ))
+    })?;
+    let returned: Vec<&str> = statement.columns().iter().map(|c| c.name()).collect();
+    let columns: Vec<String> = t
+        .state
+        .columns
+        .iter()
+        .map(|c| {
+            if returned.contains(&c.as_str()) {
+                format!("o.{}", quote_ident(c))
+            } else {
+                "NULL".to_string()
+            }
+        })
+        .collect();
+    Ok(format!(
+        "SELECT {} FROM ({select}) AS o",
+        columns.join(", ")
+    ))
 }
 
 async fn send(out: &mut BatchSender, item: CaptureItem) -> Result<(), SourceError> {
