@@ -516,3 +516,39 @@ async fn initial_after_initial_only_fails_when_the_slot_is_gone_instead_of_losin
         "the error names the fix: {err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_and_streaming_delays_hold_back_the_snapshot_and_then_the_stream() {
+    let pg = PgCluster::start();
+    let db = three_rows(&pg, "delays").await;
+    let work = tempfile::tempdir().unwrap();
+    let connector = pg.connector(
+        "delays",
+        "delays",
+        json!({"snapshot.delay.ms": "3000", "streaming.delay.ms": "3000"}),
+    );
+    let started = std::time::Instant::now();
+    let mut cap = Capture::start(work.path(), &connector);
+    let lines = cap.wait_lines(3, T).await;
+    // The snapshot waited snapshot.delay.ms (lower bounds only: the waits are sleeps).
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "the snapshot came {:?} after the start",
+        started.elapsed()
+    );
+    assert_eq!(sorted(&lines), ["r 1 a", "r 2 b", "r 3 c"]);
+    let snapshot_seen = std::time::Instant::now();
+    db.batch_execute("INSERT INTO t VALUES (4, 'd')")
+        .await
+        .unwrap();
+    let lines = cap.wait_lines(4, T).await;
+    assert_eq!(summary(&lines[3]), "c 4 d");
+    // The stream opened streaming.delay.ms after the snapshot finished, which was just
+    // before its rows were printed.
+    assert!(
+        snapshot_seen.elapsed() >= Duration::from_secs(2),
+        "the change came {:?} after the snapshot",
+        snapshot_seen.elapsed()
+    );
+    stop(cap, &db, "delays_slot").await;
+}

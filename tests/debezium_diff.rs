@@ -142,13 +142,16 @@ fn changes_scenario() -> Scenario {
             ("skipped.operations", "none"),
             ("provide.transaction.metadata", "true"),
             ("heartbeat.interval.ms", "1000"),
+            // Both connectors set these identities when they start.
+            (
+                "replica.identity.autoset.values",
+                "public.docfull:FULL,public\\.NOKEY:full",
+            ),
         ],
         setup: format!(
             "CREATE TABLE doc (id int PRIMARY KEY, title text, body text);
              CREATE TABLE docfull (id int PRIMARY KEY, title text, body text);
-             ALTER TABLE docfull REPLICA IDENTITY FULL;
              CREATE TABLE nokey (a int, b text);
-             ALTER TABLE nokey REPLICA IDENTITY FULL;
              INSERT INTO doc SELECT g, 't' || g, {big} FROM generate_series(1, 3) g;
              INSERT INTO docfull SELECT g, 't' || g, {big} FROM generate_series(1, 3) g;
              INSERT INTO nokey VALUES (1, 'one');"

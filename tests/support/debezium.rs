@@ -164,9 +164,13 @@ pub fn kafka_records(
     read_lines(&out)
 }
 
+/// The complete lines of `path`: the engines append to their file while it is read, so a
+/// last line without its newline is still being written and is left for the next read.
 fn read_lines(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect()

@@ -8,6 +8,7 @@ pub mod lock;
 pub mod mappers;
 pub mod offset;
 pub mod pgoutput;
+pub mod replica_identity;
 pub mod replication;
 pub mod snapshot;
 pub mod source;

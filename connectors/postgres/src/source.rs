@@ -88,6 +88,7 @@ pub async fn run_with_metrics(
         }
         None => {}
     }
+    crate::replica_identity::apply(&client, &config.replica_identities, &mut tables).await?;
     for t in &tables {
         if let Some(problem) = TableState::identity_problem(t, &config) {
             return Err(SourceError::Setup(problem));

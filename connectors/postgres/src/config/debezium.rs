@@ -23,7 +23,6 @@ use Treatment::{NotApplicable, OnlyValues};
 const JVM: &str = "a setting of Debezium's Java implementation, which Tributary does not have";
 const JAVA_CLASS: &str = "it names a Java class, and Tributary runs no Java code";
 const SIGNALS: &str = "signals, incremental snapshots and notifications are not supported yet";
-const NOT_YET: &str = "not supported yet; remove it, or leave it at Debezium's default";
 
 /// Debezium's properties that are not Tributary properties, and how each is treated.
 pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
@@ -64,10 +63,6 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
         ),
     ),
     (
-        "replica.identity.autoset.values",
-        OnlyValues(&[""], NOT_YET),
-    ),
-    (
         "slot.max.retries",
         NotApplicable("Tributary retries a slot that is in use without a bound, with backoff"),
     ),
@@ -75,8 +70,6 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
         "slot.retry.delay.ms",
         NotApplicable("Tributary retries a slot that is in use with exponential backoff"),
     ),
-    ("snapshot.delay.ms", OnlyValues(&["0"], NOT_YET)),
-    ("streaming.delay.ms", OnlyValues(&["0"], NOT_YET)),
     (
         "topic.naming.strategy",
         OnlyValues(

@@ -21,6 +21,7 @@ use tributary_core::{Op, Secret};
 
 use crate::conn::{ConnectParams, SslMode};
 use crate::mappers::ColumnMappers;
+use crate::replica_identity::AutosetIdentities;
 use crate::types::{
     BinaryHandling, DecimalHandling, HstoreHandling, IntervalHandling, TimePrecision, TypeModes,
 };
@@ -76,6 +77,12 @@ pub struct PostgresConnectorConfig {
     pub snapshot_include: Option<PatternList>,
     /// `snapshot.select.statement.overrides`: a table's snapshot SELECT, by `schema.table`.
     pub snapshot_overrides: BTreeMap<String, String>,
+    /// `snapshot.delay.ms`: a wait before a snapshot starts.
+    pub snapshot_delay: Duration,
+    /// `streaming.delay.ms`: a wait between a completed snapshot and the stream.
+    pub streaming_delay: Duration,
+    /// `replica.identity.autoset.values`: identities set on captured tables at start.
+    pub replica_identities: AutosetIdentities,
     pub skipped_operations: HashSet<Op>,
     pub tombstones_on_delete: bool,
     pub slot_drop_on_stop: bool,
@@ -343,6 +350,14 @@ impl PostgresConnectorConfig {
             _ => None,
         };
         let snapshot_overrides = parse_overrides(&raw, &mut r);
+        let snapshot_delay_ms = r.parse::<u64>("snapshot.delay.ms", 0, "milliseconds");
+        let streaming_delay_ms = r.parse::<u64>("streaming.delay.ms", 0, "milliseconds");
+        let replica_identities =
+            AutosetIdentities::parse(r.get("replica.identity.autoset.values").unwrap_or_default())
+                .unwrap_or_else(|m| {
+                    r.error("replica.identity.autoset.values", m);
+                    AutosetIdentities::default()
+                });
         let column_mappers = ColumnMappers::parse(&raw).unwrap_or_else(|errors| {
             for (field, message) in errors {
                 r.error(&field, message);
@@ -379,6 +394,9 @@ impl PostgresConnectorConfig {
             column_mappers,
             snapshot_include,
             snapshot_overrides,
+            snapshot_delay: Duration::from_millis(snapshot_delay_ms),
+            streaming_delay: Duration::from_millis(streaming_delay_ms),
+            replica_identities,
             skipped_operations,
             tombstones_on_delete,
             slot_drop_on_stop,

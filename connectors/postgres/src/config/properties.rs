@@ -282,6 +282,28 @@ pub const PROPERTIES: &[PropertyDef] = &[
     .default_value("1")
     .low(),
     PropertyDef::new(
+        "replica.identity.autoset.values",
+        Str,
+        REPLICATION,
+        "Comma-separated <schema>.<table regex>:<DEFAULT|FULL|NOTHING|INDEX index_name> entries: the REPLICA IDENTITY the connector sets on each matching captured table when it starts (the connector's user must own them).",
+    ),
+    PropertyDef::new(
+        "snapshot.delay.ms",
+        Long,
+        SNAPSHOT,
+        "A delay period before a snapshot will begin, given in milliseconds. Defaults to 0 ms.",
+    )
+    .default_value("0")
+    .low(),
+    PropertyDef::new(
+        "streaming.delay.ms",
+        Long,
+        SNAPSHOT,
+        "A delay period after the snapshot is completed and the streaming begins, given in milliseconds. Defaults to 0 ms.",
+    )
+    .default_value("0")
+    .low(),
+    PropertyDef::new(
         "snapshot.include.collection.list",
         List,
         SNAPSHOT,

@@ -26,7 +26,7 @@ use tributary_core::{
 };
 
 use crate::catalog::TableMeta;
-use crate::config::{PostgresConnectorConfig, quote_ident};
+use crate::config::{PostgresConnectorConfig, SnapshotMode, quote_ident};
 use crate::error::SourceError;
 use crate::offset::{PgOffset, SnapshotProgress, TableProgress};
 use crate::replication::ReplicationConnection;
@@ -95,6 +95,13 @@ pub async fn run(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     metrics: &SourceMetrics,
 ) -> Result<SnapshotOutcome, SourceError> {
+    if pause("snapshot.delay.ms", config.snapshot_delay, &mut shutdown).await {
+        return Ok(SnapshotOutcome {
+            offset,
+            interrupted: true,
+            ..SnapshotOutcome::default()
+        });
+    }
     let mut tables = tables;
     for t in &mut tables {
         if let Some(select) = config.snapshot_overrides.get(&t.meta.id.to_string()) {
@@ -277,9 +284,30 @@ pub async fn run(
     .await
     .map_err(|_| SourceError::Closed)?;
     tracker.finish(completed);
+    if completed && config.snapshot_mode != SnapshotMode::InitialOnly {
+        // A stop during the delay leaves the stream to notice it.
+        pause("streaming.delay.ms", config.streaming_delay, &mut shutdown).await;
+    }
     outcome.interrupted = !completed;
     outcome.offset = offset;
     Ok(outcome)
+}
+
+/// Debezium's `snapshot.delay.ms` / `streaming.delay.ms`: waits `delay`, or until a stop
+/// is requested (then returns true).
+async fn pause(
+    property: &str,
+    delay: std::time::Duration,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    if delay.is_zero() {
+        return false;
+    }
+    tracing::info!(delay_ms = delay.as_millis() as u64, "waiting {property}");
+    tokio::select! {
+        () = tokio::time::sleep(delay) => false,
+        _ = shutdown.wait_for(|stop| *stop) => true,
+    }
 }
 
 async fn flush_pending(
