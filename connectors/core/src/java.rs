@@ -38,9 +38,41 @@ pub fn hash_order(keys: &[&str]) -> Vec<usize> {
     order.into_iter().map(|(_, _, i)| i).collect()
 }
 
+/// The order in which `new HashMap<Short, V>(keys.len())` filled with distinct `keys` (in
+/// this order) iterates them: indexes into `keys`. The table starts at the next power of
+/// two of the initial capacity and doubles while the size passes 3/4 of it; a `Short`
+/// hashes to its value.
+pub fn short_hash_order(keys: &[i16]) -> Vec<usize> {
+    let mut capacity = keys.len().max(1).next_power_of_two();
+    while keys.len() > capacity * 3 / 4 {
+        capacity *= 2;
+    }
+    let bucket = |k: i16| {
+        let h = i32::from(k);
+        ((h ^ ((h as u32) >> 16) as i32) as u32 as usize) & (capacity - 1)
+    };
+    let mut order: Vec<(usize, usize)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (bucket(*k), i))
+        .collect();
+    order.sort_unstable();
+    order.into_iter().map(|(_, i)| i).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_keys_iterate_by_bucket_of_a_sized_map() {
+        // As printed by Java 17 for `new HashMap<Short, Double>(n)` filled in this order:
+        // [5, 9, 2] (4 buckets; 5 and 9 share bucket 1) and [9, 2, 3, 5] (grown to 8).
+        assert_eq!(short_hash_order(&[2, 5, 9]), [1, 2, 0]);
+        assert_eq!(short_hash_order(&[2, 5, 9, 3]), [2, 0, 3, 1]);
+        assert_eq!(short_hash_order(&[1, 2, 3]), [0, 1, 2]);
+        assert_eq!(short_hash_order(&[]), Vec::<usize>::new());
+    }
 
     #[test]
     fn java_hashmap_order_matches_a_jvm() {

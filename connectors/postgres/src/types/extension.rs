@@ -156,9 +156,118 @@ pub(crate) fn postgis(text: &str) -> Result<Value, String> {
     Ok(Value::Struct(vec![Value::Bytes(ewkb), srid]))
 }
 
+/// pgvector's `vector` / `halfvec` text `[1,2.5,3]` → Debezium's `DoubleVector` /
+/// `FloatVector` (an array of `FLOAT64` / `FLOAT32`). Text Debezium cannot read is NULL,
+/// as its `Vectors.fromVectorString` makes it (after a warning).
+pub(crate) fn vector(text: &str, half: bool) -> Result<Value, String> {
+    let Some(inner) = text
+        .trim()
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+    else {
+        return Ok(Value::Null);
+    };
+    let mut out = Vec::new();
+    for element in inner.split(',') {
+        let e = element.trim();
+        out.push(if half {
+            Value::Float32(e.parse().map_err(|_| format!("{e:?} is not a number"))?)
+        } else {
+            Value::Float64(e.parse().map_err(|_| format!("{e:?} is not a number"))?)
+        });
+    }
+    Ok(Value::Array(out))
+}
+
+/// pgvector's `sparsevec` text `{1:1.5,3:2}/5` → Debezium's `SparseDoubleVector`
+/// `{dimensions, vector}`: the map of index to value in the order of the Java `HashMap`
+/// Debezium fills. Text Debezium cannot read is NULL.
+pub(crate) fn sparse_vector(text: &str) -> Result<Value, String> {
+    let short = |s: &str| {
+        s.trim()
+            .parse::<i16>()
+            .map_err(|_| format!("{:?} is not a 16-bit index or dimension count", s.trim()))
+    };
+    let Some((entries, dimensions)) = text.trim().split_once('/') else {
+        return Ok(Value::Null);
+    };
+    if dimensions.contains('/') {
+        return Ok(Value::Null);
+    }
+    let dimensions = short(dimensions)?;
+    let Some(inner) = entries
+        .trim()
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+    else {
+        return Ok(Value::Null);
+    };
+    let mut keys = Vec::new();
+    let mut values = Vec::new();
+    if !inner.trim().is_empty() {
+        for element in inner.split(',') {
+            let Some((index, value)) = element.split_once(':') else {
+                return Ok(Value::Null);
+            };
+            keys.push(short(index)?);
+            let v = value.trim();
+            values.push(
+                v.parse::<f64>()
+                    .map_err(|_| format!("{v:?} is not a number"))?,
+            );
+        }
+    }
+    let map = tributary_core::java::short_hash_order(&keys)
+        .into_iter()
+        .map(|i| (Value::Int16(keys[i]), Value::Float64(values[i])))
+        .collect();
+    Ok(Value::Struct(vec![
+        Value::Int16(dimensions),
+        Value::Map(map),
+    ]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Debezium's own examples (`VectorDatabaseIT`, pgvector's text output of its rows).
+    #[test]
+    fn pgvector_values_read_as_debezium_reads_them() {
+        assert_eq!(
+            vector("[1,2,3]", false).unwrap(),
+            Value::Array(vec![
+                Value::Float64(1.0),
+                Value::Float64(2.0),
+                Value::Float64(3.0)
+            ])
+        );
+        assert_eq!(
+            vector("[101,102,103]", true).unwrap(),
+            Value::Array(vec![
+                Value::Float32(101.0),
+                Value::Float32(102.0),
+                Value::Float32(103.0)
+            ])
+        );
+        assert_eq!(
+            sparse_vector("{1:201,9:209}/3000").unwrap(),
+            Value::Struct(vec![
+                Value::Int16(3000),
+                Value::Map(vec![
+                    (Value::Int16(1), Value::Float64(201.0)),
+                    (Value::Int16(9), Value::Float64(209.0)),
+                ])
+            ])
+        );
+        assert_eq!(vector("1,2,3", false).unwrap(), Value::Null);
+        assert_eq!(
+            sparse_vector("{}/10").unwrap(),
+            Value::Struct(vec![Value::Int16(10), Value::Map(Vec::new())])
+        );
+        assert_eq!(sparse_vector("{1:10}").unwrap(), Value::Null);
+        assert!(sparse_vector("{1:10}/100000").is_err());
+    }
 
     #[test]
     fn hstore_text_parses_quotes_escapes_and_null() {

@@ -134,6 +134,19 @@ fn resolve(
             "hstore" => Some(hstore(modes.hstore)),
             "geometry" => Some((postgis_schema("Geometry"), Kind::Postgis)),
             "geography" => Some((postgis_schema("Geography"), Kind::Postgis)),
+            "vector" => Some((
+                Schema::array(Schema::float64())
+                    .named("io.debezium.data.DoubleVector")
+                    .versioned(1),
+                Kind::Vector { half: false },
+            )),
+            "halfvec" => Some((
+                Schema::array(Schema::float32())
+                    .named("io.debezium.data.FloatVector")
+                    .versioned(1),
+                Kind::Vector { half: true },
+            )),
+            "sparsevec" => Some((sparse_vector_schema(), Kind::SparseVector)),
             _ => None,
         },
         _ => None,
@@ -160,6 +173,20 @@ fn postgis_schema(what: &str) -> Schema {
     )
     .versioned(1);
     schema.doc = Some(what.to_string());
+    schema
+}
+
+/// `io.debezium.data.SparseDoubleVector`: `{dimensions, vector}`, a map of index to value.
+fn sparse_vector_schema() -> Schema {
+    let mut schema = Schema::structure(
+        "io.debezium.data.SparseDoubleVector",
+        vec![
+            Field::new("dimensions", Schema::int16()),
+            Field::new("vector", Schema::map(Schema::int16(), Schema::float64())),
+        ],
+    )
+    .versioned(1);
+    schema.doc = Some("Sparse double vector".to_string());
     schema
 }
 

@@ -9,7 +9,7 @@ use tributary_core::Value;
 use super::array::split_array;
 use super::binary::{bit_to_bool, bits_to_bytes, decode_bytea, encode_base64, encode_hex};
 use super::error::TypeError;
-use super::extension::{hstore_json, hstore_map, point, postgis};
+use super::extension::{hstore_json, hstore_map, point, postgis, sparse_vector, vector};
 use super::modes::{BinaryHandling, DecimalHandling, HstoreHandling, IntervalHandling};
 use super::numeric::{Decimal, Numeric, parse_money, parse_numeric};
 use super::temporal::{
@@ -91,6 +91,12 @@ pub(crate) enum Kind {
     Point,
     /// PostGIS `geometry`/`geography`: `{wkb, srid}` from the hex EWKB.
     Postgis,
+    /// pgvector `vector` (`half`: `halfvec`) as `DoubleVector` (`FloatVector`).
+    Vector {
+        half: bool,
+    },
+    /// pgvector `sparsevec` as `SparseDoubleVector`.
+    SparseVector,
     /// An unmapped type under `include.unknown.datatypes`: its text as bytes, written as
     /// `binary.handling.mode` says; for a `geometric` type, with pgjdbc's number format.
     UnknownBytes {
@@ -140,6 +146,9 @@ impl ValueParser {
             Kind::Hstore(_) => "hstore",
             Kind::Point => "point",
             Kind::Postgis => "geometry",
+            Kind::Vector { half: false } => "vector",
+            Kind::Vector { half: true } => "halfvec",
+            Kind::SparseVector => "sparsevec",
             Kind::UnknownBytes { .. } => "unknown",
             Kind::Array(_) => "array",
         }
@@ -210,6 +219,8 @@ impl ValueParser {
             Kind::Hstore(HstoreHandling::Map) => hstore_map(text)?,
             Kind::Point => point(text)?,
             Kind::Postgis => postgis(text)?,
+            Kind::Vector { half } => vector(text, *half)?,
+            Kind::SparseVector => sparse_vector(text)?,
             Kind::Date { iso } => date(
                 match parse_date(text)? {
                     Special::Value(days) => i32::try_from(days).map_err(|_| "date out of range")?,

@@ -534,6 +534,13 @@ fn registry_with_user_types() -> TypeRegistry {
         PgTypeKind::Array { element: 90_006 },
     ));
     registry.insert(user(90_008, "point3d", PgTypeKind::Composite));
+    for (oid, name) in [
+        (90_010, "vector"),
+        (90_011, "halfvec"),
+        (90_012, "sparsevec"),
+    ] {
+        registry.insert(user(oid, name, PgTypeKind::Base));
+    }
     let loop_domain = PgTypeKind::Domain {
         base: 90_009,
         base_typmod: -1,
@@ -587,6 +594,35 @@ fn registry_knows_builtins_and_maps_enums_domains_and_extension_types() {
     );
     assert!(
         matches!(&map(90_007).schema.ty, SchemaType::Array(i) if i.name.as_deref() == Some("io.debezium.data.Ltree"))
+    );
+    // pgvector, by name wherever the extension lives (Debezium's `VectorDatabaseIT`).
+    let vector = map(90_010);
+    assert_eq!(
+        vector.schema,
+        Schema::array(Schema::float64())
+            .named("io.debezium.data.DoubleVector")
+            .versioned(1)
+    );
+    assert_eq!(
+        vector.parser.parse("[1,2,3]").unwrap(),
+        Value::Array(vec![
+            Value::Float64(1.0),
+            Value::Float64(2.0),
+            Value::Float64(3.0)
+        ])
+    );
+    assert_eq!(
+        map(90_011).schema.name.as_deref(),
+        Some("io.debezium.data.FloatVector")
+    );
+    let sparse = map(90_012);
+    assert_eq!(
+        sparse.schema.name.as_deref(),
+        Some("io.debezium.data.SparseDoubleVector")
+    );
+    assert_eq!(sparse.schema.doc.as_deref(), Some("Sparse double vector"));
+    assert!(
+        matches!(&sparse.parser.parse("{1:201,9:209}/3000").unwrap(), Value::Struct(f) if f[0] == Value::Int16(3000))
     );
 
     // Unmapped types: left out of events unless include.unknown.datatypes, which writes
