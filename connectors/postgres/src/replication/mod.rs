@@ -18,6 +18,8 @@ mod stream;
 mod wire;
 
 #[cfg(test)]
+mod session_tests;
+#[cfg(test)]
 pub(crate) mod test_cluster;
 #[cfg(test)]
 mod tests;

@@ -14,6 +14,7 @@
 
 mod copy_text;
 mod progress;
+mod statements;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -26,12 +27,13 @@ use tributary_core::{
 };
 
 use crate::catalog::TableMeta;
-use crate::config::{PostgresConnectorConfig, SnapshotMode, quote_ident};
+use crate::config::{PostgresConnectorConfig, SnapshotMode};
 use crate::error::SourceError;
 use crate::offset::{PgOffset, SnapshotProgress, TableProgress};
 use crate::replication::ReplicationConnection;
 use crate::stream::key_string;
 use crate::table::{Cell, TableState};
+use statements::{aligned_select, chunk_sql};
 
 pub use copy_text::split_row;
 use progress::Tracker;
@@ -567,65 +569,6 @@ async fn read_chunk(
             .await;
     }
     Ok(rows)
-}
-
-/// The COPY statement of one chunk: a ctid range (Postgres 14+ scans it as a TID range),
-/// the last chunk open-ended so rows on pages added since planning are not missed.
-fn chunk_sql(t: &SnapshotTable, job: &Job) -> String {
-    if let Some(select) = &t.select {
-        return format!("COPY ({select}) TO STDOUT");
-    }
-    let cols: Vec<String> = t.state.columns.iter().map(|c| quote_ident(c)).collect();
-    let mut clauses = Vec::new();
-    if job.start > 0 {
-        clauses.push(format!("ctid >= '({},0)'::tid", job.start));
-    }
-    if let Some(end) = job.end {
-        clauses.push(format!("ctid < '({end},0)'::tid"));
-    }
-    let filter = if clauses.is_empty() {
-        String::new()
-    } else {
-        format!(" WHERE {}", clauses.join(" AND "))
-    };
-    format!(
-        "COPY (SELECT {} FROM {}{filter}) TO STDOUT",
-        cols.join(", "),
-        t.meta.id.quoted()
-    )
-}
-
-/// A `snapshot.select.statement.overrides` statement wrapped so its result has the table's
-/// columns in the table's order, as Debezium maps a result set's columns by name: a
-/// column the statement does not return is NULL.
-async fn aligned_select(
-    planner: &Client,
-    t: &SnapshotTable,
-    select: &str,
-) -> Result<String, SourceError> {
-    let property = format!("snapshot.select.statement.overrides.{}", t.meta.id);
-    let statement = planner.prepare(select).await.map_err(|e| {
-        SourceError::Setup(format!(
-            "{property}: the statement cannot be prepared: {e}\nHINT: correct the SELECT in {property}"
-        ))
-    })?;
-    let returned: Vec<&str> = statement.columns().iter().map(|c| c.name()).collect();
-    let columns: Vec<String> = t
-        .state
-        .columns
-        .iter()
-        .map(|c| {
-            if returned.contains(&c.as_str()) {
-                format!("o.{}", quote_ident(c))
-            } else {
-                "NULL".to_string()
-            }
-        })
-        .collect();
-    Ok(format!(
-        "SELECT {} FROM ({select}) AS o",
-        columns.join(", ")
-    ))
 }
 
 async fn send(out: &mut BatchSender, item: CaptureItem) -> Result<(), SourceError> {

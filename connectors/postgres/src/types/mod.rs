@@ -38,6 +38,8 @@ mod proptests;
 mod tests;
 #[cfg(test)]
 mod tests_mapping;
+#[cfg(test)]
+mod tests_temporal;
 
 pub use builtin::oid;
 pub use defaults::column_default;
