@@ -243,6 +243,20 @@ fn scenarios() -> Vec<Scenario> {
     ]
 }
 
+/// How many of `records` (per scenario) are not heartbeats.
+fn non_heartbeats(records: &[Vec<Value>]) -> usize {
+    records
+        .iter()
+        .flatten()
+        .filter(|r| {
+            !r["topic"]
+                .as_str()
+                .unwrap()
+                .starts_with("__debezium-heartbeat")
+        })
+        .count()
+}
+
 /// Differences the test knows and explains, with why they remain: a difference matching
 /// one of these substrings is reported but does not fail the test.
 const KNOWN: &[(&str, &str)] = &[];
@@ -323,16 +337,7 @@ async fn tributary_emits_what_debezium_emits() {
             .map(|s| debezium.records(&format!("dbz_{}", s.name)))
             .collect();
         // Heartbeats never stop: only the other records count.
-        let n = all
-            .iter()
-            .flatten()
-            .filter(|r| {
-                !r["topic"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("__debezium-heartbeat")
-            })
-            .count();
+        let n = non_heartbeats(&all);
         if n != last.0 {
             last = (n, std::time::Instant::now());
         } else if n > 0 && last.1.elapsed() > Duration::from_secs(5) {
@@ -345,16 +350,7 @@ async fn tributary_emits_what_debezium_emits() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    let expected: usize = dbz
-        .iter()
-        .flatten()
-        .filter(|r| {
-            !r["topic"]
-                .as_str()
-                .unwrap()
-                .starts_with("__debezium-heartbeat")
-        })
-        .count();
+    let expected = non_heartbeats(&dbz);
     let prefixes: Vec<&str> = scenarios.iter().map(|s| s.name).collect();
     let regex = format!(
         "^(__debezium-heartbeat\\.({0})|({0})\\..*)$",
