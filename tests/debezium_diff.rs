@@ -176,9 +176,64 @@ fn changes_scenario() -> Scenario {
     }
 }
 
+/// A partitioned table (a sub-partitioned partition among its partitions) and a plain one;
+/// while streaming, rows change and move between partitions, a table is attached as a
+/// partition and a partition created, and a partition truncated.
+fn partitions_scenario(
+    name: &'static str,
+    config: &'static [(&'static str, &'static str)],
+) -> Scenario {
+    Scenario {
+        name,
+        config,
+        setup: "CREATE TABLE meas (id int, region text NOT NULL DEFAULT 'x', v numeric(10,2), PRIMARY KEY (id, region))
+                  PARTITION BY RANGE (id);
+                CREATE TABLE meas_a PARTITION OF meas FOR VALUES FROM (1) TO (100);
+                CREATE TABLE meas_b PARTITION OF meas FOR VALUES FROM (100) TO (200);
+                CREATE TABLE meas_c PARTITION OF meas FOR VALUES FROM (200) TO (300)
+                  PARTITION BY LIST (region);
+                CREATE TABLE meas_c_x PARTITION OF meas_c FOR VALUES IN ('x');
+                CREATE TABLE meas_c_other PARTITION OF meas_c DEFAULT;
+                CREATE TABLE plain (id int PRIMARY KEY, t text);
+                INSERT INTO meas VALUES (1, 'x', 1.5), (2, 'y', 2), (3, 'y', 2.5), (150, 'x', 3),
+                  (160, 'x', 3.5), (250, 'x', 4), (251, 'z', 5);
+                INSERT INTO plain VALUES (1, 'one');"
+            .into(),
+        changes: vec![
+            "UPDATE meas SET v = v + 1 WHERE id IN (1, 250, 251)".into(),
+            // A key change that moves the row to another partition.
+            "UPDATE meas SET id = 120 WHERE id = 2".into(),
+            "UPDATE meas SET region = 'w' WHERE id = 250".into(),
+            "DELETE FROM meas WHERE id = 150".into(),
+            "CREATE TABLE meas_d (LIKE meas INCLUDING DEFAULTS); ALTER TABLE meas_d ADD PRIMARY KEY (id, region);
+             ALTER TABLE meas ATTACH PARTITION meas_d FOR VALUES FROM (300) TO (400);
+             INSERT INTO meas VALUES (300, 'x', 6)"
+                .into(),
+            "CREATE TABLE meas_e PARTITION OF meas FOR VALUES FROM (400) TO (500);
+             INSERT INTO meas VALUES (400, 'q', 7), (401, 'q', 8)"
+                .into(),
+            "UPDATE meas SET v = 0 WHERE id IN (300, 400)".into(),
+            "TRUNCATE meas_b".into(),
+            "INSERT INTO plain VALUES (2, 'two'); INSERT INTO meas VALUES (3000 - 2999, 'x', 9) ON CONFLICT (id, region) DO UPDATE SET v = 10".into(),
+        ],
+    }
+}
+
 fn scenarios() -> Vec<Scenario> {
     vec![
         changes_scenario(),
+        // Without publish.via.partition.root: the root and every partition are tables of
+        // their own, and Postgres publishes changes under the partitions' names.
+        partitions_scenario("partitions", &[("skipped.operations", "none")]),
+        partitions_scenario(
+            "partition_root",
+            &[
+                ("skipped.operations", "none"),
+                ("publish.via.partition.root", "true"),
+                ("publication.autocreate.mode", "filtered"),
+                ("table.include.list", "public.meas,public.plain"),
+            ],
+        ),
         types_scenario("types", &[]),
         types_scenario(
             "modes_a",

@@ -5,8 +5,12 @@
 //! IDENTITY FULL every column is flagged as key) nor which are nullable. This module reads
 //! those from `pg_class`, `pg_attribute` and `pg_index`, for the snapshot and whenever a
 //! Relation message shows a table's shape changed.
+//!
+//! Partitioned tables are tables as Debezium sees them (JDBC's `TABLE` and `PARTITIONED
+//! TABLE`): a partitioned root and each of its partitions are captured when the filters
+//! accept them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tokio_postgres::Client;
 
@@ -43,6 +47,8 @@ pub struct TableMeta {
     pub oid: u32,
     pub id: TableId,
     pub replica_identity: ReplicaIdentity,
+    /// A partitioned table (relkind `p`): it holds no rows itself, its leaf partitions do.
+    pub partitioned: bool,
     /// Published columns in attribute order (generated columns are not published).
     pub columns: Vec<ColumnMeta>,
 }
@@ -60,9 +66,10 @@ impl TableMeta {
     }
 }
 
-const TABLES_SQL: &str = "SELECT c.oid, n.nspname::text, c.relname::text, c.relreplident \
+const TABLES_SQL: &str = "SELECT c.oid, n.nspname::text, c.relname::text, c.relreplident, \
+       c.relkind = 'p' \
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-     WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
+     WHERE c.relkind IN ('r', 'p') \
        AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
        AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'";
 
@@ -83,12 +90,7 @@ pub async fn load_tables(
     let rows = client.query(TABLES_SQL, &[]).await?;
     let mut tables: Vec<TableMeta> = rows
         .iter()
-        .map(|r| TableMeta {
-            oid: r.get(0),
-            id: TableId::new(r.get::<_, String>(1), r.get::<_, String>(2)),
-            replica_identity: replica_identity(r.get(3)),
-            columns: Vec::new(),
-        })
+        .map(table_meta)
         .filter(|t| config.filters.accepts_table(&t.id))
         .collect();
     tables.sort_by(|a, b| a.id.cmp(&b.id));
@@ -105,14 +107,43 @@ pub async fn load_table(
     let Some(r) = client.query_opt(&sql, &[&oid]).await? else {
         return Ok(None);
     };
-    let mut tables = vec![TableMeta {
+    let mut tables = vec![table_meta(&r)];
+    fill_columns(client, &mut tables).await?;
+    Ok(tables.pop())
+}
+
+/// The partitioned tables `oid` is a partition of, nearest first (none for a table that is
+/// not a partition).
+pub async fn ancestors(client: &Client, oid: u32) -> Result<Vec<TableId>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "WITH RECURSIVE up AS ( \
+               SELECT i.inhparent AS oid, 1 AS depth FROM pg_inherits i \
+                 JOIN pg_class c ON c.oid = i.inhrelid AND c.relispartition WHERE i.inhrelid = $1 \
+               UNION ALL SELECT i.inhparent, up.depth + 1 FROM pg_inherits i \
+                 JOIN up ON i.inhrelid = up.oid \
+                 JOIN pg_class c ON c.oid = i.inhrelid AND c.relispartition) \
+             SELECT n.nspname::text, c.relname::text FROM up \
+               JOIN pg_class c ON c.oid = up.oid JOIN pg_namespace n ON n.oid = c.relnamespace \
+              ORDER BY up.depth",
+            &[&oid],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| TableId::new(r.get::<_, String>(0), r.get::<_, String>(1)))
+        .collect())
+}
+
+/// A row of [`TABLES_SQL`], without its columns yet.
+fn table_meta(r: &tokio_postgres::Row) -> TableMeta {
+    TableMeta {
         oid: r.get(0),
         id: TableId::new(r.get::<_, String>(1), r.get::<_, String>(2)),
         replica_identity: replica_identity(r.get(3)),
+        partitioned: r.get(4),
         columns: Vec::new(),
-    }];
-    fill_columns(client, &mut tables).await?;
-    Ok(tables.pop())
+    }
 }
 
 async fn fill_columns(
@@ -142,30 +173,52 @@ async fn fill_columns(
     Ok(())
 }
 
-/// Names of the tables a publication publishes (empty when it does not exist).
-pub async fn publication_tables(
+/// What an existing publication publishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publication {
+    /// `FOR ALL TABLES`.
+    pub all_tables: bool,
+    /// `publish_via_partition_root`.
+    pub via_root: bool,
+    /// The OIDs of the tables whose changes it publishes, under whichever name: each table
+    /// `pg_publication_tables` lists (leaf partitions, or their roots under
+    /// `publish_via_partition_root`) with every ancestor and descendant in its partition tree.
+    pub tables: HashSet<u32>,
+}
+
+/// The tables a publication publishes, with their partition trees (`pg_inherits` rather
+/// than `pg_partition_tree`, which Postgres 10 and 11 lack).
+const PUBLISHED_SQL: &str = "WITH RECURSIVE \
+       listed AS (SELECT format('%I.%I', schemaname, tablename)::regclass::oid AS oid \
+                    FROM pg_publication_tables WHERE pubname = $1), \
+       up AS (SELECT oid FROM listed UNION \
+              SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.oid \
+                JOIN pg_class c ON c.oid = i.inhrelid AND c.relispartition), \
+       down AS (SELECT oid FROM listed UNION \
+                SELECT i.inhrelid FROM pg_inherits i JOIN down ON i.inhparent = down.oid \
+                  JOIN pg_class c ON c.oid = i.inhrelid AND c.relispartition) \
+     SELECT oid FROM up UNION SELECT oid FROM down";
+
+/// The publication named `publication`, or `None` when it does not exist.
+pub async fn publication(
     client: &Client,
     publication: &str,
-) -> Result<Option<Vec<TableId>>, tokio_postgres::Error> {
-    let exists = client
+) -> Result<Option<Publication>, tokio_postgres::Error> {
+    let Some(row) = client
         .query_opt(
-            "SELECT 1 FROM pg_publication WHERE pubname = $1",
+            // `pubviaroot` is Postgres 13+.
+            "SELECT puballtables, coalesce((to_jsonb(p) ->> 'pubviaroot')::bool, false) \
+               FROM pg_publication p WHERE pubname = $1",
             &[&publication],
         )
         .await?
-        .is_some();
-    if !exists {
+    else {
         return Ok(None);
-    }
-    let rows = client
-        .query(
-            "SELECT schemaname::text, tablename::text FROM pg_publication_tables WHERE pubname = $1",
-            &[&publication],
-        )
-        .await?;
-    Ok(Some(
-        rows.iter()
-            .map(|r| TableId::new(r.get::<_, String>(0), r.get::<_, String>(1)))
-            .collect(),
-    ))
+    };
+    let rows = client.query(PUBLISHED_SQL, &[&publication]).await?;
+    Ok(Some(Publication {
+        all_tables: row.get(0),
+        via_root: row.get(1),
+        tables: rows.iter().map(|r| r.get(0)).collect(),
+    }))
 }

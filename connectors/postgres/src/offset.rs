@@ -49,6 +49,20 @@ pub struct TableProgress {
     pub done: BTreeSet<u32>,
     /// Rows read by the done chunks.
     pub rows: u64,
+    /// A partitioned table's leaf partitions, each read in its own ctid chunks (the root
+    /// holds no pages): chunks are numbered across them in this order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parts: Vec<PartPlan>,
+}
+
+/// One leaf partition of a partitioned table's snapshot plan.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartPlan {
+    /// The partition as SQL names it (`format('%I.%I')`: quoted where a name needs it).
+    pub table: String,
+    /// Its chunks (the last one open-ended).
+    pub chunks: u32,
 }
 
 impl TableProgress {

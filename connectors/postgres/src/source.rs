@@ -74,11 +74,16 @@ pub async fn run_with_metrics(
     let mut tables = catalog::load_tables(&client, &config)
         .await
         .map_err(SourceError::query("could not list tables"))?;
-    let publication = catalog::publication_tables(&client, &config.publication_name)
+    let publication = catalog::publication(&client, &config.publication_name)
         .await
         .map_err(SourceError::query("could not read the publication"))?;
     match &publication {
-        Some(published) => tables.retain(|t| published.contains(&t.id)),
+        Some(published) => {
+            tables.retain(|t| published.tables.contains(&t.oid));
+            if published.via_root != config.publish_via_partition_root {
+                align_via_root(&client, &config).await?;
+            }
+        }
         None if config.publication_autocreate == AutocreateMode::Disabled => {
             return Err(SourceError::Setup(format!(
                 "publication {:?} does not exist and publication.autocreate.mode is disabled\nHINT: run CREATE PUBLICATION {} FOR TABLE …, or set publication.autocreate.mode to filtered or all_tables",
@@ -459,12 +464,21 @@ async fn create_publication(
     tables: &[TableMeta],
 ) -> Result<(), SourceError> {
     let name = quote_ident(&config.publication_name);
+    // Debezium's WITH clause: only `publish_via_partition_root`, when set.
+    let with = if config.publish_via_partition_root {
+        " WITH (publish_via_partition_root = true)"
+    } else {
+        ""
+    };
     let sql = match config.publication_autocreate {
-        AutocreateMode::AllTables => format!("CREATE PUBLICATION {name} FOR ALL TABLES"),
-        _ if tables.is_empty() => format!("CREATE PUBLICATION {name}"),
+        AutocreateMode::AllTables => format!("CREATE PUBLICATION {name} FOR ALL TABLES{with}"),
+        _ if tables.is_empty() => format!("CREATE PUBLICATION {name}{with}"),
         _ => {
             let list: Vec<String> = tables.iter().map(|t| t.id.quoted()).collect();
-            format!("CREATE PUBLICATION {name} FOR TABLE {}", list.join(", "))
+            format!(
+                "CREATE PUBLICATION {name} FOR TABLE {}{with}",
+                list.join(", ")
+            )
         }
     };
     client
@@ -472,6 +486,33 @@ async fn create_publication(
         .await
         .map_err(SourceError::query("could not create the publication"))?;
     tracing::info!(publication = %config.publication_name, "publication created");
+    Ok(())
+}
+
+/// An existing publication whose `publish_via_partition_root` differs from the connector's
+/// `publish.via.partition.root` is altered to match when the connector manages it, so
+/// partitions' changes arrive under the names configured; a publication the connector
+/// must not touch (`publication.autocreate.mode=disabled`) is an error naming the fix.
+async fn align_via_root(
+    client: &Client,
+    config: &PostgresConnectorConfig,
+) -> Result<(), SourceError> {
+    let name = quote_ident(&config.publication_name);
+    let value = config.publish_via_partition_root;
+    let alter = format!("ALTER PUBLICATION {name} SET (publish_via_partition_root = {value})");
+    if config.publication_autocreate == AutocreateMode::Disabled {
+        return Err(SourceError::Setup(format!(
+            "publish.via.partition.root is {value}, but publication {:?} has publish_via_partition_root = {}, and publication.autocreate.mode is disabled so the connector does not alter it\nHINT: run {alter}, or set publish.via.partition.root to {}",
+            config.publication_name, !value, !value
+        )));
+    }
+    client
+        .batch_execute(&alter)
+        .await
+        .map_err(SourceError::query(
+            "could not set publish_via_partition_root on the publication (publish.via.partition.root)",
+        ))?;
+    tracing::info!(publication = %config.publication_name, value, "publication altered: publish_via_partition_root");
     Ok(())
 }
 

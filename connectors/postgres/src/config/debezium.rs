@@ -56,13 +56,6 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
         ),
     ),
     (
-        "publish.via.partition.root",
-        OnlyValues(
-            &["false"],
-            "publishing partitions under their root is not supported yet",
-        ),
-    ),
-    (
         "slot.max.retries",
         NotApplicable("Tributary retries a slot that is in use without a bound, with backoff"),
     ),

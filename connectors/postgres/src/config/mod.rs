@@ -86,6 +86,8 @@ pub struct PostgresConnectorConfig {
     pub skipped_operations: HashSet<Op>,
     pub tombstones_on_delete: bool,
     pub slot_drop_on_stop: bool,
+    /// `publish.via.partition.root`: partitions' changes are published as their root's.
+    pub publish_via_partition_root: bool,
     /// Drop the publication when the connector is deleted (Tributary extension
     /// `publication.drop.on.delete`, default false).
     pub publication_drop_on_delete: bool,
@@ -279,6 +281,8 @@ impl PostgresConnectorConfig {
         let skipped_operations = parse_skipped(&mut r);
         let tombstones_on_delete = r.parse::<bool>("tombstones.on.delete", true, "true or false");
         let slot_drop_on_stop = r.parse::<bool>("slot.drop.on.stop", false, "true or false");
+        let publish_via_partition_root =
+            r.parse::<bool>("publish.via.partition.root", false, "true or false");
         let publication_drop_on_delete =
             r.parse::<bool>("publication.drop.on.delete", false, "true or false");
         let streaming = r.parse::<bool>("replication.streaming", true, "true or false");
@@ -400,6 +404,7 @@ impl PostgresConnectorConfig {
             skipped_operations,
             tombstones_on_delete,
             slot_drop_on_stop,
+            publish_via_partition_root,
             publication_drop_on_delete,
             snapshot_mode,
             snapshot_max_threads,

@@ -170,6 +170,14 @@ pub const PROPERTIES: &[PropertyDef] = &[
     .default_value("all_tables")
     .low(),
     PropertyDef::new(
+        "publish.via.partition.root",
+        Boolean,
+        REPLICATION,
+        "A boolean that determines whether the connector should publish changes via the partition root. When true, changes are published through partition root. When false, changes are published directly. Set on the publication the connector creates (publish_via_partition_root); an existing publication managed by the connector is altered to match.",
+    )
+    .default_value("false")
+    .low(),
+    PropertyDef::new(
         "publication.drop.on.delete",
         Boolean,
         REPLICATION,

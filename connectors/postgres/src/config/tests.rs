@@ -219,16 +219,16 @@ fn debezium_properties_at_their_defaults_are_accepted_and_others_refused_with_wh
 
     let mut config = base();
     config["snapshot.locking.mode"] = json!("shared");
-    config["publish.via.partition.root"] = json!("true");
+    config["publish.via.partition.root"] = json!("yes");
     config["sourceinfo.struct.maker"] = json!("com.example.Maker");
     let err = parse(config).unwrap_err();
     let msg = err.to_string();
     assert_eq!(
         fields(err),
         [
-            "publish.via.partition.root",
             "snapshot.locking.mode",
-            "sourceinfo.struct.maker"
+            "sourceinfo.struct.maker",
+            "publish.via.partition.root"
         ]
     );
     assert!(msg.contains("\"shared\" cannot be honoured"), "{msg}");

@@ -8,16 +8,21 @@
 //! A table is split into chunks of heap pages (`ctid` ranges; Postgres 14+ scans a TID
 //! range directly), sized from `pg_relation_size` rather than `COUNT(*)`. Up to
 //! `snapshot.max.threads` connections import the same snapshot and take chunks from a
-//! shared queue. Rows stream through a bounded channel to one merger task, which marks
-//! `source.snapshot` (`first` … `true` … `last`) and, after a chunk's last row, emits a
-//! checkpoint naming the chunk done, so a restart reads only the chunks not yet done.
+//! queue the merger fills in rounds of one chunk per connection. Rows stream through a
+//! bounded channel to that merger task, which marks `source.snapshot` (`first` … `true` …
+//! `last`) and, once every chunk of a round is read, emits a checkpoint naming them done,
+//! so a restart reads only the chunks not yet done, and no chunk is partly emitted when
+//! its checkpoint commits (a restart would emit those rows again). A partitioned table is
+//! read in chunks of each of its leaf partitions.
 
 mod copy_text;
+mod markers;
+mod plan;
 mod progress;
 mod statements;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio_postgres::Client;
@@ -29,10 +34,12 @@ use tributary_core::{
 use crate::catalog::TableMeta;
 use crate::config::{PostgresConnectorConfig, SnapshotMode};
 use crate::error::SourceError;
-use crate::offset::{PgOffset, SnapshotProgress, TableProgress};
+use crate::offset::{PartPlan, PgOffset, SnapshotProgress, TableProgress};
 use crate::replication::ReplicationConnection;
 use crate::stream::key_string;
 use crate::table::{Cell, TableState};
+use markers::Markers;
+use plan::{Job, leaf_pages, relation_pages};
 use statements::{aligned_select, chunk_sql};
 
 pub use copy_text::split_row;
@@ -58,15 +65,6 @@ pub struct SnapshotOutcome {
     pub offset: PgOffset,
     /// Stopped on request before every chunk was read; the offset says which are done.
     pub interrupted: bool,
-}
-
-struct Job {
-    table: usize,
-    chunk: u32,
-    /// First heap page of the chunk.
-    start: u64,
-    /// First page after the chunk; `None` for the open-ended last chunk.
-    end: Option<u64>,
 }
 
 /// Rows a worker sends per message: a channel hop per row would cost more than the row.
@@ -121,33 +119,26 @@ pub async fn run(
         let key = t.meta.id.to_string();
         if !progress.tables.contains_key(&key) {
             let chunk_pages = config.snapshot_chunk_pages;
-            let chunks = if t.select.is_some() {
-                1
-            } else {
-                let pages = relation_pages(planner, t.meta.oid).await?;
-                pages.div_ceil(u64::from(chunk_pages)).max(1) as u32
+            let chunks_of = |pages: u64| pages.div_ceil(u64::from(chunk_pages)).max(1) as u32;
+            let mut plan = TableProgress {
+                chunk_pages,
+                chunks: 1,
+                ..TableProgress::default()
             };
-            progress.tables.insert(
-                key.clone(),
-                TableProgress {
-                    chunk_pages,
-                    chunks,
-                    ..TableProgress::default()
-                },
-            );
-        }
-        let p = &progress.tables[&key];
-        for chunk in 0..p.chunks {
-            if !p.done.contains(&chunk) {
-                let size = u64::from(p.chunk_pages);
-                jobs.push_back(Job {
-                    table: i,
-                    chunk,
-                    start: u64::from(chunk) * size,
-                    end: (chunk + 1 < p.chunks).then(|| u64::from(chunk + 1) * size),
-                });
+            if t.select.is_some() {
+                // An override statement is read in one chunk.
+            } else if t.meta.partitioned {
+                for (table, pages) in leaf_pages(planner, t.meta.oid).await? {
+                    let chunks = chunks_of(pages);
+                    plan.parts.push(PartPlan { table, chunks });
+                }
+                plan.chunks = plan.parts.iter().map(|p| p.chunks).sum::<u32>().max(1);
+            } else {
+                plan.chunks = chunks_of(relation_pages(planner, t.meta.oid).await?);
             }
+            progress.tables.insert(key.clone(), plan);
         }
+        jobs.extend(Job::pending(i, &progress.tables[&key]));
     }
     let remaining_tables = tables
         .iter()
@@ -169,10 +160,11 @@ pub async fn run(
         ts_us: now_us(),
         tx_id: snapshot_xmin(planner).await,
     });
-    let jobs = Arc::new(Mutex::new(jobs));
     let (tx, mut rx) =
         mpsc::channel::<WorkerMsg>((config.max_queue_size / ROWS_PER_MESSAGE).max(4));
     let threads = config.snapshot_max_threads.max(1);
+    let (job_tx, job_rx) = mpsc::channel::<Job>(threads);
+    let job_rx = Arc::new(tokio::sync::Mutex::new(job_rx));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..threads {
         let mut client = ReplicationConnection::connect_sql(&config.connect).await?;
@@ -184,7 +176,7 @@ pub async fn run(
             .await?;
         workers.spawn(worker(
             client,
-            jobs.clone(),
+            job_rx.clone(),
             tables.clone(),
             ctx.clone(),
             tx.clone(),
@@ -201,6 +193,11 @@ pub async fn run(
     let mut marks = Markers::new(tables.len());
     let mut pending: Vec<(usize, u32, u64)> = Vec::new();
     let mut stopping = false;
+    // Chunks are read in rounds of one per thread, and a checkpoint is emitted only
+    // between rounds: every row emitted before it belongs to a chunk it counts done, so
+    // a Kafka transaction never commits part of a chunk that a restart reads again.
+    let mut job_tx = Some(job_tx);
+    let mut in_round = dispatch(&mut jobs, &mut job_tx, threads).await;
     loop {
         let msg = tokio::select! {
             biased;
@@ -208,8 +205,9 @@ pub async fn run(
                 // Stop at chunk boundaries: no new chunks, the ones being read finish
                 // and are checkpointed, and a restart resumes with the rest.
                 stopping = true;
-                if let Ok(mut q) = jobs.lock() {
-                    q.clear();
+                jobs.clear();
+                if in_round == 0 {
+                    job_tx = None;
                 }
                 tracing::info!("stop requested: finishing the snapshot chunks being read");
                 continue;
@@ -232,18 +230,22 @@ pub async fn run(
                         send(out, CaptureItem::Change(prev)).await?;
                     }
                 }
-                flush_pending(
-                    &mut pending,
-                    &mut offset,
-                    &tables,
-                    out,
-                    &mut tracker,
-                    &mut marks,
-                )
-                .await?;
             }
             WorkerMsg::ChunkDone { table, chunk, rows } => {
                 pending.push((table, chunk, rows));
+                in_round -= 1;
+                if in_round == 0 {
+                    flush_pending(
+                        &mut pending,
+                        &mut offset,
+                        &tables,
+                        out,
+                        &mut tracker,
+                        &mut marks,
+                    )
+                    .await?;
+                    in_round = dispatch(&mut jobs, &mut job_tx, threads).await;
+                }
             }
         }
     }
@@ -255,16 +257,9 @@ pub async fn run(
             Err(e) => return Err(SourceError::Setup(format!("snapshot worker failed: {e}"))),
         }
     }
+    // Every round ended with its flush, the last one included.
+    debug_assert!(pending.is_empty());
     marks.stopping = stopping;
-    flush_pending(
-        &mut pending,
-        &mut offset,
-        &tables,
-        out,
-        &mut tracker,
-        &mut marks,
-    )
-    .await?;
     for ev in marks.drain() {
         send(out, CaptureItem::Change(ev)).await?;
     }
@@ -293,6 +288,30 @@ pub async fn run(
     outcome.interrupted = !completed;
     outcome.offset = offset;
     Ok(outcome)
+}
+
+/// Hands the next round of chunks (one per thread) to the workers; returns how many. With
+/// none left, closes the queue so the workers end.
+async fn dispatch(
+    jobs: &mut VecDeque<Job>,
+    queue: &mut Option<mpsc::Sender<Job>>,
+    threads: usize,
+) -> usize {
+    let mut sent = 0;
+    if let Some(q) = queue.as_ref() {
+        while sent < threads
+            && let Some(job) = jobs.pop_front()
+        {
+            if q.send(job).await.is_err() {
+                break;
+            }
+            sent += 1;
+        }
+    }
+    if sent == 0 {
+        *queue = None;
+    }
+    sent
 }
 
 /// Debezium's `snapshot.delay.ms` / `streaming.delay.ms`: waits `delay`, or until a stop
@@ -326,7 +345,9 @@ async fn flush_pending(
     let Some(progress) = offset.snapshot.as_mut() else {
         return Ok(());
     };
-    let mut held_back = false;
+    // Record the round's chunks first: whether a table, or the whole snapshot, is done
+    // depends on all of them.
+    let mut touched: Vec<usize> = Vec::new();
     for (table, chunk, rows) in pending.drain(..) {
         let id = tables[table].meta.id.to_string();
         if let Some(p) = progress.tables.get_mut(&id) {
@@ -336,20 +357,24 @@ async fn flush_pending(
             if p.is_complete() && !was_complete {
                 tracker.table_done(table, &id, p.rows);
             }
-            // The chunk's rows must be out before its checkpoint.
-            let table_done = p.is_complete();
-            let all_done = table_done
-                && tables.iter().all(|t| {
-                    progress
-                        .tables
-                        .get(&t.meta.id.to_string())
-                        .is_some_and(TableProgress::is_complete)
-                });
-            // The snapshot's very last row stays held until the end, to be marked `last`;
-            // the final checkpoint, after it, then records the last chunk.
-            if all_done {
-                held_back = marks.holds(table);
-            } else if let Some(ev) = marks.release(table, table_done) {
+            if !touched.contains(&table) {
+                touched.push(table);
+            }
+        }
+    }
+    let complete = |t: &SnapshotTable| {
+        progress
+            .tables
+            .get(&t.meta.id.to_string())
+            .is_some_and(TableProgress::is_complete)
+    };
+    // The snapshot's last rows stay held until the end, the very last to be marked
+    // `last`; the final checkpoint, after them, then records the last chunks.
+    let held_back = tables.iter().all(complete) && marks.holds_any();
+    if !held_back {
+        // The chunks' rows must be out before their checkpoint.
+        for table in touched {
+            if let Some(ev) = marks.release(table, complete(&tables[table])) {
                 send(out, CaptureItem::Change(ev)).await?;
             }
         }
@@ -364,66 +389,6 @@ async fn flush_pending(
     .map_err(|_| SourceError::Closed)
 }
 
-/// Debezium's `source.snapshot` markers over rows arriving from parallel chunk readers.
-struct Markers {
-    /// The newest row of each table, not yet sent.
-    held: Vec<Option<ChangeEvent>>,
-    /// Tables that have had a row.
-    started: Vec<bool>,
-    any: bool,
-    /// A stop cut the snapshot short: its last row is not the snapshot's last.
-    stopping: bool,
-}
-
-impl Markers {
-    fn new(tables: usize) -> Markers {
-        Markers {
-            held: vec![None; tables],
-            started: vec![false; tables],
-            any: false,
-            stopping: false,
-        }
-    }
-
-    /// Takes a row of `table`; returns the row it replaces as that table's newest.
-    fn row(&mut self, table: usize, mut ev: ChangeEvent) -> Option<ChangeEvent> {
-        if !self.any {
-            ev.source.snapshot = SnapshotMarker::First;
-            self.any = true;
-        } else if !self.started[table] {
-            ev.source.snapshot = SnapshotMarker::FirstInDataCollection;
-        }
-        self.started[table] = true;
-        self.held[table].replace(ev)
-    }
-
-    fn holds(&self, table: usize) -> bool {
-        self.held[table].is_some()
-    }
-
-    /// The held row of `table` (a chunk of it is done), marked as the table's last when
-    /// the whole table is.
-    fn release(&mut self, table: usize, table_done: bool) -> Option<ChangeEvent> {
-        let mut ev = self.held[table].take()?;
-        if table_done && ev.source.snapshot == SnapshotMarker::True {
-            ev.source.snapshot = SnapshotMarker::LastInDataCollection;
-        }
-        Some(ev)
-    }
-
-    /// The rows still held at the end; the last of them is the snapshot's last row.
-    fn drain(&mut self) -> Vec<ChangeEvent> {
-        let mut rest: Vec<ChangeEvent> = self.held.iter_mut().filter_map(Option::take).collect();
-        if !self.stopping
-            && let Some(last) = rest.last_mut()
-            && last.source.snapshot != SnapshotMarker::First
-        {
-            last.source.snapshot = SnapshotMarker::Last;
-        }
-        rest
-    }
-}
-
 /// The xmin of the exported snapshot, reported as the snapshot events' `txId`.
 async fn snapshot_xmin(client: &Client) -> Option<i64> {
     client
@@ -436,18 +401,6 @@ async fn snapshot_xmin(client: &Client) -> Option<i64> {
         .map(|r| r.get::<_, i64>(0))
 }
 
-/// Heap pages of a table, from its size on disk (cheap, unlike COUNT(*)).
-async fn relation_pages(client: &Client, oid: u32) -> Result<u64, SourceError> {
-    let row = client
-        .query_one(
-            "SELECT (pg_relation_size(($1::oid)::regclass) / current_setting('block_size')::bigint)::bigint",
-            &[&oid],
-        )
-        .await
-        .map_err(SourceError::query("could not size a table for the snapshot"))?;
-    Ok(row.get::<_, i64>(0).max(0) as u64)
-}
-
 struct RowContext {
     prefix: Arc<str>,
     db: Arc<str>,
@@ -458,13 +411,13 @@ struct RowContext {
 
 async fn worker(
     mut client: ReplicationConnection,
-    jobs: Arc<Mutex<VecDeque<Job>>>,
+    jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
     tables: Arc<Vec<SnapshotTable>>,
     ctx: Arc<RowContext>,
     tx: mpsc::Sender<WorkerMsg>,
 ) -> Result<(), SourceError> {
     loop {
-        let job = jobs.lock().map(|mut q| q.pop_front()).unwrap_or(None);
+        let job = jobs.lock().await.recv().await;
         let Some(job) = job else { break };
         let rows = read_chunk(&mut client, &tables, &job, &ctx, &tx).await?;
         if tx

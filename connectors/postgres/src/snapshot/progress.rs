@@ -161,7 +161,12 @@ impl Drop for Tracker<'_> {
 async fn estimated_rows(client: &Client, oids: &[u32]) -> Vec<u64> {
     let rows = client
         .query(
-            "SELECT oid, GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = ANY($1::oid[])",
+            // A partitioned table's rows are its leaf partitions'.
+            "SELECT c.oid, GREATEST(CASE c.relkind WHEN 'p' THEN \
+                 (SELECT sum(GREATEST(l.reltuples, 0)) FROM pg_partition_tree(c.oid) t \
+                    JOIN pg_class l ON l.oid = t.relid WHERE t.isleaf) \
+                 ELSE c.reltuples END, 0)::bigint \
+               FROM pg_class c WHERE c.oid = ANY($1::oid[])",
             &[&oids],
         )
         .await;

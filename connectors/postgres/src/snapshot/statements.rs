@@ -7,8 +7,9 @@ use super::{Job, SnapshotTable};
 use crate::config::quote_ident;
 use crate::error::SourceError;
 
-/// The COPY statement of one chunk: a ctid range (Postgres 14+ scans it as a TID range),
-/// the last chunk open-ended so rows on pages added since planning are not missed.
+/// The COPY statement of one chunk: a ctid range (Postgres 14+ scans it as a TID range)
+/// of the table or, for a partitioned table, of one of its leaf partitions; the last
+/// chunk open-ended so rows on pages added since planning are not missed.
 pub(super) fn chunk_sql(t: &SnapshotTable, job: &Job) -> String {
     if let Some(select) = &t.select {
         return format!("COPY ({select}) TO STDOUT");
@@ -26,10 +27,10 @@ pub(super) fn chunk_sql(t: &SnapshotTable, job: &Job) -> String {
     } else {
         format!(" WHERE {}", clauses.join(" AND "))
     };
+    let from = job.part.clone().unwrap_or_else(|| t.meta.id.quoted());
     format!(
-        "COPY (SELECT {} FROM {}{filter}) TO STDOUT",
-        cols.join(", "),
-        t.meta.id.quoted()
+        "COPY (SELECT {} FROM {from}{filter}) TO STDOUT",
+        cols.join(", ")
     )
 }
 

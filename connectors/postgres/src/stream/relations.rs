@@ -23,6 +23,7 @@ impl ChangeStream {
         let state = if self.config.filters.accepts_table(&id) {
             Some(Arc::new(self.build_state(r.rel_id, &id, &wire).await?))
         } else {
+            self.warn_uncaptured_partition(r.rel_id, &id).await?;
             None
         };
         self.relations.insert(r.rel_id, Rel { wire, state });
@@ -50,6 +51,7 @@ impl ChangeStream {
                 oid,
                 id: id.clone(),
                 replica_identity: catalog::ReplicaIdentity::Default,
+                partitioned: false,
                 columns: Vec::new(),
             });
         meta.id = id.clone();
@@ -70,6 +72,38 @@ impl ChangeStream {
         }
         tracing::info!(table = %id, version = self.version, "table shape loaded");
         Ok(state)
+    }
+
+    /// Postgres publishes a partition's changes under the partition's own name unless the
+    /// publication has `publish_via_partition_root`: as in Debezium, they are captured only
+    /// when the filters select the partition itself. A captured root whose partition's
+    /// changes are thereby dropped gets one warning naming the two ways to capture them.
+    async fn warn_uncaptured_partition(
+        &mut self,
+        oid: u32,
+        id: &TableId,
+    ) -> Result<(), SourceError> {
+        // Under publish_via_partition_root, Postgres sends a partition's Relation message
+        // too, but its changes under the root's.
+        if self.config.publish_via_partition_root || !self.warned.insert((oid, String::new())) {
+            return Ok(());
+        }
+        let ancestors = catalog::ancestors(&self.client, oid)
+            .await
+            .map_err(SourceError::query(
+                "could not read a partition's partitioned tables",
+            ))?;
+        if let Some(root) = ancestors
+            .iter()
+            .find(|a| self.config.filters.accepts_table(a))
+        {
+            tracing::warn!(
+                partition = %id,
+                captured = %root,
+                "changes to partition {id} are not captured: the filters select its partitioned table {root} but not the partition, and Postgres publishes the partition's changes under its own name. Hint: set publish.via.partition.root=true to capture them as {root}'s, or add the partition to table.include.list to capture it as a table of its own"
+            );
+        }
+        Ok(())
     }
 
     pub(super) fn state_of(&self, rel_id: u32) -> Result<Option<Arc<TableState>>, SourceError> {
