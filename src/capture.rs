@@ -158,12 +158,16 @@ async fn print(
         };
         for item in &batch {
             match item {
-                CaptureItem::Change(_) | CaptureItem::Tombstone { .. }
+                CaptureItem::Change(_)
+                | CaptureItem::Tombstone { .. }
+                | CaptureItem::Message(_)
                     if format == Output::None =>
                 {
                     pending.records += 1;
                 }
-                CaptureItem::Change(_) | CaptureItem::Tombstone { .. } => {
+                CaptureItem::Change(_)
+                | CaptureItem::Tombstone { .. }
+                | CaptureItem::Message(_) => {
                     tributary_core::json::write_record(&mut out.buf, item);
                     out.buf.push(b'\n');
                     pending.records += 1;

@@ -128,6 +128,8 @@ fn types_scenario(name: &'static str, config: &'static [(&'static str, &'static 
             "UPDATE more SET c_hstore = 'x=>y', c_point = '(0,0)' WHERE id = 3".into(),
             "DELETE FROM every WHERE id = 12".into(),
             "DELETE FROM more WHERE id = 4".into(),
+            // Under each binary.handling.mode.
+            "SELECT pg_logical_emit_message(true, 'types', '\\x01ff'::bytea)".into(),
         ],
     }
 }
@@ -219,9 +221,45 @@ fn partitions_scenario(
     }
 }
 
+/// Logical decoding messages, transactional (alone, and with rows) and not (alone, and
+/// emitted inside a transaction), filtered by prefix, with transaction metadata.
+fn messages_scenario() -> Scenario {
+    let emit = |transactional: bool, prefix: &str, content: &str| {
+        format!("SELECT pg_logical_emit_message({transactional}, '{prefix}', {content})")
+    };
+    Scenario {
+        name: "messages",
+        config: &[
+            ("provide.transaction.metadata", "true"),
+            // Matched regardless of case, as Debezium matches it.
+            ("message.prefix.include.list", "keep\\..*,OUTBOX"),
+        ],
+        setup: "CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t VALUES (0, 'z')".into(),
+        changes: vec![
+            emit(true, "keep.a", "'hello'"),
+            format!(
+                "INSERT INTO t VALUES (1, 'a'); {}; INSERT INTO t VALUES (2, 'b')",
+                emit(true, "outbox", "'\\x00ff10'::bytea")
+            ),
+            emit(false, "keep.b", "'on its own'"),
+            format!(
+                "INSERT INTO t VALUES (3, 'c'); {}; {}; UPDATE t SET v = 'cc' WHERE id = 3",
+                emit(false, "keep.c", "'not transactional, inside one'"),
+                emit(true, "skipped.prefix", "'left out'")
+            ),
+            format!(
+                "{}; {}; INSERT INTO t VALUES (4, 'd')",
+                emit(true, "keep.a", "''"),
+                emit(true, "keep.d", "'two in one transaction'")
+            ),
+        ],
+    }
+}
+
 fn scenarios() -> Vec<Scenario> {
     vec![
         changes_scenario(),
+        messages_scenario(),
         // Without publish.via.partition.root: the root and every partition are tables of
         // their own, and Postgres publishes changes under the partitions' names.
         partitions_scenario("partitions", &[("skipped.operations", "none")]),
@@ -231,7 +269,8 @@ fn scenarios() -> Vec<Scenario> {
                 ("skipped.operations", "none"),
                 ("publish.via.partition.root", "true"),
                 ("publication.autocreate.mode", "filtered"),
-                ("table.include.list", "public.meas,public.plain"),
+                // Matched regardless of case, as Debezium matches it.
+                ("table.include.list", "PUBLIC.MEAS,public\\.Plain"),
             ],
         ),
         types_scenario("types", &[]),

@@ -7,6 +7,8 @@
 //!   `source.snapshot` marker (the read order is not the connectors' contract: the markers
 //!   are compared per topic as a multiset);
 //! - the `__debezium.context.runId` header (an id of each connector's run);
+//! - the JVM identity hash in the name of a logical decoding message's data collection
+//!   (see `message_collections`);
 //! - the first element of `source.sequence` where Debezium's is `null`: Debezium knows no
 //!   last commit until its first commit after a snapshot; Tributary writes the snapshot's
 //!   point there, which its sinks need to order those changes after the snapshot's rows.
@@ -135,11 +137,43 @@ pub fn compare(dbz: &[Value], ours: &[Value]) -> Report {
 }
 
 fn record(report: &mut Report, at: &str, a: &Value, b: &Value) {
+    let (a, b) = (&message_collections(a), &message_collections(b));
     let snapshot = op(a) == "r";
     for part in ["key_schema", "value_schema", "key", "value", "headers"] {
         let mut path = vec![part.to_string()];
         walk(report, at, &mut path, &a[part], &b[part], snapshot);
     }
+}
+
+/// Debezium names each logical decoding message's data collection in a transaction's END
+/// record by its Java object's `toString()`: `…LogicalDecodingMessageId@<identity hash>`,
+/// one entry per message. The hash is the JVM's, so it is masked, and the entries are
+/// compared in name order (a Java `HashMap` orders them by that hash).
+fn message_collections(record: &Value) -> Value {
+    const ID: &str =
+        "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId@";
+    let mut record = record.clone();
+    let Some(items) = record["value"]["data_collections"]["array"].as_array_mut() else {
+        return record;
+    };
+    // Each item is the union branch `{"event.collection": {data_collection, event_count}}`.
+    const BRANCH: &str = "event.collection";
+    let name = |item: &Value| {
+        item[BRANCH]["data_collection"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    if !items.iter().any(|i| name(i).starts_with(ID)) {
+        return record;
+    }
+    for item in items.iter_mut() {
+        if name(item).starts_with(ID) {
+            item[BRANCH]["data_collection"] = Value::String(format!("{ID}<hash>"));
+        }
+    }
+    items.sort_by_key(|i| i.to_string());
+    record
 }
 
 fn skipped(path: &[String], snapshot: bool) -> bool {

@@ -8,17 +8,17 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::json;
-use tributary_cache::{ConnectParams, RedisSink};
+use tributary_cache::{ConnectParams, Connection, RedisSink};
 use tributary_core::SinkError;
 
 /// The role (`master`, `slave`) a server reports, asked on a new connection; "" when
 /// the failover closed it first (it closes clients' connections).
 async fn role(server: &RedisServer) -> String {
-    let info = server
-        .client()
-        .await
-        .try_cmd(&["INFO", "replication"])
-        .await;
+    // A failover may reset the connection while it is being made, too.
+    let Ok(connection) = Connection::connect(&ConnectParams::local(server.port)).await else {
+        return String::new();
+    };
+    let info = Client(connection).try_cmd(&["INFO", "replication"]).await;
     let text = match info {
         Ok(redis::Value::BulkString(b)) => String::from_utf8_lossy(&b).into_owned(),
         Ok(redis::Value::VerbatimString { text, .. }) => text,

@@ -127,6 +127,21 @@ impl ChangeEvent {
     }
 }
 
+/// A logical decoding message (`pg_logical_emit_message`): Debezium's `op: m` event on
+/// `<topic.prefix>.message`, keyed by its prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageEvent {
+    pub topic: Arc<str>,
+    pub prefix: String,
+    /// The content as `binary.handling.mode` renders bytes: [`Value::Bytes`], or
+    /// [`Value::String`] (base64, base64-url-safe, hex).
+    pub content: Value,
+    /// Transactional messages carry their transaction's id and time; others neither.
+    pub source: SourceInfo,
+    /// When Tributary processed the message, µs since the UNIX epoch (`ts_ms`).
+    pub ts_us: i64,
+}
+
 /// Start of a source transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxBegin {
@@ -158,6 +173,9 @@ pub struct TxCommit {
 pub enum CaptureItem {
     Begin(TxBegin),
     Change(ChangeEvent),
+    /// A logical decoding message: inside its transaction's Begin and Commit when it is
+    /// transactional, else followed by a [`CaptureItem::Checkpoint`] of its position.
+    Message(MessageEvent),
     /// A null-valued record that follows a delete so that compacted topics drop the key.
     Tombstone {
         schemas: Arc<TableSchemas>,

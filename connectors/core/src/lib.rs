@@ -25,7 +25,9 @@ pub mod value;
 pub use auth::HttpAuth;
 pub use batch::{Batch, BatchReceiver, BatchSender, QueueGauge};
 pub use error::{ErrorKind, Retry};
-pub use event::{CaptureItem, ChangeEvent, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit};
+pub use event::{
+    CaptureItem, ChangeEvent, MessageEvent, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit,
+};
 pub use lsn::{DurableLsn, Lsn};
 pub use metrics::{OpCounts, SnapshotReport, SourceMetrics};
 pub use schema::{Field, Schema, SchemaType, TableSchemas};

@@ -4,7 +4,11 @@
 
 use std::sync::Arc;
 
-use tributary_core::{ChangeEvent, TxBegin};
+use tributary_core::{ChangeEvent, MessageEvent, SourceInfo, TxBegin};
+
+/// The class whose objects name logical decoding messages' data collections in Debezium.
+const MESSAGE_COLLECTION: &str =
+    "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId";
 
 /// The source transaction in progress.
 struct Current {
@@ -17,12 +21,25 @@ struct Current {
     collections: Vec<(Arc<str>, Arc<str>, i64)>,
 }
 
+impl Current {
+    /// Debezium's id in an event's block: the transaction's and the source position's at
+    /// that event.
+    fn event_id(&self, s: &SourceInfo) -> String {
+        match s.lsn {
+            Some(lsn) => format!("{}:{}", self.xid, lsn.0),
+            None => self.id.clone(),
+        }
+    }
+}
+
 /// Transaction metadata state of one connector.
 pub struct TxMetadata {
     pub topic: String,
     /// Registered (key, value) schema ids, once registered.
     pub ids: Option<(u32, u32)>,
     current: Option<Current>,
+    /// Logical decoding messages seen, for their collections' names.
+    messages: u64,
 }
 
 impl TxMetadata {
@@ -31,6 +48,7 @@ impl TxMetadata {
             topic: format!("{prefix}.{topic}"),
             ids: None,
             current: None,
+            messages: 0,
         }
     }
 
@@ -49,8 +67,26 @@ impl TxMetadata {
     /// The `transaction` block of an event: (id, total order, order within its table).
     /// Snapshot events are outside any transaction.
     pub fn event(&mut self, event: &ChangeEvent) -> Option<(String, i64, i64)> {
+        self.data_event(&event.source)
+    }
+
+    /// The `transaction` block of a logical decoding message (none outside a
+    /// transaction). Debezium counts each message as a data collection of its own, named
+    /// by its `LogicalDecodingMessageId` object's `toString()` (the class name and the
+    /// JVM's identity hash): so does this, with a hash of its own.
+    pub fn message(&mut self, message: &MessageEvent) -> Option<(String, i64, i64)> {
         let cur = self.current.as_mut()?;
-        let s = &event.source;
+        self.messages += 1;
+        // Java's identity hashes are 31-bit and printed in hex without padding.
+        let hash = (self.messages.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33) as u32;
+        let name = format!("{MESSAGE_COLLECTION}@{hash:x}");
+        cur.collections.push(("".into(), name.into(), 1));
+        cur.total += 1;
+        Some((cur.event_id(&message.source), cur.total, 1))
+    }
+
+    fn data_event(&mut self, s: &SourceInfo) -> Option<(String, i64, i64)> {
+        let cur = self.current.as_mut()?;
         cur.total += 1;
         let order = match cur
             .collections
@@ -66,12 +102,7 @@ impl TxMetadata {
                 1
             }
         };
-        // Debezium's id is the transaction's and the source position's at that event.
-        let id = match s.lsn {
-            Some(lsn) => format!("{}:{}", cur.xid, lsn.0),
-            None => cur.id.clone(),
-        };
-        Some((id, cur.total, order))
+        Some((cur.event_id(s), cur.total, order))
     }
 
     /// The transaction committed: its END record carries `<txId>:<end LSN>`.
@@ -103,7 +134,14 @@ impl TxMetadata {
         let names: Vec<String> = cur
             .collections
             .iter()
-            .map(|(schema, table, _)| format!("{schema}.{table}"))
+            .map(|(schema, table, _)| {
+                if schema.is_empty() {
+                    // A logical decoding message's collection (see `message`).
+                    table.to_string()
+                } else {
+                    format!("{schema}.{table}")
+                }
+            })
             .collect();
         // Debezium counts events per table in a Java `HashMap`, and lists them in its order.
         let keys: Vec<&str> = names.iter().map(String::as_str).collect();

@@ -222,3 +222,28 @@ pub async fn publication(
         tables: rows.iter().map(|r| r.get(0)).collect(),
     }))
 }
+
+/// Whether `publication` lists a table outside the partition trees of `tables` (a table
+/// the filters no longer select).
+pub async fn publishes_others(
+    client: &Client,
+    publication: &str,
+    tables: &[u32],
+) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "WITH RECURSIVE \
+               wanted AS (SELECT unnest($2::oid[]) AS oid), \
+               down AS (SELECT oid FROM wanted UNION \
+                        SELECT i.inhrelid FROM pg_inherits i JOIN down ON i.inhparent = down.oid), \
+               up AS (SELECT oid FROM wanted UNION \
+                      SELECT i.inhparent FROM pg_inherits i JOIN up ON i.inhrelid = up.oid) \
+             SELECT EXISTS (SELECT 1 FROM pg_publication_tables \
+                             WHERE pubname = $1 \
+                               AND format('%I.%I', schemaname, tablename)::regclass::oid \
+                                   NOT IN (SELECT oid FROM down UNION SELECT oid FROM up))",
+            &[&publication, &tables],
+        )
+        .await?;
+    Ok(row.get(0))
+}

@@ -79,7 +79,22 @@ pub async fn run_with_metrics(
         .map_err(SourceError::query("could not read the publication"))?;
     match &publication {
         Some(published) => {
-            tables.retain(|t| published.tables.contains(&t.oid));
+            let filtered = config.publication_autocreate == AutocreateMode::Filtered
+                && !published.all_tables
+                && !tables.is_empty();
+            let differs = filtered
+                && (tables.iter().any(|t| !published.tables.contains(&t.oid)) || {
+                    let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
+                    catalog::publishes_others(&client, &config.publication_name, &oids)
+                        .await
+                        .map_err(SourceError::query("could not read the publication"))?
+                });
+            if differs {
+                // As Debezium does: the publication follows the filters.
+                set_publication_tables(&client, &config, &tables).await?;
+            } else {
+                tables.retain(|t| published.tables.contains(&t.oid));
+            }
             if published.via_root != config.publish_via_partition_root {
                 align_via_root(&client, &config).await?;
             }
@@ -266,6 +281,10 @@ pub async fn run_with_metrics(
     ];
     if streaming {
         options.push(("streaming", "on".to_string()));
+    }
+    if repl.server_version_num() >= 140000 {
+        // Logical decoding messages (Postgres 14+), emitted as Debezium's `op: m` events.
+        options.push(("messages", "true".to_string()));
     }
     let start = offset.lsn.unwrap_or(Lsn::ZERO);
     let mut stream = repl
@@ -486,6 +505,32 @@ async fn create_publication(
         .await
         .map_err(SourceError::query("could not create the publication"))?;
     tracing::info!(publication = %config.publication_name, "publication created");
+    Ok(())
+}
+
+/// With `publication.autocreate.mode=filtered`, an existing publication that does not
+/// publish every table the filters select is set to exactly those tables (Debezium's
+/// `ALTER PUBLICATION … SET TABLE` on start). Rows the added tables held before are not
+/// read (as in Debezium): only their changes from now on are captured.
+async fn set_publication_tables(
+    client: &Client,
+    config: &PostgresConnectorConfig,
+    tables: &[TableMeta],
+) -> Result<(), SourceError> {
+    let list: Vec<String> = tables.iter().map(|t| t.id.quoted()).collect();
+    let sql = format!(
+        "ALTER PUBLICATION {} SET TABLE {}",
+        quote_ident(&config.publication_name),
+        list.join(", ")
+    );
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(SourceError::query(
+            "could not set the publication's tables to those the filters select (publication.autocreate.mode=filtered)",
+        ))?;
+    let names: Vec<String> = tables.iter().map(|t| t.id.to_string()).collect();
+    tracing::info!(publication = %config.publication_name, tables = %names.join(","), "publication set to the tables the filters select");
     Ok(())
 }
 

@@ -14,14 +14,14 @@ use tributary_core::{FieldInfo, FieldKind, RowKey, RowSchema};
 
 use super::compile::{Compiled, Node, NodeId};
 use super::read::{ReadError, Reader};
-use crate::schema::{HEARTBEAT_VALUE_NAME, TX_METADATA_VALUE_NAME};
+use crate::schema::{HEARTBEAT_VALUE_NAME, MESSAGE_VALUE_NAME, TX_METADATA_VALUE_NAME};
 
 /// How to read the values of one schema id.
 #[derive(Debug)]
 pub(crate) enum ValuePlan {
     Envelope(EnvelopePlan),
-    /// Debezium records that are no change events (transaction metadata, heartbeats):
-    /// a sink has nothing to apply.
+    /// Debezium records that are no change events (transaction metadata, heartbeats,
+    /// logical decoding messages): a sink has nothing to apply.
     Ignore,
 }
 
@@ -71,7 +71,13 @@ impl ValuePlan {
         let Node::Record(root) = schema.node(schema.root) else {
             return Err("the value schema is not a record".into());
         };
-        if [TX_METADATA_VALUE_NAME, HEARTBEAT_VALUE_NAME].contains(&root.name.as_str()) {
+        if [
+            TX_METADATA_VALUE_NAME,
+            HEARTBEAT_VALUE_NAME,
+            MESSAGE_VALUE_NAME,
+        ]
+        .contains(&root.name.as_str())
+        {
             return Ok(ValuePlan::Ignore);
         }
         let mut steps = Vec::with_capacity(root.fields.len());

@@ -37,7 +37,7 @@ mod tests;
 
 use std::fmt;
 
-use tributary_core::{ChangeEvent, Lsn, Schema, SourceInfo, Value};
+use tributary_core::{ChangeEvent, Lsn, MessageEvent, Schema, SourceInfo, Value};
 
 use value::Nulls;
 use wire::{BRANCH_0, BRANCH_1};
@@ -167,6 +167,52 @@ pub fn write_envelope(
         }
     }
     write_source(out, &event.source);
+    write_tx_block(out, tx);
+    wire::string(out, event.op.code());
+    wire::opt_long(out, Some(event.ts_us.div_euclid(1000)));
+    wire::opt_long(out, Some(event.ts_us));
+    wire::opt_long(out, Some(event.ts_us.saturating_mul(1000)));
+    Ok(())
+}
+
+/// Writes the value of a logical decoding message: `MessageValue`, in the layout of
+/// `crate::schema::message_value_schema`.
+pub fn write_message(
+    out: &mut Vec<u8>,
+    message: &MessageEvent,
+    tx: Option<&TxBlock<'_>>,
+) -> Result<(), EncodeError> {
+    wire::string(out, "m");
+    wire::opt_long(out, Some(message.ts_us.div_euclid(1000)));
+    write_source(out, &message.source);
+    write_tx_block(out, tx);
+    // The `message` block (a required struct): its optional prefix, then its optional
+    // content (bytes, or a string).
+    out.push(BRANCH_1);
+    wire::string(out, &message.prefix);
+    match &message.content {
+        Value::Bytes(b) => {
+            out.push(BRANCH_1);
+            wire::bytes(out, b);
+        }
+        Value::String(s) => {
+            out.push(BRANCH_1);
+            wire::string(out, s);
+        }
+        Value::Null => out.push(BRANCH_0),
+        _ => {
+            return Err(EncodeError::new(Problem::Mismatch {
+                expected: "bytes or string".into(),
+                got: "another value",
+            })
+            .within("content")
+            .within("message"));
+        }
+    }
+    Ok(())
+}
+
+fn write_tx_block(out: &mut Vec<u8>, tx: Option<&TxBlock<'_>>) {
     match tx {
         Some(tx) => {
             out.push(BRANCH_1);
@@ -176,11 +222,6 @@ pub fn write_envelope(
         }
         None => out.push(BRANCH_0),
     }
-    wire::string(out, event.op.code());
-    wire::opt_long(out, Some(event.ts_us.div_euclid(1000)));
-    wire::opt_long(out, Some(event.ts_us));
-    wire::opt_long(out, Some(event.ts_us.saturating_mul(1000)));
-    Ok(())
 }
 
 /// `io.debezium.connector.postgresql.Source`, field by field as

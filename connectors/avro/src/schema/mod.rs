@@ -37,6 +37,10 @@ pub const TX_COLLECTION_NAME: &str = "event.collection";
 /// Schema names of heartbeat records.
 pub const HEARTBEAT_KEY_NAME: &str = "io.debezium.connector.common.ServerNameKey";
 pub const HEARTBEAT_VALUE_NAME: &str = "io.debezium.connector.common.Heartbeat";
+/// Schema names of logical decoding messages (Debezium's `PostgresSchemaFactory`).
+pub const MESSAGE_KEY_NAME: &str = "io.debezium.connector.postgresql.MessageKey";
+pub const MESSAGE_VALUE_NAME: &str = "io.debezium.connector.postgresql.MessageValue";
+pub const MESSAGE_BLOCK_NAME: &str = "io.debezium.connector.postgresql.Message";
 
 /// The Avro schemas of one table topic, as compact JSON text ready for the registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +208,57 @@ pub fn heartbeat_schemas() -> (String, String) {
     (
         fixed_text(&heartbeat_key_schema()),
         fixed_text(&heartbeat_value_schema()),
+    )
+}
+
+/// Key of logical decoding messages: `{prefix}`.
+pub fn message_key_schema() -> Schema {
+    Schema::structure(
+        MESSAGE_KEY_NAME,
+        vec![Field::new("prefix", Schema::string().optional())],
+    )
+    .versioned(1)
+}
+
+/// Value of logical decoding messages: `op`, `ts_ms`, `source`, `transaction` and the
+/// `message` block, its `content` bytes, or a string under `binary.handling.mode` base64,
+/// base64-url-safe or hex.
+pub fn message_value_schema(content_as_string: bool) -> Schema {
+    let content = if content_as_string {
+        Schema::string()
+    } else {
+        Schema::bytes()
+    };
+    let block = Schema::structure(
+        MESSAGE_BLOCK_NAME,
+        vec![
+            Field::new("prefix", Schema::string().optional()),
+            Field::new("content", content.optional()),
+        ],
+    )
+    .versioned(1);
+    Schema::structure(
+        MESSAGE_VALUE_NAME,
+        vec![
+            Field::new("op", Schema::string()),
+            Field::new("ts_ms", Schema::int64().optional()),
+            Field::new("source", tributary_core::envelope::source_schema()),
+            Field::new(
+                "transaction",
+                tributary_core::envelope::transaction_block_schema(),
+            ),
+            Field::new("message", block),
+        ],
+    )
+    .versioned(1)
+}
+
+/// Key and value Avro schemas of the logical decoding message topic (fixed, like
+/// [`transaction_metadata_schemas`]).
+pub fn message_schemas(content_as_string: bool) -> (String, String) {
+    (
+        fixed_text(&message_key_schema()),
+        fixed_text(&message_value_schema(content_as_string)),
     )
 }
 

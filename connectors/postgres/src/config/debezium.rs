@@ -41,14 +41,6 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
         ),
     ),
     (
-        "message.prefix.include.list",
-        OnlyValues(&[""], "logical decoding messages are not emitted yet"),
-    ),
-    (
-        "message.prefix.exclude.list",
-        OnlyValues(&[""], "logical decoding messages are not emitted yet"),
-    ),
-    (
         "post.processors",
         OnlyValues(
             &[""],

@@ -1,9 +1,9 @@
 //! Which schemas, tables and columns are captured, and which columns form a key.
 //!
 //! Debezium's lists are comma-separated regular expressions matched against the whole
-//! identifier: `schema` for schema lists, `schema.table` for table lists and
-//! `schema.table.column` for column lists. An include list and the matching exclude list
-//! cannot be set together.
+//! identifier, regardless of case (its `Predicates.includes`): `schema` for schema lists,
+//! `schema.table` for table lists and `schema.table.column` for column lists. An include
+//! list and the matching exclude list cannot be set together.
 
 use std::fmt;
 
@@ -46,19 +46,11 @@ pub fn quote_ident(s: &str) -> String {
 pub struct PatternList(Vec<Regex>);
 
 impl PatternList {
-    fn parse(spec: &str) -> Result<Self, String> {
-        Self::parse_with(spec, "")
-    }
-
     /// A list matched regardless of case, as Debezium matches its collection lists.
     pub fn parse_case_insensitive(spec: &str) -> Result<Self, String> {
-        Self::parse_with(spec, "(?i)")
-    }
-
-    fn parse_with(spec: &str, flags: &str) -> Result<Self, String> {
         let mut out = Vec::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let re = Regex::new(&format!("{flags}^(?:{part})$"))
+            let re = Regex::new(&format!("(?i)^(?:{part})$"))
                 .map_err(|e| format!("{part:?} is not a valid regular expression: {e}"))?;
             out.push(re);
         }
@@ -72,7 +64,7 @@ impl PatternList {
 
 /// An include list or an exclude list (never both).
 #[derive(Debug, Clone, Default)]
-enum Selection {
+pub enum Selection {
     #[default]
     All,
     Include(PatternList),
@@ -80,7 +72,41 @@ enum Selection {
 }
 
 impl Selection {
-    fn accepts(&self, s: &str) -> bool {
+    /// Reads `<kind>.include.list` and `<kind>.exclude.list` through `get`, reporting
+    /// problems through `error`.
+    pub fn parse(
+        kind: &str,
+        get: &mut dyn FnMut(&str) -> Option<String>,
+        error: &mut dyn FnMut(&str, String),
+    ) -> Self {
+        let inc_key = format!("{kind}.include.list");
+        let exc_key = format!("{kind}.exclude.list");
+        let inc = get(&inc_key);
+        let exc = get(&exc_key);
+        let parse = |key: &str, spec: &str, error: &mut dyn FnMut(&str, String)| {
+            PatternList::parse_case_insensitive(spec)
+                .map_err(|m| error(key, m))
+                .ok()
+        };
+        match (inc, exc) {
+            (Some(_), Some(_)) => {
+                error(
+                    &exc_key,
+                    format!("cannot be used together with {inc_key}; set only one of them"),
+                );
+                Selection::All
+            }
+            (Some(spec), None) => parse(&inc_key, &spec, error)
+                .map(Selection::Include)
+                .unwrap_or_default(),
+            (None, Some(spec)) => parse(&exc_key, &spec, error)
+                .map(Selection::Exclude)
+                .unwrap_or_default(),
+            (None, None) => Selection::All,
+        }
+    }
+
+    pub fn accepts(&self, s: &str) -> bool {
         match self {
             Selection::All => true,
             Selection::Include(p) => p.matches(s),
@@ -110,31 +136,7 @@ impl TableFilters {
         get: &mut dyn FnMut(&str) -> Option<String>,
         error: &mut dyn FnMut(&str, String),
     ) -> Self {
-        let mut pick = |kind: &str| -> Selection {
-            let inc_key = format!("{kind}.include.list");
-            let exc_key = format!("{kind}.exclude.list");
-            let inc = get(&inc_key);
-            let exc = get(&exc_key);
-            let parse = |key: &str, spec: &str, error: &mut dyn FnMut(&str, String)| {
-                PatternList::parse(spec).map_err(|m| error(key, m)).ok()
-            };
-            match (inc, exc) {
-                (Some(_), Some(_)) => {
-                    error(
-                        &exc_key,
-                        format!("cannot be used together with {inc_key}; set only one of them"),
-                    );
-                    Selection::All
-                }
-                (Some(spec), None) => parse(&inc_key, &spec, error)
-                    .map(Selection::Include)
-                    .unwrap_or_default(),
-                (None, Some(spec)) => parse(&exc_key, &spec, error)
-                    .map(Selection::Exclude)
-                    .unwrap_or_default(),
-                (None, None) => Selection::All,
-            }
-        };
+        let mut pick = |kind: &str| Selection::parse(kind, get, error);
         TableFilters {
             schemas: pick("schema"),
             tables: pick("table"),

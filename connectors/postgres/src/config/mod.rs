@@ -26,7 +26,7 @@ use crate::types::{
     BinaryHandling, DecimalHandling, HstoreHandling, IntervalHandling, TimePrecision, TypeModes,
 };
 
-pub use filters::{KeyColumns, PatternList, TableFilters, TableId, quote_ident};
+pub use filters::{KeyColumns, PatternList, Selection, TableFilters, TableId, quote_ident};
 pub use properties::{Importance, PROPERTIES, PropertyDef, PropertyKind, property};
 pub use tributary_core::config::{ConfigError, ConfigErrors};
 use tributary_core::config::{PropertyReader, property_strings};
@@ -86,6 +86,9 @@ pub struct PostgresConnectorConfig {
     pub skipped_operations: HashSet<Op>,
     pub tombstones_on_delete: bool,
     pub slot_drop_on_stop: bool,
+    /// `message.prefix.include.list` / `.exclude.list`: the logical decoding messages
+    /// emitted, by prefix.
+    pub message_prefixes: Selection,
     /// `publish.via.partition.root`: partitions' changes are published as their root's.
     pub publish_via_partition_root: bool,
     /// Drop the publication when the connector is deleted (Tributary extension
@@ -324,6 +327,16 @@ impl PostgresConnectorConfig {
                     message: m,
                 })
             });
+        let message_prefixes = Selection::parse(
+            "message.prefix",
+            &mut |key| r.get(key).map(str::to_string),
+            &mut |f, m| {
+                filter_errors.push(ConfigError {
+                    field: f.into(),
+                    message: m,
+                })
+            },
+        );
         r.errors.extend(filter_errors);
         let key_columns = match r.get("message.key.columns") {
             None => KeyColumns::default(),
@@ -404,6 +417,7 @@ impl PostgresConnectorConfig {
             skipped_operations,
             tombstones_on_delete,
             slot_drop_on_stop,
+            message_prefixes,
             publish_via_partition_root,
             publication_drop_on_delete,
             snapshot_mode,

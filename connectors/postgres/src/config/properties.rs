@@ -266,6 +266,18 @@ pub const PROPERTIES: &[PropertyDef] = &[
     )
     .low(),
     PropertyDef::new(
+        "message.prefix.include.list",
+        List,
+        FILTERS,
+        "A comma-separated list of regular expressions that match the logical decoding message prefixes to be monitored. All prefixes are monitored by default.",
+    ),
+    PropertyDef::new(
+        "message.prefix.exclude.list",
+        List,
+        FILTERS,
+        "A comma-separated list of regular expressions that match the logical decoding message prefixes to be excluded from monitoring.",
+    ),
+    PropertyDef::new(
         "skipped.operations",
         List,
         FILTERS,

@@ -75,6 +75,18 @@ fn unknown_and_malformed_properties_are_each_named() {
 }
 
 #[test]
+fn message_prefix_lists_select_prefixes_and_cannot_be_combined() {
+    let mut c = base();
+    c["message.prefix.include.list"] = json!("keep\\..*,outbox");
+    let parsed = parse(c.clone()).unwrap();
+    assert!(parsed.message_prefixes.accepts("KEEP.a"));
+    assert!(parsed.message_prefixes.accepts("Outbox"));
+    assert!(!parsed.message_prefixes.accepts("outbox2"));
+    c["message.prefix.exclude.list"] = json!("noise");
+    assert_eq!(fields(parse(c).unwrap_err()), ["message.prefix.exclude.list"]);
+}
+
+#[test]
 fn include_and_exclude_lists_cannot_be_combined() {
     let mut c = base();
     let o = c.as_object_mut().unwrap();
@@ -105,6 +117,11 @@ fn filters_match_whole_identifiers() {
     );
     assert!(!c.filters.accepts_column(&orders, "secret"));
     assert!(c.filters.accepts_column(&orders, "secretive"));
+    assert!(c.message_prefixes.accepts("anything"));
+    // Regardless of case, as Debezium matches them.
+    assert!(c.filters.accepts_table(&TableId::new("Public", "ORDERS")));
+    assert!(c.filters.accepts_table(&TableId::new("INV", "Items")));
+    assert!(!c.filters.accepts_column(&orders, "Secret"));
     assert_eq!(c.key_columns.for_table(&orders).unwrap(), ["a", "b"]);
     assert_eq!(
         c.key_columns.for_table(&TableId::new("inv", "x")).unwrap(),

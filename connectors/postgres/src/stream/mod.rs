@@ -23,6 +23,7 @@ use tributary_core::{
     SourceMetrics, TxBegin, TxCommit, Value,
 };
 
+mod messages;
 mod overlap;
 mod relations;
 mod spill;
@@ -284,8 +285,9 @@ impl ChangeStream {
                 }
                 Ok(())
             }
-            // Origins, types (loaded from the catalog) and logical messages are not events.
-            Message::Origin(_) | Message::Type(_) | Message::LogicalMessage(_) => Ok(()),
+            Message::LogicalMessage(m) => self.logical_message(m, out).await,
+            // Origins and types (loaded from the catalog) are not events.
+            Message::Origin(_) | Message::Type(_) => Ok(()),
             Message::StreamStart(_)
             | Message::StreamStop
             | Message::StreamCommit(_)

@@ -51,4 +51,5 @@ pub use modes::{
     TimePrecision, TypeModes,
 };
 pub use parser::ValueParser;
+pub(crate) use parser::binary;
 pub use registry::{PgType, PgTypeKind, TypeRegistry};

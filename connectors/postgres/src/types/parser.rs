@@ -407,7 +407,7 @@ fn items_have_special_numeric(text: &str) -> bool {
 }
 
 /// Bytes as `binary.handling.mode` writes them.
-fn binary(bytes: Vec<u8>, mode: BinaryHandling) -> Value {
+pub(crate) fn binary(bytes: Vec<u8>, mode: BinaryHandling) -> Value {
     match mode {
         BinaryHandling::Bytes => Value::Bytes(bytes),
         BinaryHandling::Base64 => Value::String(encode_base64(&bytes, false)),

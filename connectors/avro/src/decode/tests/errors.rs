@@ -4,8 +4,8 @@ use tributary_core::{ErrorKind, Position, Retry, SinkOp};
 
 use super::*;
 use crate::decode::{DecodeError, Part};
-use crate::encode::{write_heartbeat, write_tx_metadata};
-use crate::schema::{heartbeat_schemas, transaction_metadata_schemas};
+use crate::encode::{write_heartbeat, write_message, write_tx_metadata};
+use crate::schema::{heartbeat_schemas, message_schemas, transaction_metadata_schemas};
 
 fn keyless() -> Arc<TableSchemas> {
     table(
@@ -150,7 +150,7 @@ async fn truncated_or_trailing_bytes_are_malformed_and_named() {
 }
 
 #[tokio::test]
-async fn transaction_metadata_and_heartbeats_carry_nothing_to_apply() {
+async fn transaction_metadata_heartbeats_and_messages_carry_nothing_to_apply() {
     let mut env = env().await;
     let (_, tx_value) = transaction_metadata_schemas();
     let tx_id = env
@@ -179,7 +179,42 @@ async fn transaction_metadata_and_heartbeats_carry_nothing_to_apply() {
     let (mut key, mut value) = (Vec::new(), Vec::new());
     write_confluent_header(&mut value, hb_id);
     write_heartbeat(&mut key, &mut value, "cdc", 5);
+    let hb_raw = RawRecord {
+        value: Some(&value),
+        ..raw
+    };
+    assert_eq!(env.decoder.decode(&hb_raw).await.unwrap(), None);
+
+    // A logical decoding message (`op: m`) is no row change either.
+    let (_, message_value) = message_schemas(false);
+    let message_id = env
+        .producer
+        .register("cdc.message-value", &message_value)
+        .await
+        .unwrap();
+    let message = tributary_core::MessageEvent {
+        topic: "cdc.message".into(),
+        prefix: "outbox".into(),
+        content: tributary_core::Value::Bytes(vec![0, 255]),
+        source: tributary_core::SourceInfo {
+            name: "cdc".into(),
+            db: "db".into(),
+            schema: "".into(),
+            table: "".into(),
+            ts_us: 5,
+            snapshot: tributary_core::SnapshotMarker::False,
+            tx_id: None,
+            lsn: Some(tributary_core::Lsn(9)),
+            sequence: None,
+            xmin: None,
+        },
+        ts_us: 5,
+    };
+    let mut value = Vec::new();
+    write_confluent_header(&mut value, message_id);
+    write_message(&mut value, &message, None).unwrap();
     let raw = RawRecord {
+        topic: "cdc.message",
         value: Some(&value),
         ..raw
     };

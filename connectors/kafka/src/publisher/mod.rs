@@ -25,13 +25,15 @@ use tributary_core::{
     Batch, BatchReceiver, CaptureItem, ChangeEvent, DurableLsn, Lsn, TableSchemas,
 };
 
+mod fixed;
+
 use crate::admin::Topics;
 use crate::error::PublishError;
 use crate::headers::{context_headers, record_headers};
 use crate::offsets::{self, OffsetSlot};
 use crate::producer::TxProducer;
 use crate::settings::{KafkaConfig, PublishSettings};
-use crate::stats::{PublishStats, unix_ms};
+use crate::stats::PublishStats;
 use crate::txmeta::TxMetadata;
 
 /// Registered schema ids and the topic of one table shape.
@@ -87,6 +89,9 @@ pub struct Publisher {
     tables: HashMap<usize, TableEntry>,
     meta: Option<TxMetadata>,
     heartbeat: Option<Heartbeat>,
+    /// Registered (key, value) schema ids of the logical decoding message topic, per
+    /// topic and content kind (a string under a textual `binary.handling.mode`).
+    message_ids: HashMap<(Arc<str>, bool), (u32, u32)>,
     open: Open,
     /// The latest source offset seen (a heartbeat commits it when nothing else does).
     last_offset: Option<serde_json::Value>,
@@ -143,6 +148,7 @@ impl Publisher {
                 tables: HashMap::new(),
                 meta,
                 heartbeat,
+                message_ids: HashMap::new(),
                 open: Open::empty(),
                 last_offset: stored.clone(),
                 key_buf: Vec::with_capacity(256),
@@ -285,6 +291,12 @@ impl Publisher {
                     .await?;
                 self.count();
             }
+            CaptureItem::Message(message) => {
+                // A transactional message sits inside its transaction, which commits at its
+                // Commit; a non-transactional one is followed by a checkpoint.
+                self.open.at_boundary = false;
+                self.message(&message).await?;
+            }
             CaptureItem::Begin(begin) => {
                 self.open.at_boundary = false;
                 if let Some(meta) = self.meta.as_mut() {
@@ -322,62 +334,6 @@ impl Publisher {
             self.open.started = Some(Instant::now());
             self.stats.pending(true);
         }
-    }
-
-    /// Adds a heartbeat record to the open transaction when one is due.
-    async fn heartbeat(&mut self) -> Result<(), PublishError> {
-        let Some(hb) = self.heartbeat.as_mut() else {
-            return Ok(());
-        };
-        if hb.last.elapsed() < self.settings.heartbeat_interval {
-            return Ok(());
-        }
-        hb.last = Instant::now();
-        if self.open.offset.is_none() {
-            // Nothing to commit a heartbeat with before the source reports a position.
-            let Some(offset) = self.last_offset.clone() else {
-                return Ok(());
-            };
-            self.open.offset = Some(offset);
-        }
-        let topic = hb.topic.clone();
-        let (key_id, value_id) = match hb.ids {
-            Some(ids) => ids,
-            None => {
-                let (key, value) = tributary_avro::schema::heartbeat_schemas();
-                let ids = (
-                    self.registry
-                        .register(&format!("{topic}-key"), &key)
-                        .await?,
-                    self.registry
-                        .register(&format!("{topic}-value"), &value)
-                        .await?,
-                );
-                self.topics.ensure(&topic, &self.settings.topics).await?;
-                self.stats.add_topic(&topic);
-                if let Some(hb) = self.heartbeat.as_mut() {
-                    hb.ids = Some(ids);
-                }
-                ids
-            }
-        };
-        self.key_buf.clear();
-        self.value_buf.clear();
-        encode::write_confluent_header(&mut self.key_buf, key_id);
-        encode::write_confluent_header(&mut self.value_buf, value_id);
-        encode::write_heartbeat(
-            &mut self.key_buf,
-            &mut self.value_buf,
-            &self.settings.topic_prefix,
-            unix_ms() as i64,
-        );
-        self.open.bytes += self.key_buf.len() + self.value_buf.len();
-        self.open.write_offset = true;
-        self.producer
-            .send(&topic, None, Some(&self.key_buf), Some(&self.value_buf))
-            .await?;
-        self.count();
-        Ok(())
     }
 
     async fn change(&mut self, event: &ChangeEvent) -> Result<(), PublishError> {
