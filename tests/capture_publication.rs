@@ -1,7 +1,8 @@
 //! The publication the connector manages, as Debezium manages it: with
 //! `publication.autocreate.mode=filtered` it follows the table filters across restarts;
 //! `publish.via.partition.root` on a publication the connector must not alter is an error
-//! naming the `ALTER PUBLICATION` that fixes it.
+//! naming the `ALTER PUBLICATION` that fixes it; at its default, an existing publication's
+//! `publish_via_partition_root` decides.
 
 mod support;
 
@@ -127,4 +128,40 @@ async fn partition_root_publishing_on_an_unmanaged_publication_names_the_alter()
         !pubviaroot,
         "a publication the connector does not manage is left alone"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_its_default_the_property_leaves_an_existing_publication_to_decide() {
+    let pg = PgCluster::start();
+    let db = pg.create_db("follows").await;
+    db.batch_execute(
+        "CREATE TABLE m (id bigint PRIMARY KEY) PARTITION BY RANGE (id);
+         CREATE TABLE m_a PARTITION OF m FOR VALUES FROM (0) TO (10);
+         CREATE PUBLICATION follows_pub FOR TABLE m WITH (publish_via_partition_root = true);",
+    )
+    .await
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    // The default mode (all_tables) and no publish.via.partition.root: the publication is
+    // the operator's, and is used as it is.
+    let connector = pg.connector("follows", "follows", json!({}));
+    let cap = Capture::start(work.path(), &connector);
+    wait_active(&db, "follows_slot", T).await;
+    db.batch_execute("INSERT INTO m VALUES (1)").await.unwrap();
+    cap.wait_topic("cdc.public.m", T).await;
+    let log = cap.stderr_text();
+    let (status, lines) = cap.stop();
+    assert!(status.success());
+    assert_eq!(ids_on(&lines, "cdc.public.m"), [1]);
+    assert!(ids_on(&lines, "cdc.public.m_a").is_empty());
+    assert!(!log.contains("are not captured"), "{log}");
+    let pubviaroot: bool = db
+        .query_one(
+            "SELECT pubviaroot FROM pg_publication WHERE pubname = 'follows_pub'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(pubviaroot, "the publication is left as it was");
 }

@@ -242,6 +242,8 @@ fn messages_scenario() -> Scenario {
                 emit(true, "outbox", "'\\x00ff10'::bytea")
             ),
             emit(false, "keep.b", "'on its own'"),
+            emit(false, "skipped.alone", "'left out, and not transactional'"),
+            "INSERT INTO t VALUES (5, 'e')".into(),
             format!(
                 "INSERT INTO t VALUES (3, 'c'); {}; {}; UPDATE t SET v = 'cc' WHERE id = 3",
                 emit(false, "keep.c", "'not transactional, inside one'"),

@@ -53,7 +53,7 @@ pub async fn run(
 /// [`run`], reporting events, transactions, snapshot progress and the output queue's
 /// fill level to `metrics` as it goes.
 pub async fn run_with_metrics(
-    config: Arc<PostgresConnectorConfig>,
+    mut config: Arc<PostgresConnectorConfig>,
     stored: Option<serde_json::Value>,
     mut out: BatchSender,
     durable: DurableLsn,
@@ -96,7 +96,7 @@ pub async fn run_with_metrics(
                 tables.retain(|t| published.tables.contains(&t.oid));
             }
             if published.via_root != config.publish_via_partition_root {
-                align_via_root(&client, &config).await?;
+                config = align_via_root(&client, config, published.via_root).await?;
             }
         }
         None if config.publication_autocreate == AutocreateMode::Disabled => {
@@ -535,30 +535,38 @@ async fn set_publication_tables(
 }
 
 /// An existing publication whose `publish_via_partition_root` differs from the connector's
-/// `publish.via.partition.root` is altered to match when the connector manages it, so
-/// partitions' changes arrive under the names configured; a publication the connector
-/// must not touch (`publication.autocreate.mode=disabled`) is an error naming the fix.
+/// `publish.via.partition.root`: with `publication.autocreate.mode=filtered` (the connector
+/// manages the publication) it is altered to match; otherwise `true` is an error naming
+/// the fix, and `false` (the default, as if unset) follows the publication. Returns the
+/// config the stream runs with (its `publish_via_partition_root` is the publication's).
 async fn align_via_root(
     client: &Client,
-    config: &PostgresConnectorConfig,
-) -> Result<(), SourceError> {
+    config: Arc<PostgresConnectorConfig>,
+    published: bool,
+) -> Result<Arc<PostgresConnectorConfig>, SourceError> {
     let name = quote_ident(&config.publication_name);
     let value = config.publish_via_partition_root;
     let alter = format!("ALTER PUBLICATION {name} SET (publish_via_partition_root = {value})");
-    if config.publication_autocreate == AutocreateMode::Disabled {
+    if config.publication_autocreate == AutocreateMode::Filtered {
+        client
+            .batch_execute(&alter)
+            .await
+            .map_err(SourceError::query(
+                "could not set publish_via_partition_root on the publication (publish.via.partition.root)",
+            ))?;
+        tracing::info!(publication = %config.publication_name, value, "publication altered: publish_via_partition_root");
+        return Ok(config);
+    }
+    if value {
         return Err(SourceError::Setup(format!(
-            "publish.via.partition.root is {value}, but publication {:?} has publish_via_partition_root = {}, and publication.autocreate.mode is disabled so the connector does not alter it\nHINT: run {alter}, or set publish.via.partition.root to {}",
-            config.publication_name, !value, !value
+            "publish.via.partition.root is {value}, but publication {:?} has publish_via_partition_root = {published}, and the connector alters an existing publication only with publication.autocreate.mode=filtered\nHINT: run {alter}, or set publish.via.partition.root to {published}",
+            config.publication_name
         )));
     }
-    client
-        .batch_execute(&alter)
-        .await
-        .map_err(SourceError::query(
-            "could not set publish_via_partition_root on the publication (publish.via.partition.root)",
-        ))?;
-    tracing::info!(publication = %config.publication_name, value, "publication altered: publish_via_partition_root");
-    Ok(())
+    tracing::info!(publication = %config.publication_name, published, "following the publication's publish_via_partition_root (publish.via.partition.root is false)");
+    let mut followed = (*config).clone();
+    followed.publish_via_partition_root = published;
+    Ok(Arc::new(followed))
 }
 
 async fn drop_publication(client: &Client, config: &PostgresConnectorConfig) {

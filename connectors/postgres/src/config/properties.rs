@@ -173,7 +173,7 @@ pub const PROPERTIES: &[PropertyDef] = &[
         "publish.via.partition.root",
         Boolean,
         REPLICATION,
-        "A boolean that determines whether the connector should publish changes via the partition root. When true, changes are published through partition root. When false, changes are published directly. Set on the publication the connector creates (publish_via_partition_root); an existing publication managed by the connector is altered to match.",
+        "A boolean that determines whether the connector should publish changes via the partition root. When true, changes are published through partition root. When false, changes are published directly. Set on the publication the connector creates (publish_via_partition_root); an existing publication that differs is altered to match with publication.autocreate.mode=filtered; in the other modes true is an error naming the ALTER, and false follows the publication's own setting.",
     )
     .default_value("false")
     .low(),

@@ -83,7 +83,10 @@ fn message_prefix_lists_select_prefixes_and_cannot_be_combined() {
     assert!(parsed.message_prefixes.accepts("Outbox"));
     assert!(!parsed.message_prefixes.accepts("outbox2"));
     c["message.prefix.exclude.list"] = json!("noise");
-    assert_eq!(fields(parse(c).unwrap_err()), ["message.prefix.exclude.list"]);
+    assert_eq!(
+        fields(parse(c).unwrap_err()),
+        ["message.prefix.exclude.list"]
+    );
 }
 
 #[test]

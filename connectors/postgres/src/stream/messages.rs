@@ -21,12 +21,13 @@ impl ChangeStream {
         if (standalone && self.resume_after.is_some_and(|r| m.lsn <= r)) || self.skipping() {
             return Ok(());
         }
+        if standalone {
+            // Debezium commits a standalone message's position before it filters and
+            // emits it.
+            self.last_commit = Some(m.lsn);
+        }
         if !self.config.message_prefixes.accepts(&m.prefix) {
             return Ok(());
-        }
-        if standalone {
-            // Debezium commits a standalone message's position before emitting it.
-            self.last_commit = Some(m.lsn);
         }
         let (tx_id, ts_us) = match self.tx.as_mut().filter(|_| !standalone) {
             Some(tx) => {
