@@ -8,6 +8,7 @@ pub mod broker;
 pub mod capture;
 pub mod daemon;
 pub mod debezium;
+pub mod diff_scenarios;
 pub mod eventdiff;
 pub mod kafka;
 pub mod opensearch;
