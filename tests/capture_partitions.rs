@@ -128,14 +128,7 @@ async fn a_partitioned_table_is_captured_under_its_root_across_a_kill_9_mid_snap
         plan["chunks"].as_u64().unwrap() > 3,
         "each partition is read in ctid chunks: {before_kill}"
     );
-    let pubviaroot: bool = db
-        .query_one(
-            "SELECT pubviaroot FROM pg_publication WHERE pubname = 'parts_pub'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let pubviaroot = support::slot::publishes_via_root(&db, "parts_pub").await;
     assert!(
         pubviaroot,
         "the managed publication is set to publish via the root"

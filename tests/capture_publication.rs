@@ -116,14 +116,7 @@ async fn partition_root_publishing_on_an_unmanaged_publication_names_the_alter()
             ),
         "{log}"
     );
-    let pubviaroot: bool = db
-        .query_one(
-            "SELECT pubviaroot FROM pg_publication WHERE pubname = 'unmanaged_pub'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let pubviaroot = support::slot::publishes_via_root(&db, "unmanaged_pub").await;
     assert!(
         !pubviaroot,
         "a publication the connector does not manage is left alone"
@@ -155,13 +148,6 @@ async fn at_its_default_the_property_leaves_an_existing_publication_to_decide() 
     assert_eq!(ids_on(&lines, "cdc.public.m"), [1]);
     assert!(ids_on(&lines, "cdc.public.m_a").is_empty());
     assert!(!log.contains("are not captured"), "{log}");
-    let pubviaroot: bool = db
-        .query_one(
-            "SELECT pubviaroot FROM pg_publication WHERE pubname = 'follows_pub'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
+    let pubviaroot = support::slot::publishes_via_root(&db, "follows_pub").await;
     assert!(pubviaroot, "the publication is left as it was");
 }

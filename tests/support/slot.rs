@@ -68,3 +68,15 @@ pub async fn drop(client: &Client, slot: &str) {
         .await
         .unwrap_or_else(|e| panic!("drop slot {slot}: {e}"));
 }
+
+/// The `publish_via_partition_root` of publication `name`.
+pub async fn publishes_via_root(client: &Client, name: &str) -> bool {
+    client
+        .query_one(
+            "SELECT pubviaroot FROM pg_publication WHERE pubname = $1",
+            &[&name],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}

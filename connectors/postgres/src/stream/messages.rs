@@ -37,7 +37,7 @@ impl ChangeStream {
             None => (None, now_us()),
         };
         let message = MessageEvent {
-            topic: format!("{}.message", self.prefix).into(),
+            topic: self.message_topic.clone(),
             prefix: m.prefix,
             content: crate::types::binary(m.content.to_vec(), self.config.type_modes.binary),
             source: SourceInfo {

@@ -70,6 +70,8 @@ pub struct ChangeStream {
     registry: TypeRegistry,
     db: Arc<str>,
     prefix: Arc<str>,
+    /// `<topic.prefix>.message`, the topic of logical decoding messages.
+    message_topic: Arc<str>,
     relations: HashMap<u32, Rel>,
     tx: Option<OpenTx>,
     in_stream: Option<u32>,
@@ -99,6 +101,7 @@ impl ChangeStream {
         ChangeStream {
             db: config.connect.dbname.as_str().into(),
             prefix: config.topic_prefix.as_str().into(),
+            message_topic: format!("{}.message", config.topic_prefix).into(),
             config,
             client,
             registry,
