@@ -174,3 +174,58 @@ async fn setup_errors_name_the_fix_and_create_nothing() {
     );
     assert!(err.contains("slot.name"), "{err}");
 }
+
+/// An event that cannot be made (here a NOT NULL `vector` whose text Debezium's reader turns
+/// into NULL) stops the connector by default, naming the event's position, the column and
+/// the property that skips it; with `event.processing.failure.handling.mode=warn` the same
+/// event is skipped with a warning and the stream moves on from it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_that_cannot_be_made_fails_or_is_skipped_as_configured() {
+    let pg = PgCluster::start();
+    let db = pg.create_db("fail").await;
+    db.batch_execute(&format!(
+        "{}\nCREATE TABLE t (id int PRIMARY KEY, r vector NOT NULL, v vector);",
+        support::diff_scenarios::VECTOR_TYPES_DDL
+    ))
+    .await
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    db.batch_execute("INSERT INTO t VALUES (1, '[1]', '[1,x]')")
+        .await
+        .unwrap();
+    let mut connector = pg.connector("fail", "fail", json!({}));
+    let mut cap = Capture::start(work.path(), &connector);
+    let lines = cap.wait_lines(1, T).await;
+    // A column that does not convert is NULL, with a warning (Debezium's default).
+    assert_eq!(lines[0]["value"]["after"]["id"], 1);
+    assert_eq!(lines[0]["value"]["after"]["r"], json!([1.0]));
+    assert_eq!(lines[0]["value"]["after"]["v"], json!(null));
+    db.batch_execute("INSERT INTO t VALUES (2, 'oops', '[2]')")
+        .await
+        .unwrap();
+    let status = cap.exit_within(T).await.expect("the connector stops");
+    assert!(!status.success());
+    let err = cap.stderr_text();
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("failed to convert a column value"), "{err}");
+    assert!(err.contains("error while processing the event at"), "{err}");
+    assert!(err.contains("table public.t: column r"), "{err}");
+    assert!(
+        err.contains("event.processing.failure.handling.mode=warn"),
+        "{err}"
+    );
+    assert_eq!(cap.count(), 1, "the event is not emitted");
+
+    // Under warn, the restart skips the event it stopped at and carries on.
+    connector["config"]["event.processing.failure.handling.mode"] = json!("warn");
+    let mut cap = Capture::start(work.path(), &connector);
+    db.batch_execute("INSERT INTO t VALUES (3, '[3]', NULL)")
+        .await
+        .unwrap();
+    let lines = cap.wait_lines(1, T).await;
+    assert_eq!(lines[0]["value"]["after"]["id"], 3);
+    assert!(cap.finish_after_stop().success());
+    assert_eq!(cap.count(), 1, "{:?}", cap.snapshot_lines());
+    let err = cap.stderr_text();
+    assert!(err.contains("it is skipped"), "{err}");
+}

@@ -238,6 +238,77 @@ fn messages_scenario() -> Scenario {
     }
 }
 
+/// pgvector's types by their names, as Debezium recognises them, without pgvector: base
+/// types with text's input and output, so any text is a value, well-formed or not.
+pub const VECTOR_TYPES_DDL: &str = "
+CREATE TYPE vector; CREATE TYPE halfvec; CREATE TYPE sparsevec;
+CREATE FUNCTION vector_in(cstring) RETURNS vector AS 'textin' LANGUAGE internal IMMUTABLE STRICT;
+CREATE FUNCTION vector_out(vector) RETURNS cstring AS 'textout' LANGUAGE internal IMMUTABLE STRICT;
+CREATE TYPE vector (INPUT = vector_in, OUTPUT = vector_out, LIKE = text);
+CREATE FUNCTION halfvec_in(cstring) RETURNS halfvec AS 'textin' LANGUAGE internal IMMUTABLE STRICT;
+CREATE FUNCTION halfvec_out(halfvec) RETURNS cstring AS 'textout' LANGUAGE internal IMMUTABLE STRICT;
+CREATE TYPE halfvec (INPUT = halfvec_in, OUTPUT = halfvec_out, LIKE = text);
+CREATE FUNCTION sparsevec_in(cstring) RETURNS sparsevec AS 'textin' LANGUAGE internal IMMUTABLE STRICT;
+CREATE FUNCTION sparsevec_out(sparsevec) RETURNS cstring AS 'textout' LANGUAGE internal IMMUTABLE STRICT;
+CREATE TYPE sparsevec (INPUT = sparsevec_in, OUTPUT = sparsevec_out, LIKE = text);";
+
+/// Rows of `vec` from `base`: pgvector's text forms, text Debezium's readers turn into NULL
+/// (no brackets, a sparse vector without dimensions), elements Java does not read as numbers
+/// (a conversion failure), and with `failing`, a NOT NULL column that does not convert (an
+/// event that cannot be made).
+fn vector_rows(base: i32, failing: bool) -> String {
+    let r = |ok: &str| {
+        if failing {
+            "'oops'".to_string()
+        } else {
+            format!("'{ok}'")
+        }
+    };
+    format!(
+        "INSERT INTO vec VALUES
+          ({}, '[1,2.5,-3]', '[0.1,1e3,-0.0]', '{{1:1.5,3:2,17:-1}}/20', '[1]'),
+          ({}, 'no brackets', '[1,x]', '{{}}/3', '[2]'),
+          ({}, '[1,2,]', '[]', '{{1:x}}/3', '[3]'),
+          ({}, NULL, '[Infinity,-Infinity,NaN]', '{{5:1,2:2,5:3}}/9', {}),
+          ({}, ' [ 4 , 5d ] ', NULL, '{{1:1}}', '[5]'),
+          ({}, '[1e400]', '[1.5F]', 'x/2', '[6]')",
+        base + 1,
+        base + 2,
+        base + 3,
+        base + 4,
+        r("[4]"),
+        base + 5,
+        base + 6,
+    )
+}
+
+/// pgvector's types, and values that do not convert, under the failure handling modes.
+fn vectors_scenario(
+    name: &'static str,
+    config: &'static [(&'static str, &'static str)],
+    failing: bool,
+) -> Scenario {
+    Scenario {
+        name,
+        config,
+        setup: format!(
+            "{VECTOR_TYPES_DDL}
+            CREATE TABLE vec (id int PRIMARY KEY, v vector, h halfvec, s sparsevec, r vector NOT NULL);
+            {};",
+            vector_rows(0, failing)
+        ),
+        changes: vec![
+            vector_rows(10, failing),
+            "UPDATE vec SET v = '[9]', h = '[1,y]' WHERE id = 1".into(),
+            format!(
+                "UPDATE vec SET s = '{{2:2}}/4' WHERE id = 11; UPDATE vec SET r = {} WHERE id = 12",
+                if failing { "'[1,z]'" } else { "'[7]'" }
+            ),
+            "DELETE FROM vec WHERE id IN (3, 13)".into(),
+        ],
+    }
+}
+
 /// Every scenario of the differential test.
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -257,6 +328,16 @@ pub fn scenarios() -> Vec<Scenario> {
             ],
         ),
         types_scenario("types", &[]),
+        vectors_scenario("vectors", &[], false),
+        vectors_scenario(
+            "failures",
+            &[
+                ("provide.transaction.metadata", "true"),
+                ("event.converting.failure.handling.mode", "fail"),
+                ("event.processing.failure.handling.mode", "warn"),
+            ],
+            true,
+        ),
         types_scenario(
             "modes_a",
             &[

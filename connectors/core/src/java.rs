@@ -60,9 +60,86 @@ pub fn short_hash_order(keys: &[i16]) -> Vec<usize> {
     order.into_iter().map(|(_, i)| i).collect()
 }
 
+/// `text.split(sep)` (limit 0) for a separator of one literal character: text without
+/// the separator is one piece (even when empty), and trailing empty pieces are dropped.
+pub fn split(text: &str, sep: char) -> Vec<&str> {
+    let mut parts: Vec<&str> = text.split(sep).collect();
+    if parts.len() > 1 {
+        while parts.last() == Some(&"") {
+            parts.pop();
+        }
+    }
+    parts
+}
+
+/// `Double.parseDouble(text)`: `None` where Java throws `NumberFormatException`.
+/// Hexadecimal floating-point literals are not read.
+pub fn parse_double(text: &str) -> Option<f64> {
+    parse_java_float(text, f64::NAN, f64::INFINITY)
+}
+
+/// `Float.parseFloat(text)`, as [`parse_double`] for `float`.
+pub fn parse_float(text: &str) -> Option<f32> {
+    parse_java_float(text, f32::NAN, f32::INFINITY)
+}
+
+fn parse_java_float<T>(text: &str, nan: T, infinity: T) -> Option<T>
+where
+    T: std::str::FromStr + std::ops::Neg<Output = T>,
+{
+    let (negative, body) = java_float_text(text)?;
+    let v = match body {
+        "NaN" => nan,
+        "Infinity" => infinity,
+        _ => body.parse().ok()?,
+    };
+    Some(if negative { -v } else { v })
+}
+
+/// The sign and unsigned body of a Java floating-point literal (whitespace trimmed, a
+/// `f`/`d` suffix dropped), refusing what Java refuses and Rust would read (`inf`, `nan`).
+fn java_float_text(text: &str) -> Option<(bool, &str)> {
+    let t = text.trim_matches(|c: char| c <= ' ');
+    let (negative, body) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    if matches!(body, "NaN" | "Infinity") {
+        return Some((negative, body));
+    }
+    let body = body.strip_suffix(['f', 'F', 'd', 'D']).unwrap_or(body);
+    let starts_right = body.starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    let only_decimal = body
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+    (starts_right && only_decimal).then_some((negative, body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_drops_trailing_empty_pieces_as_java_does() {
+        assert_eq!(split("", ','), [""]);
+        assert_eq!(split("1,2,", ','), ["1", "2"]);
+        assert_eq!(split(",", ','), Vec::<&str>::new());
+        assert_eq!(split(",1", ','), ["", "1"]);
+        assert_eq!(split("a/b/", '/'), ["a", "b"]);
+    }
+
+    #[test]
+    fn doubles_parse_as_java_parses_them() {
+        assert_eq!(parse_double(" 1.5 "), Some(1.5));
+        assert_eq!(parse_double("-2e3d"), Some(-2000.0));
+        assert_eq!(parse_double("+.5F"), Some(0.5));
+        assert_eq!(parse_double("-Infinity"), Some(f64::NEG_INFINITY));
+        assert!(parse_double("NaN").unwrap().is_nan());
+        for refused in ["", "inf", "nan", "infinity", "x", "1,5", "+-1", "e5", "1e"] {
+            assert_eq!(parse_double(refused), None, "{refused:?}");
+        }
+        assert_eq!(parse_float("0.1"), Some(0.1f32));
+    }
 
     #[test]
     fn short_keys_iterate_by_bucket_of_a_sized_map() {

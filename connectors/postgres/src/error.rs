@@ -28,8 +28,14 @@ pub enum SourceError {
         #[source]
         source: DecodeError,
     },
-    #[error(transparent)]
-    Row(#[from] RowError),
+    /// An event that could not be made, under `event.processing.failure.handling.mode=fail`.
+    #[error("error while processing the event at {at}: {source}")]
+    Event {
+        /// Where the event is: its LSN, or the snapshot and table it was read in.
+        at: String,
+        #[source]
+        source: RowError,
+    },
     #[error("{0}")]
     Offset(String),
     #[error("could not spill a streamed transaction to disk: {0}")]

@@ -14,7 +14,8 @@ use crate::catalog::{ReplicaIdentity, TableMeta};
 use crate::config::{PostgresConnectorConfig, TableId};
 use crate::mappers::{Mapped, MappedColumn, ValueMapper, mark};
 use crate::types::{
-    JdbcColumn, ShapeSource, TypeError, TypeRegistry, ValueParser, map_column, unavailable_value,
+    ConvertingFailure, JdbcColumn, ProcessingFailure, ShapeSource, TypeError, TypeRegistry,
+    ValueParser, map_column, unavailable_value,
 };
 
 /// One column value as it arrives, from pgoutput or from COPY.
@@ -60,6 +61,10 @@ struct Slot {
     /// The placeholder for an unchanged TOASTed value of this column.
     unavailable: Value,
     in_value: bool,
+    /// Whether the key holds this column.
+    in_key: bool,
+    /// The value's field for this column requires a value (NOT NULL, no default fill).
+    required: bool,
     /// A column mapper's rewrite of the value's field (never the key's).
     mapper: Option<ValueMapper>,
     /// What a NULL of a NOT NULL column is before a mapper sees it: its default, or a
@@ -126,6 +131,10 @@ pub enum RowError {
         source: TypeError,
     },
     #[error(
+        "table {table}: column {column}: its value did not convert (see the warning before) and its field requires one\nHINT: set event.processing.failure.handling.mode=warn to skip such events"
+    )]
+    Required { table: TableId, column: String },
+    #[error(
         "table {table}: tuple has {got} columns but the table has {expected}\nHINT: this is a bug or a protocol mismatch; please report it"
     )]
     Arity {
@@ -133,6 +142,32 @@ pub enum RowError {
         got: usize,
         expected: usize,
     },
+}
+
+impl RowError {
+    /// Applies `event.processing.failure.handling.mode` to the event at `at` that this
+    /// error kept from being made, as Debezium's `EventDispatcher` does: `Ok` when the
+    /// event is left out (the offset moves past it all the same), the error under `fail`.
+    pub fn handle(
+        self,
+        mode: ProcessingFailure,
+        at: impl std::fmt::Display,
+    ) -> Result<(), crate::error::SourceError> {
+        match mode {
+            ProcessingFailure::Fail => Err(crate::error::SourceError::Event {
+                at: at.to_string(),
+                source: self,
+            }),
+            ProcessingFailure::Warn => {
+                tracing::warn!(%at, error = %self, "error while processing an event; it is skipped (event.processing.failure.handling.mode=warn)");
+                Ok(())
+            }
+            ProcessingFailure::Skip | ProcessingFailure::Ignore => {
+                tracing::debug!(%at, error = %self, "error while processing an event; it is skipped");
+                Ok(())
+            }
+        }
+    }
 }
 
 /// The current shape of a captured table.
@@ -151,6 +186,8 @@ pub struct TableState {
     key: Vec<usize>,
     /// Columns whose type has no mapping (left out unless `include.unknown.datatypes`).
     pub unknown_columns: Vec<String>,
+    /// `event.converting.failure.handling.mode`.
+    converting: ConvertingFailure,
 }
 
 impl TableState {
@@ -197,6 +234,7 @@ impl TableState {
                 Some(mapped) => (mark(mapping.schema, mapped.params), mapped.values),
                 None => (mapping.schema, None),
             };
+            let required = in_value && !schema.optional;
             if in_value {
                 value_fields.push(Field::new(col.name.clone(), schema));
             }
@@ -204,6 +242,8 @@ impl TableState {
                 unavailable,
                 parser: mapping.parser,
                 in_value,
+                in_key: false,
+                required,
                 mapper,
                 required_fill,
             });
@@ -232,6 +272,7 @@ impl TableState {
             let cat = meta.columns.iter().find(|c| &c.name == name);
             mapping.schema.default = default_of(registry, col.type_oid, cat, &mapping);
             key.push(i);
+            slots[i].in_key = true;
             key_fields.push(Field::new(name.clone(), mapping.schema));
         }
         let value = Schema::structure(format!("{topic}.Value"), value_fields);
@@ -255,6 +296,7 @@ impl TableState {
             slots,
             key,
             unknown_columns,
+            converting: config.converting_failure,
         })
     }
 
@@ -291,20 +333,26 @@ impl TableState {
             let v = match cell {
                 Cell::Null => Value::Null,
                 Cell::Unchanged => slot.unavailable.clone(),
-                Cell::Text(t) if snapshot => {
-                    slot.parser
-                        .parse_snapshot(t)
-                        .map_err(|source| RowError::Value {
+                Cell::Text(_) if !slot.in_value && !slot.in_key => Value::Null,
+                Cell::Text(t) => {
+                    let parsed = if snapshot {
+                        slot.parser.parse_snapshot(t)
+                    } else {
+                        slot.parser.parse(t)
+                    };
+                    let v = match parsed {
+                        Ok(v) => v,
+                        Err(source) => self.conversion_failed(slot, name, source)?,
+                    };
+                    // Debezium's vector readers turn text they cannot read into NULL.
+                    if v == Value::Null && (slot.required || slot.in_key) {
+                        return Err(RowError::Required {
                             table: self.id.clone(),
                             column: name.clone(),
-                            source,
-                        })?
+                        });
+                    }
+                    v
                 }
-                Cell::Text(t) => slot.parser.parse(t).map_err(|source| RowError::Value {
-                    table: self.id.clone(),
-                    column: name.clone(),
-                    source,
-                })?,
             };
             all.push(v);
         }
@@ -330,6 +378,35 @@ impl TableState {
             )
         };
         Ok((key, value))
+    }
+
+    /// A column value that did not convert: NULL under `event.converting.failure.handling.mode`
+    /// `warn` or `skip`, as Debezium's `TableSchemaBuilder` leaves the field unset; an error
+    /// of the event under `fail`, or for a key column (whose converter Debezium runs
+    /// outside that handling).
+    fn conversion_failed(
+        &self,
+        slot: &Slot,
+        column: &str,
+        source: TypeError,
+    ) -> Result<Value, RowError> {
+        let error = || RowError::Value {
+            table: self.id.clone(),
+            column: column.to_string(),
+            source: source.clone(),
+        };
+        match self.converting {
+            _ if slot.in_key => Err(error()),
+            ConvertingFailure::Fail => Err(error()),
+            ConvertingFailure::Warn => {
+                tracing::warn!(table = %self.id, column, error = %source, "failed to convert a column value; its field is null (event.converting.failure.handling.mode=warn)");
+                Ok(Value::Null)
+            }
+            ConvertingFailure::Skip => {
+                tracing::debug!(table = %self.id, column, error = %source, "failed to convert a column value; its field is null");
+                Ok(Value::Null)
+            }
+        }
     }
 
     /// Whether the table can be captured: updates and deletes need a key or a full image.

@@ -34,13 +34,6 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
         ),
     ),
     (
-        "event.processing.failure.handling.mode",
-        OnlyValues(
-            &["fail"],
-            "Tributary stops the connector on an event it cannot process (Debezium's fail); warn and skip are not supported yet",
-        ),
-    ),
-    (
         "post.processors",
         OnlyValues(
             &[""],

@@ -23,7 +23,8 @@ use crate::conn::{ConnectParams, SslMode};
 use crate::mappers::ColumnMappers;
 use crate::replica_identity::AutosetIdentities;
 use crate::types::{
-    BinaryHandling, DecimalHandling, HstoreHandling, IntervalHandling, TimePrecision, TypeModes,
+    BinaryHandling, ConvertingFailure, DecimalHandling, HstoreHandling, IntervalHandling,
+    ProcessingFailure, TimePrecision, TypeModes,
 };
 
 pub use filters::{KeyColumns, PatternList, Selection, TableFilters, TableId, quote_ident};
@@ -99,6 +100,10 @@ pub struct PostgresConnectorConfig {
     /// Heap pages per snapshot chunk (Tributary extension `snapshot.chunk.pages`).
     pub snapshot_chunk_pages: u32,
     pub type_modes: TypeModes,
+    /// `event.converting.failure.handling.mode`: a column value that does not convert.
+    pub converting_failure: ConvertingFailure,
+    /// `event.processing.failure.handling.mode`: an event that cannot be made.
+    pub processing_failure: ProcessingFailure,
     pub unavailable_value_placeholder: String,
     pub topic_prefix: String,
     pub status_update_interval: Duration,
@@ -310,6 +315,8 @@ impl PostgresConnectorConfig {
                 "a non-negative integer",
             ),
         };
+        let converting_failure = r.mode::<ConvertingFailure>(ConvertingFailure::PROPERTY);
+        let processing_failure = r.mode::<ProcessingFailure>(ProcessingFailure::PROPERTY);
         let unavailable_value_placeholder = r.string(
             "unavailable.value.placeholder",
             "__debezium_unavailable_value",
@@ -424,6 +431,8 @@ impl PostgresConnectorConfig {
             snapshot_max_threads,
             snapshot_chunk_pages,
             type_modes,
+            converting_failure,
+            processing_failure,
             unavailable_value_placeholder,
             topic_prefix,
             status_update_interval: Duration::from_millis(status_ms),

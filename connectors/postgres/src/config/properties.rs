@@ -382,6 +382,20 @@ pub const PROPERTIES: &[PropertyDef] = &[
     .default_value("json")
     .low(),
     PropertyDef::new(
+        "event.converting.failure.handling.mode",
+        Str,
+        EVENTS,
+        "Specify how failures during converting of event should be handled, including: 'fail' the event cannot be made, and event.processing.failure.handling.mode decides; 'warn' (the default) the value of the column that failed to convert is null and logged at warn level; 'skip' the value is null and logged at debug level.",
+    )
+    .default_value("warn"),
+    PropertyDef::new(
+        "event.processing.failure.handling.mode",
+        Str,
+        EVENTS,
+        "Specify how failures during processing of events (a key that does not convert, a null in a required field) should be handled, including: 'fail' (the default) an error naming the problematic event and its position stops the connector; 'warn' the problematic event and its position are logged and the event is skipped; 'skip' and 'ignore' the problematic event is skipped.",
+    )
+    .default_value("fail"),
+    PropertyDef::new(
         "include.unknown.datatypes",
         Boolean,
         TYPES,

@@ -354,3 +354,33 @@ fn a_typo_is_refused_naming_the_closest_property() {
     assert!(msg.contains("did you mean snapshot.mode?"), "{msg}");
     assert!(msg.contains("check its spelling"), "{msg}");
 }
+
+#[test]
+fn failure_handling_modes_read_debezium_values_and_refuse_others() {
+    let c = parse(base()).unwrap();
+    assert_eq!(c.converting_failure, ConvertingFailure::Warn);
+    assert_eq!(c.processing_failure, ProcessingFailure::Fail);
+
+    let mut config = base();
+    config["event.converting.failure.handling.mode"] = json!("FAIL");
+    config["event.processing.failure.handling.mode"] = json!(" ignore");
+    let c = parse(config).unwrap();
+    assert_eq!(c.converting_failure, ConvertingFailure::Fail);
+    assert_eq!(c.processing_failure, ProcessingFailure::Ignore);
+
+    let mut config = base();
+    config["event.converting.failure.handling.mode"] = json!("ignore");
+    config["event.processing.failure.handling.mode"] = json!("retry");
+    let err = parse(config).unwrap_err();
+    let msg = err.to_string();
+    let mut refused = fields(err);
+    refused.sort();
+    assert_eq!(
+        refused,
+        [
+            "event.converting.failure.handling.mode",
+            "event.processing.failure.handling.mode"
+        ]
+    );
+    assert!(msg.contains("fail, warn, skip, ignore"), "{msg}");
+}

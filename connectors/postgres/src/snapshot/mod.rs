@@ -38,6 +38,7 @@ use crate::offset::{PartPlan, PgOffset, SnapshotProgress, TableProgress};
 use crate::replication::ReplicationConnection;
 use crate::stream::key_string;
 use crate::table::{Cell, TableState};
+use crate::types::ProcessingFailure;
 use markers::Markers;
 use plan::{Job, leaf_pages, relation_pages};
 use statements::{aligned_select, chunk_sql};
@@ -159,6 +160,7 @@ pub async fn run(
         point,
         ts_us: now_us(),
         tx_id: snapshot_xmin(planner).await,
+        processing_failure: config.processing_failure,
     });
     let (tx, mut rx) =
         mpsc::channel::<WorkerMsg>((config.max_queue_size / ROWS_PER_MESSAGE).max(4));
@@ -407,6 +409,8 @@ struct RowContext {
     point: Lsn,
     ts_us: i64,
     tx_id: Option<i64>,
+    /// `event.processing.failure.handling.mode`.
+    processing_failure: ProcessingFailure,
 }
 
 async fn worker(
@@ -474,7 +478,16 @@ async fn read_chunk(
                 None => Cell::Null,
                 Some(s) => Cell::Text(s.as_ref()),
             });
-            let (key, value) = t.state.convert_snapshot(cells)?;
+            let (key, value) = match t.state.convert_snapshot(cells) {
+                Ok(converted) => converted,
+                Err(e) => {
+                    e.handle(
+                        ctx.processing_failure,
+                        format_args!("the snapshot of {}", t.state.id),
+                    )?;
+                    continue;
+                }
+            };
             batch.push(ChangeEvent {
                 schemas: t.state.schemas.clone(),
                 op: Op::Read,

@@ -399,20 +399,15 @@ impl ChangeStream {
         if self.skipping() {
             return Ok(());
         }
-        let (old_key, before) = match old {
-            Some(t) => {
-                let (k, v) = state.convert(cells(t))?;
-                (k, Some(v))
-            }
-            None => (None, None),
+        let convert = |tuple: Option<&TupleData>| match tuple {
+            Some(t) => state.convert(cells(t)).map(|(k, v)| (k, Some(v))),
+            None => Ok((None, None)),
         };
-        let (new_key, after) = match new {
-            Some(t) => {
-                let (k, v) = state.convert(cells(t))?;
-                (k, Some(v))
-            }
-            None => (None, None),
-        };
+        let ((old_key, before), (new_key, after)) =
+            match convert(old).and_then(|o| Ok((o, convert(new)?))) {
+                Ok(converted) => converted,
+                Err(e) => return e.handle(self.config.processing_failure, lsn),
+            };
         let key = new_key.clone().or_else(|| old_key.clone());
         if self.overlapped(rel_id, key.as_ref(), &state) {
             return Ok(());

@@ -8,7 +8,7 @@
 
 use tributary_core::Value;
 
-use tributary_core::java::hash_order as java_hash_order;
+use tributary_core::java::{self, hash_order as java_hash_order};
 
 use super::binary::decode_hex;
 
@@ -157,67 +157,88 @@ pub(crate) fn postgis(text: &str) -> Result<Value, String> {
 }
 
 /// pgvector's `vector` / `halfvec` text `[1,2.5,3]` → Debezium's `DoubleVector` /
-/// `FloatVector` (an array of `FLOAT64` / `FLOAT32`). Text Debezium cannot read is NULL,
-/// as its `Vectors.fromVectorString` makes it (after a warning).
+/// `FloatVector` (an array of `FLOAT64` / `FLOAT32`), read as its `Vectors.fromVectorString`
+/// reads it: text without the brackets is NULL (after a warning), an element Java does
+/// not read as a number is a conversion error.
 pub(crate) fn vector(text: &str, half: bool) -> Result<Value, String> {
     let Some(inner) = text
         .trim()
         .strip_prefix('[')
         .and_then(|t| t.strip_suffix(']'))
     else {
+        tracing::warn!(
+            value = text,
+            "cannot convert vector, expected format is [x,y,z,...]"
+        );
         return Ok(Value::Null);
     };
-    let mut out = Vec::new();
-    for element in inner.split(',') {
-        let e = element.trim();
-        out.push(if half {
-            Value::Float32(e.parse().map_err(|_| format!("{e:?} is not a number"))?)
-        } else {
-            Value::Float64(e.parse().map_err(|_| format!("{e:?} is not a number"))?)
-        });
-    }
-    Ok(Value::Array(out))
+    let not_number = |e: &str| format!("{e:?} is not a number");
+    java::split(inner, ',')
+        .into_iter()
+        .map(|element| {
+            let e = element.trim();
+            if half {
+                java::parse_float(e).map(Value::Float32)
+            } else {
+                java::parse_double(e).map(Value::Float64)
+            }
+            .ok_or_else(|| not_number(e))
+        })
+        .collect::<Result<_, _>>()
+        .map(Value::Array)
 }
 
 /// pgvector's `sparsevec` text `{1:1.5,3:2}/5` → Debezium's `SparseDoubleVector`
 /// `{dimensions, vector}`: the map of index to value in the order of the Java `HashMap`
-/// Debezium fills. Text Debezium cannot read is NULL.
+/// Debezium fills. As its `Vectors.fromSparseVectorString`: text of another shape is NULL
+/// (after a warning), an index, dimension count or value Java does not read is a
+/// conversion error.
 pub(crate) fn sparse_vector(text: &str) -> Result<Value, String> {
     let short = |s: &str| {
         s.trim()
             .parse::<i16>()
             .map_err(|_| format!("{:?} is not a 16-bit index or dimension count", s.trim()))
     };
-    let Some((entries, dimensions)) = text.trim().split_once('/') else {
-        return Ok(Value::Null);
+    let malformed = || {
+        tracing::warn!(
+            value = text,
+            "cannot convert sparse vector, expected format is {{i1:x,i2:y,i3:z,...}}/dimensions"
+        );
+        Ok(Value::Null)
     };
-    if dimensions.contains('/') {
-        return Ok(Value::Null);
-    }
+    let [entries, dimensions] = java::split(text.trim(), '/')[..] else {
+        return malformed();
+    };
     let dimensions = short(dimensions)?;
     let Some(inner) = entries
         .trim()
         .strip_prefix('{')
         .and_then(|t| t.strip_suffix('}'))
     else {
-        return Ok(Value::Null);
+        return malformed();
     };
     let mut keys = Vec::new();
     let mut values = Vec::new();
-    if !inner.trim().is_empty() {
-        for element in inner.split(',') {
-            let Some((index, value)) = element.split_once(':') else {
-                return Ok(Value::Null);
+    let inner = inner.trim();
+    if !inner.is_empty() {
+        for element in java::split(inner, ',') {
+            let [index, value] = java::split(element, ':')[..] else {
+                return malformed();
             };
-            keys.push(short(index)?);
-            let v = value.trim();
-            values.push(
-                v.parse::<f64>()
-                    .map_err(|_| format!("{v:?} is not a number"))?,
-            );
+            let (index, v) = (short(index)?, value.trim());
+            let v = java::parse_double(v).ok_or_else(|| format!("{v:?} is not a number"))?;
+            // A repeated index keeps its first place and takes the last value, as in a
+            // Java map.
+            match keys.iter().position(|&k| k == index) {
+                Some(at) => values[at] = v,
+                None => {
+                    keys.push(index);
+                    values.push(v);
+                }
+            }
         }
     }
-    let map = tributary_core::java::short_hash_order(&keys)
+    let map = java::short_hash_order(&keys)
         .into_iter()
         .map(|i| (Value::Int16(keys[i]), Value::Float64(values[i])))
         .collect();

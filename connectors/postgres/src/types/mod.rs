@@ -47,8 +47,8 @@ pub use error::TypeError;
 pub use jdbc::{JdbcColumn, ShapeSource};
 pub use mapping::{ColumnMapping, map_column, unavailable_value};
 pub use modes::{
-    BinaryHandling, DecimalHandling, HstoreHandling, IntervalHandling, ModeParseError,
-    TimePrecision, TypeModes,
+    BinaryHandling, ConvertingFailure, DecimalHandling, HstoreHandling, IntervalHandling,
+    ModeParseError, ProcessingFailure, TimePrecision, TypeModes,
 };
 pub use parser::ValueParser;
 pub(crate) use parser::binary;

@@ -139,6 +139,36 @@ mode_enum! {
     }
 }
 
+mode_enum! {
+    /// `event.converting.failure.handling.mode`: what becomes of a column value that does
+    /// not convert to its schema's type, as Debezium's `TableSchemaBuilder` decides it.
+    ConvertingFailure, "event.converting.failure.handling.mode", default Warn, {
+        /// The event cannot be made: it fails, as `event.processing.failure.handling.mode`
+        /// handles it.
+        Fail => "fail",
+        /// The field is NULL, with a warning naming the table, column and value.
+        Warn => "warn",
+        /// The field is NULL, logged at debug level only.
+        Skip => "skip",
+    }
+}
+
+mode_enum! {
+    /// `event.processing.failure.handling.mode`: what becomes of a change event that
+    /// cannot be made (a key value that does not convert, a NULL in a required field), as
+    /// Debezium's `EventDispatcher` decides it. The offset moves on either way.
+    ProcessingFailure, "event.processing.failure.handling.mode", default Fail, {
+        /// The connector stops with the error (FAILED), naming the event's position.
+        Fail => "fail",
+        /// The event is left out, with a warning naming its position and the error.
+        Warn => "warn",
+        /// The event is left out, logged at debug level only.
+        Skip => "skip",
+        /// As `skip`.
+        Ignore => "ignore",
+    }
+}
+
 /// All representation settings that affect column schemas and values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TypeModes {
