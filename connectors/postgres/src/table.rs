@@ -11,7 +11,7 @@ use tributary_core::envelope::envelope_schema;
 use tributary_core::{Field, Schema, SchemaType, TableSchemas, Value};
 
 use crate::catalog::{ReplicaIdentity, TableMeta};
-use crate::config::{PostgresConnectorConfig, TableId};
+use crate::config::{PostgresConnectorConfig, Reselector, TableId};
 use crate::mappers::{Mapped, MappedColumn, ValueMapper, mark};
 use crate::types::{
     ConvertingFailure, JdbcColumn, ProcessingFailure, ShapeSource, TypeError, TypeRegistry,
@@ -70,6 +70,40 @@ struct Slot {
     /// What a NULL of a NOT NULL column is before a mapper sees it: its default, or a
     /// string's `""` (Debezium's converters fill those in first).
     required_fill: Option<Value>,
+}
+
+impl Slot {
+    /// `v` through the column's mapper (a NOT NULL column's NULL filled in first, as
+    /// Debezium's converters fill it); `v` itself without one.
+    fn mapped(&self, v: Value) -> Value {
+        let Some(mapper) = &self.mapper else {
+            return v;
+        };
+        let value = match (v, &self.required_fill) {
+            (Value::Null, Some(fill)) => fill.clone(),
+            (value, _) => value,
+        };
+        mapper.apply(value)
+    }
+}
+
+/// Whether `v` is the unavailable-value placeholder as Debezium's reselector recognises it
+/// (`isUnavailableValueHolder`): the whole value, or one element of an array.
+fn is_placeholder(v: &Value, schema: &Schema, placeholder: &Value) -> bool {
+    if v == placeholder {
+        return true;
+    }
+    let (Value::Array(items), Value::Array(ph)) = (v, placeholder) else {
+        return false;
+    };
+    match (&schema.ty, ph.as_slice()) {
+        (SchemaType::Array(item), [one])
+            if matches!(item.ty, SchemaType::String | SchemaType::Bytes) =>
+        {
+            items.contains(one)
+        }
+        _ => false,
+    }
 }
 
 /// The Connect default of a column, as Debezium reads it from the catalog.
@@ -135,6 +169,10 @@ pub enum RowError {
     )]
     Required { table: TableId, column: String },
     #[error(
+        "table {table}: {message}\nHINT: reselect.error.handling.mode=warn leaves the values as they were, with a warning"
+    )]
+    Reselect { table: TableId, message: String },
+    #[error(
         "table {table}: tuple has {got} columns but the table has {expected}\nHINT: this is a bug or a protocol mismatch; please report it"
     )]
     Arity {
@@ -184,6 +222,8 @@ pub struct TableState {
     slots: Vec<Slot>,
     /// Wire indexes of the key columns, in key order.
     key: Vec<usize>,
+    /// Wire indexes of the primary key's columns (whatever `message.key.columns` says).
+    primary_key: Vec<usize>,
     /// Columns whose type has no mapping (left out unless `include.unknown.datatypes`).
     pub unknown_columns: Vec<String>,
     /// `event.converting.failure.handling.mode`.
@@ -295,6 +335,11 @@ impl TableState {
             columns: wire.iter().map(|c| c.name.clone()).collect(),
             slots,
             key,
+            primary_key: meta
+                .primary_key()
+                .into_iter()
+                .filter_map(|name| wire.iter().position(|c| c.name == name))
+                .collect(),
             unknown_columns,
             converting: config.converting_failure,
         })
@@ -330,41 +375,13 @@ impl TableState {
         }
         let mut all = Vec::with_capacity(self.slots.len());
         for ((cell, slot), name) in cells.zip(&self.slots).zip(&self.columns) {
-            let v = match cell {
-                Cell::Null => Value::Null,
-                Cell::Unchanged => slot.unavailable.clone(),
-                Cell::Text(_) if !slot.in_value && !slot.in_key => Value::Null,
-                Cell::Text(t) => {
-                    let parsed = if snapshot {
-                        slot.parser.parse_snapshot(t)
-                    } else {
-                        slot.parser.parse(t)
-                    };
-                    let v = match parsed {
-                        Ok(v) => v,
-                        Err(source) => self.conversion_failed(slot, name, source)?,
-                    };
-                    // Debezium's vector readers turn text they cannot read into NULL.
-                    if v == Value::Null && (slot.required || slot.in_key) {
-                        return Err(RowError::Required {
-                            table: self.id.clone(),
-                            column: name.clone(),
-                        });
-                    }
-                    v
-                }
-            };
-            all.push(v);
+            all.push(self.cell_value(slot, name, cell, snapshot)?);
         }
         let key = (!self.key.is_empty())
             .then(|| Value::Struct(self.key.iter().map(|&i| all[i].clone()).collect()));
         for (v, slot) in all.iter_mut().zip(&self.slots) {
-            if let Some(mapper) = &slot.mapper {
-                let value = match (std::mem::replace(v, Value::Null), &slot.required_fill) {
-                    (Value::Null, Some(fill)) => fill.clone(),
-                    (value, _) => value,
-                };
-                *v = mapper.apply(value);
+            if slot.mapper.is_some() {
+                *v = slot.mapped(std::mem::replace(v, Value::Null));
             }
         }
         let value = if self.slots.iter().all(|s| s.in_value) {
@@ -378,6 +395,93 @@ impl TableState {
             )
         };
         Ok((key, value))
+    }
+
+    /// One column's value before its mapper.
+    fn cell_value(
+        &self,
+        slot: &Slot,
+        name: &str,
+        cell: Cell<'_>,
+        snapshot: bool,
+    ) -> Result<Value, RowError> {
+        let t = match cell {
+            Cell::Null => return Ok(Value::Null),
+            Cell::Unchanged => return Ok(slot.unavailable.clone()),
+            Cell::Text(_) if !slot.in_value && !slot.in_key => return Ok(Value::Null),
+            Cell::Text(t) => t,
+        };
+        let parsed = if snapshot {
+            slot.parser.parse_snapshot(t)
+        } else {
+            slot.parser.parse(t)
+        };
+        let v = match parsed {
+            Ok(v) => v,
+            Err(source) => self.conversion_failed(slot, name, source)?,
+        };
+        // Debezium's vector readers turn text they cannot read into NULL.
+        if v == Value::Null && (slot.required || slot.in_key) {
+            return Err(RowError::Required {
+                table: self.id.clone(),
+                column: name.to_string(),
+            });
+        }
+        Ok(v)
+    }
+
+    /// The value columns a reselector reads again in `after` (a created or updated row's
+    /// value struct): `(wire index, position in the value, column name)` of each whose value
+    /// is NULL or the unavailable-value placeholder, as `reselector` asks, and whose
+    /// `schema.table:column` its column lists select.
+    pub fn reselect_targets(
+        &self,
+        after: &Value,
+        reselector: &Reselector,
+    ) -> Vec<(usize, usize, &str)> {
+        let Value::Struct(values) = after else {
+            return Vec::new();
+        };
+        let fields = self.schemas.value.fields();
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.in_value)
+            .zip(values.iter().zip(fields).enumerate())
+            .filter(|((_, slot), (_, (v, field)))| {
+                if **v == Value::Null {
+                    reselector.null_values
+                } else {
+                    reselector.unavailable_values
+                        && is_placeholder(v, &field.schema, &slot.unavailable)
+                }
+            })
+            .map(|((wire, _), (at, _))| (wire, at, self.columns[wire].as_str()))
+            .filter(|(_, _, column)| {
+                reselector
+                    .columns
+                    .accepts(&format!("{}.{}:{column}", self.id.schema, self.id.name))
+            })
+            .collect()
+    }
+
+    /// The wire indexes of the columns a reselector looks a row up by: the event's key
+    /// columns, or the table's primary key.
+    pub fn lookup_columns(&self, event_key: bool) -> &[usize] {
+        if event_key {
+            &self.key
+        } else {
+            &self.primary_key
+        }
+    }
+
+    /// A re-read column's value (`text` as a query returns it), converted as a snapshot
+    /// row's and mapped as any value.
+    pub fn reselected_value(&self, wire: usize, text: Option<&str>) -> Result<Value, RowError> {
+        let slot = &self.slots[wire];
+        let cell = text.map_or(Cell::Null, Cell::Text);
+        let v = self.cell_value(slot, &self.columns[wire], cell, true)?;
+        Ok(slot.mapped(v))
     }
 
     /// A column value that did not convert: NULL under `event.converting.failure.handling.mode`

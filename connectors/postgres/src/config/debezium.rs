@@ -34,13 +34,6 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
         ),
     ),
     (
-        "post.processors",
-        OnlyValues(
-            &[""],
-            "post processors (the column reselector) are not supported yet",
-        ),
-    ),
-    (
         "slot.max.retries",
         NotApplicable("Tributary retries a slot that is in use without a bound, with backoff"),
     ),

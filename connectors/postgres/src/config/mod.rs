@@ -12,6 +12,7 @@
 pub mod debezium;
 mod filters;
 mod properties;
+mod reselect;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -29,6 +30,7 @@ use crate::types::{
 
 pub use filters::{KeyColumns, PatternList, Selection, TableFilters, TableId, quote_ident};
 pub use properties::{Importance, PROPERTIES, PropertyDef, PropertyKind, property};
+pub use reselect::{RESELECTOR_CLASS, Reselector};
 pub use tributary_core::config::{ConfigError, ConfigErrors};
 use tributary_core::config::{PropertyReader, property_strings};
 
@@ -90,6 +92,9 @@ pub struct PostgresConnectorConfig {
     /// `message.prefix.include.list` / `.exclude.list`: the logical decoding messages
     /// emitted, by prefix.
     pub message_prefixes: Selection,
+    /// `post.processors`: the column reselectors, applied in order to created and updated
+    /// rows.
+    pub reselectors: Vec<Reselector>,
     /// `publish.via.partition.root`: partitions' changes are published as their root's.
     pub publish_via_partition_root: bool,
     /// Drop the publication when the connector is deleted (Tributary extension
@@ -167,8 +172,10 @@ impl PostgresConnectorConfig {
             r.error("name", "must not be empty");
         }
         let mut warnings = Vec::new();
+        let post_processors = reselect::listed(&raw);
         for (key, value) in &raw {
             let known = property(key).is_some()
+                || reselect::is_post_processor_key(key, &post_processors)
                 || FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p))
                 || crate::mappers::PREFIXES.iter().any(|p| key.starts_with(p))
                 || key.starts_with(OVERRIDE_PREFIX);
@@ -315,6 +322,7 @@ impl PostgresConnectorConfig {
                 "a non-negative integer",
             ),
         };
+        let reselectors = reselect::parse(&raw, &mut r);
         let converting_failure = r.mode::<ConvertingFailure>(ConvertingFailure::PROPERTY);
         let processing_failure = r.mode::<ProcessingFailure>(ProcessingFailure::PROPERTY);
         let unavailable_value_placeholder = r.string(
@@ -425,6 +433,7 @@ impl PostgresConnectorConfig {
             tombstones_on_delete,
             slot_drop_on_stop,
             message_prefixes,
+            reselectors,
             publish_via_partition_root,
             publication_drop_on_delete,
             snapshot_mode,

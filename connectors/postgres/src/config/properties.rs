@@ -382,6 +382,13 @@ pub const PROPERTIES: &[PropertyDef] = &[
     .default_value("json")
     .low(),
     PropertyDef::new(
+        "post.processors",
+        List,
+        EVENTS,
+        "Optional list of post processors, applied in order to created and updated rows before they are emitted. Each is configured under post.processors.<name>. (or <name>.): its type must be io.debezium.processors.reselect.ReselectColumnsPostProcessor, which re-reads from the table, by key, value columns that hold the unavailable-value placeholder or null (options reselect.columns.include.list / .exclude.list against schema.table:column, reselect.unavailable.values, reselect.null.values, reselect.use.event.key, reselect.error.handling.mode).",
+    )
+    .low(),
+    PropertyDef::new(
         "event.converting.failure.handling.mode",
         Str,
         EVENTS,

@@ -23,6 +23,15 @@ fn fields(err: ConfigErrors) -> Vec<String> {
     err.0.into_iter().map(|e| e.field).collect()
 }
 
+/// The properties `config` is refused for, sorted, and the whole message.
+fn refused(config: serde_json::Value) -> (Vec<String>, String) {
+    let err = parse(config).unwrap_err();
+    let msg = err.to_string();
+    let mut fields = fields(err);
+    fields.sort();
+    (fields, msg)
+}
+
 #[test]
 fn a_debezium_config_is_accepted_as_it_is() {
     let c = parse(base()).unwrap();
@@ -269,10 +278,7 @@ fn column_mappers_are_parsed_and_a_bad_one_is_refused_naming_it() {
     config["column.mask.hash.MD2.with.salt.x"] = json!("public.users.email");
     config["column.truncate.to.ten.chars"] = json!("public.users.email");
     config["column.mask.with.3.chars"] = json!("public.users.(");
-    let err = parse(config).unwrap_err();
-    let msg = err.to_string();
-    let mut refused = fields(err);
-    refused.sort();
+    let (refused, msg) = refused(config);
     assert_eq!(
         refused,
         [
@@ -314,10 +320,7 @@ fn snapshot_overrides_need_a_statement_per_listed_table_and_a_listing_per_statem
         json!("SELECT * FROM public.orders WHERE NOT archived;");
     config["snapshot.select.statement.overrides.public.items"] = json!("SELECT * FROM items");
     config["snapshot.include.collection.list"] = json!("public\\.(orders|users)");
-    let err = parse(config.clone()).unwrap_err();
-    let msg = err.to_string();
-    let mut refused = fields(err);
-    refused.sort();
+    let (refused, msg) = refused(config.clone());
     assert_eq!(
         refused,
         [
@@ -371,10 +374,7 @@ fn failure_handling_modes_read_debezium_values_and_refuse_others() {
     let mut config = base();
     config["event.converting.failure.handling.mode"] = json!("ignore");
     config["event.processing.failure.handling.mode"] = json!("retry");
-    let err = parse(config).unwrap_err();
-    let msg = err.to_string();
-    let mut refused = fields(err);
-    refused.sort();
+    let (refused, msg) = refused(config);
     assert_eq!(
         refused,
         [
@@ -383,4 +383,61 @@ fn failure_handling_modes_read_debezium_values_and_refuse_others() {
         ]
     );
     assert!(msg.contains("fail, warn, skip, ignore"), "{msg}");
+}
+
+#[test]
+fn the_column_reselector_is_read_in_both_conventions_and_nothing_else_is_taken() {
+    let mut config = base();
+    config["post.processors"] = json!("reselector");
+    config["post.processors.reselector.type"] = json!(RESELECTOR_CLASS);
+    config["post.processors.reselector.reselect.columns.include.list"] =
+        json!("public\\.orders:(notes|body)");
+    config["post.processors.reselector.reselect.null.values"] = json!("false");
+    config["post.processors.reselector.reselect.error.handling.mode"] = json!("FAIL");
+    let c = parse(config).unwrap();
+    let [r] = &c.reselectors[..] else {
+        panic!("{:?}", c.reselectors)
+    };
+    assert_eq!(r.name, "reselector");
+    assert!(r.columns.accepts("PUBLIC.orders:Notes"));
+    assert!(!r.columns.accepts("public.orders:id"));
+    assert!(r.unavailable_values && !r.null_values && !r.use_event_key && r.fail_on_error);
+
+    // Debezium's older convention: options under the name alone.
+    let mut config = base();
+    config["post.processors"] = json!("old");
+    config["old.type"] = json!(RESELECTOR_CLASS);
+    config["old.reselect.use.event.key"] = json!("true");
+    let c = parse(config).unwrap();
+    assert!(c.reselectors[0].use_event_key);
+    assert!(c.reselectors[0].columns.accepts("any.table:any"));
+
+    // Another class, an unknown option, an unlisted processor, a listed one without its
+    // type, and both column lists: each names its property.
+    let mut config = base();
+    config["post.processors"] = json!("custom, untyped, both");
+    config["post.processors.custom.type"] = json!("com.acme.Enricher");
+    config["post.processors.untyped.reselect.null.values"] = json!("true");
+    config["post.processors.both.type"] = json!(RESELECTOR_CLASS);
+    config["post.processors.both.reselect.columns.include.list"] = json!("a");
+    config["post.processors.both.reselect.columns.exclude.list"] = json!("b");
+    config["post.processors.both.reselect.colums.include.list"] = json!("c");
+    config["post.processors.stray.type"] = json!(RESELECTOR_CLASS);
+    let (refused, msg) = refused(config);
+    assert_eq!(
+        refused,
+        [
+            "post.processors",
+            "post.processors.both.reselect.columns.exclude.list",
+            "post.processors.both.reselect.colums.include.list",
+            "post.processors.custom.type",
+            "post.processors.stray.type",
+        ]
+    );
+    assert!(msg.contains("Tributary runs no Java code"), "{msg}");
+    assert!(msg.contains("add stray to post.processors"), "{msg}");
+    assert!(
+        msg.contains("post.processors.untyped.type is not set"),
+        "{msg}"
+    );
 }

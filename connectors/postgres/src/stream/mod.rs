@@ -26,6 +26,7 @@ use tributary_core::{
 mod messages;
 mod overlap;
 mod relations;
+mod reselect;
 mod spill;
 
 pub use overlap::{OverlapFilter, OverlapScope, key_string};
@@ -403,7 +404,7 @@ impl ChangeStream {
             Some(t) => state.convert(cells(t)).map(|(k, v)| (k, Some(v))),
             None => Ok((None, None)),
         };
-        let ((old_key, before), (new_key, after)) =
+        let ((old_key, before), (new_key, mut after)) =
             match convert(old).and_then(|o| Ok((o, convert(new)?))) {
                 Ok(converted) => converted,
                 Err(e) => return e.handle(self.config.processing_failure, lsn),
@@ -411,6 +412,20 @@ impl ChangeStream {
         let key = new_key.clone().or_else(|| old_key.clone());
         if self.overlapped(rel_id, key.as_ref(), &state) {
             return Ok(());
+        }
+        // Debezium's reselector, on the created or updated row (of a table with a key)
+        // about to be emitted.
+        let after_op = if op == Op::Update && old_key.is_some() && old_key != new_key {
+            Op::Create
+        } else {
+            op
+        };
+        if let (Some(after), Some(tuple), Some(_)) = (&mut after, new, &new_key)
+            && !self.config.reselectors.is_empty()
+            && !self.config.skipped_operations.contains(&after_op)
+            && let Err(e) = self.reselect(&state, tuple, after).await
+        {
+            return e.handle(self.config.processing_failure, lsn);
         }
         let source = self.source(&state, lsn);
         // A key change is a delete of the old key (with its tombstone) and a create of the
