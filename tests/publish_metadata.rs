@@ -37,7 +37,11 @@ async fn transaction_metadata_frames_each_transaction_and_numbers_its_events() {
     let connector = pg.connector(
         "meta",
         "shop",
-        json!({"snapshot.mode": "no_data", "provide.transaction.metadata": "true"}),
+        json!({
+            "snapshot.mode": "no_data",
+            "provide.transaction.metadata": "true",
+            "transaction.message.data.collection": "aggregated",
+        }),
     );
     let daemon = Daemon::start(
         work.path(),
@@ -59,7 +63,7 @@ async fn transaction_metadata_frames_each_transaction_and_numbers_its_events() {
     let mut consumer = CdcConsumer::new(
         &broker.bootstrap,
         &daemon.registry,
-        "^cdc\\.(transaction|public\\..*)$",
+        "^cdc\\.(transaction|message|public\\..*)$",
     );
     assert!(
         consumer.poll_until(T, |r| {
@@ -120,6 +124,40 @@ async fn transaction_metadata_frames_each_transaction_and_numbers_its_events() {
     assert_eq!(o0["transaction"], block_of(&o0, 1, 1));
     assert_eq!(l0["transaction"], block_of(&l0, 2, 1));
     assert_eq!(o1["transaction"], block_of(&o1, 3, 2));
+
+    // With transaction.message.data.collection=aggregated, a transaction's logical
+    // decoding messages are one data collection (Debezium names each message's its own).
+    db.batch_execute(
+        "BEGIN;
+         SELECT pg_logical_emit_message(true, 'outbox', 'a');
+         INSERT INTO orders VALUES (3);
+         SELECT pg_logical_emit_message(true, 'outbox', 'b');
+         COMMIT;",
+    )
+    .await
+    .unwrap();
+    assert!(
+        consumer.poll_until(T, |r| values(r, "cdc.transaction").len() == 4
+            && values(r, "cdc.message").len() == 2),
+        "a second BEGIN and END, and two messages: {:?}",
+        consumer.records
+    );
+    let end = values(&consumer.records, "cdc.transaction")[3].clone();
+    assert_eq!(end["event_count"], 3);
+    let mut collections = end["data_collections"].as_array().unwrap().clone();
+    collections.sort_by_key(|c| c["data_collection"].to_string());
+    assert_eq!(
+        collections,
+        [
+            json!({"data_collection": "LOGICAL_DECODING_MESSAGE", "event_count": 2}),
+            json!({"data_collection": "public.orders", "event_count": 1}),
+        ]
+    );
+    let orders: Vec<i64> = values(&consumer.records, "cdc.message")
+        .iter()
+        .map(|m| m["transaction"]["data_collection_order"].as_i64().unwrap())
+        .collect();
+    assert_eq!(orders, [1, 2]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -158,6 +158,18 @@ pub struct TopicSettings {
     pub cleanup_policy: String,
 }
 
+/// How the END record of a transaction counts its logical decoding messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageCollection {
+    /// As Debezium 3.6: each message is a data collection of its own, named by the
+    /// `toString()` of a Java object (`…LogicalDecodingMessageId@<hash>`), so no two
+    /// transactions name it alike.
+    Debezium,
+    /// One data collection, `LOGICAL_DECODING_MESSAGE`, counting every message of the
+    /// transaction (and numbering them in its `data_collection_order`).
+    Aggregated,
+}
+
 /// Connector properties of the publishing side.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishSettings {
@@ -168,6 +180,9 @@ pub struct PublishSettings {
     pub transaction_metadata: bool,
     /// `topic.transaction` (default `transaction`): `<prefix>.<this>` gets BEGIN/END.
     pub transaction_topic: String,
+    /// `transaction.message.data.collection` (Tributary extension): how END records count
+    /// logical decoding messages.
+    pub message_collection: MessageCollection,
     pub schema_names: NameAdjustment,
     pub field_names: NameAdjustment,
     /// A Kafka transaction closes at the first Postgres commit after any bound is reached.
@@ -188,6 +203,7 @@ pub struct PublishSettings {
 pub const PUBLISH_PROPERTIES: &[&str] = &[
     "provide.transaction.metadata",
     "topic.transaction",
+    "transaction.message.data.collection",
     "schema.name.adjustment.mode",
     "field.name.adjustment.mode",
     "publish.batch.max.events",
@@ -269,6 +285,18 @@ impl PublishSettings {
         };
         let transaction_metadata = boolean("provide.transaction.metadata", false);
         let extended_headers = boolean("extended.headers.enabled", true);
+        let message_collection = match get("transaction.message.data.collection") {
+            None => MessageCollection::Debezium,
+            Some(v) if v.eq_ignore_ascii_case("debezium") => MessageCollection::Debezium,
+            Some(v) if v.eq_ignore_ascii_case("aggregated") => MessageCollection::Aggregated,
+            Some(v) => {
+                errors.push(SettingError::new(
+                    "transaction.message.data.collection",
+                    format!("{v:?} is not debezium or aggregated"),
+                ));
+                MessageCollection::Debezium
+            }
+        };
         let mut adjustment = |k: &str| match get(k) {
             None => NameAdjustment::Avro,
             Some(v) => {
@@ -296,6 +324,7 @@ impl PublishSettings {
             transaction_topic: get("topic.transaction")
                 .unwrap_or("transaction")
                 .to_string(),
+            message_collection,
             schema_names,
             field_names,
             max_events: max_events as usize,

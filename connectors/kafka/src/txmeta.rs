@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use tributary_core::{ChangeEvent, MessageEvent, SourceInfo, TxBegin};
 
+use crate::settings::MessageCollection;
+
 /// The class whose objects name logical decoding messages' data collections in Debezium.
 const MESSAGE_COLLECTION: &str =
     "io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId";
@@ -40,15 +42,21 @@ pub struct TxMetadata {
     current: Option<Current>,
     /// Logical decoding messages seen, for their collections' names.
     messages: u64,
+    message_collection: MessageCollection,
 }
 
+/// The one data collection of every logical decoding message, under
+/// [`MessageCollection::Aggregated`].
+const AGGREGATED_MESSAGES: &str = "LOGICAL_DECODING_MESSAGE";
+
 impl TxMetadata {
-    pub fn new(prefix: &str, topic: &str) -> Self {
+    pub fn new(prefix: &str, topic: &str, message_collection: MessageCollection) -> Self {
         TxMetadata {
             topic: format!("{prefix}.{topic}"),
             ids: None,
             current: None,
             messages: 0,
+            message_collection,
         }
     }
 
@@ -73,8 +81,12 @@ impl TxMetadata {
     /// The `transaction` block of a logical decoding message (none outside a
     /// transaction). Debezium counts each message as a data collection of its own, named
     /// by its `LogicalDecodingMessageId` object's `toString()` (the class name and the
-    /// JVM's identity hash): so does this, with a hash of its own.
+    /// JVM's identity hash): so does this, with a hash of its own. Under
+    /// [`MessageCollection::Aggregated`] they are one collection, `LOGICAL_DECODING_MESSAGE`.
     pub fn message(&mut self, message: &MessageEvent) -> Option<(String, i64, i64)> {
+        if self.message_collection == MessageCollection::Aggregated {
+            return self.counted("", AGGREGATED_MESSAGES, &message.source);
+        }
         let cur = self.current.as_mut()?;
         self.messages += 1;
         // Java's identity hashes are 31-bit and printed in hex without padding.
@@ -86,19 +98,25 @@ impl TxMetadata {
     }
 
     fn data_event(&mut self, s: &SourceInfo) -> Option<(String, i64, i64)> {
+        self.counted(&s.schema, &s.table, s)
+    }
+
+    /// Counts an event of the collection `schema`.`table` (a message's when `schema` is
+    /// empty) at `s`.
+    fn counted(&mut self, schema: &str, table: &str, s: &SourceInfo) -> Option<(String, i64, i64)> {
         let cur = self.current.as_mut()?;
         cur.total += 1;
         let order = match cur
             .collections
             .iter_mut()
-            .find(|(schema, table, _)| *schema == s.schema && *table == s.table)
+            .find(|(sc, t, _)| **sc == *schema && **t == *table)
         {
             Some((_, _, n)) => {
                 *n += 1;
                 *n
             }
             None => {
-                cur.collections.push((s.schema.clone(), s.table.clone(), 1));
+                cur.collections.push((schema.into(), table.into(), 1));
                 1
             }
         };

@@ -119,6 +119,7 @@ fn connection_failures_name_the_field_to_fix() {
         sslrootcert: None,
         sslcert: None,
         sslkey: None,
+        sslpassword: tributary_core::Secret::default(),
         application_name: "t".into(),
         connect_timeout: Duration::from_secs(1),
         initial_statements: Vec::new(),

@@ -123,9 +123,13 @@ impl Publisher {
             offset = %stored.as_ref().map(|o| o.to_string()).unwrap_or_else(|| "none".into()),
             "read the last committed offset"
         );
-        let meta = settings
-            .transaction_metadata
-            .then(|| TxMetadata::new(&settings.topic_prefix, &settings.transaction_topic));
+        let meta = settings.transaction_metadata.then(|| {
+            TxMetadata::new(
+                &settings.topic_prefix,
+                &settings.transaction_topic,
+                settings.message_collection,
+            )
+        });
         let heartbeat = (!settings.heartbeat_interval.is_zero()).then(|| Heartbeat {
             topic: format!("{}.{}", settings.heartbeat_prefix, settings.topic_prefix),
             ids: None,

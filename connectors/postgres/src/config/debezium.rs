@@ -27,13 +27,6 @@ const SIGNALS: &str = "signals, incremental snapshots and notifications are not 
 /// Debezium's properties that are not Tributary properties, and how each is treated.
 pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
     (
-        "database.sslpassword",
-        OnlyValues(
-            &[""],
-            "encrypted client keys are not supported; store the key unencrypted (openssl pkcs8 -topk8 -nocrypt) and leave this empty",
-        ),
-    ),
-    (
         "slot.max.retries",
         NotApplicable("Tributary retries a slot that is in use without a bound, with backoff"),
     ),

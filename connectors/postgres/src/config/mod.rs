@@ -230,6 +230,7 @@ impl PostgresConnectorConfig {
         let sslrootcert = r.get("database.sslrootcert").map(Into::into);
         let sslcert: Option<std::path::PathBuf> = r.get("database.sslcert").map(Into::into);
         let sslkey: Option<std::path::PathBuf> = r.get("database.sslkey").map(Into::into);
+        let sslpassword = Secret::new(r.string("database.sslpassword", ""));
         let connect_timeout_ms =
             r.parse::<u64>("database.connect.timeout.ms", 30_000, "milliseconds");
         let topic_prefix = r.required(
@@ -364,9 +365,11 @@ impl PostgresConnectorConfig {
             },
         };
 
-        if let Err((field, message)) =
-            crate::conn::load_client_identity(sslcert.as_deref(), sslkey.as_deref())
-        {
+        if let Err((field, message)) = crate::conn::load_client_identity(
+            sslcert.as_deref(),
+            sslkey.as_deref(),
+            sslpassword.expose(),
+        ) {
             r.error(field, message);
         }
         let snapshot_include = match r.get("snapshot.include.collection.list") {
@@ -412,6 +415,7 @@ impl PostgresConnectorConfig {
                 sslrootcert,
                 sslcert,
                 sslkey,
+                sslpassword,
                 application_name: format!("tributary-{name}"),
                 connect_timeout: Duration::from_millis(connect_timeout_ms),
                 initial_statements: crate::conn::split_statements(

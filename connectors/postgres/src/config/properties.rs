@@ -85,6 +85,12 @@ pub const PROPERTIES: &[PropertyDef] = &[
     )
     .high(),
     PropertyDef::new(
+        "database.sslpassword",
+        Password,
+        CONNECTION,
+        "Password to access the client private key from the file specified by 'database.sslkey': an encrypted PKCS#8 key (DER, as pgjdbc reads it, or PEM) or a traditional encrypted PEM key. An unencrypted key needs none.",
+    ),
+    PropertyDef::new(
         "database.dbname",
         Str,
         CONNECTION,
@@ -464,6 +470,14 @@ pub const PROPERTIES: &[PropertyDef] = &[
         "Enables transaction metadata extraction together with event counting.",
     )
     .default_value("false")
+    .low(),
+    PropertyDef::new(
+        "transaction.message.data.collection",
+        Str,
+        EVENTS,
+        "Tributary extension: how the END record of provide.transaction.metadata counts logical decoding messages. 'debezium' (the default) as Debezium 3.6 does: each message is a data collection of its own, named by the toString() of a Java object (io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId@<hash>), unlike in any other transaction; 'aggregated': one data collection, LOGICAL_DECODING_MESSAGE, counting every message of the transaction.",
+    )
+    .default_value("debezium")
     .low(),
     PropertyDef::new(
         "topic.transaction",

@@ -117,6 +117,8 @@ pub struct ConnectParams {
     /// `.pk8`), sent when the server asks for one (`cert` authentication).
     pub sslcert: Option<PathBuf>,
     pub sslkey: Option<PathBuf>,
+    /// The passphrase of an encrypted `sslkey` (empty: the key is not encrypted).
+    pub sslpassword: Secret,
     pub application_name: String,
     /// Bound on TCP connect, TLS handshake and authentication together; zero means none.
     pub connect_timeout: Duration,
@@ -224,6 +226,7 @@ mod tests {
             sslrootcert: None,
             sslcert: None,
             sslkey: None,
+            sslpassword: Secret::default(),
             application_name: "t".into(),
             connect_timeout: Duration::from_secs(1),
             initial_statements: Vec::new(),

@@ -93,28 +93,31 @@ pub type ClientIdentity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)
 
 /// The client certificate chain and key of `params`, when both are set.
 pub fn client_identity(params: &ConnectParams) -> Result<Option<ClientIdentity>, ConnError> {
-    load_client_identity(params.sslcert.as_deref(), params.sslkey.as_deref()).map_err(
-        |(field, message)| ConnError::TlsConfig {
-            message,
-            hint: identity_hint(field),
-        },
+    load_client_identity(
+        params.sslcert.as_deref(),
+        params.sslkey.as_deref(),
+        params.sslpassword.expose(),
     )
+    .map_err(|(field, message)| ConnError::TlsConfig {
+        message,
+        hint: identity_hint(field),
+    })
 }
 
 fn identity_hint(field: &str) -> String {
     format!(
-        "{field} must name a readable file: the certificate chain in PEM, the key in PEM or DER PKCS#8 (.pk8), unencrypted; set both database.sslcert and database.sslkey, or neither"
+        "{field}: database.sslcert must name the certificate chain in PEM and database.sslkey its key in PEM or DER PKCS#8 (.pk8), encrypted ones with database.sslpassword; set both files, or neither"
     )
 }
 
-/// Reads `cert` (a PEM chain) and `key` (PEM, or DER PKCS#8); the error names the
-/// property at fault.
+/// Reads `cert` (a PEM chain) and `key` (PEM, or DER PKCS#8; an encrypted one decrypted
+/// with `password`); the error names the property at fault.
 pub fn load_client_identity(
     cert: Option<&Path>,
     key: Option<&Path>,
+    password: &str,
 ) -> Result<Option<ClientIdentity>, (&'static str, String)> {
     const CERT: &str = "database.sslcert";
-    const KEY: &str = "database.sslkey";
     let (cert_path, key_path) = match (cert, key) {
         (None, None) => return Ok(None),
         (Some(cert), Some(key)) => (cert, key),
@@ -135,23 +138,74 @@ pub fn load_client_identity(
         ));
     }
     let key_bytes = read(KEY, key_path)?;
-    let key = if key_bytes.starts_with(b"-----BEGIN") {
-        rustls_pemfile::private_key(&mut key_bytes.as_slice())
-            .map_err(|e| (KEY, format!("cannot read {}: {e}", key_path.display())))?
-            .ok_or_else(|| {
-                (
-                    KEY,
-                    format!(
-                        "{} holds no unencrypted private key (an encrypted one cannot be used)",
-                        key_path.display()
-                    ),
-                )
-            })?
+    Ok(Some((certs, private_key(key_bytes, key_path, password)?)))
+}
+
+const KEY: &str = "database.sslkey";
+
+/// The client key in `bytes` (read from `path`): PEM (PKCS#8, PKCS#1 or SEC1; encrypted
+/// PKCS#8 or a traditional encrypted key with `password`, as libpq reads them) or DER
+/// PKCS#8 (pgjdbc's `.pk8`; an `EncryptedPrivateKeyInfo` with `password`, as pgjdbc reads
+/// it). A key that is not encrypted needs no password, and ignores one, as both drivers do.
+fn private_key(
+    bytes: Vec<u8>,
+    path: &Path,
+    password: &str,
+) -> Result<PrivateKeyDer<'static>, (&'static str, String)> {
+    const PASSWORD: &str = "database.sslpassword";
+    let shown = path.display();
+    let pem = bytes.starts_with(b"-----BEGIN");
+    let encrypted = if pem {
+        let text = String::from_utf8_lossy(&bytes);
+        text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+            || text.contains("Proc-Type: 4,ENCRYPTED")
     } else {
-        // pgjdbc's default key format: DER PKCS#8.
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key_bytes))
+        der_is_encrypted(&bytes)
     };
-    Ok(Some((certs, key)))
+    if !encrypted {
+        if !pem {
+            return Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(bytes)));
+        }
+        return rustls_pemfile::private_key(&mut bytes.as_slice())
+            .map_err(|e| (KEY, format!("cannot read {shown}: {e}")))?
+            .ok_or_else(|| (KEY, format!("{shown} holds no PEM private key")));
+    }
+    if password.is_empty() {
+        return Err((
+            PASSWORD,
+            format!(
+                "the client key {shown} is encrypted; set database.sslpassword to its passphrase"
+            ),
+        ));
+    }
+    let decrypted = if pem {
+        openssl::pkey::PKey::private_key_from_pem_passphrase(&bytes, password.as_bytes())
+    } else {
+        openssl::pkey::PKey::private_key_from_pkcs8_passphrase(&bytes, password.as_bytes())
+    };
+    let key = decrypted.and_then(|k| k.private_key_to_pkcs8()).map_err(|e| {
+        (
+            PASSWORD,
+            format!("cannot decrypt the client key {shown} with database.sslpassword (a wrong passphrase, or not a private key): {e}"),
+        )
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key)))
+}
+
+/// Whether DER `bytes` are PKCS#8's `EncryptedPrivateKeyInfo` (a SEQUENCE opening with the
+/// encryption's AlgorithmIdentifier, a SEQUENCE) rather than a `PrivateKeyInfo` (opening
+/// with its version, an INTEGER).
+fn der_is_encrypted(bytes: &[u8]) -> bool {
+    let [0x30, len, rest @ ..] = bytes else {
+        return false;
+    };
+    // The outer length: short form, or 0x8N followed by N length bytes.
+    let skip = if len & 0x80 == 0 {
+        0
+    } else {
+        usize::from(len & 0x7f)
+    };
+    rest.get(skip) == Some(&0x30)
 }
 
 /// The name the certificate is checked against (and sent as SNI unless it is an address).
@@ -433,6 +487,7 @@ mod tests {
             sslrootcert,
             sslcert: None,
             sslkey: None,
+            sslpassword: Secret::default(),
             application_name: "t".into(),
             connect_timeout: Duration::from_secs(1),
             initial_statements: Vec::new(),

@@ -138,6 +138,34 @@ async fn a_client_certificate_authenticates_a_cert_user_on_both_kinds_of_connect
         let mut conn = ReplicationConnection::connect(&params).await.unwrap();
         conn.identify_system().await.unwrap();
     }
+    // Encrypted keys, with database.sslpassword: without it, or with a wrong one, the
+    // error names that property.
+    for key in ["client-enc.pk8", "client-enc.key", "client-legacy.key"] {
+        params.sslkey = Some(cluster.path(key));
+        params.sslpassword = tributary_core::Secret::new("");
+        let err = connect_query(&params).await.unwrap_err().to_string();
+        assert!(err.contains("set database.sslpassword"), "{key}: {err}");
+        params.sslpassword = tributary_core::Secret::new("wrong");
+        let err = connect_query(&params).await.unwrap_err().to_string();
+        assert!(
+            err.contains("cannot decrypt the client key"),
+            "{key}: {err}"
+        );
+        params.sslpassword = tributary_core::Secret::new("s3cret");
+        let client = connect_query(&params).await.unwrap();
+        let row = client
+            .query_one("SELECT current_user::text", &[])
+            .await
+            .unwrap();
+        assert_eq!(row.get::<_, String>(0), "cert_user", "{key}");
+        let mut conn = ReplicationConnection::connect(&params).await.unwrap();
+        conn.identify_system().await.unwrap();
+    }
+    // An unencrypted key ignores a password, as libpq and pgjdbc do.
+    params.sslkey = Some(cluster.path("client.pk8"));
+    connect_query(&params).await.unwrap();
+    params.sslpassword = tributary_core::Secret::default();
+
     // A key that is not the certificate's: the server refuses the handshake.
     params.sslkey = Some(cluster.path("ca.key"));
     assert!(connect_query(&params).await.is_err());

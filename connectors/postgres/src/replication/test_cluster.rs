@@ -128,6 +128,7 @@ impl Cluster {
             sslrootcert: None,
             sslcert: None,
             sslkey: None,
+            sslpassword: tributary_core::Secret::default(),
             application_name: "tributary-test".into(),
             connect_timeout: Duration::from_secs(10),
             initial_statements: Vec::new(),
@@ -199,7 +200,8 @@ impl Cluster {
 
     /// A self-signed certificate for `localhost` (a DNS name only: connecting to
     /// 127.0.0.1 with verify-full must fail), and a CA that signs a client certificate for
-    /// the role `cert_user`, its key in PEM (`client.key`) and in DER PKCS#8 (`client.pk8`).
+    /// the role `cert_user`, its key in PEM (`client.key`) and in DER PKCS#8 (`client.pk8`),
+    /// and encrypted with `s3cret` (`client-enc.pk8`, `client-enc.key`, `client-legacy.key`).
     fn make_certificate(&self) {
         let dir = self.dir.path();
         let openssl = |args: &[&str]| {
@@ -276,6 +278,42 @@ impl Cluster {
             "DER",
             "-out",
             "client.pk8",
+        ]);
+        // The same key encrypted with the passphrase `s3cret`: DER PKCS#8 (pgjdbc's
+        // sslpassword), PEM PKCS#8, and OpenSSL's traditional encrypted PEM (libpq's).
+        let pass = "pass:s3cret";
+        openssl(&[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "client.key",
+            "-outform",
+            "DER",
+            "-out",
+            "client-enc.pk8",
+            "-passout",
+            pass,
+        ]);
+        openssl(&[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "client.key",
+            "-out",
+            "client-enc.key",
+            "-passout",
+            pass,
+        ]);
+        openssl(&[
+            "rsa",
+            "-in",
+            "client.key",
+            "-aes256",
+            "-traditional",
+            "-out",
+            "client-legacy.key",
+            "-passout",
+            pass,
         ]);
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(

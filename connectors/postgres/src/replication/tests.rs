@@ -122,6 +122,7 @@ async fn unreachable_server_is_a_transient_error() {
         sslrootcert: None,
         sslcert: None,
         sslkey: None,
+        sslpassword: tributary_core::Secret::default(),
         application_name: "t".into(),
         connect_timeout: Duration::from_secs(5),
         initial_statements: Vec::new(),
