@@ -19,7 +19,7 @@ use support::diff_scenarios::{Scenario, scenarios};
 use support::eventdiff::compare;
 use support::kafka::Broker;
 use support::pg::PgCluster;
-use support::slot::wait_active;
+use support::slot::{self, wait_active};
 
 const T: Duration = Duration::from_secs(180);
 
@@ -92,8 +92,14 @@ async fn tributary_emits_what_debezium_emits() {
         // Each connector streams once its snapshot is done: Tributary opens its stream
         // after the snapshot, Debezium may open it before, so its `last` row is awaited.
         wait_active(&db, &format!("trib_{}_slot", s.name), T).await;
-        wait_active(&db, &format!("dbz_{}_slot", s.name), T).await;
         let engine = format!("dbz_{}", s.name);
+        let dbz_slot = format!("dbz_{}_slot", s.name);
+        support::wait_for("Debezium's slot", T, async || {
+            // Panics with the engine's failure, should it have failed.
+            debezium.records(&engine);
+            (slot::active(&db, &dbz_slot).await == Some(true)).then_some(())
+        })
+        .await;
         support::wait_for("Debezium's snapshot", T, async || {
             debezium
                 .records(&engine)

@@ -274,6 +274,35 @@ fn reselect_scenario() -> Scenario {
     }
 }
 
+/// Tables whose names are not valid in a topic name, and tables routed to one topic, under
+/// `topic.naming.strategy` `config`.
+fn topic_names_scenario(
+    name: &'static str,
+    config: &'static [(&'static str, &'static str)],
+) -> Scenario {
+    Scenario {
+        name,
+        config,
+        setup: "CREATE TABLE \"Order Items\" (id int PRIMARY KEY, v text);
+                CREATE TABLE \"café\" (id int PRIMARY KEY, v text);
+                CREATE TABLE under_score (id int PRIMARY KEY, v text);
+                CREATE TABLE shard_1 (id int PRIMARY KEY, v text);
+                CREATE TABLE shard_2 (id int PRIMARY KEY, v text);
+                CREATE TABLE nokey (v text); ALTER TABLE nokey REPLICA IDENTITY FULL;
+                INSERT INTO \"Order Items\" VALUES (1, 'a'); INSERT INTO \"café\" VALUES (1, 'b');
+                INSERT INTO under_score VALUES (1, 'c'); INSERT INTO shard_1 VALUES (1, 'd');
+                INSERT INTO shard_2 VALUES (1, 'e'); INSERT INTO nokey VALUES ('f');"
+            .into(),
+        changes: vec![
+            "INSERT INTO \"Order Items\" VALUES (2, 'x'); INSERT INTO \"café\" VALUES (2, 'y')"
+                .into(),
+            "INSERT INTO shard_1 VALUES (2, 'z'); INSERT INTO shard_2 VALUES (2, 'w')".into(),
+            "UPDATE shard_2 SET v = 'ww' WHERE id = 1; DELETE FROM shard_1 WHERE id = 1".into(),
+            "INSERT INTO under_score VALUES (2, 'u'); INSERT INTO nokey VALUES ('g')".into(),
+        ],
+    }
+}
+
 /// pgvector's types by their names, as Debezium recognises them, without pgvector: base
 /// types with text's input and output, so any text is a value, well-formed or not.
 pub const VECTOR_TYPES_DDL: &str = "
@@ -365,6 +394,26 @@ pub fn scenarios() -> Vec<Scenario> {
             ],
         ),
         types_scenario("types", &[]),
+        topic_names_scenario(
+            "unicode",
+            &[(
+                "topic.naming.strategy",
+                "io.debezium.schema.DefaultUnicodeTopicNamingStrategy",
+            )],
+        ),
+        topic_names_scenario(
+            "routed",
+            &[
+                (
+                    "topic.naming.strategy",
+                    "io.debezium.schema.SchemaRegexTopicNamingStrategy",
+                ),
+                ("topic.regex", "(routed\\.public)\\.shard_\\d+"),
+                ("topic.replacement", "$1.shards"),
+                ("topic.key.field.regex", "routed\\.public\\.(.*)"),
+                ("topic.key.field.replacement", "table-$1"),
+            ],
+        ),
         vectors_scenario("vectors", &[], false),
         vectors_scenario(
             "failures",

@@ -132,9 +132,9 @@ impl PgCluster {
         let port = free_port();
         let mut conf = format!(
             "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
-             wal_level = {}\nmax_replication_slots = 32\nmax_wal_senders = 32\nwal_sender_timeout = '10s'\n\
+             wal_level = {}\nmax_replication_slots = 64\nmax_wal_senders = 64\nwal_sender_timeout = '10s'\n\
              fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = '128MB'\n\
-             max_connections = 100\nlog_min_messages = warning\n",
+             max_connections = 200\nlog_min_messages = warning\n",
             dir.path().display(),
             opts.wal_level
         );

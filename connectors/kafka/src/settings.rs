@@ -178,7 +178,8 @@ pub struct PublishSettings {
     pub topics: TopicSettings,
     /// `provide.transaction.metadata`: BEGIN/END records and the `transaction` block.
     pub transaction_metadata: bool,
-    /// `topic.transaction` (default `transaction`): `<prefix>.<this>` gets BEGIN/END.
+    /// Where BEGIN/END records go: `<prefix><topic.delimiter><topic.transaction>` (default
+    /// `<prefix>.transaction`).
     pub transaction_topic: String,
     /// `transaction.message.data.collection` (Tributary extension): how END records count
     /// logical decoding messages.
@@ -191,8 +192,10 @@ pub struct PublishSettings {
     pub max_wait: Duration,
     /// `heartbeat.interval.ms`; zero is off.
     pub heartbeat_interval: Duration,
-    /// `topic.heartbeat.prefix` (default `__debezium-heartbeat`).
-    pub heartbeat_prefix: String,
+    /// Where heartbeats go: `topic.heartbeat.name`, or
+    /// `<topic.heartbeat.prefix><topic.delimiter><prefix>` (default
+    /// `__debezium-heartbeat.<prefix>`).
+    pub heartbeat_topic: String,
     /// `extended.headers.enabled` (default true): Debezium's `__debezium.context.*` headers
     /// on every change event.
     pub extended_headers: bool,
@@ -203,6 +206,8 @@ pub struct PublishSettings {
 pub const PUBLISH_PROPERTIES: &[&str] = &[
     "provide.transaction.metadata",
     "topic.transaction",
+    "topic.delimiter",
+    "topic.heartbeat.name",
     "transaction.message.data.collection",
     "schema.name.adjustment.mode",
     "field.name.adjustment.mode",
@@ -297,6 +302,7 @@ impl PublishSettings {
                 MessageCollection::Debezium
             }
         };
+        let delimiter = get("topic.delimiter").unwrap_or(".");
         let mut adjustment = |k: &str| match get(k) {
             None => NameAdjustment::Avro,
             Some(v) => {
@@ -321,9 +327,11 @@ impl PublishSettings {
                 cleanup_policy,
             },
             transaction_metadata,
-            transaction_topic: get("topic.transaction")
-                .unwrap_or("transaction")
-                .to_string(),
+            transaction_topic: [
+                topic_prefix,
+                get("topic.transaction").unwrap_or("transaction"),
+            ]
+            .join(delimiter),
             message_collection,
             schema_names,
             field_names,
@@ -331,12 +339,16 @@ impl PublishSettings {
             max_bytes: max_bytes as usize,
             max_wait: Duration::from_millis(max_ms),
             heartbeat_interval: Duration::from_millis(heartbeat_ms),
-            // Debezium's field list names it `heartbeat.topics.prefix`, its documentation
-            // `topic.heartbeat.prefix`: either is read, the latter first.
-            heartbeat_prefix: get("topic.heartbeat.prefix")
-                .or_else(|| get("heartbeat.topics.prefix"))
-                .unwrap_or("__debezium-heartbeat")
-                .to_string(),
+            heartbeat_topic: get("topic.heartbeat.name")
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    // Debezium's field list names it `heartbeat.topics.prefix`, its
+                    // documentation `topic.heartbeat.prefix`: either is read, the latter first.
+                    let prefix = get("topic.heartbeat.prefix")
+                        .or_else(|| get("heartbeat.topics.prefix"))
+                        .unwrap_or("__debezium-heartbeat");
+                    [prefix, topic_prefix].join(delimiter)
+                }),
             extended_headers,
         })
     }
@@ -364,9 +376,14 @@ mod tests {
         let s = parse(&[]).unwrap();
         assert_eq!(s.transactional_id(), "tributary-inventory");
         assert!(!s.transaction_metadata);
-        assert_eq!(s.transaction_topic, "transaction");
+        assert_eq!(s.transaction_topic, "cdc.transaction");
         assert_eq!(s.heartbeat_interval, Duration::ZERO);
-        assert_eq!(s.heartbeat_prefix, "__debezium-heartbeat");
+        assert_eq!(s.heartbeat_topic, "__debezium-heartbeat.cdc");
+        let s = parse(&[("topic.delimiter", "_"), ("topic.heartbeat.prefix", "hb")]).unwrap();
+        assert_eq!(s.transaction_topic, "cdc_transaction");
+        assert_eq!(s.heartbeat_topic, "hb_cdc");
+        let s = parse(&[("topic.heartbeat.name", "all-heartbeats")]).unwrap();
+        assert_eq!(s.heartbeat_topic, "all-heartbeats");
         assert_eq!(s.max_events, 50_000);
         assert_eq!(s.max_wait, Duration::from_millis(50));
         assert_eq!(

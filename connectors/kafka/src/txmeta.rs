@@ -50,9 +50,10 @@ pub struct TxMetadata {
 const AGGREGATED_MESSAGES: &str = "LOGICAL_DECODING_MESSAGE";
 
 impl TxMetadata {
-    pub fn new(prefix: &str, topic: &str, message_collection: MessageCollection) -> Self {
+    /// Metadata published to `topic`.
+    pub fn new(topic: String, message_collection: MessageCollection) -> Self {
         TxMetadata {
-            topic: format!("{prefix}.{topic}"),
+            topic,
             ids: None,
             current: None,
             messages: 0,

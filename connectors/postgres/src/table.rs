@@ -165,7 +165,7 @@ pub enum RowError {
         source: TypeError,
     },
     #[error(
-        "table {table}: column {column}: its value did not convert (see the warning before) and its field requires one\nHINT: set event.processing.failure.handling.mode=warn to skip such events"
+        "table {table}: column {column}: its value converted to NULL (a warning before may say why), but its field requires a value\nHINT: set event.processing.failure.handling.mode=warn to skip such events"
     )]
     Required { table: TableId, column: String },
     #[error(
@@ -224,6 +224,8 @@ pub struct TableState {
     key: Vec<usize>,
     /// Wire indexes of the primary key's columns (whatever `message.key.columns` says).
     primary_key: Vec<usize>,
+    /// A last key field's value, the same in every key (`topic.key.field.name`).
+    key_extra: Option<Value>,
     /// Columns whose type has no mapping (left out unless `include.unknown.datatypes`).
     pub unknown_columns: Vec<String>,
     /// `event.converting.failure.handling.mode`.
@@ -315,6 +317,11 @@ impl TableState {
             slots[i].in_key = true;
             key_fields.push(Field::new(name.clone(), mapping.schema));
         }
+        // The regex topic naming strategies name the original topic in every key.
+        let key_extra = config.topics.key_field(&meta.id).map(|(name, value)| {
+            key_fields.push(Field::new(name, Schema::string()));
+            Value::String(value)
+        });
         let value = Schema::structure(format!("{topic}.Value"), value_fields);
         let key_schema =
             (!key_fields.is_empty()).then(|| Schema::structure(format!("{topic}.Key"), key_fields));
@@ -340,6 +347,7 @@ impl TableState {
                 .into_iter()
                 .filter_map(|name| wire.iter().position(|c| c.name == name))
                 .collect(),
+            key_extra,
             unknown_columns,
             converting: config.converting_failure,
         })
@@ -377,8 +385,10 @@ impl TableState {
         for ((cell, slot), name) in cells.zip(&self.slots).zip(&self.columns) {
             all.push(self.cell_value(slot, name, cell, snapshot)?);
         }
-        let key = (!self.key.is_empty())
-            .then(|| Value::Struct(self.key.iter().map(|&i| all[i].clone()).collect()));
+        let key = (!self.key.is_empty() || self.key_extra.is_some()).then(|| {
+            let fields = self.key.iter().map(|&i| all[i].clone());
+            Value::Struct(fields.chain(self.key_extra.clone()).collect())
+        });
         for (v, slot) in all.iter_mut().zip(&self.slots) {
             if slot.mapper.is_some() {
                 *v = slot.mapped(std::mem::replace(v, Value::Null));

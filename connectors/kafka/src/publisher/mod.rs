@@ -125,13 +125,12 @@ impl Publisher {
         );
         let meta = settings.transaction_metadata.then(|| {
             TxMetadata::new(
-                &settings.topic_prefix,
-                &settings.transaction_topic,
+                settings.transaction_topic.clone(),
                 settings.message_collection,
             )
         });
         let heartbeat = (!settings.heartbeat_interval.is_zero()).then(|| Heartbeat {
-            topic: format!("{}.{}", settings.heartbeat_prefix, settings.topic_prefix),
+            topic: settings.heartbeat_topic.clone(),
             ids: None,
             last: Instant::now(),
         });

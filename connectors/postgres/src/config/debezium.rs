@@ -35,13 +35,9 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
         NotApplicable("Tributary retries a slot that is in use with exponential backoff"),
     ),
     (
-        "topic.naming.strategy",
-        OnlyValues(
-            &[
-                "io.debezium.schema.SchemaTopicNamingStrategy",
-                "io.debezium.schema.DefaultTopicNamingStrategy",
-            ],
-            "Tributary names topics <topic.prefix>.<schema>.<table>, as Debezium's SchemaTopicNamingStrategy and DefaultTopicNamingStrategy do for Postgres; other strategies are Java classes it cannot load",
+        "topic.cache.size",
+        NotApplicable(
+            "it sizes the Java strategy's cache of topic names; Tributary names a table's topic once per shape",
         ),
     ),
     (

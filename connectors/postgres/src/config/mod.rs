@@ -13,6 +13,7 @@ pub mod debezium;
 mod filters;
 mod properties;
 mod reselect;
+mod topics;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -31,6 +32,7 @@ use crate::types::{
 pub use filters::{KeyColumns, PatternList, Selection, TableFilters, TableId, quote_ident};
 pub use properties::{Importance, PROPERTIES, PropertyDef, PropertyKind, property};
 pub use reselect::{RESELECTOR_CLASS, Reselector};
+pub use topics::TopicNaming;
 pub use tributary_core::config::{ConfigError, ConfigErrors};
 use tributary_core::config::{PropertyReader, property_strings};
 
@@ -111,6 +113,8 @@ pub struct PostgresConnectorConfig {
     pub processing_failure: ProcessingFailure,
     pub unavailable_value_placeholder: String,
     pub topic_prefix: String,
+    /// `topic.naming.strategy` and its properties.
+    pub topics: TopicNaming,
     pub status_update_interval: Duration,
     /// Use protocol v2 with `streaming 'on'` on Postgres 14+ (Tributary extension
     /// `replication.streaming`, default true).
@@ -399,6 +403,7 @@ impl PostgresConnectorConfig {
             }
             ColumnMappers::default()
         });
+        let topics = TopicNaming::parse(&topic_prefix, &mut r);
 
         if !r.errors.is_empty() {
             return Err(ConfigErrors(r.errors));
@@ -447,6 +452,7 @@ impl PostgresConnectorConfig {
             converting_failure,
             processing_failure,
             unavailable_value_placeholder,
+            topics,
             topic_prefix,
             status_update_interval: Duration::from_millis(status_ms),
             streaming,
@@ -464,9 +470,10 @@ impl PostgresConnectorConfig {
             .is_none_or(|p| p.matches(&table.to_string()))
     }
 
-    /// The topic of a table: `<topic.prefix>.<schema>.<table>`.
+    /// The topic of a table's change events: `<topic.prefix>.<schema>.<table>`, as
+    /// `topic.naming.strategy` makes it.
     pub fn topic_for(&self, table: &TableId) -> String {
-        format!("{}.{}.{}", self.topic_prefix, table.schema, table.name)
+        self.topics.data_change_topic(table)
     }
 }
 

@@ -457,6 +457,73 @@ pub const PROPERTIES: &[PropertyDef] = &[
     )
     .is_required(),
     PropertyDef::new(
+        "topic.naming.strategy",
+        Str,
+        EVENTS,
+        "The name of the TopicNamingStrategy class that should be used to determine the topic name for data change, schema change, transaction, heartbeat event etc. Tributary names topics as the strategies Debezium ships do: io.debezium.schema.SchemaTopicNamingStrategy (the default) and DefaultTopicNamingStrategy, their Unicode variants (invalid characters become _uXXXX) and their Regex variants (topic.regex, topic.replacement, topic.key.*).",
+    )
+    .default_value("io.debezium.schema.SchemaTopicNamingStrategy")
+    .low(),
+    PropertyDef::new(
+        "topic.delimiter",
+        Str,
+        EVENTS,
+        "Specify the delimiter for topic name.",
+    )
+    .default_value(".")
+    .low(),
+    PropertyDef::new(
+        "topic.heartbeat.name",
+        Str,
+        EVENTS,
+        "Specify the full heartbeat topic name. When set, this overrides the default heartbeat topic naming of ${topic.heartbeat.prefix}.${topic.prefix}, allowing multiple connectors to share the same heartbeat topic.",
+    )
+    .low(),
+    PropertyDef::new(
+        "topic.regex",
+        Str,
+        EVENTS,
+        "The regex used for extracting the name of the logical table from the original topic name (the regex topic naming strategies).",
+    )
+    .low(),
+    PropertyDef::new(
+        "topic.replacement",
+        Str,
+        EVENTS,
+        "The replacement string used in conjunction with topic.regex. This will be used to create the new topic name.",
+    )
+    .low(),
+    PropertyDef::new(
+        "topic.key.enforce.uniqueness",
+        Boolean,
+        EVENTS,
+        "Augment each record's key with a field denoting the source topic (the regex topic naming strategies).",
+    )
+    .default_value("true")
+    .low(),
+    PropertyDef::new(
+        "topic.key.field.name",
+        Str,
+        EVENTS,
+        "The field added to each record's key by the regex topic naming strategies.",
+    )
+    .default_value("__dbz__physicalTableIdentifier")
+    .low(),
+    PropertyDef::new(
+        "topic.key.field.regex",
+        Str,
+        EVENTS,
+        "The regex used for extracting the physical table identifier from the original topic name.",
+    )
+    .low(),
+    PropertyDef::new(
+        "topic.key.field.replacement",
+        Str,
+        EVENTS,
+        "The replacement string used in conjunction with topic.key.field.regex.",
+    )
+    .low(),
+    PropertyDef::new(
         "tombstones.on.delete",
         Boolean,
         EVENTS,

@@ -83,6 +83,17 @@ pub fn parse(raw: &BTreeMap<String, String>, r: &mut PropertyReader<'_>) -> Vec<
         let new = format!("{PREFIX}{name}.");
         let old = format!("{name}.");
         let prefix = if raw.keys().any(|k| k.starts_with(&new)) {
+            // Debezium then reads nothing under the older convention's prefix.
+            for key in raw.keys() {
+                if key.starts_with(&old) && super::property(key).is_none() {
+                    r.error(
+                        key,
+                        format!(
+                            "is not used: {new}* is set, so only options under that prefix are read"
+                        ),
+                    );
+                }
+            }
             new
         } else {
             old
@@ -115,8 +126,7 @@ pub fn parse(raw: &BTreeMap<String, String>, r: &mut PropertyReader<'_>) -> Vec<
                 r.error(
                     "post.processors",
                     format!(
-                        "lists {name:?} but {} is not set; set it to {RESELECTOR_CLASS}",
-                        key("type")
+                        "lists {name:?} but {PREFIX}{name}.type is not set; set it to {RESELECTOR_CLASS}"
                     ),
                 );
                 continue;

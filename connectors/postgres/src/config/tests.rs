@@ -425,10 +425,12 @@ fn the_column_reselector_is_read_in_both_conventions_and_nothing_else_is_taken()
     config["post.processors.both.reselect.columns.exclude.list"] = json!("b");
     config["post.processors.both.reselect.colums.include.list"] = json!("c");
     config["post.processors.stray.type"] = json!(RESELECTOR_CLASS);
+    config["both.reselect.null.values"] = json!("false");
     let (refused, msg) = refused(config);
     assert_eq!(
         refused,
         [
+            "both.reselect.null.values",
             "post.processors",
             "post.processors.both.reselect.columns.exclude.list",
             "post.processors.both.reselect.colums.include.list",
@@ -442,4 +444,73 @@ fn the_column_reselector_is_read_in_both_conventions_and_nothing_else_is_taken()
         msg.contains("post.processors.untyped.type is not set"),
         "{msg}"
     );
+}
+
+#[test]
+fn topic_naming_strategies_name_topics_as_debezium_ships_them() {
+    let table = |s: &str, t: &str| TableId::new(s, t);
+    let c = parse(base()).unwrap();
+    assert_eq!(
+        c.topic_for(&table("public", "Order Items")),
+        "cdc.public.Order_Items"
+    );
+    assert_eq!(c.topic_for(&table("public", "café")), "cdc.public.caf_");
+    // A character outside the BMP is two UTF-16 units in Java, so two replacements.
+    assert_eq!(c.topic_for(&table("s", "a😀")), "cdc.s.a__");
+    let long = "t".repeat(300);
+    assert_eq!(c.topic_for(&table("public", &long)).len(), 249);
+
+    let mut config = base();
+    config["topic.naming.strategy"] = json!("io.debezium.schema.DefaultUnicodeTopicNamingStrategy");
+    config["topic.delimiter"] = json!("-");
+    let c = parse(config).unwrap();
+    // The Default strategies name Postgres topics by the table alone (its "database
+    // parts": no catalog, no schema).
+    assert_eq!(
+        c.topic_for(&table("my_schema", "Order Items")),
+        "cdc-Order_u0020Items"
+    );
+    // Java's Integer.toHexString, padded only up to four digits from two.
+    assert_eq!(c.topic_for(&table("s", "a_Ā")), "cdc-a_u005f_u100");
+    let mut config = base();
+    config["topic.naming.strategy"] = json!("io.debezium.schema.SchemaUnicodeTopicNamingStrategy");
+    let c = parse(config).unwrap();
+    assert_eq!(
+        c.topic_for(&table("my_schema", "t")),
+        "cdc.my_u005fschema.t"
+    );
+
+    let mut config = base();
+    config["topic.naming.strategy"] = json!("io.debezium.schema.SchemaRegexTopicNamingStrategy");
+    config["topic.regex"] = json!("(cdc\\.public)\\.shard_\\d+");
+    config["topic.replacement"] = json!("$1.shards\\$");
+    let c = parse(config).unwrap();
+    assert_eq!(
+        c.topic_for(&table("public", "shard_7")),
+        "cdc.public.shards$"
+    );
+    assert_eq!(
+        c.topic_for(&table("public", "shard_x")),
+        "cdc.public.shard_x"
+    );
+    assert_eq!(
+        c.topics.key_field(&table("public", "shard_7")),
+        Some((
+            "__dbz__physicalTableIdentifier",
+            "cdc.public.shard_7".into()
+        ))
+    );
+
+    // A Java class Tributary cannot run, and regex properties without a regex strategy.
+    let mut config = base();
+    config["topic.naming.strategy"] = json!("com.acme.MyStrategy");
+    config["topic.regex"] = json!("x");
+    config["topic.delimiter"] = json!("/");
+    let (refused, msg) = refused(config);
+    assert_eq!(
+        refused,
+        ["topic.delimiter", "topic.naming.strategy", "topic.regex"]
+    );
+    assert!(msg.contains("runs no Java code"), "{msg}");
+    assert!(msg.contains("SchemaRegexTopicNamingStrategy"), "{msg}");
 }

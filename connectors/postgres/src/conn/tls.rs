@@ -154,7 +154,8 @@ fn private_key(
 ) -> Result<PrivateKeyDer<'static>, (&'static str, String)> {
     const PASSWORD: &str = "database.sslpassword";
     let shown = path.display();
-    let pem = bytes.starts_with(b"-----BEGIN");
+    // PEM may have text before its first block (openssl's "Bag Attributes").
+    let pem = bytes.windows(10).any(|w| w == b"-----BEGIN");
     let encrypted = if pem {
         let text = String::from_utf8_lossy(&bytes);
         text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
