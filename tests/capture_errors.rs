@@ -165,14 +165,35 @@ async fn setup_errors_name_the_fix_and_create_nothing() {
         row.get::<_, bool>(0).then_some(())
     })
     .await;
+    // Looked at again slot.max.retries times, slot.retry.delay.ms apart, then an error
+    // naming the holder and both properties.
+    let mut retried = ok.clone();
+    retried["config"]["slot.max.retries"] = json!("2");
+    retried["config"]["slot.retry.delay.ms"] = json!("300");
     let second_dir = tempfile::tempdir().unwrap();
-    let (code, err) = run_to_exit(second_dir.path(), &ok);
+    let started = std::time::Instant::now();
+    let (code, err) = run_to_exit(second_dir.path(), &retried);
     assert_ne!(code, 0);
+    assert!(started.elapsed() >= Duration::from_millis(600), "{err}");
     assert!(
         err.contains("replication slot \"busy_slot\" is in use"),
         "{err}"
     );
+    assert!(err.contains("after 2 retries 300ms apart"), "{err}");
     assert!(err.contains("slot.name"), "{err}");
+
+    // A slot freed while the connector waits for it is taken.
+    retried["config"]["slot.max.retries"] = json!("100");
+    let mut waiting = Capture::start(second_dir.path(), &retried);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(_first);
+    db.batch_execute("INSERT INTO keyed VALUES (1, 'after')")
+        .await
+        .unwrap();
+    let lines = waiting.wait_lines(1, T).await;
+    assert_eq!(lines[0]["value"]["after"]["id"], 1);
+    assert!(waiting.finish_after_stop().success());
+    assert!(waiting.stderr_text().contains("looking again"));
 }
 
 /// An event that cannot be made (here a NOT NULL `vector` whose text Debezium's reader turns

@@ -353,3 +353,38 @@ async fn a_wrong_database_password_fails_the_connector_naming_the_property() {
     );
     assert!(!daemon.log().contains("s3cret"), "nor in the log");
 }
+
+/// `errors.max.retries`: Postgres gone, the connector restarts that many times (each a
+/// retriable error), then is FAILED with a trace naming the property.
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_max_retries_bounds_the_restarts_after_retriable_errors() {
+    let pg = PgCluster::start();
+    let db = events_db(&pg).await;
+    let broker = Broker::start();
+    let work = tempfile::tempdir().unwrap();
+    let connector = pg.connector(
+        "bounded",
+        "app",
+        json!({"snapshot.mode": "no_data", "errors.max.retries": "2"}),
+    );
+    let daemon = Daemon::start(
+        work.path(),
+        &broker.bootstrap,
+        RegistryChoice::Embedded,
+        &connector,
+    );
+    wait_active(&db, "bounded_slot", T).await;
+    pg.stop();
+    let task = wait_for("the connector to fail", T, async || {
+        let s = daemon.status("bounded");
+        (s["tasks"][0]["state"] == "FAILED").then(|| s["tasks"][0].clone())
+    })
+    .await;
+    let trace = task["trace"].as_str().unwrap();
+    assert!(trace.contains("errors.max.retries=2"), "{trace}");
+    let restarts = daemon
+        .log()
+        .matches("connector will restart from its last committed offset")
+        .count();
+    assert_eq!(restarts, 2, "{}", daemon.log());
+}

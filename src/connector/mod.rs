@@ -279,12 +279,21 @@ async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
     let (status, stats) = (&run.status, &run.stats);
     let name = run.name.clone();
     let mut backoff = MIN_BACKOFF;
+    // `errors.max.retries` of a source: restarts after retriable errors since it last
+    // emitted change events (Debezium counts them so, and starts again after a poll that
+    // returned any).
+    let max_retries = match &run.spec {
+        Spec::Source(spec) => spec.source.errors_max_retries,
+        Spec::Sink(_) => None,
+    };
+    let mut retries = 0u32;
     loop {
         if *stop.borrow() {
             break;
         }
         set(status, State::Running, None);
         let started = Instant::now();
+        let events_before = run.metrics.events_seen();
         let result = match &run.spec {
             Spec::Source(spec) => source::run(&run, spec, stop.clone()).await,
             Spec::Sink(spec) => sink::run(&run, spec, stop.clone()).await,
@@ -303,6 +312,20 @@ async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
                 if started.elapsed() > Duration::from_secs(60) {
                     backoff = MIN_BACKOFF;
                 }
+                if run.metrics.events_seen() > events_before {
+                    retries = 0;
+                }
+                if let Some(max) = max_retries
+                    && retries >= max
+                {
+                    let why = format!(
+                        "{e}\n(no more retries: errors.max.retries={max}; set it to -1 to retry without a limit)"
+                    );
+                    tracing::error!(connector = name, error = %why, "connector failed");
+                    set(status, State::Failed, Some(why));
+                    break;
+                }
+                retries += 1;
                 tracing::warn!(connector = name, error = %e, retry_in_ms = backoff.as_millis() as u64, "connector will restart from its last committed offset");
                 set(
                     status,

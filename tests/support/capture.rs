@@ -246,7 +246,11 @@ impl Capture {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                if let Some(r) = self.reader.take() {
+                // Both pipes close when the process exits: read them to the end.
+                for r in [self.err_reader.take(), self.reader.take()]
+                    .into_iter()
+                    .flatten()
+                {
                     let _ = r.join();
                 }
                 return Some(status);

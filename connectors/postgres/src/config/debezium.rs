@@ -27,14 +27,6 @@ const SIGNALS: &str = "signals, incremental snapshots and notifications are not 
 /// Debezium's properties that are not Tributary properties, and how each is treated.
 pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
     (
-        "slot.max.retries",
-        NotApplicable("Tributary retries a slot that is in use without a bound, with backoff"),
-    ),
-    (
-        "slot.retry.delay.ms",
-        NotApplicable("Tributary retries a slot that is in use with exponential backoff"),
-    ),
-    (
         "topic.cache.size",
         NotApplicable(
             "it sizes the Java strategy's cache of topic names; Tributary names a table's topic once per shape",
@@ -69,13 +61,6 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
         OnlyValues(
             &["true"],
             "Tributary always enables TCP keep-alive on its connections",
-        ),
-    ),
-    (
-        "errors.max.retries",
-        OnlyValues(
-            &["-1"],
-            "Tributary retries transient errors without a bound (Debezium's -1), with backoff",
         ),
     ),
     ("executor.shutdown.timeout.ms", NotApplicable(JVM)),

@@ -91,6 +91,13 @@ pub struct PostgresConnectorConfig {
     pub skipped_operations: HashSet<Op>,
     pub tombstones_on_delete: bool,
     pub slot_drop_on_stop: bool,
+    /// `slot.max.retries` / `slot.retry.delay.ms`: how often, and how far apart, a slot
+    /// another process holds is looked at again before the connector fails.
+    pub slot_max_retries: u32,
+    pub slot_retry_delay: Duration,
+    /// `errors.max.retries`: restarts after retriable errors before the connector fails
+    /// (`None`: no limit, Debezium's -1).
+    pub errors_max_retries: Option<u32>,
     /// `message.prefix.include.list` / `.exclude.list`: the logical decoding messages
     /// emitted, by prefix.
     pub message_prefixes: Selection,
@@ -301,6 +308,18 @@ impl PostgresConnectorConfig {
         let skipped_operations = parse_skipped(&mut r);
         let tombstones_on_delete = r.parse::<bool>("tombstones.on.delete", true, "true or false");
         let slot_drop_on_stop = r.parse::<bool>("slot.drop.on.stop", false, "true or false");
+        let slot_max_retries = r.parse::<u32>("slot.max.retries", 6, "a non-negative integer");
+        let slot_retry_ms = r.parse::<u64>("slot.retry.delay.ms", 10_000, "milliseconds");
+        let errors_max_retries = match r.parse::<i64>("errors.max.retries", -1, "an integer") {
+            -1 => None,
+            n => u32::try_from(n).map(Some).unwrap_or_else(|_| {
+                r.error(
+                    "errors.max.retries",
+                    format!("{n} is not -1 (no limit), 0 (no retries) or a number of retries"),
+                );
+                None
+            }),
+        };
         let publish_via_partition_root =
             r.parse::<bool>("publish.via.partition.root", false, "true or false");
         let publication_drop_on_delete =
@@ -441,6 +460,9 @@ impl PostgresConnectorConfig {
             skipped_operations,
             tombstones_on_delete,
             slot_drop_on_stop,
+            slot_max_retries,
+            slot_retry_delay: Duration::from_millis(slot_retry_ms),
+            errors_max_retries,
             message_prefixes,
             reselectors,
             publish_via_partition_root,

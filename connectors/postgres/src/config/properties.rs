@@ -395,6 +395,30 @@ pub const PROPERTIES: &[PropertyDef] = &[
     )
     .low(),
     PropertyDef::new(
+        "errors.max.retries",
+        Int,
+        EVENTS,
+        "The maximum number of retries on connection errors before failing (-1 = no limit, 0 = disabled, > 0 = num of retries). The count starts again once a run has emitted change events.",
+    )
+    .default_value("-1")
+    .low(),
+    PropertyDef::new(
+        "slot.max.retries",
+        Int,
+        REPLICATION,
+        "How many times to retry connecting to a replication slot when another process holds it.",
+    )
+    .default_value("6")
+    .low(),
+    PropertyDef::new(
+        "slot.retry.delay.ms",
+        Long,
+        REPLICATION,
+        "Time to wait between retry attempts when the connector fails to connect to a replication slot, given in milliseconds. Defaults to 10 seconds (10,000 ms).",
+    )
+    .default_value("10000")
+    .low(),
+    PropertyDef::new(
         "event.converting.failure.handling.mode",
         Str,
         EVENTS,

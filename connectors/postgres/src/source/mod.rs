@@ -29,14 +29,7 @@ use crate::stream::{ChangeStream, OverlapFilter, OverlapScope};
 use crate::table::{TableState, WireColumn};
 use crate::types::{ShapeSource, TypeRegistry};
 
-/// The slot as `pg_replication_slots` shows it.
-#[derive(Debug)]
-struct SlotRow {
-    plugin: Option<String>,
-    database: Option<String>,
-    active_pid: Option<i32>,
-    confirmed_flush: Option<Lsn>,
-}
+mod slot;
 
 /// Runs the connector until `shutdown` turns true, the consumer goes away, or an error.
 /// `stored` is the offset the consumer last made durable.
@@ -114,10 +107,10 @@ pub async fn run_with_metrics(
             return Err(SourceError::Setup(problem));
         }
     }
-    let slot = slot_row(&client, &config.slot_name).await?;
-    if let Some(s) = &slot {
-        check_slot(&config, s)?;
-    }
+    let slot = match slot::free_slot(&client, &config, &mut shutdown).await? {
+        slot::SlotState::Free(slot) => slot,
+        slot::SlotState::Stopped => return Ok(()),
+    };
 
     // Create what is missing.
     let mut repl = ReplicationConnection::connect(&config.connect).await?;
@@ -433,48 +426,6 @@ async fn preflight(client: &Client) -> Result<Option<std::time::Duration>, Sourc
         )));
     }
     Ok(sender_timeout_ms.map(|ms| std::time::Duration::from_millis(ms.max(0) as u64)))
-}
-
-async fn slot_row(client: &Client, slot: &str) -> Result<Option<SlotRow>, SourceError> {
-    let row = client
-        .query_opt(
-            "SELECT plugin::text, database::text, active_pid, confirmed_flush_lsn::text \
-             FROM pg_replication_slots WHERE slot_name = $1",
-            &[&slot],
-        )
-        .await
-        .map_err(SourceError::query("could not read replication slots"))?;
-    Ok(row.map(|r| SlotRow {
-        plugin: r.get(0),
-        database: r.get(1),
-        active_pid: r.get(2),
-        confirmed_flush: r.get::<_, Option<String>>(3).and_then(|s| s.parse().ok()),
-    }))
-}
-
-fn check_slot(config: &PostgresConnectorConfig, s: &SlotRow) -> Result<(), SourceError> {
-    if let Some(pid) = s.active_pid {
-        return Err(SourceError::Setup(format!(
-            "replication slot {:?} is in use by another process (pid {pid})\nHINT: stop the other consumer of the slot, or give this connector its own slot.name",
-            config.slot_name
-        )));
-    }
-    if s.plugin.as_deref() != Some("pgoutput") {
-        return Err(SourceError::Setup(format!(
-            "replication slot {:?} uses plugin {:?}, not pgoutput\nHINT: drop the slot or set another slot.name",
-            config.slot_name,
-            s.plugin.as_deref().unwrap_or("none (a physical slot)")
-        )));
-    }
-    if s.database.as_deref() != Some(config.connect.dbname.as_str()) {
-        return Err(SourceError::Setup(format!(
-            "replication slot {:?} belongs to database {:?}, not {:?}\nHINT: set another slot.name",
-            config.slot_name,
-            s.database.as_deref().unwrap_or(""),
-            config.connect.dbname
-        )));
-    }
-    Ok(())
 }
 
 async fn create_publication(
