@@ -185,7 +185,13 @@ async fn setup_errors_name_the_fix_and_create_nothing() {
     // A slot freed while the connector waits for it is taken.
     retried["config"]["slot.max.retries"] = json!("100");
     let mut waiting = Capture::start(second_dir.path(), &retried);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_for("the connector to wait for the slot", T, async || {
+        waiting
+            .stderr_text()
+            .contains("looking again")
+            .then_some(())
+    })
+    .await;
     drop(_first);
     db.batch_execute("INSERT INTO keyed VALUES (1, 'after')")
         .await
@@ -193,7 +199,6 @@ async fn setup_errors_name_the_fix_and_create_nothing() {
     let lines = waiting.wait_lines(1, T).await;
     assert_eq!(lines[0]["value"]["after"]["id"], 1);
     assert!(waiting.finish_after_stop().success());
-    assert!(waiting.stderr_text().contains("looking again"));
 }
 
 /// An event that cannot be made (here a NOT NULL `vector` whose text Debezium's reader turns
