@@ -13,6 +13,7 @@ pub mod debezium;
 mod filters;
 mod properties;
 mod reselect;
+mod suggest;
 mod topics;
 
 use std::collections::{BTreeMap, HashSet};
@@ -200,7 +201,7 @@ impl PostgresConnectorConfig {
                     message: warning,
                 }),
                 Some(Err(why)) => r.error(key, why),
-                None => r.error(key, unknown_property(key)),
+                None => r.error(key, suggest::unknown_property(key)),
             }
         }
         if let Some(class) = r.get("connector.class")
@@ -544,41 +545,6 @@ fn parse_overrides(
         }
     }
     out
-}
-
-/// The error for a property nobody defines: most often a typo, so the closest known name
-/// is offered.
-fn unknown_property(key: &str) -> String {
-    let names = PROPERTIES
-        .iter()
-        .map(|p| p.name)
-        .chain(debezium::DEBEZIUM_ONLY.iter().map(|(n, _)| *n));
-    let closest = names
-        .map(|n| (edit_distance(key, n), n))
-        .min()
-        .filter(|(d, _)| *d <= 3 || *d * 4 <= key.len());
-    match closest {
-        Some((_, name)) => format!(
-            "is not a property of the Postgres connector (nor of Debezium's); did you mean {name}?"
-        ),
-        None => "is not a property of the Postgres connector (nor of Debezium's); check its spelling or remove it".into(),
-    }
-}
-
-/// Levenshtein distance, for suggestions.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// `skipped.operations`: comma-separated op letters, or `none`. Debezium's default is `t`.
