@@ -187,11 +187,16 @@ async fn tributary_emits_what_debezium_emits() {
         Some(&json!({"name": "real", "config": real})),
     );
     assert_eq!(status, 201, "{body}");
-    let log = daemon.log();
-    assert!(
-        log.contains("max.batch.size") && log.contains("has no effect"),
-        "the properties without effect are named in a warning"
-    );
+    // The connector logs them as it starts, after the POST has been answered.
+    support::wait_for(
+        "the properties without effect to be named in a warning",
+        T,
+        async || {
+            let log = daemon.log();
+            (log.contains("max.batch.size") && log.contains("has no effect")).then_some(())
+        },
+    )
+    .await;
 }
 
 /// Compares each scenario's records; returns the scenarios with unexplained differences,
