@@ -83,7 +83,7 @@ pub async fn run(
     }));
     let stored = store.load()?;
     let durable = DurableLsn::default();
-    let (tx, rx) = tributary_core::batch::channel(config.max_queue_size, 512);
+    let (tx, rx) = tributary_core::batch::bounded(config.queue.limits());
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
     let on_signal = stop_tx.clone();

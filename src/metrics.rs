@@ -161,6 +161,20 @@ fn render_source(out: &mut Exposition, connectors: &[ConnectorMetrics<'_>]) {
         connectors,
         |s| s.queue().map(|q| q.remaining()),
     );
+    out.per_source(
+        "max_queue_size_in_bytes",
+        Kind::Gauge,
+        "Bytes the queue between the source and the publisher holds at most, 0 without a bound (max.queue.size.in.bytes; Debezium streaming MBean: MaxQueueSizeInBytes).",
+        connectors,
+        |s| s.queue().map(|q| q.max_bytes()),
+    );
+    out.per_source(
+        "current_queue_size_in_bytes",
+        Kind::Gauge,
+        "Bytes of the change events in the queue between the source and the publisher, as estimated in memory; 0 without a byte bound (Debezium streaming MBean: CurrentQueueSizeInBytes).",
+        connectors,
+        |s| s.queue().map(|q| q.current_bytes()),
+    );
 }
 
 fn render_snapshot(out: &mut Exposition, connectors: &[ConnectorMetrics<'_>]) {

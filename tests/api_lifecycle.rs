@@ -335,11 +335,11 @@ async fn restarts_tasks_topics_config_updates_and_plugins_answer_like_kafka_conn
     assert_eq!(r.status, 201, "{r:?}\n{}", log());
     assert_info(&r.json(), "ops2", &other, false);
     assert_eq!(get(api, "/connectors").json(), json!(["ops", "ops2"]));
-    let change = json!({"max.queue.size": "2048", "status.update.interval.ms": null});
+    let change = json!({"max.queue.size": "3072", "status.update.interval.ms": null});
     let r = patch(api, &path("ops2", "/config"), &change);
     assert_eq!(r.status, 200, "{r:?}");
     let shown = get(api, &path("ops2", "/config")).json();
-    assert_eq!(shown["max.queue.size"], "2048", "{shown}");
+    assert_eq!(shown["max.queue.size"], "3072", "{shown}");
     assert!(shown.get("status.update.interval.ms").is_none(), "{shown}");
     assert_eq!(shown["topic.prefix"], "cdc2", "{shown}");
     wait_status(api, "ops2", "RUNNING", &["RUNNING"], T).await;

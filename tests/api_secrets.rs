@@ -139,7 +139,7 @@ async fn the_database_password_appears_in_no_answer_and_no_log_line() {
     let r = patch(
         api,
         &path("keeper", "/config"),
-        &json!({"database.password": MASK, "max.queue.size": "1024"}),
+        &json!({"database.password": MASK, "max.queue.size": "4096"}),
     );
     assert_eq!(r.status, 200, "{r:?}");
     keep("PATCH config (masked)", &r.body);

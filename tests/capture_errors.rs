@@ -199,6 +199,49 @@ async fn setup_errors_name_the_fix_and_create_nothing() {
     let lines = waiting.wait_lines(1, T).await;
     assert_eq!(lines[0]["value"]["after"]["id"], 1);
     assert!(waiting.finish_after_stop().success());
+
+    // A slot taken after the connector looked at it (here while it waits out
+    // streaming.delay.ms after its snapshot) refuses START_REPLICATION (55006): that is
+    // waited for the same way, on a new connection.
+    let mut late = pg.connector(
+        "late",
+        "setup",
+        json!({
+            "table.include.list": "public.keyed",
+            "streaming.delay.ms": "3000",
+            "slot.max.retries": "100",
+            "slot.retry.delay.ms": "300",
+        }),
+    );
+    let late_dir = tempfile::tempdir().unwrap();
+    let mut delayed = Capture::start(late_dir.path(), &late);
+    wait_for("the snapshot to end", T, async || {
+        delayed
+            .stderr_text()
+            .contains("waiting streaming.delay.ms")
+            .then_some(())
+    })
+    .await;
+    late["config"]["snapshot.mode"] = json!("no_data");
+    let holder_dir = tempfile::tempdir().unwrap();
+    let holder = Capture::start(holder_dir.path(), &late);
+    wait_for("the connector to find the slot taken", T, async || {
+        delayed
+            .stderr_text()
+            .contains("looking again")
+            .then_some(())
+    })
+    .await;
+    drop(holder);
+    db.batch_execute("INSERT INTO keyed VALUES (2, 'late')")
+        .await
+        .unwrap();
+    let lines = delayed.wait_lines(2, T).await;
+    assert_eq!(lines[0]["value"]["op"], "r", "the snapshot read row 1");
+    assert_eq!(lines[1]["value"]["after"]["id"], 2);
+    assert!(delayed.finish_after_stop().success());
+    let err = delayed.stderr_text();
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// An event that cannot be made (here a NOT NULL `vector` whose text Debezium's reader turns

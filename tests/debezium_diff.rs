@@ -193,7 +193,8 @@ async fn tributary_emits_what_debezium_emits() {
         T,
         async || {
             let log = daemon.log();
-            (log.contains("max.batch.size") && log.contains("has no effect")).then_some(())
+            (log.contains("snapshot.lock.timeout.ms") && log.contains("has no effect"))
+                .then_some(())
         },
     )
     .await;
@@ -277,6 +278,7 @@ fn real_world_config(pg: &PgCluster) -> Value {
         "column.exclude.list": "public.more.c_box",
         "snapshot.mode": "initial",
         "snapshot.locking.mode": "none",
+        "snapshot.lock.timeout.ms": "10000",
         "snapshot.isolation.mode": "serializable",
         "snapshot.fetch.size": "10240",
         "snapshot.max.threads": "2",
@@ -292,6 +294,7 @@ fn real_world_config(pg: &PgCluster) -> Value {
         "provide.transaction.metadata": "false",
         "max.batch.size": "4096",
         "max.queue.size": "16384",
+        "max.queue.size.in.bytes": "104857600",
         "poll.interval.ms": "100",
         "slot.max.retries": "10",
         "slot.retry.delay.ms": "5000",
@@ -299,6 +302,7 @@ fn real_world_config(pg: &PgCluster) -> Value {
         "schema.refresh.mode": "columns_diff",
         "topic.naming.strategy": "io.debezium.schema.SchemaTopicNamingStrategy",
         "errors.max.retries": "-1",
+        "retriable.restart.connector.wait.ms": "10000",
         "event.processing.failure.handling.mode": "warn",
         "event.converting.failure.handling.mode": "warn",
         "schema.name.adjustment.mode": "avro",

@@ -355,7 +355,8 @@ async fn a_wrong_database_password_fails_the_connector_naming_the_property() {
 }
 
 /// `errors.max.retries`: Postgres gone, the connector restarts that many times (each a
-/// retriable error), then is FAILED with a trace naming the property.
+/// retriable error), then is FAILED with a trace naming the property. The restarts are
+/// `retriable.restart.connector.wait.ms` apart, a constant wait as in Debezium.
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_max_retries_bounds_the_restarts_after_retriable_errors() {
     let pg = PgCluster::start();
@@ -365,7 +366,11 @@ async fn errors_max_retries_bounds_the_restarts_after_retriable_errors() {
     let connector = pg.connector(
         "bounded",
         "app",
-        json!({"snapshot.mode": "no_data", "errors.max.retries": "2"}),
+        json!({
+            "snapshot.mode": "no_data",
+            "errors.max.retries": "2",
+            "retriable.restart.connector.wait.ms": "2500",
+        }),
     );
     let daemon = Daemon::start(
         work.path(),
@@ -375,6 +380,7 @@ async fn errors_max_retries_bounds_the_restarts_after_retriable_errors() {
     );
     wait_active(&db, "bounded_slot", T).await;
     pg.stop();
+    let stopped = Instant::now();
     let task = wait_for("the connector to fail", T, async || {
         let s = daemon.status("bounded");
         (s["tasks"][0]["state"] == "FAILED").then(|| s["tasks"][0].clone())
@@ -382,9 +388,19 @@ async fn errors_max_retries_bounds_the_restarts_after_retriable_errors() {
     .await;
     let trace = task["trace"].as_str().unwrap();
     assert!(trace.contains("errors.max.retries=2"), "{trace}");
-    let restarts = daemon
-        .log()
-        .matches("connector will restart from its last committed offset")
-        .count();
-    assert_eq!(restarts, 2, "{}", daemon.log());
+    assert!(
+        stopped.elapsed() >= Duration::from_millis(5000),
+        "two restarts 2.5 s apart took {:?}",
+        stopped.elapsed()
+    );
+    let log = daemon.log();
+    let restarts: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("connector will restart from its last committed offset"))
+        .collect();
+    assert_eq!(restarts.len(), 2, "{log}");
+    assert!(
+        restarts.iter().all(|l| l.contains("retry_in_ms=2500")),
+        "not a constant wait: {restarts:?}"
+    );
 }

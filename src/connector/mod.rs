@@ -5,7 +5,8 @@
 //! transactional id and reads its last committed offset), starts the source from that
 //! offset, and when either fails it stops both. Transient failures (a broker or database
 //! that went away, a busy connector lock) restart the pair from the last committed offset
-//! with exponential backoff; definite ones (bad config, authentication, an incompatible
+//! with exponential backoff (or a source's constant `retriable.restart.connector.wait.ms`,
+//! as Debezium waits); definite ones (bad config, authentication, an incompatible
 //! schema, a fenced producer) leave the connector FAILED with the reason.
 
 use std::collections::BTreeSet;
@@ -278,14 +279,18 @@ struct Run {
 async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
     let (status, stats) = (&run.status, &run.stats);
     let name = run.name.clone();
-    let mut backoff = MIN_BACKOFF;
     // `errors.max.retries` of a source: restarts after retriable errors since it last
     // emitted change events (Debezium counts them so, and starts again after a poll that
     // returned any).
-    let max_retries = match &run.spec {
-        Spec::Source(spec) => spec.source.errors_max_retries,
-        Spec::Sink(_) => None,
+    let (max_retries, constant_wait) = match &run.spec {
+        Spec::Source(spec) => (
+            spec.source.errors_max_retries,
+            spec.source.retriable_restart_wait,
+        ),
+        Spec::Sink(_) => (None, None),
     };
+    // `retriable.restart.connector.wait.ms`, when set: Debezium's constant wait.
+    let mut backoff = constant_wait.unwrap_or(MIN_BACKOFF);
     let mut retries = 0u32;
     loop {
         if *stop.borrow() {
@@ -310,7 +315,7 @@ async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
             }
             Err(e) if e.is_transient() => {
                 if started.elapsed() > Duration::from_secs(60) {
-                    backoff = MIN_BACKOFF;
+                    backoff = constant_wait.unwrap_or(MIN_BACKOFF);
                 }
                 if run.metrics.events_seen() > events_before {
                     retries = 0;
@@ -330,13 +335,15 @@ async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
                 set(
                     status,
                     State::Running,
-                    Some(format!("retrying in {}s after: {e}", backoff.as_secs())),
+                    Some(format!("retrying in {} ms after: {e}", backoff.as_millis())),
                 );
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = stop.wait_for(|s| *s) => break,
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                if constant_wait.is_none() {
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
             }
             Err(e) => {
                 tracing::error!(connector = name, error = %e, "connector failed");

@@ -32,7 +32,7 @@ pub(super) async fn run(
     }
     set(status, State::Running, None);
     let durable = DurableLsn::default();
-    let (tx, rx) = tributary_core::batch::channel(spec.source.max_queue_size, 512);
+    let (tx, rx) = tributary_core::batch::bounded(spec.source.queue.limits());
     let (source_stop, source_stop_rx) = watch::channel(false);
     let source_stop = Arc::new(source_stop);
     let forward = {

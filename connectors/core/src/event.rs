@@ -203,6 +203,32 @@ pub enum CaptureItem {
     },
 }
 
+impl CaptureItem {
+    /// About how many bytes the item occupies in memory, as the queue's byte bound
+    /// (`max.queue.size.in.bytes`) counts it: the item and the values it carries.
+    pub fn approx_size(&self) -> usize {
+        let values =
+            |vs: &[Option<&Value>]| -> usize { vs.iter().flatten().map(|v| v.approx_size()).sum() };
+        std::mem::size_of::<CaptureItem>()
+            + match self {
+                CaptureItem::Change(e) => values(&[
+                    e.key.as_ref(),
+                    e.before.as_ref(),
+                    e.after.as_ref(),
+                    e.key_header.as_ref().map(|(_, v)| v),
+                ]),
+                CaptureItem::Message(m) => m.prefix.len() + m.content.approx_size(),
+                CaptureItem::Tombstone {
+                    key, key_header, ..
+                } => values(&[Some(key), key_header.as_ref().map(|(_, v)| v)]),
+                CaptureItem::Begin(_)
+                | CaptureItem::Commit { .. }
+                | CaptureItem::Checkpoint { .. }
+                | CaptureItem::Progress { .. } => 0,
+            }
+    }
+}
+
 /// Current time in µs since the UNIX epoch.
 pub fn now_us() -> i64 {
     std::time::SystemTime::now()

@@ -31,6 +31,23 @@ impl Value {
         }
     }
 
+    /// About how many bytes the value occupies in memory: its own slot and what it owns.
+    pub fn approx_size(&self) -> usize {
+        std::mem::size_of::<Value>()
+            + match self {
+                Value::String(s) => s.len(),
+                Value::Bytes(b) => b.len(),
+                Value::Array(items) | Value::Struct(items) => {
+                    items.iter().map(Value::approx_size).sum()
+                }
+                Value::Map(entries) => entries
+                    .iter()
+                    .map(|(k, v)| k.approx_size() + v.approx_size())
+                    .sum(),
+                _ => 0,
+            }
+    }
+
     pub fn as_i64(&self) -> Option<i64> {
         match *self {
             Value::Int8(v) => Some(v.into()),

@@ -190,6 +190,11 @@ pub struct PublishSettings {
     pub max_events: usize,
     pub max_bytes: usize,
     pub max_wait: Duration,
+    /// `poll.interval.ms` when set: as Debezium's poll waits to fill a batch, a Kafka
+    /// transaction waits for `max.batch.size` events (`batch_events`) until `max_wait` after
+    /// its first event, instead of committing as soon as the queue runs dry.
+    pub linger: bool,
+    pub batch_events: usize,
     /// `heartbeat.interval.ms`; zero is off.
     pub heartbeat_interval: Duration,
     /// Where heartbeats go: `topic.heartbeat.name`, or
@@ -214,6 +219,8 @@ pub const PUBLISH_PROPERTIES: &[&str] = &[
     "publish.batch.max.events",
     "publish.batch.max.bytes",
     "publish.batch.max.ms",
+    "poll.interval.ms",
+    "max.batch.size",
     "heartbeat.interval.ms",
     "topic.heartbeat.prefix",
     "heartbeat.topics.prefix",
@@ -245,7 +252,15 @@ impl PublishSettings {
         let max_events = number("publish.batch.max.events", 50_000, 1);
         let max_bytes = number("publish.batch.max.bytes", 32 << 20, 1);
         let max_ms = number("publish.batch.max.ms", 50, 0);
+        let batch_events = number("max.batch.size", 2048, 1);
+        let poll_ms = get("poll.interval.ms").map(|_| number("poll.interval.ms", 500, 1));
         let heartbeat_ms = number("heartbeat.interval.ms", 0, 0);
+        if poll_ms.is_some() && get("publish.batch.max.ms").is_some() {
+            errors.push(SettingError::new(
+                "poll.interval.ms",
+                "and publish.batch.max.ms both bound how long a Kafka transaction waits for more events; set only one",
+            ));
+        }
         if heartbeat_ms == 0 && get("heartbeat.action.query").is_some_and(|q| !q.trim().is_empty())
         {
             errors.push(SettingError::new(
@@ -337,7 +352,9 @@ impl PublishSettings {
             field_names,
             max_events: max_events as usize,
             max_bytes: max_bytes as usize,
-            max_wait: Duration::from_millis(max_ms),
+            max_wait: Duration::from_millis(poll_ms.unwrap_or(max_ms)),
+            linger: poll_ms.is_some(),
+            batch_events: batch_events as usize,
             heartbeat_interval: Duration::from_millis(heartbeat_ms),
             heartbeat_topic: get("topic.heartbeat.name")
                 .map(str::to_string)
@@ -386,6 +403,18 @@ mod tests {
         assert_eq!(s.heartbeat_topic, "all-heartbeats");
         assert_eq!(s.max_events, 50_000);
         assert_eq!(s.max_wait, Duration::from_millis(50));
+        assert!(!s.linger, "a transaction commits when the queue runs dry");
+        assert_eq!(s.batch_events, 2048);
+        let s = parse(&[("poll.interval.ms", "700"), ("max.batch.size", "100")]).unwrap();
+        assert!(s.linger);
+        assert_eq!(
+            (s.max_wait, s.batch_events),
+            (Duration::from_millis(700), 100)
+        );
+        let errors =
+            parse(&[("poll.interval.ms", "700"), ("publish.batch.max.ms", "10")]).unwrap_err();
+        assert_eq!(errors[0].field, "poll.interval.ms");
+        assert!(errors[0].message.contains("publish.batch.max.ms"));
         assert_eq!(
             s.topics,
             TopicSettings {

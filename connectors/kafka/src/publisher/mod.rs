@@ -5,6 +5,8 @@
 //! checkpoint or source progress) the Kafka transaction is committed when the queue runs
 //! dry or a bound (events, bytes, time) is reached, together with the source offset; only
 //! then does the durable LSN advance, and with it what Postgres is told it may release.
+//! With `poll.interval.ms` set, a queue running dry does not commit: the transaction waits
+//! for `max.batch.size` events until that long after its first, as Debezium's poll does.
 //!
 //! With `heartbeat.interval.ms` set, a heartbeat record (Debezium's `ServerNameKey` /
 //! `Heartbeat`) joins a transaction at most once per interval, and an idle stream commits
@@ -191,14 +193,27 @@ impl Publisher {
         loop {
             let batch = match rx.try_recv() {
                 Ok(batch) => batch,
-                Err(TryRecvError::Empty) => {
-                    // The queue ran dry: commit what is whole before waiting.
-                    self.commit(durable).await?;
-                    match self.wait(rx, durable).await? {
-                        Some(batch) => batch,
-                        None => break,
+                Err(TryRecvError::Empty) => match self.linger_until() {
+                    // `poll.interval.ms`: the transaction waits to fill, as Debezium's poll.
+                    Some(deadline) => tokio::select! {
+                        batch = rx.recv() => match batch {
+                            Some(batch) => batch,
+                            None => break,
+                        },
+                        () = tokio::time::sleep_until(deadline.into()) => {
+                            self.commit(durable).await?;
+                            continue;
+                        }
+                    },
+                    None => {
+                        // The queue ran dry: commit what is whole before waiting.
+                        self.commit(durable).await?;
+                        match self.wait(rx, durable).await? {
+                            Some(batch) => batch,
+                            None => break,
+                        }
                     }
-                }
+                },
                 Err(TryRecvError::Disconnected) => break,
             };
             for item in batch {
@@ -249,8 +264,17 @@ impl Publisher {
         let o = &self.open;
         o.records >= self.settings.max_events
             || o.bytes >= self.settings.max_bytes
+            || (self.settings.linger && o.records >= self.settings.batch_events)
             || o.started
                 .is_some_and(|s| s.elapsed() >= self.settings.max_wait)
+    }
+
+    /// Until when an open transaction that could commit waits for more events
+    /// (`poll.interval.ms`); `None` when it commits now.
+    fn linger_until(&self) -> Option<Instant> {
+        let started = self.open.started.filter(|_| self.settings.linger)?;
+        let deadline = started + self.settings.max_wait;
+        (!self.bound_reached() && deadline > Instant::now()).then_some(deadline)
     }
 
     async fn item(&mut self, item: CaptureItem) -> Result<(), PublishError> {

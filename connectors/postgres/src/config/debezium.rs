@@ -153,38 +153,8 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
         NotApplicable("OpenLineage is not supported"),
     ),
     (
-        "poll.interval.ms",
-        NotApplicable(
-            "Tributary hands events to the producer as they arrive; publish.batch.max.ms bounds how long a batch waits",
-        ),
-    ),
-    (
-        "max.batch.size",
-        NotApplicable(
-            "Tributary's producer batches are bounded by publish.batch.max.events and publish.batch.max.bytes",
-        ),
-    ),
-    (
-        "max.queue.size.in.bytes",
-        NotApplicable(
-            "Tributary's queue is bounded by max.queue.size events and publish.batch.max.bytes",
-        ),
-    ),
-    (
         "query.fetch.size",
         NotApplicable("Tributary reads tables with COPY, which streams rows without a fetch size"),
-    ),
-    (
-        "snapshot.fetch.size",
-        NotApplicable(
-            "Tributary reads tables with COPY, which streams rows without a fetch size; snapshot.chunk.pages bounds a chunk",
-        ),
-    ),
-    (
-        "retriable.restart.connector.wait.ms",
-        NotApplicable(
-            "Tributary retries transient errors in place, with exponential backoff, without restarting the connector",
-        ),
     ),
     (
         "schema.refresh.mode",

@@ -12,6 +12,7 @@
 pub mod debezium;
 mod filters;
 mod properties;
+mod queue;
 mod reselect;
 mod suggest;
 mod topics;
@@ -32,6 +33,7 @@ use crate::types::{
 
 pub use filters::{KeyColumns, PatternList, Selection, TableFilters, TableId, quote_ident};
 pub use properties::{Importance, PROPERTIES, PropertyDef, PropertyKind, property};
+pub use queue::QueueSettings;
 pub use reselect::{RESELECTOR_CLASS, Reselector};
 pub use topics::TopicNaming;
 pub use tributary_core::config::{ConfigError, ConfigErrors};
@@ -99,6 +101,9 @@ pub struct PostgresConnectorConfig {
     /// `errors.max.retries`: restarts after retriable errors before the connector fails
     /// (`None`: no limit, Debezium's -1).
     pub errors_max_retries: Option<u32>,
+    /// `retriable.restart.connector.wait.ms` when set: the constant wait before a restart
+    /// after a retriable error, as Debezium waits; unset, restarts back off from 1 s to 30 s.
+    pub retriable_restart_wait: Option<Duration>,
     /// `message.prefix.include.list` / `.exclude.list`: the logical decoding messages
     /// emitted, by prefix.
     pub message_prefixes: Selection,
@@ -127,8 +132,8 @@ pub struct PostgresConnectorConfig {
     /// Use protocol v2 with `streaming 'on'` on Postgres 14+ (Tributary extension
     /// `replication.streaming`, default true).
     pub streaming: bool,
-    /// Bound of the queue between the source and the sink, in events (`max.queue.size`).
-    pub max_queue_size: usize,
+    /// Bounds of the queue between the source and the sink, and of the snapshot's reads.
+    pub queue: QueueSettings,
     /// SQL run on the captured database at every heartbeat (`heartbeat.action.query`).
     pub heartbeat_action_query: Option<String>,
     /// The properties as given (for `GET …/config`; secrets stay wrapped).
@@ -311,6 +316,14 @@ impl PostgresConnectorConfig {
         let slot_drop_on_stop = r.parse::<bool>("slot.drop.on.stop", false, "true or false");
         let slot_max_retries = r.parse::<u32>("slot.max.retries", 6, "a non-negative integer");
         let slot_retry_ms = r.parse::<u64>("slot.retry.delay.ms", 10_000, "milliseconds");
+        let restart_wait = "retriable.restart.connector.wait.ms";
+        let retriable_restart_wait = r.get(restart_wait).is_some().then(|| {
+            let ms = r.parse::<u64>(restart_wait, 1, "milliseconds");
+            if ms == 0 {
+                r.error(restart_wait, "must be at least 1");
+            }
+            Duration::from_millis(ms)
+        });
         let errors_max_retries = match r.parse::<i64>("errors.max.retries", -1, "an integer") {
             -1 => None,
             n => u32::try_from(n).map(Some).unwrap_or_else(|_| {
@@ -330,10 +343,7 @@ impl PostgresConnectorConfig {
         if status_ms == 0 {
             r.error("status.update.interval.ms", "must be at least 1");
         }
-        let max_queue_size = r.parse::<usize>("max.queue.size", 8192, "a positive integer");
-        if max_queue_size == 0 {
-            r.error("max.queue.size", "must be at least 1");
-        }
+        let queue = QueueSettings::parse(&mut r);
         let type_modes = TypeModes {
             decimal: r.mode::<DecimalHandling>("decimal.handling.mode"),
             time: r.mode::<TimePrecision>("time.precision.mode"),
@@ -464,6 +474,7 @@ impl PostgresConnectorConfig {
             slot_max_retries,
             slot_retry_delay: Duration::from_millis(slot_retry_ms),
             errors_max_retries,
+            retriable_restart_wait,
             message_prefixes,
             reselectors,
             publish_via_partition_root,
@@ -479,7 +490,7 @@ impl PostgresConnectorConfig {
             topic_prefix,
             status_update_interval: Duration::from_millis(status_ms),
             streaming,
-            max_queue_size,
+            queue,
             heartbeat_action_query,
             raw,
             warnings,

@@ -215,6 +215,29 @@ pub const PROPERTIES: &[PropertyDef] = &[
     )
     .default_value("8192")
     .low(),
+    PropertyDef::new(
+        "max.batch.size",
+        Int,
+        REPLICATION,
+        "Maximum size of each batch of source records. Defaults to 2048. max.queue.size must be larger. With poll.interval.ms set, a batch this full is committed without waiting for the interval.",
+    )
+    .default_value("2048")
+    .low(),
+    PropertyDef::new(
+        "max.queue.size.in.bytes",
+        Long,
+        REPLICATION,
+        "Maximum size of the queue in bytes for change events read from the database log but not yet recorded or forwarded, as Tributary estimates an event's size in memory. Defaults to 0, which means the feature is not enabled.",
+    )
+    .default_value("0")
+    .low(),
+    PropertyDef::new(
+        "poll.interval.ms",
+        Long,
+        REPLICATION,
+        "Time to wait for new change events to appear after receiving no events, given in milliseconds: when set, a Kafka transaction waits this long after its first event for max.batch.size events before it commits, as Debezium's poll waits to fill a batch. Unset (Tributary's default), a transaction commits as soon as no more events are waiting.",
+    )
+    .low(),
     // Filters.
     PropertyDef::new(
         "schema.include.list",
@@ -306,6 +329,14 @@ pub const PROPERTIES: &[PropertyDef] = &[
         "The maximum number of threads used to perform the snapshot. Defaults to 1.",
     )
     .default_value("1")
+    .low(),
+    PropertyDef::new(
+        "snapshot.fetch.size",
+        Int,
+        SNAPSHOT,
+        "The maximum number of records that should be loaded into memory while performing a snapshot: rows the snapshot's readers hold, read but not yet queued. 0 means the default, 10240.",
+    )
+    .default_value("10240")
     .low(),
     PropertyDef::new(
         "replica.identity.autoset.values",
@@ -401,6 +432,13 @@ pub const PROPERTIES: &[PropertyDef] = &[
         "The maximum number of retries on connection errors before failing (-1 = no limit, 0 = disabled, > 0 = num of retries). The count starts again once a run has emitted change events.",
     )
     .default_value("-1")
+    .low(),
+    PropertyDef::new(
+        "retriable.restart.connector.wait.ms",
+        Long,
+        EVENTS,
+        "Time to wait before restarting connector after retriable exception occurs, given in milliseconds. Debezium's default is 10000; unset, Tributary restarts after 1 s, doubling to 30 s.",
+    )
     .low(),
     PropertyDef::new(
         "slot.max.retries",

@@ -230,11 +230,68 @@ fn publication_drop_on_delete_is_off_unless_asked_for() {
 fn debezium_properties_of_its_jvm_are_accepted_with_a_warning() {
     let mut config = base();
     config["memory.management.tables.class"] = json!("io.debezium.relational.X");
-    config["max.batch.size"] = json!("4096");
+    config["snapshot.lock.timeout.ms"] = json!("10000");
     let c = parse(config).unwrap();
     let warned: Vec<&str> = c.warnings.iter().map(|w| w.field.as_str()).collect();
-    assert_eq!(warned, ["max.batch.size", "memory.management.tables.class"]);
-    assert!(c.warnings[0].message.contains("publish.batch.max.events"));
+    assert_eq!(
+        warned,
+        ["memory.management.tables.class", "snapshot.lock.timeout.ms"]
+    );
+    assert!(c.warnings[1].message.contains("takes no table locks"));
+}
+
+#[test]
+fn queue_and_batch_sizes_are_read_and_checked_as_debezium_checks_them() {
+    let c = parse(base()).unwrap();
+    assert_eq!(
+        (
+            c.queue.max_events,
+            c.queue.max_batch,
+            c.queue.max_bytes,
+            c.queue.snapshot_fetch
+        ),
+        (8192, 2048, 0, 10_240),
+        "Debezium's defaults"
+    );
+    assert_eq!(c.retriable_restart_wait, None);
+    let mut config = base();
+    config["max.batch.size"] = json!("100");
+    config["max.queue.size"] = json!("101");
+    config["max.queue.size.in.bytes"] = json!("1048576");
+    config["snapshot.fetch.size"] = json!("0");
+    config["retriable.restart.connector.wait.ms"] = json!("2500");
+    let c = parse(config).unwrap();
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    let limits = c.queue.limits();
+    assert_eq!(
+        (limits.max_items, limits.batch, limits.max_bytes),
+        (101, 100, 1 << 20)
+    );
+    assert_eq!(
+        c.queue.snapshot_fetch, 10_240,
+        "0 is the default, as in JDBC"
+    );
+    assert_eq!(c.retriable_restart_wait, Some(Duration::from_millis(2500)));
+
+    // Debezium's validateMaxQueueSize: the queue must be larger than a batch.
+    let mut config = base();
+    config["max.queue.size"] = json!("2048");
+    let (fields, msg) = refused(config);
+    assert_eq!(fields, ["max.queue.size"]);
+    assert!(msg.contains("larger than max.batch.size (2048)"), "{msg}");
+    let mut config = base();
+    config["max.batch.size"] = json!("0");
+    config["max.queue.size.in.bytes"] = json!("-1");
+    config["retriable.restart.connector.wait.ms"] = json!("0");
+    let (fields, _) = refused(config);
+    assert_eq!(
+        fields,
+        [
+            "max.batch.size",
+            "max.queue.size.in.bytes",
+            "retriable.restart.connector.wait.ms"
+        ]
+    );
 }
 
 #[test]

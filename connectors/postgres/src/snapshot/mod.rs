@@ -69,6 +69,7 @@ pub struct SnapshotOutcome {
 }
 
 /// Rows a worker sends per message: a channel hop per row would cost more than the row.
+/// (Fewer when `snapshot.fetch.size` is smaller.)
 const ROWS_PER_MESSAGE: usize = 256;
 
 enum WorkerMsg {
@@ -161,9 +162,12 @@ pub async fn run(
         ts_us: now_us(),
         tx_id: snapshot_xmin(planner).await,
         processing_failure: config.processing_failure,
+        rows_per_message: ROWS_PER_MESSAGE.min(config.queue.snapshot_fetch),
     });
+    // `snapshot.fetch.size`: the rows read but not yet queued are those in the channel
+    // and the one message each reader is filling.
     let (tx, mut rx) =
-        mpsc::channel::<WorkerMsg>((config.max_queue_size / ROWS_PER_MESSAGE).max(4));
+        mpsc::channel::<WorkerMsg>((config.queue.snapshot_fetch / ctx.rows_per_message).max(1));
     let threads = config.snapshot_max_threads.max(1);
     let (job_tx, job_rx) = mpsc::channel::<Job>(threads);
     let job_rx = Arc::new(tokio::sync::Mutex::new(job_rx));
@@ -411,6 +415,8 @@ struct RowContext {
     tx_id: Option<i64>,
     /// `event.processing.failure.handling.mode`.
     processing_failure: ProcessingFailure,
+    /// Rows per message to the merger.
+    rows_per_message: usize,
 }
 
 async fn worker(
@@ -454,7 +460,8 @@ async fn read_chunk(
     let width = t.state.columns.len();
     let mut partial: Vec<u8> = Vec::new();
     let mut rows = 0u64;
-    let mut batch = Vec::with_capacity(ROWS_PER_MESSAGE);
+    let per_message = ctx.rows_per_message;
+    let mut batch = Vec::with_capacity(per_message);
     while let Some(data) = stream.next().await? {
         // Postgres sends one row per CopyData message; a row split across messages is
         // still handled.
@@ -510,8 +517,8 @@ async fn read_chunk(
                 key_header: None,
             });
             rows += 1;
-            if batch.len() >= ROWS_PER_MESSAGE {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(ROWS_PER_MESSAGE));
+            if batch.len() >= per_message {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(per_message));
                 if tx
                     .send(WorkerMsg::Rows {
                         table: job.table,

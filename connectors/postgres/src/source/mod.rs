@@ -280,17 +280,22 @@ pub async fn run_with_metrics(
         options.push(("messages", "true".to_string()));
     }
     let start = offset.lsn.unwrap_or(Lsn::ZERO);
-    let mut stream = repl
-        .start_replication(
-            &config.slot_name,
-            start,
-            &options,
-            StatusConfig {
-                durable: durable.clone(),
-                interval: status_interval,
-            },
-        )
-        .await?;
+    let status = StatusConfig {
+        durable: durable.clone(),
+        interval: status_interval,
+    };
+    let started = slot::start_replication(
+        &client,
+        repl,
+        &config,
+        start,
+        &options,
+        status,
+        &mut shutdown,
+    );
+    let Some(mut stream) = started.await? else {
+        return Ok(());
+    };
     tracing::info!(slot = %config.slot_name, %start, proto = if streaming { 2 } else { 1 }, "streaming started");
     let mut changes =
         ChangeStream::new(config.clone(), client, registry, offset, overlap).with_metrics(metrics);

@@ -1,7 +1,8 @@
 //! The connector's replication slot before streaming: whether it exists, is this
 //! connector's (pgoutput, the right database), and is free. A slot another process holds
 //! is looked at again `slot.max.retries` times, `slot.retry.delay.ms` apart, as Debezium
-//! retries it, before the connector fails naming the process.
+//! retries it, before the connector fails naming the process. A slot taken between that
+//! look and `START_REPLICATION` (during a snapshot, say) is waited for the same way.
 
 use tokio::sync::watch;
 use tokio_postgres::Client;
@@ -9,6 +10,7 @@ use tributary_core::Lsn;
 
 use crate::config::PostgresConnectorConfig;
 use crate::error::SourceError;
+use crate::replication::{ReplicationConnection, ReplicationStream, StatusConfig};
 
 /// The slot once no other process holds it (`None`: it does not exist yet), or `Stopped`
 /// when a stop came while waiting.
@@ -32,19 +34,65 @@ pub(super) async fn free_slot(
             }
             return Ok(SlotState::Free(slot));
         };
-        if retries >= config.slot_max_retries {
-            return Err(SourceError::Setup(format!(
-                "replication slot {:?} is in use by another process (pid {pid}), still after {retries} retries {}ms apart (slot.max.retries, slot.retry.delay.ms)\nHINT: stop the other consumer of the slot (SELECT pg_terminate_backend({pid}) ends it), or give this connector its own slot.name",
-                config.slot_name,
-                config.slot_retry_delay.as_millis()
-            )));
+        if !wait_for_slot(config, Some(pid), &mut retries, shutdown).await? {
+            return Ok(SlotState::Stopped);
         }
-        retries += 1;
-        tracing::warn!(slot = %config.slot_name, pid, retry = retries, of = config.slot_max_retries, "replication slot in use by another process; looking again in {}ms", config.slot_retry_delay.as_millis());
-        tokio::select! {
-            () = tokio::time::sleep(config.slot_retry_delay) => {}
-            _ = shutdown.wait_for(|s| *s) => return Ok(SlotState::Stopped),
+    }
+}
+
+/// `START_REPLICATION` on the slot; when another process took it since [`free_slot`]
+/// looked (55006), a new connection tries again as `free_slot` does. `None`: a stop came.
+pub(super) async fn start_replication(
+    client: &Client,
+    repl: ReplicationConnection,
+    config: &PostgresConnectorConfig,
+    start: Lsn,
+    options: &[(&str, String)],
+    status: StatusConfig,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<Option<ReplicationStream>, SourceError> {
+    let mut retries = 0;
+    let mut repl = repl;
+    loop {
+        match repl
+            .start_replication(&config.slot_name, start, options, status.clone())
+            .await
+        {
+            Err(e) if e.code() == Some("55006") => {
+                let holder = slot_row(client, &config.slot_name).await?;
+                let pid = holder.and_then(|s| s.active_pid);
+                if !wait_for_slot(config, pid, &mut retries, shutdown).await? {
+                    return Ok(None);
+                }
+                repl = ReplicationConnection::connect(&config.connect).await?;
+            }
+            other => return Ok(Some(other?)),
         }
+    }
+}
+
+/// One more look at a slot another process (`pid`, when known) holds, after
+/// `slot.retry.delay.ms`; an error once `slot.max.retries` looks are spent. `false`: a
+/// stop came while waiting.
+async fn wait_for_slot(
+    config: &PostgresConnectorConfig,
+    pid: Option<i32>,
+    retries: &mut u32,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<bool, SourceError> {
+    let delay = config.slot_retry_delay.as_millis();
+    let holder = pid.map_or_else(|| "active_pid".to_string(), |p| p.to_string());
+    if *retries >= config.slot_max_retries {
+        return Err(SourceError::Setup(format!(
+            "replication slot {:?} is in use by another process (pid {holder}), still after {retries} retries {delay}ms apart (slot.max.retries, slot.retry.delay.ms)\nHINT: stop the other consumer of the slot (SELECT pg_terminate_backend({holder}) ends it), or give this connector its own slot.name",
+            config.slot_name,
+        )));
+    }
+    *retries += 1;
+    tracing::warn!(slot = %config.slot_name, pid = holder, retry = *retries, of = config.slot_max_retries, "replication slot in use by another process; looking again in {delay}ms");
+    tokio::select! {
+        () = tokio::time::sleep(config.slot_retry_delay) => Ok(true),
+        _ = shutdown.wait_for(|s| *s) => Ok(false),
     }
 }
 
