@@ -43,6 +43,7 @@ use markers::Markers;
 use plan::{Job, leaf_pages, relation_pages};
 use statements::{aligned_select, chunk_sql};
 
+use copy_text::Field;
 pub use copy_text::split_row;
 use progress::Tracker;
 
@@ -462,6 +463,10 @@ async fn read_chunk(
     let mut rows = 0u64;
     let per_message = ctx.rows_per_message;
     let mut batch = Vec::with_capacity(per_message);
+    // One allocation for the fields of every row: emptied, it is reborrowed per message.
+    let mut spare: Vec<Field<'static>> = Vec::with_capacity(width);
+    // When the rows of a message were read (envelope `ts_*`): one clock read per message.
+    let mut read_us = now_us();
     while let Some(data) = stream.next().await? {
         // Postgres sends one row per CopyData message; a row split across messages is
         // still handled.
@@ -474,7 +479,7 @@ async fn read_chunk(
             &owned
         };
         let mut consumed = 0;
-        let mut fields = Vec::with_capacity(width);
+        let mut fields: Vec<Field<'_>> = spare.into_iter().map(|_| None).collect();
         for line in buf.split_inclusive(|&b| b == b'\n') {
             let Some(line) = line.strip_suffix(b"\n") else {
                 break;
@@ -513,11 +518,12 @@ async fn read_chunk(
                     sequence: Some((None, Some(ctx.point))),
                     xmin: None,
                 },
-                ts_us: now_us(),
+                ts_us: read_us,
                 key_header: None,
             });
             rows += 1;
             if batch.len() >= per_message {
+                read_us = now_us();
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(per_message));
                 if tx
                     .send(WorkerMsg::Rows {
@@ -532,6 +538,8 @@ async fn read_chunk(
             }
         }
         partial = buf[consumed..].to_vec();
+        fields.clear();
+        spare = fields.into_iter().map(|_| None).collect();
     }
     if !batch.is_empty() {
         let _ = tx
