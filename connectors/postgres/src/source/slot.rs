@@ -81,15 +81,27 @@ async fn wait_for_slot(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<bool, SourceError> {
     let delay = config.slot_retry_delay.as_millis();
-    let holder = pid.map_or_else(|| "active_pid".to_string(), |p| p.to_string());
+    let slot = &config.slot_name;
     if *retries >= config.slot_max_retries {
+        let (holder, terminate) = match pid {
+            Some(pid) => (
+                format!(" (pid {pid})"),
+                format!("SELECT pg_terminate_backend({pid})"),
+            ),
+            None => (
+                String::new(),
+                format!(
+                    "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '{}'",
+                    slot.replace('\'', "''")
+                ),
+            ),
+        };
         return Err(SourceError::Setup(format!(
-            "replication slot {:?} is in use by another process (pid {holder}), still after {retries} retries {delay}ms apart (slot.max.retries, slot.retry.delay.ms)\nHINT: stop the other consumer of the slot (SELECT pg_terminate_backend({holder}) ends it), or give this connector its own slot.name",
-            config.slot_name,
+            "replication slot {slot:?} is in use by another process{holder}, still after {retries} retries {delay}ms apart (slot.max.retries, slot.retry.delay.ms)\nHINT: stop the other consumer of the slot ({terminate} ends it), or give this connector its own slot.name"
         )));
     }
     *retries += 1;
-    tracing::warn!(slot = %config.slot_name, pid = holder, retry = *retries, of = config.slot_max_retries, "replication slot in use by another process; looking again in {delay}ms");
+    tracing::warn!(%slot, ?pid, retry = *retries, of = config.slot_max_retries, "replication slot in use by another process; looking again in {delay}ms");
     tokio::select! {
         () = tokio::time::sleep(config.slot_retry_delay) => Ok(true),
         _ = shutdown.wait_for(|s| *s) => Ok(false),
