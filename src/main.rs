@@ -20,6 +20,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Rows are allocated by one task and freed by another; glibc's malloc pays for that on
+/// every row (the snapshot spent about 8% of its time in it), mimalloc far less.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Tributary: change data capture from Postgres into Debezium-compatible change events.
 #[derive(Parser, Debug)]
 #[command(name = "tributary", version, about, long_about = None)]

@@ -480,11 +480,9 @@ async fn read_chunk(
         };
         let mut consumed = 0;
         let mut fields: Vec<Field<'_>> = spare.into_iter().map(|_| None).collect();
-        for line in buf.split_inclusive(|&b| b == b'\n') {
-            let Some(line) = line.strip_suffix(b"\n") else {
-                break;
-            };
-            consumed += line.len() + 1;
+        for end in memchr::memchr_iter(b'\n', buf) {
+            let line = &buf[consumed..end];
+            consumed = end + 1;
             split_row(line, &mut fields);
             let cells = fields.iter().map(|f| match f {
                 None => Cell::Null,
