@@ -122,6 +122,28 @@ async fn setup_errors_name_the_fix_and_create_nothing() {
     assert!(err.contains("REPLICA IDENTITY FULL"), "{err}");
     assert_eq!(leftovers(&db).await, (0, 0));
 
+    // More tables than guardrail.collections.max: under action fail, Debezium's error
+    // before anything is created; under warn (the default), its warning, and the start
+    // goes on (here to the table without a key).
+    let guarded = |action: &str| {
+        pg.connector(
+            "guard",
+            "setup",
+            json!({"guardrail.collections.max": "1", "guardrail.collections.limit.action": action}),
+        )
+    };
+    let exceeded = "Guardrail limit exceeded: 2 tables/collections configured for capture, but maximum allowed is 1";
+    let (code, err) = run_to_exit(work.path(), &guarded("fail"));
+    assert_ne!(code, 0);
+    assert!(err.contains(exceeded), "{err}");
+    assert!(err.contains("raise guardrail.collections.max"), "{err}");
+    assert!(!err.contains("public.loose"), "it stops first: {err}");
+    assert_eq!(leftovers(&db).await, (0, 0));
+    let (code, err) = run_to_exit(work.path(), &guarded("warn"));
+    assert_ne!(code, 0);
+    assert!(err.contains(exceeded), "{err}");
+    assert!(err.contains("public.loose has no primary key"), "{err}");
+
     // Unknown property: exit code 2, names the property, touches nothing.
     let (code, err) = run_to_exit(
         work.path(),

@@ -72,19 +72,6 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
         ),
     ),
     (
-        "guardrail.collections.limit.action",
-        NotApplicable(
-            "guardrails on the number of captured tables are not supported; set guardrail.collections.max to 0",
-        ),
-    ),
-    (
-        "guardrail.collections.max",
-        OnlyValues(
-            &["0"],
-            "a limit on the number of captured tables is not supported",
-        ),
-    ),
-    (
         "include.schema.comments",
         OnlyValues(&["false"], "column comments are not carried in schemas"),
     ),

@@ -11,6 +11,7 @@
 
 pub mod debezium;
 mod filters;
+mod guardrail;
 mod properties;
 mod queue;
 mod reselect;
@@ -32,6 +33,7 @@ use crate::types::{
 };
 
 pub use filters::{KeyColumns, PatternList, Selection, TableFilters, TableId, quote_ident};
+pub use guardrail::Guardrail;
 pub use properties::{Importance, PROPERTIES, PropertyDef, PropertyKind, property};
 pub use queue::QueueSettings;
 pub use reselect::{RESELECTOR_CLASS, Reselector};
@@ -104,6 +106,8 @@ pub struct PostgresConnectorConfig {
     /// `retriable.restart.connector.wait.ms` when set: the constant wait before a restart
     /// after a retriable error, as Debezium waits; unset, restarts back off from 1 s to 30 s.
     pub retriable_restart_wait: Option<Duration>,
+    /// `guardrail.collections.max` / `.limit.action`: how many tables may be captured.
+    pub guardrail: Guardrail,
     /// `message.prefix.include.list` / `.exclude.list`: the logical decoding messages
     /// emitted, by prefix.
     pub message_prefixes: Selection,
@@ -344,6 +348,7 @@ impl PostgresConnectorConfig {
             r.error("status.update.interval.ms", "must be at least 1");
         }
         let queue = QueueSettings::parse(&mut r);
+        let guardrail = Guardrail::parse(&mut r);
         let type_modes = TypeModes {
             decimal: r.mode::<DecimalHandling>("decimal.handling.mode"),
             time: r.mode::<TimePrecision>("time.precision.mode"),
@@ -475,6 +480,7 @@ impl PostgresConnectorConfig {
             slot_retry_delay: Duration::from_millis(slot_retry_ms),
             errors_max_retries,
             retriable_restart_wait,
+            guardrail,
             message_prefixes,
             reselectors,
             publish_via_partition_root,

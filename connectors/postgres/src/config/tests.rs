@@ -571,3 +571,21 @@ fn topic_naming_strategies_name_topics_as_debezium_ships_them() {
     assert!(msg.contains("runs no Java code"), "{msg}");
     assert!(msg.contains("SchemaRegexTopicNamingStrategy"), "{msg}");
 }
+
+#[test]
+fn the_guardrail_counts_tables_only_when_set() {
+    let c = parse(base()).unwrap();
+    assert_eq!(c.guardrail.exceeded(10_000), None, "0 is no limit");
+    let mut config = base();
+    config["guardrail.collections.max"] = json!("2");
+    config["guardrail.collections.limit.action"] = json!("FAIL");
+    let c = parse(config).unwrap();
+    assert!(c.guardrail.fail);
+    assert_eq!(c.guardrail.exceeded(2), None);
+    assert!(c.guardrail.exceeded(3).unwrap().contains("maximum allowed is 2"));
+    let mut config = base();
+    config["guardrail.collections.limit.action"] = json!("stop");
+    let (fields, msg) = refused(config);
+    assert_eq!(fields, ["guardrail.collections.limit.action"]);
+    assert!(msg.contains("warn, fail"), "{msg}");
+}

@@ -67,6 +67,14 @@ pub async fn run_with_metrics(
     let mut tables = catalog::load_tables(&client, &config)
         .await
         .map_err(SourceError::query("could not list tables"))?;
+    if let Some(exceeded) = config.guardrail.exceeded(tables.len()) {
+        if config.guardrail.fail {
+            return Err(SourceError::Setup(format!(
+                "{exceeded}\nHINT: raise guardrail.collections.max, narrow table.include.list, or set guardrail.collections.limit.action=warn"
+            )));
+        }
+        tracing::warn!("{exceeded}");
+    }
     let publication = catalog::publication(&client, &config.publication_name)
         .await
         .map_err(SourceError::query("could not read the publication"))?;

@@ -189,6 +189,22 @@ pub(super) const CONNECTION_PROPERTIES: &[PropertyDef] = &[
     .default_value("8192")
     .low(),
     PropertyDef::new(
+        "guardrail.collections.max",
+        Int,
+        REPLICATION,
+        "The maximum number of collections or tables that can be captured by the connector. When this limit is exceeded, the action specified by 'guardrail.collections.limit.action' will be taken. Set to 0 to disable this guardrail.",
+    )
+    .default_value("0")
+    .low(),
+    PropertyDef::new(
+        "guardrail.collections.limit.action",
+        Str,
+        REPLICATION,
+        "Specify the action to take when a guardrail collections limit is exceeded: 'warn' (the default) logs a warning message and continues processing; 'fail' stops the connector with an error.",
+    )
+    .default_value("warn")
+    .low(),
+    PropertyDef::new(
         "max.batch.size",
         Int,
         REPLICATION,
