@@ -582,7 +582,12 @@ fn the_guardrail_counts_tables_only_when_set() {
     let c = parse(config).unwrap();
     assert!(c.guardrail.fail);
     assert_eq!(c.guardrail.exceeded(2), None);
-    assert!(c.guardrail.exceeded(3).unwrap().contains("maximum allowed is 2"));
+    assert!(
+        c.guardrail
+            .exceeded(3)
+            .unwrap()
+            .contains("maximum allowed is 2")
+    );
     let mut config = base();
     config["guardrail.collections.limit.action"] = json!("stop");
     let (fields, msg) = refused(config);
