@@ -68,7 +68,7 @@ phase() { [[ ",$PHASES," == *",$1,"* ]]; }
 PGBIN=$(find /usr/lib/postgresql/*/bin -maxdepth 0 -type d 2>/dev/null | sort -V | tail -1)
 [ -n "$PGBIN" ] || PGBIN=$(dirname "$(command -v initdb)")
 cargo build --release --quiet --bin tributary
-TRIB=$PWD/target/release/tributary
+TRIB=${TRIB:-$PWD/target/release/tributary}
 PYENV=${PYENV:-$PWD/target/bench-pyenv}
 if ! "$PYENV/bin/python" -c 'import confluent_kafka.schema_registry, fastavro' 2>/dev/null; then
   echo "installing confluent-kafka[avro] into $PYENV"
