@@ -51,6 +51,38 @@ fn bad_configs(good: &Value) -> Vec<(&'static str, &'static str, Value)> {
             }),
         ),
         (
+            "a transform Tributary does not implement (it would be ignored)",
+            "transforms.unwrap.type",
+            with(&|c| {
+                c.insert("transforms".into(), json!("unwrap"));
+                c.insert(
+                    "transforms.unwrap.type".into(),
+                    json!("io.debezium.transforms.ExtractNewRecordState"),
+                );
+            }),
+        ),
+        (
+            "a converter class Tributary does not implement",
+            "value.converter",
+            with(&|c| {
+                c.insert(
+                    "value.converter".into(),
+                    json!("io.confluent.connect.protobuf.ProtobufConverter"),
+                );
+            }),
+        ),
+        (
+            "a JsonConverter setting with a bad value",
+            "value.converter.schemas.enable",
+            with(&|c| {
+                c.insert(
+                    "value.converter".into(),
+                    json!("org.apache.kafka.connect.json.JsonConverter"),
+                );
+                c.insert("value.converter.schemas.enable".into(), json!("yes"));
+            }),
+        ),
+        (
             "a database nobody listens for",
             "database.hostname",
             with(&|c| {

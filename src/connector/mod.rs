@@ -116,7 +116,7 @@ pub struct Shared {
 #[derive(Clone)]
 pub struct SourceSpec {
     pub source: Arc<PostgresConnectorConfig>,
-    pub publish: PublishSettings,
+    pub publish: Arc<PublishSettings>,
     /// `producer.override.*`: the producer, topic admin and offsets reader of this source.
     pub kafka: Arc<Overrides>,
 }

@@ -15,18 +15,15 @@ pub(super) async fn run(
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConnectorError> {
     let (shared, status, stats) = (&run.shared, &run.status, &run.stats);
-    for w in &spec.source.warnings {
-        tracing::warn!(
-            connector = spec.source.name,
-            property = w.field,
-            "{}",
-            w.message
-        );
+    let warnings = spec.source.warnings.iter().map(|w| (&w.field, &w.message));
+    let pipeline = spec.publish.warnings.iter().map(|w| (&w.field, &w.message));
+    for (field, message) in warnings.chain(pipeline) {
+        tracing::warn!(connector = spec.source.name, property = field, "{message}");
     }
     let _lock = ConnectorLock::acquire(&spec.source).await?;
     let kafka = shared.kafka.with(&spec.kafka);
     let (publisher, stored) =
-        Publisher::start(&kafka, spec.publish.clone(), shared.registry.clone()).await?;
+        Publisher::start(&kafka, (*spec.publish).clone(), shared.registry.clone()).await?;
     if let Ok(mut s) = stats.lock() {
         *s = Some(publisher.stats());
     }

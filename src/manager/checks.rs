@@ -42,7 +42,7 @@ fn parse_source(name: &str, config: &Map<String, Value>) -> Result<SourceSpec, V
     let kafka = source_overrides(&source.raw)?;
     Ok(SourceSpec {
         source: Arc::new(source),
-        publish,
+        publish: Arc::new(publish),
         kafka: Arc::new(kafka),
     })
 }

@@ -11,6 +11,12 @@
 //     reads every record of the matching topics (read_committed, from the start) until at
 //     least MIN arrived (or 3 minutes passed) and then none for IDLE_MS, decoding with
 //     Confluent's KafkaAvroDeserializer. Heartbeats are read but neither count nor wait.
+//   java DiffHarness json BOOTSTRAP TOPIC_REGEX OUT.jsonl IDLE_MS MIN SCHEMAS
+//     reads records as `kafka` does, written by a JsonConverter with schemas.enable=SCHEMAS,
+//     and writes per key and value {"topic", "side", "ours", "java"[, "java_plain"]}: with
+//     schemas, Kafka's JsonConverter reads our bytes into Connect data and writes that
+//     again, with schemas ("java") and without ("java_plain"); without schemas, Jackson
+//     (Kafka's JsonSerializer's ObjectMapper) writes the tree it read ("java").
 //   java DiffHarness fields
 //     prints every field of Debezium's PostgresConnectorConfig, one per line: its name, a tab,
 //     and its default value (empty when it has none).
@@ -63,6 +69,7 @@ public class DiffHarness {
             case "debezium" -> debezium(args[1], java.util.Arrays.copyOfRange(args, 2, args.length));
             case "kafka" -> kafka(args[1], args[2], args[3], args[4], Long.parseLong(args[5]), Integer.parseInt(args[6]));
             case "fields" -> fields();
+            case "json" -> json(args[1], args[2], args[3], Long.parseLong(args[4]), Integer.parseInt(args[5]), Boolean.parseBoolean(args[6]));
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
         }
     }
@@ -134,13 +141,7 @@ public class DiffHarness {
     }
 
     static void kafka(String bootstrap, String registry, String regex, String out, long idleMs, int min) throws Exception {
-        Map<String, Object> conf = new HashMap<>();
-        conf.put("bootstrap.servers", bootstrap);
-        conf.put("group.id", "diff-" + UUID.randomUUID());
-        conf.put("isolation.level", "read_committed");
-        conf.put("auto.offset.reset", "earliest");
-        conf.put("enable.auto.commit", "false");
-        conf.put("metadata.max.age.ms", "1000");
+        Map<String, Object> conf = consumerConfig(bootstrap);
         KafkaAvroDeserializer keys = new KafkaAvroDeserializer();
         keys.configure(Map.of("schema.registry.url", registry), true);
         KafkaAvroDeserializer values = new KafkaAvroDeserializer();
@@ -177,6 +178,66 @@ public class DiffHarness {
                 }
             }
         }
+    }
+
+    static void json(String bootstrap, String regex, String out, long idleMs, int min, boolean schemas) throws Exception {
+        Map<String, Object> conf = consumerConfig(bootstrap);
+        org.apache.kafka.connect.json.JsonConverter[] with = new org.apache.kafka.connect.json.JsonConverter[2];
+        org.apache.kafka.connect.json.JsonConverter[] plain = new org.apache.kafka.connect.json.JsonConverter[2];
+        for (int side = 0; side < 2; side++) {
+            with[side] = new org.apache.kafka.connect.json.JsonConverter();
+            with[side].configure(Map.of("schemas.enable", "true"), side == 0);
+            plain[side] = new org.apache.kafka.connect.json.JsonConverter();
+            plain[side].configure(Map.of("schemas.enable", "false"), side == 0);
+        }
+        ObjectMapper mapper = new ObjectMapper();
+        try (Writer w = new FileWriter(out, StandardCharsets.UTF_8);
+                var consumer = new KafkaConsumer<>(conf, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(Pattern.compile(regex));
+            long last = System.currentTimeMillis();
+            int n = 0;
+            long deadline = last + 180_000;
+            while ((n < min && System.currentTimeMillis() < deadline) || System.currentTimeMillis() - last < idleMs) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (!r.topic().startsWith("__debezium-heartbeat")) {
+                        last = System.currentTimeMillis();
+                        n++;
+                    }
+                    for (int side = 0; side < 2; side++) {
+                        byte[] bytes = side == 0 ? r.key() : r.value();
+                        if (bytes == null) continue;
+                        ObjectNode line = JSON.createObjectNode();
+                        line.put("topic", r.topic());
+                        line.put("side", side == 0 ? "key" : "value");
+                        line.put("ours", new String(bytes, StandardCharsets.UTF_8));
+                        try {
+                            if (schemas) {
+                                var sv = with[side].toConnectData(r.topic(), bytes);
+                                line.put("java", new String(with[side].fromConnectData(r.topic(), sv.schema(), sv.value()), StandardCharsets.UTF_8));
+                                line.put("java_plain", new String(plain[side].fromConnectData(r.topic(), sv.schema(), sv.value()), StandardCharsets.UTF_8));
+                            } else {
+                                line.put("java", mapper.writeValueAsString(mapper.readTree(bytes)));
+                            }
+                        } catch (Exception e) {
+                            line.put("error", e.toString());
+                        }
+                        write(w, line);
+                    }
+                }
+            }
+        }
+    }
+
+    // A read_committed consumer of every record from the start, in a group of its own.
+    static Map<String, Object> consumerConfig(String bootstrap) {
+        Map<String, Object> conf = new HashMap<>();
+        conf.put("bootstrap.servers", bootstrap);
+        conf.put("group.id", "diff-" + UUID.randomUUID());
+        conf.put("isolation.level", "read_committed");
+        conf.put("auto.offset.reset", "earliest");
+        conf.put("enable.auto.commit", "false");
+        conf.put("metadata.max.age.ms", "1000");
+        return conf;
     }
 
     static JsonNode schemaJson(Schema s) {

@@ -164,6 +164,34 @@ pub fn kafka_records(
     read_lines(&out)
 }
 
+/// Every key and value of the topics matching `regex`, written by a JsonConverter with
+/// `schemas.enable=schemas`, each beside what Kafka's JsonConverter (or Jackson) writes for
+/// it (see `DiffHarness json`).
+pub fn json_records(
+    dir: &Path,
+    bootstrap: &str,
+    regex: &str,
+    min: usize,
+    idle_ms: u64,
+    schemas: bool,
+) -> Vec<Value> {
+    let out = dir.join(format!("json-{schemas}.jsonl"));
+    let status = java(&[
+        "json",
+        bootstrap,
+        regex,
+        &out.display().to_string(),
+        &idle_ms.to_string(),
+        &min.to_string(),
+        &schemas.to_string(),
+    ])
+    .stdout(Stdio::null())
+    .status()
+    .expect("run the JSON reader");
+    assert!(status.success(), "the harness's JSON reader failed");
+    read_lines(&out)
+}
+
 /// The complete lines of `path`: the engines append to their file while it is read, so a
 /// last line without its newline is still being written and is left for the next read.
 fn read_lines(path: &Path) -> Vec<Value> {

@@ -5,7 +5,6 @@
 //! as a decimal's scale). Tributary uses the same model so that the JSON and Avro forms
 //! derived from it match Debezium's field for field.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A Kafka Connect schema type.
@@ -33,10 +32,83 @@ pub struct Schema {
     pub optional: bool,
     pub name: Option<String>,
     pub version: Option<i32>,
-    pub parameters: BTreeMap<String, String>,
+    pub parameters: Params,
     pub doc: Option<String>,
     /// The Connect default value (a column's default, as Debezium parses it).
     pub default: Option<crate::Value>,
+}
+
+/// A schema's parameters in insertion order, as Kafka Connect's `SchemaBuilder` keeps them
+/// (a `LinkedHashMap`): `Decimal.builder` puts `scale` first, Debezium adds
+/// `connect.decimal.precision` after it and the `__debezium.source.column.*` ones last. The
+/// JSON converter writes them in that order, so the order is part of the output.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Sets `key`, keeping its place when it is already there (as a `LinkedHashMap` does).
+    pub fn insert(&mut self, key: String, value: String) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let at = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(at).1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl std::ops::Index<&str> for Params {
+    type Output = String;
+
+    fn index(&self, key: &str) -> &String {
+        self.get(key)
+            .unwrap_or_else(|| panic!("no schema parameter {key:?}"))
+    }
+}
+
+impl<'a> IntoIterator for &'a Params {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, String)>,
+        fn(&'a (String, String)) -> (&'a String, &'a String),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl FromIterator<(String, String)> for Params {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        let mut p = Params::default();
+        for (k, v) in iter {
+            p.insert(k, v);
+        }
+        p
+    }
 }
 
 /// A named field of a struct schema.
@@ -53,7 +125,7 @@ impl Schema {
             optional: false,
             name: None,
             version: None,
-            parameters: BTreeMap::new(),
+            parameters: Params::default(),
             doc: None,
             default: None,
         }

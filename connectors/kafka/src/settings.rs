@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tributary_avro::names::NameAdjustment;
+use tributary_connect::Pipeline;
+use tributary_connect::config::Findings;
+use tributary_core::config::ConfigError;
 
 /// The daemon's `[kafka]` section (or a connector's view of it, overrides applied).
 /// `Debug` masks secret properties (`sasl.password`, `ssl.key.password`, …).
@@ -204,6 +207,10 @@ pub struct PublishSettings {
     /// `extended.headers.enabled` (default true): Debezium's `__debezium.context.*` headers
     /// on every change event.
     pub extended_headers: bool,
+    /// Kafka Connect's `key.converter` / `value.converter` and their settings.
+    pub pipeline: Pipeline,
+    /// Pipeline properties accepted without effect, each with why (logged at start).
+    pub warnings: Vec<SettingError>,
 }
 
 /// Connector properties read here. The Postgres connector must accept each of them as
@@ -330,6 +337,13 @@ impl PublishSettings {
         };
         let schema_names = adjustment("schema.name.adjustment.mode");
         let field_names = adjustment("field.name.adjustment.mode");
+        let mut found = Findings::default();
+        let pipeline = Pipeline::parse(props, &BTreeMap::new(), &mut found);
+        let as_setting = |e: ConfigError| SettingError {
+            field: e.field,
+            message: e.message,
+        };
+        errors.extend(found.errors.into_iter().map(as_setting));
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -367,6 +381,8 @@ impl PublishSettings {
                     [prefix, topic_prefix].join(delimiter)
                 }),
             extended_headers,
+            pipeline,
+            warnings: found.warnings.into_iter().map(as_setting).collect(),
         })
     }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use tributary_core::{ChangeEvent, MessageEvent, SourceInfo, TxBegin};
+use tributary_core::{ChangeEvent, MessageEvent, SourceInfo, TxBegin, Value};
 
 use crate::settings::MessageCollection;
 
@@ -136,20 +136,11 @@ impl TxMetadata {
         tributary_avro::schema::transaction_metadata_schemas()
     }
 
-    /// Encodes the BEGIN (`begin`) or END record of the current transaction, with
-    /// Confluent framing. END also forgets the transaction.
-    pub fn write(
-        &mut self,
-        begin: bool,
-        key: &mut Vec<u8>,
-        value: &mut Vec<u8>,
-    ) -> Result<(), tributary_avro::encode::EncodeError> {
-        let (key_id, value_id) = self.ids.unwrap_or_default();
-        let Some(cur) = self.current.as_ref() else {
-            return Ok(());
-        };
-        tributary_avro::encode::write_confluent_header(key, key_id);
-        tributary_avro::encode::write_confluent_header(value, value_id);
+    /// The BEGIN (`begin`) or END record of the current transaction as Connect values
+    /// (`tx_metadata_key_schema`, `tx_metadata_value_schema`); END also forgets the
+    /// transaction. `None` outside a transaction.
+    pub fn record(&mut self, begin: bool) -> Option<(Value, Value)> {
+        let cur = self.current.as_ref()?;
         let names: Vec<String> = cur
             .collections
             .iter()
@@ -164,22 +155,34 @@ impl TxMetadata {
             .collect();
         // Debezium counts events per table in a Java `HashMap`, and lists them in its order.
         let keys: Vec<&str> = names.iter().map(String::as_str).collect();
-        let collections: Vec<(&str, i64)> = tributary_core::java::hash_order(&keys)
+        let collections: Vec<Value> = tributary_core::java::hash_order(&keys)
             .into_iter()
-            .map(|i| (keys[i], cur.collections[i].2))
+            .map(|i| {
+                Value::Struct(vec![
+                    Value::String(keys[i].to_string()),
+                    Value::Int64(cur.collections[i].2),
+                ])
+            })
             .collect();
-        tributary_avro::encode::write_tx_metadata(
-            key,
-            value,
-            if begin { "BEGIN" } else { "END" },
-            &cur.id,
-            (!begin).then_some(cur.total),
-            (!begin).then_some(collections.as_slice()),
-            cur.ts_ms,
-        )?;
+        let key = Value::Struct(vec![Value::String(cur.id.clone())]);
+        let value = Value::Struct(vec![
+            Value::String(if begin { "BEGIN" } else { "END" }.to_string()),
+            Value::String(cur.id.clone()),
+            if begin {
+                Value::Null
+            } else {
+                Value::Int64(cur.total)
+            },
+            if begin {
+                Value::Null
+            } else {
+                Value::Array(collections)
+            },
+            Value::Int64(cur.ts_ms),
+        ]);
         if !begin {
             self.current = None;
         }
-        Ok(())
+        Some((key, value))
     }
 }

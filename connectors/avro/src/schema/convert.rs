@@ -185,20 +185,9 @@ impl<'a> Converter<'a> {
         }
         if !s.parameters.is_empty() {
             self.buf.push_str(",\"connect.parameters\":{");
-            // Connect keeps parameters in insertion order; Decimal.builder puts `scale`
-            // first and Debezium adds `connect.decimal.precision` after it.
-            let scale_first = is_decimal(s) && s.parameters.contains_key("scale");
+            // In Connect's insertion order (`Params`).
             let mut first = true;
-            let ordered = scale_first
-                .then(|| ("scale", &s.parameters["scale"]))
-                .into_iter()
-                .chain(
-                    s.parameters
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v))
-                        .filter(|(k, _)| !(scale_first && *k == "scale")),
-                );
-            for (key, value) in ordered {
+            for (key, value) in &s.parameters {
                 if !first {
                     self.buf.push(',');
                 }

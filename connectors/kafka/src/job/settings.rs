@@ -170,6 +170,28 @@ impl JobSettings {
                 .unwrap_or_default(),
             rename,
         };
+        // Sink jobs read what the AvroConverter wrote, and transform nothing yet: any other
+        // converter, and any transform, is refused by name.
+        let mut found = tributary_connect::config::Findings::default();
+        let pipeline = tributary_connect::Pipeline::parse(props, &BTreeMap::new(), &mut found);
+        for (side, converter) in [("key", &pipeline.key), ("value", &pipeline.value)] {
+            if *converter != tributary_connect::Converter::Avro {
+                errors.push(SettingError::new(
+                    &format!("{side}.converter"),
+                    format!(
+                        "{} is not read by sink jobs yet: they read records the AvroConverter wrote\nHINT: remove {side}.converter, or set it to {}",
+                        converter.class(),
+                        tributary_connect::config::AVRO_CONVERTER
+                    ),
+                ));
+            }
+        }
+        errors.extend(
+            found
+                .errors
+                .into_iter()
+                .map(|e| SettingError::new(&e.field, e.message)),
+        );
         match subscription {
             Some(subscription) if errors.is_empty() => {
                 let mut s = JobSettings::new(name, &format!("connect-{name}"), subscription);

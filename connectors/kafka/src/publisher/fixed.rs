@@ -1,14 +1,57 @@
 //! Debezium's own records, beside change events: heartbeats and logical decoding
 //! messages, each on its topic with fixed schemas.
 
+use std::sync::LazyLock;
 use std::time::Instant;
 
-use tributary_avro::encode::{self, TxBlock};
-use tributary_core::{MessageEvent, Value};
+use tributary_avro::schema as avro;
+use tributary_connect::envelope::{self, TxBlock};
+use tributary_core::{MessageEvent, Schema, Value};
 
-use super::Publisher;
+use super::{Publisher, convert};
 use crate::error::PublishError;
 use crate::stats::unix_ms;
+
+/// The fixed key and value schemas of one kind of Debezium's own records: as Connect
+/// schemas, and as the Avro schema text registered for them.
+pub(super) struct Fixed {
+    key: Schema,
+    value: Schema,
+    avro: (String, String),
+}
+
+impl Fixed {
+    fn new(key: Schema, value: Schema, avro: (String, String)) -> Fixed {
+        Fixed { key, value, avro }
+    }
+}
+
+pub(super) static TX_SCHEMAS: LazyLock<Fixed> = LazyLock::new(|| {
+    Fixed::new(
+        avro::tx_metadata_key_schema(),
+        avro::tx_metadata_value_schema(),
+        avro::transaction_metadata_schemas(),
+    )
+});
+
+static HEARTBEAT_SCHEMAS: LazyLock<Fixed> = LazyLock::new(|| {
+    Fixed::new(
+        avro::heartbeat_key_schema(),
+        avro::heartbeat_value_schema(),
+        avro::heartbeat_schemas(),
+    )
+});
+
+/// Logical decoding messages, by whether their content is a string.
+static MESSAGE_SCHEMAS: LazyLock<[Fixed; 2]> = LazyLock::new(|| {
+    [false, true].map(|as_string| {
+        Fixed::new(
+            avro::message_key_schema(),
+            avro::message_value_schema(as_string),
+            avro::message_schemas(as_string),
+        )
+    })
+});
 
 impl Publisher {
     /// Adds a heartbeat record to the open transaction when one is due.
@@ -28,28 +71,19 @@ impl Publisher {
             self.open.offset = Some(offset);
         }
         let topic = hb.topic.clone();
-        let (key_id, value_id) = match hb.ids {
+        let ids = match hb.ids {
             Some(ids) => ids,
             None => {
-                let ids = self
-                    .register_fixed(&topic, tributary_avro::schema::heartbeat_schemas())
-                    .await?;
+                let ids = self.register_fixed(&topic, &HEARTBEAT_SCHEMAS).await?;
                 if let Some(hb) = self.heartbeat.as_mut() {
                     hb.ids = Some(ids);
                 }
                 ids
             }
         };
-        self.key_buf.clear();
-        self.value_buf.clear();
-        encode::write_confluent_header(&mut self.key_buf, key_id);
-        encode::write_confluent_header(&mut self.value_buf, value_id);
-        encode::write_heartbeat(
-            &mut self.key_buf,
-            &mut self.value_buf,
-            &self.settings.topic_prefix,
-            unix_ms() as i64,
-        );
+        let key = Value::Struct(vec![Value::String(self.settings.topic_prefix.clone())]);
+        let value = Value::Struct(vec![Value::Int64(unix_ms() as i64)]);
+        self.write_fixed(&topic, ids, &HEARTBEAT_SCHEMAS, &key, &value)?;
         self.open.bytes += self.key_buf.len() + self.value_buf.len();
         self.open.write_offset = true;
         self.producer
@@ -59,61 +93,90 @@ impl Publisher {
         Ok(())
     }
 
-    /// Registers the fixed `(key, value)` schemas of a topic of Debezium's own records
-    /// (heartbeats, messages) and makes sure the topic exists; returns their ids.
-    async fn register_fixed(
+    /// Registers the fixed schemas of a topic of Debezium's own records (transaction
+    /// metadata, heartbeats, messages) for the sides the AvroConverter writes, and makes sure
+    /// the topic exists; returns their ids (0 for a side another converter writes).
+    pub(super) async fn register_fixed(
         &mut self,
         topic: &str,
-        (key, value): (String, String),
+        fixed: &Fixed,
     ) -> Result<(u32, u32), PublishError> {
-        let ids = (
-            self.registry
-                .register(&format!("{topic}-key"), &key)
-                .await?,
-            self.registry
-                .register(&format!("{topic}-value"), &value)
-                .await?,
-        );
+        let mut ids = (0, 0);
+        if self.settings.pipeline.key == tributary_connect::Converter::Avro {
+            ids.0 = self
+                .registry
+                .register(&format!("{topic}-key"), &fixed.avro.0)
+                .await?;
+        }
+        if self.settings.pipeline.value == tributary_connect::Converter::Avro {
+            ids.1 = self
+                .registry
+                .register(&format!("{topic}-value"), &fixed.avro.1)
+                .await?;
+        }
         self.topics.ensure(topic, &self.settings.topics).await?;
         self.stats.add_topic(topic);
         Ok(ids)
     }
 
+    /// Writes the key and value of one of Debezium's own records into the buffers.
+    pub(super) fn write_fixed(
+        &mut self,
+        topic: &str,
+        (key_id, value_id): (u32, u32),
+        fixed: &Fixed,
+        key: &Value,
+        value: &Value,
+    ) -> Result<(), PublishError> {
+        let encode_err = |e: tributary_avro::encode::EncodeError| PublishError::Encode {
+            topic: topic.to_string(),
+            message: e.to_string(),
+        };
+        let pipeline = &self.settings.pipeline;
+        convert::write_side(
+            &mut self.key_buf,
+            &pipeline.key,
+            Some(key_id),
+            Some(&fixed.key),
+            &convert::schema_json(&pipeline.key, Some(&fixed.key)),
+            Some(key),
+        )
+        .map_err(encode_err)?;
+        convert::write_side(
+            &mut self.value_buf,
+            &pipeline.value,
+            Some(value_id),
+            Some(&fixed.value),
+            &convert::schema_json(&pipeline.value, Some(&fixed.value)),
+            Some(value),
+        )
+        .map_err(encode_err)?;
+        self.open.bytes += self.key_buf.len() + self.value_buf.len();
+        Ok(())
+    }
+
     /// A logical decoding message on `<prefix>.message`, keyed by its prefix.
     pub(super) async fn message(&mut self, message: &MessageEvent) -> Result<(), PublishError> {
         let as_string = matches!(message.content, Value::String(_));
+        let fixed = &MESSAGE_SCHEMAS[usize::from(as_string)];
         let ids = match self.message_ids.get(&(message.topic.clone(), as_string)) {
             Some(ids) => *ids,
             None => {
-                let schemas = tributary_avro::schema::message_schemas(as_string);
-                let ids = self.register_fixed(&message.topic, schemas).await?;
+                let ids = self.register_fixed(&message.topic, fixed).await?;
                 self.message_ids
                     .insert((message.topic.clone(), as_string), ids);
                 ids
             }
         };
-        let encode_err = |e: encode::EncodeError| PublishError::Encode {
-            topic: message.topic.to_string(),
-            message: e.to_string(),
-        };
-        self.key_buf.clear();
-        encode::write_confluent_header(&mut self.key_buf, ids.0);
-        encode::write_value(
-            &mut self.key_buf,
-            &tributary_avro::schema::message_key_schema(),
-            &Value::Struct(vec![Value::String(message.prefix.clone())]),
-        )
-        .map_err(encode_err)?;
-        self.value_buf.clear();
-        encode::write_confluent_header(&mut self.value_buf, ids.1);
         let block = self.meta.as_mut().and_then(|m| m.message(message));
         let tx = block.as_ref().map(|(id, total, collection)| TxBlock {
             id,
             total_order: *total,
             data_collection_order: *collection,
         });
-        encode::write_message(&mut self.value_buf, message, tx.as_ref()).map_err(encode_err)?;
-        self.open.bytes += self.key_buf.len() + self.value_buf.len();
+        let key = Value::Struct(vec![Value::String(message.prefix.clone())]);
+        let value = envelope::message_value(message, tx);
+        self.write_fixed(&message.topic, ids, fixed, &key, &value)?;
         // Debezium sends messages without its context headers.
         self.producer
             .send_with_headers(

@@ -22,12 +22,16 @@ use rdkafka::message::OwnedHeaders;
 use tributary_avro::encode::{self, TxBlock};
 use tributary_avro::registry::RegistryClient;
 use tributary_avro::schema::table_avro;
+use tributary_connect::{Converter, envelope, json};
 use tributary_core::batch::TryRecvError;
 use tributary_core::{
     Batch, BatchReceiver, CaptureItem, ChangeEvent, DurableLsn, Lsn, TableSchemas,
 };
 
+mod convert;
 mod fixed;
+
+use fixed::TX_SCHEMAS;
 
 use crate::admin::Topics;
 use crate::error::PublishError;
@@ -38,12 +42,15 @@ use crate::settings::{KafkaConfig, PublishSettings};
 use crate::stats::PublishStats;
 use crate::txmeta::TxMetadata;
 
-/// Registered schema ids and the topic of one table shape.
+/// Registered schema ids (AvroConverter) or schema JSON (JsonConverter) of one table
+/// shape, whose topic exists.
 struct TableEntry {
     /// Keeps the pointer used as the map key alive.
     schemas: Arc<TableSchemas>,
     key_id: Option<u32>,
-    value_id: u32,
+    value_id: Option<u32>,
+    key_json: Vec<u8>,
+    value_json: Vec<u8>,
 }
 
 /// What the open Kafka transaction holds.
@@ -286,7 +293,7 @@ impl Publisher {
         match item {
             CaptureItem::Change(event) => {
                 self.open.at_boundary = false;
-                self.change(&event).await?;
+                self.change(event).await?;
             }
             CaptureItem::Tombstone {
                 schemas,
@@ -294,18 +301,20 @@ impl Publisher {
                 key_header,
             } => {
                 self.open.at_boundary = false;
-                let entry = self.table(&schemas).await?;
-                let key_id = entry.key_id;
-                self.key_buf.clear();
-                if let (Some(id), Some(key_schema)) = (key_id, schemas.key.as_ref()) {
-                    encode::write_confluent_header(&mut self.key_buf, id);
-                    encode::write_value(&mut self.key_buf, key_schema, &key).map_err(|e| {
-                        PublishError::Encode {
-                            topic: schemas.topic.to_string(),
-                            message: e.to_string(),
-                        }
-                    })?;
-                }
+                let ptr = self.table(&schemas).await?;
+                let entry = &self.tables[&ptr];
+                convert::write_side(
+                    &mut self.key_buf,
+                    &self.settings.pipeline.key,
+                    entry.key_id,
+                    schemas.key.as_ref(),
+                    &entry.key_json,
+                    schemas.key.as_ref().map(|_| &key),
+                )
+                .map_err(|e| PublishError::Encode {
+                    topic: schemas.topic.to_string(),
+                    message: e.to_string(),
+                })?;
                 let key = (!self.key_buf.is_empty()).then_some(self.key_buf.as_slice());
                 self.open.bytes += self.key_buf.len();
                 let headers = record_headers(
@@ -363,30 +372,53 @@ impl Publisher {
         }
     }
 
-    async fn change(&mut self, event: &ChangeEvent) -> Result<(), PublishError> {
-        let entry = self.table(&event.schemas).await?;
-        let (key_id, value_id) = (entry.key_id, entry.value_id);
-        let topic = &event.schemas.topic;
+    async fn change(&mut self, mut event: ChangeEvent) -> Result<(), PublishError> {
+        let schemas = event.schemas.clone();
+        let ptr = self.table(&schemas).await?;
+        let entry = &self.tables[&ptr];
+        let topic = &schemas.topic;
         let encode_err = |e: encode::EncodeError| PublishError::Encode {
             topic: topic.to_string(),
             message: e.to_string(),
         };
-        self.key_buf.clear();
-        if let (Some(id), Some(key), Some(key_schema)) =
-            (key_id, event.key.as_ref(), event.schemas.key.as_ref())
-        {
-            encode::write_confluent_header(&mut self.key_buf, id);
-            encode::write_value(&mut self.key_buf, key_schema, key).map_err(encode_err)?;
-        }
+        convert::write_side(
+            &mut self.key_buf,
+            &self.settings.pipeline.key,
+            entry.key_id,
+            event.schemas.key.as_ref(),
+            &entry.key_json,
+            event.key.as_ref(),
+        )
+        .map_err(encode_err)?;
         self.value_buf.clear();
-        encode::write_confluent_header(&mut self.value_buf, value_id);
-        let block = self.meta.as_mut().and_then(|m| m.event(event));
+        let block = self.meta.as_mut().and_then(|m| m.event(&event));
         let tx = block.as_ref().map(|(id, total, collection)| TxBlock {
             id,
             total_order: *total,
             data_collection_order: *collection,
         });
-        encode::write_envelope(&mut self.value_buf, event, tx.as_ref()).map_err(encode_err)?;
+        match (&self.settings.pipeline.value, entry.value_id) {
+            (Converter::Json(settings), _) => {
+                let tx = tx.map(|t| envelope::TxBlock {
+                    id: t.id,
+                    total_order: t.total_order,
+                    data_collection_order: t.data_collection_order,
+                });
+                let value = envelope::envelope_value(&mut event, tx);
+                json::write_record(
+                    &mut self.value_buf,
+                    settings,
+                    Some(&schemas.envelope),
+                    &entry.value_json,
+                    Some(&value),
+                );
+            }
+            (Converter::Avro, value_id) => {
+                encode::write_confluent_header(&mut self.value_buf, value_id.unwrap_or_default());
+                encode::write_envelope(&mut self.value_buf, &event, tx.as_ref())
+                    .map_err(encode_err)?;
+            }
+        }
         let key = (!self.key_buf.is_empty()).then_some(self.key_buf.as_slice());
         self.open.bytes += self.key_buf.len() + self.value_buf.len();
         let headers = record_headers(
@@ -406,31 +438,21 @@ impl Publisher {
         let Some(meta) = self.meta.as_mut() else {
             return Ok(());
         };
-        if meta.ids.is_none() {
-            let (key, value) = meta.schemas();
-            let key_id = self
-                .registry
-                .register(&format!("{}-key", meta.topic), &key)
-                .await?;
-            let value_id = self
-                .registry
-                .register(&format!("{}-value", meta.topic), &value)
-                .await?;
-            self.topics
-                .ensure(&meta.topic, &self.settings.topics)
-                .await?;
-            self.stats.add_topic(&meta.topic);
-            meta.ids = Some((key_id, value_id));
-        }
-        self.key_buf.clear();
-        self.value_buf.clear();
-        meta.write(begin, &mut self.key_buf, &mut self.value_buf)
-            .map_err(|e| PublishError::Encode {
-                topic: meta.topic.clone(),
-                message: e.to_string(),
-            })?;
         let topic = meta.topic.clone();
-        self.open.bytes += self.key_buf.len() + self.value_buf.len();
+        let ids = match meta.ids {
+            Some(ids) => ids,
+            None => {
+                let ids = self.register_fixed(&topic, &TX_SCHEMAS).await?;
+                if let Some(meta) = self.meta.as_mut() {
+                    meta.ids = Some(ids);
+                }
+                ids
+            }
+        };
+        let Some((key, value)) = self.meta.as_mut().and_then(|m| m.record(begin)) else {
+            return Ok(());
+        };
+        self.write_fixed(&topic, ids, &TX_SCHEMAS, &key, &value)?;
         self.producer
             .send(&topic, None, Some(&self.key_buf), Some(&self.value_buf))
             .await?;
@@ -438,8 +460,9 @@ impl Publisher {
         Ok(())
     }
 
-    /// The registered ids of a table shape, registering and creating its topic on first use.
-    async fn table(&mut self, schemas: &Arc<TableSchemas>) -> Result<&TableEntry, PublishError> {
+    /// The key of a table shape's entry in `tables`, registering its schemas and creating
+    /// its topic on first use.
+    async fn table(&mut self, schemas: &Arc<TableSchemas>) -> Result<usize, PublishError> {
         let ptr = Arc::as_ptr(schemas) as usize;
         if !self.tables.contains_key(&ptr) {
             let entry = self.register(schemas).await?;
@@ -447,7 +470,7 @@ impl Publisher {
             self.tables.retain(|_, e| Arc::strong_count(&e.schemas) > 1);
             self.tables.insert(ptr, entry);
         }
-        Ok(&self.tables[&ptr])
+        Ok(ptr)
     }
 
     async fn register(&mut self, schemas: &Arc<TableSchemas>) -> Result<TableEntry, PublishError> {
@@ -461,14 +484,24 @@ impl Publisher {
             topic: topic.clone(),
             message: e.to_string(),
         })?;
-        let key_id = match &avro.key {
-            Some(key) => Some(self.registry.register(&format!("{topic}-key"), key).await?),
-            None => None,
+        let pipeline = &self.settings.pipeline;
+        let key_id = match (&avro.key, &pipeline.key) {
+            (Some(key), Converter::Avro) => {
+                Some(self.registry.register(&format!("{topic}-key"), key).await?)
+            }
+            _ => None,
         };
-        let value_id = self
-            .registry
-            .register(&format!("{topic}-value"), &avro.value)
-            .await?;
+        let value_id = match pipeline.value {
+            Converter::Avro => Some(
+                self.registry
+                    .register(&format!("{topic}-value"), &avro.value)
+                    .await?,
+            ),
+            Converter::Json(_) => None,
+        };
+        let key_json = convert::schema_json(&self.settings.pipeline.key, schemas.key.as_ref());
+        let value_json =
+            convert::schema_json(&self.settings.pipeline.value, Some(&schemas.envelope));
         self.topics.ensure(&topic, &self.settings.topics).await?;
         self.stats.add_topic(&topic);
         tracing::info!(
@@ -482,6 +515,8 @@ impl Publisher {
             schemas: schemas.clone(),
             key_id,
             value_id,
+            key_json,
+            value_json,
         })
     }
 

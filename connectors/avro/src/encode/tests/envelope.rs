@@ -376,3 +376,39 @@ fn the_generic_writer_agrees_with_the_envelope_writer() {
         &Avro::Union(0, Box::new(Avro::String("false".into())))
     );
 }
+
+#[test]
+fn the_connect_envelope_value_is_what_the_envelope_writer_writes() {
+    // `tributary_connect::envelope` builds the value other converters write (JSON): written
+    // by the generic walker it must give the hand-written writer's bytes, fallback values
+    // of a key-only `before` image and the transaction block included.
+    let t = customers();
+    let mut key_only = vec![Value::Null; t.value.fields().len()];
+    key_only[0] = Value::Int32(7);
+    let tx = TxBlock {
+        id: "571:53195832",
+        total_order: 3,
+        data_collection_order: 2,
+    };
+    for (ev, tx) in [
+        (event(&t, Op::Create, None, Some(full_row())), None),
+        (
+            event(&t, Op::Update, Some(full_row()), Some(full_row())),
+            Some(tx),
+        ),
+        (
+            event(&t, Op::Delete, Some(Value::Struct(key_only)), None),
+            None,
+        ),
+    ] {
+        let connect_tx = tx.map(|t| tributary_connect::envelope::TxBlock {
+            id: t.id,
+            total_order: t.total_order,
+            data_collection_order: t.data_collection_order,
+        });
+        let value = tributary_connect::envelope::envelope_value(&mut ev.clone(), connect_tx);
+        let mut generic = Vec::new();
+        write_value(&mut generic, &t.envelope, &value).unwrap();
+        assert_eq!(generic, encode_envelope(&ev, tx.as_ref()), "{:?}", ev.op);
+    }
+}

@@ -1,0 +1,469 @@
+//! Kafka Connect's pipeline keys, read as Kafka Connect reads them.
+//!
+//! `key.converter` / `value.converter` name a class; the properties under
+//! `key.converter.` / `value.converter.` configure it. A connector that names no class gets
+//! the worker's (the daemon's `[connect]` section), configured by the worker's properties,
+//! as Kafka Connect's `Worker` does. Tributary's default is Confluent's AvroConverter.
+//!
+//! What cannot be honoured is refused, naming the property: a converter class Tributary does
+//! not implement, a transform or predicate (none is implemented yet), a header converter
+//! other than Kafka's `SimpleHeaderConverter`. A converter property without effect here is
+//! a warning.
+
+use std::collections::BTreeMap;
+
+use tributary_core::config::ConfigError;
+
+/// Confluent's Avro converter: Tributary's default.
+pub const AVRO_CONVERTER: &str = "io.confluent.connect.avro.AvroConverter";
+/// Kafka's JSON converter.
+pub const JSON_CONVERTER: &str = "org.apache.kafka.connect.json.JsonConverter";
+/// Kafka's default header converter, the one Tributary writes headers with.
+pub const SIMPLE_HEADER_CONVERTER: &str = "org.apache.kafka.connect.storage.SimpleHeaderConverter";
+
+/// Converter classes Kafka Connect users name that Tributary does not implement yet, with
+/// what to use instead.
+const NOT_YET: &[&str] = &[
+    "org.apache.kafka.connect.storage.StringConverter",
+    "org.apache.kafka.connect.converters.ByteArrayConverter",
+    "io.debezium.converters.CloudEventsConverter",
+    "io.confluent.connect.protobuf.ProtobufConverter",
+    "io.confluent.connect.json.JsonSchemaConverter",
+    "io.apicurio.registry.utils.converter.AvroConverter",
+];
+
+/// How a record's key or value becomes bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Converter {
+    /// Confluent's AvroConverter, through the daemon's schema registry.
+    Avro,
+    /// Kafka's JsonConverter.
+    Json(JsonSettings),
+}
+
+impl Converter {
+    /// The class Kafka Connect knows the converter by.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Converter::Avro => AVRO_CONVERTER,
+            Converter::Json(_) => JSON_CONVERTER,
+        }
+    }
+}
+
+/// `JsonConverterConfig`'s settings that change what is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonSettings {
+    /// `schemas.enable` (default true): `{"schema": …, "payload": …}` instead of the
+    /// payload alone.
+    pub schemas: bool,
+    /// `decimal.format=NUMERIC`: decimals as JSON numbers instead of base64 (`BASE64`, the
+    /// default).
+    pub decimal_numeric: bool,
+    /// `replace.null.with.default` (default true): a null whose schema has a default is
+    /// written as the default.
+    pub replace_null_with_default: bool,
+}
+
+impl Default for JsonSettings {
+    fn default() -> Self {
+        JsonSettings {
+            schemas: true,
+            decimal_numeric: false,
+            replace_null_with_default: true,
+        }
+    }
+}
+
+/// A connector's pipeline: today its key and value converters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pipeline {
+    pub key: Converter,
+    pub value: Converter,
+}
+
+impl Default for Pipeline {
+    fn default() -> Self {
+        Pipeline {
+            key: Converter::Avro,
+            value: Converter::Avro,
+        }
+    }
+}
+
+/// What [`Pipeline::parse`] found besides the pipeline: errors refuse the config,
+/// warnings are logged when the connector starts.
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub errors: Vec<ConfigError>,
+    pub warnings: Vec<ConfigError>,
+}
+
+impl Findings {
+    fn error(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+
+    fn warn(&mut self, field: &str, message: impl Into<String>) {
+        self.warnings.push(ConfigError {
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+}
+
+impl Pipeline {
+    /// Reads a connector's pipeline keys from `props`, falling back to the worker's
+    /// (`worker`, keys as Kafka Connect's worker config names them).
+    pub fn parse(
+        props: &BTreeMap<String, String>,
+        worker: &BTreeMap<String, String>,
+        found: &mut Findings,
+    ) -> Pipeline {
+        let key = converter("key.converter", props, worker, found);
+        let value = converter("value.converter", props, worker, found);
+        header_converter(props, worker, found);
+        transforms(props, found);
+        Pipeline { key, value }
+    }
+}
+
+/// The converter `prefix` names, configured by the properties under `prefix.` of the same
+/// level (connector or worker) that named it.
+fn converter(
+    prefix: &str,
+    props: &BTreeMap<String, String>,
+    worker: &BTreeMap<String, String>,
+    found: &mut Findings,
+) -> Converter {
+    let (class, level) = match props.get(prefix) {
+        Some(class) => (Some(class.trim()), props),
+        None => (worker.get(prefix).map(|c| c.trim()), worker),
+    };
+    let sub = format!("{prefix}.");
+    let settings: Vec<(&str, &str)> = level
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(&sub)?, v.as_str())))
+        .collect();
+    if !std::ptr::eq(level, props) {
+        // The worker's converter ignores a connector's settings for it, as Kafka Connect's.
+        for (k, _) in props.iter().filter(|(k, _)| k.starts_with(&sub)) {
+            found.warn(
+                k,
+                format!(
+                    "has no effect: {prefix} is not set on the connector, so the worker's converter and its settings apply\nHINT: set {prefix} on the connector to configure its converter here"
+                ),
+            );
+        }
+    }
+    match class {
+        None | Some("") => {
+            avro_settings(prefix, &settings, found);
+            Converter::Avro
+        }
+        Some(c) if c == AVRO_CONVERTER || c == "AvroConverter" => {
+            avro_settings(prefix, &settings, found);
+            Converter::Avro
+        }
+        Some(c) if c == JSON_CONVERTER || c == "JsonConverter" => {
+            Converter::Json(json_settings(prefix, &settings, found))
+        }
+        Some(c) => {
+            let why = if NOT_YET.contains(&c) {
+                "is not implemented by Tributary yet"
+            } else {
+                "is not a converter Tributary implements"
+            };
+            found.error(
+                prefix,
+                format!(
+                    "{c:?} {why}\nHINT: use {AVRO_CONVERTER} (the default, through the schema registry) or {JSON_CONVERTER} (with {prefix}.schemas.enable true or false)"
+                ),
+            );
+            Converter::Avro
+        }
+    }
+}
+
+/// AvroConverter's settings: the registry is the daemon's, so its connection settings here
+/// have no effect; a subject naming strategy other than the topic's cannot be honoured.
+fn avro_settings(prefix: &str, settings: &[(&str, &str)], found: &mut Findings) {
+    for (k, v) in settings {
+        let field = format!("{prefix}.{k}");
+        match *k {
+            "key.subject.name.strategy" | "value.subject.name.strategy" => {
+                let topic_name = v.trim().is_empty()
+                    || v.trim() == "io.confluent.kafka.serializers.subject.TopicNameStrategy";
+                if !topic_name {
+                    found.error(
+                        &field,
+                        format!(
+                            "{v:?} cannot be honoured: subjects are named by the topic (<topic>-key, <topic>-value, Confluent's TopicNameStrategy)\nHINT: remove {field}"
+                        ),
+                    );
+                }
+            }
+            "auto.register.schemas" if v.trim().eq_ignore_ascii_case("false") => found.error(
+                &field,
+                "false cannot be honoured: a table's schema is registered before its first event needs it\nHINT: remove it, or register the schemas yourself with a registry that accepts them",
+            ),
+            "schemas.cache.size" | "auto.register.schemas" | "connect.meta.data" => {}
+            _ => found.warn(
+                &field,
+                "has no effect: connectors use the daemon's schema registry ([schema_registry] in its config)",
+            ),
+        }
+    }
+}
+
+/// JsonConverterConfig's settings.
+fn json_settings(prefix: &str, settings: &[(&str, &str)], found: &mut Findings) -> JsonSettings {
+    let mut s = JsonSettings::default();
+    for (k, v) in settings {
+        let field = format!("{prefix}.{k}");
+        let v = v.trim();
+        let mut boolean = |target: &mut bool| match v.to_ascii_lowercase().as_str() {
+            "true" => *target = true,
+            "false" => *target = false,
+            _ => found.error(&field, format!("{v:?} is not true or false")),
+        };
+        match *k {
+            "schemas.enable" => boolean(&mut s.schemas),
+            "replace.null.with.default" => boolean(&mut s.replace_null_with_default),
+            "decimal.format" => match v.to_ascii_uppercase().as_str() {
+                "BASE64" => s.decimal_numeric = false,
+                "NUMERIC" => s.decimal_numeric = true,
+                _ => found.error(&field, format!("{v:?} is not BASE64 or NUMERIC")),
+            },
+            // The cache of converted schemas changes no output.
+            "schemas.cache.size" => {
+                if v.parse::<u32>().is_err() {
+                    found.error(&field, format!("{v:?} is not a whole number"));
+                }
+            }
+            _ => found.warn(
+                &field,
+                "is not a JsonConverter property (schemas.enable, decimal.format, replace.null.with.default, schemas.cache.size) and has no effect",
+            ),
+        }
+    }
+    s
+}
+
+/// Headers are written by Kafka's `SimpleHeaderConverter`; another class is refused.
+fn header_converter(
+    props: &BTreeMap<String, String>,
+    worker: &BTreeMap<String, String>,
+    found: &mut Findings,
+) {
+    let (class, field) = match props.get("header.converter") {
+        Some(c) => (c, "header.converter"),
+        None => match worker.get("header.converter") {
+            Some(c) => (c, "connect.header.converter"),
+            None => return,
+        },
+    };
+    let class = class.trim();
+    if !(class.is_empty() || class == SIMPLE_HEADER_CONVERTER || class == "SimpleHeaderConverter") {
+        found.error(
+            field,
+            format!(
+                "{class:?} is not implemented: headers are written by {SIMPLE_HEADER_CONVERTER}\nHINT: remove {field}"
+            ),
+        );
+    }
+}
+
+/// `transforms` and `predicates`: none is implemented yet, so any is refused by name.
+fn transforms(props: &BTreeMap<String, String>, found: &mut Findings) {
+    for (list, kind) in [("transforms", "transform"), ("predicates", "predicate")] {
+        let Some(aliases) = props.get(list) else {
+            continue;
+        };
+        for alias in aliases.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            let field = format!("{list}.{alias}.type");
+            match props.get(&field).map(|c| c.trim()) {
+                None | Some("") => found.error(
+                    &field,
+                    format!("is required: the class of the {kind} {alias:?} named in {list}"),
+                ),
+                Some(class) if is_scripted(class) => found.error(
+                    &field,
+                    format!(
+                        "{class:?} runs scripts (Groovy, JavaScript) on a JVM, which Tributary does not embed\nHINT: remove the {kind} {alias:?} from {list}"
+                    ),
+                ),
+                Some(class) => found.error(
+                    &field,
+                    format!(
+                        "{class:?} is not implemented by Tributary yet: records would not be transformed as configured\nHINT: remove the {kind} {alias:?} from {list}, or apply it in a Kafka Connect or stream-processing step downstream"
+                    ),
+                ),
+            }
+        }
+    }
+}
+
+/// Debezium's scripting transforms and predicates (Groovy, JavaScript through JSR 223).
+fn is_scripted(class: &str) -> bool {
+    class.starts_with("io.debezium.transforms.Filter")
+        || class.starts_with("io.debezium.transforms.ContentBasedRouter")
+        || class.starts_with("io.debezium.transforms.scripting.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn parse(connector: &[(&str, &str)], worker: &[(&str, &str)]) -> (Pipeline, Findings) {
+        let mut found = Findings::default();
+        let p = Pipeline::parse(&props(connector), &props(worker), &mut found);
+        (p, found)
+    }
+
+    fn fields(errors: &[ConfigError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn avro_is_the_default_and_json_reads_its_settings() {
+        let (p, found) = parse(&[], &[]);
+        assert_eq!(p, Pipeline::default());
+        assert!(found.errors.is_empty() && found.warnings.is_empty());
+
+        let (p, found) = parse(
+            &[
+                ("value.converter", JSON_CONVERTER),
+                ("value.converter.schemas.enable", "false"),
+                ("value.converter.decimal.format", "numeric"),
+                ("value.converter.replace.null.with.default", "FALSE"),
+                ("key.converter", "JsonConverter"),
+            ],
+            &[],
+        );
+        assert!(found.errors.is_empty(), "{:?}", found.errors);
+        assert_eq!(p.key, Converter::Json(JsonSettings::default()));
+        assert_eq!(
+            p.value,
+            Converter::Json(JsonSettings {
+                schemas: false,
+                decimal_numeric: true,
+                replace_null_with_default: false,
+            })
+        );
+    }
+
+    #[test]
+    fn the_worker_converter_applies_with_the_worker_settings() {
+        let (p, found) = parse(
+            &[("value.converter.schemas.enable", "true")],
+            &[
+                ("value.converter", JSON_CONVERTER),
+                ("value.converter.schemas.enable", "false"),
+            ],
+        );
+        assert_eq!(
+            p.value,
+            Converter::Json(JsonSettings {
+                schemas: false,
+                ..JsonSettings::default()
+            })
+        );
+        assert_eq!(fields(&found.warnings), ["value.converter.schemas.enable"]);
+        assert_eq!(p.key, Converter::Avro);
+    }
+
+    #[test]
+    fn what_cannot_be_honoured_is_refused_by_name() {
+        let (_, found) = parse(
+            &[
+                (
+                    "key.converter",
+                    "org.apache.kafka.connect.storage.StringConverter",
+                ),
+                ("value.converter", "com.example.MyConverter"),
+                ("value.converter.schemas.enable", "maybe"),
+                (
+                    "header.converter",
+                    "org.apache.kafka.connect.json.JsonConverter",
+                ),
+                ("transforms", "unwrap, filter,route"),
+                (
+                    "transforms.unwrap.type",
+                    "io.debezium.transforms.ExtractNewRecordState",
+                ),
+                ("transforms.filter.type", "io.debezium.transforms.Filter"),
+                ("predicates", "p"),
+                (
+                    "predicates.p.type",
+                    "org.apache.kafka.connect.transforms.predicates.HasHeaderKey",
+                ),
+            ],
+            &[],
+        );
+        assert_eq!(
+            fields(&found.errors),
+            [
+                "key.converter",
+                "value.converter",
+                "header.converter",
+                "transforms.unwrap.type",
+                "transforms.filter.type",
+                "transforms.route.type",
+                "predicates.p.type",
+            ]
+        );
+        let text: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
+        assert!(
+            text[0].contains("not implemented by Tributary yet"),
+            "{text:?}"
+        );
+        assert!(text[1].contains("HINT: use io.confluent.connect.avro.AvroConverter"));
+        assert!(text[3].contains("ExtractNewRecordState\" is not implemented"));
+        assert!(text[4].contains("runs scripts"), "{text:?}");
+        assert!(text[5].contains("is required"), "{text:?}");
+        // The unknown converter's settings are not read, so `maybe` is not an error.
+        assert!(!text.iter().any(|t| t.contains("maybe")));
+    }
+
+    #[test]
+    fn avro_settings_are_honoured_warned_or_refused() {
+        let (_, found) = parse(
+            &[
+                ("value.converter", AVRO_CONVERTER),
+                (
+                    "value.converter.schema.registry.url",
+                    "http://registry:8081",
+                ),
+                ("value.converter.auto.register.schemas", "true"),
+                (
+                    "value.converter.value.subject.name.strategy",
+                    "io.confluent.kafka.serializers.subject.RecordNameStrategy",
+                ),
+                ("key.converter.schema.registry.url", "http://registry:8081"),
+            ],
+            &[],
+        );
+        assert_eq!(
+            fields(&found.errors),
+            ["value.converter.value.subject.name.strategy"]
+        );
+        assert_eq!(
+            fields(&found.warnings),
+            [
+                "key.converter.schema.registry.url",
+                "value.converter.schema.registry.url"
+            ]
+        );
+    }
+}

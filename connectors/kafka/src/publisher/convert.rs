@@ -1,0 +1,51 @@
+//! The converter step of the pipeline: a record's key or value, as a Connect schema and
+//! value, into bytes by the converter the connector configured (Kafka Connect's
+//! `key.converter` / `value.converter`).
+//!
+//! Change events under the AvroConverter keep their direct encoder (no Connect value is
+//! built for them, see `tributary_avro::encode`); everything else goes through here.
+
+use tributary_avro::encode::{self, EncodeError};
+use tributary_connect::{Converter, json};
+use tributary_core::{Schema, Value};
+
+/// Writes one side of a record into `buf` (cleared first); leaves it empty for a null
+/// (Kafka's null key or value). `avro_id` is the side's registered schema id under the
+/// AvroConverter; `schema_json` its schema as the JsonConverter writes it.
+pub(super) fn write_side(
+    buf: &mut Vec<u8>,
+    converter: &Converter,
+    avro_id: Option<u32>,
+    schema: Option<&Schema>,
+    schema_json: &[u8],
+    value: Option<&Value>,
+) -> Result<(), EncodeError> {
+    buf.clear();
+    match converter {
+        Converter::Avro => {
+            if let (Some(id), Some(schema), Some(value)) = (avro_id, schema, value) {
+                encode::write_confluent_header(buf, id);
+                encode::write_value(buf, schema, value)?;
+            }
+        }
+        // A side without a value (a truncate's key, a tombstone's value) has no schema
+        // either in Debezium's record: Kafka's null.
+        Converter::Json(settings) => {
+            if value.is_some() {
+                json::write_record(buf, settings, schema, schema_json, value);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A schema as the JsonConverter writes it, or nothing under the AvroConverter.
+pub(super) fn schema_json(converter: &Converter, schema: Option<&Schema>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let (Converter::Json(settings), Some(schema)) = (converter, schema)
+        && settings.schemas
+    {
+        json::write_schema(&mut buf, settings, schema);
+    }
+    buf
+}
