@@ -57,7 +57,7 @@ fn bad_configs(good: &Value) -> Vec<(&'static str, &'static str, Value)> {
                 c.insert("transforms".into(), json!("unwrap"));
                 c.insert(
                     "transforms.unwrap.type".into(),
-                    json!("io.debezium.transforms.ExtractNewRecordState"),
+                    json!("io.debezium.transforms.outbox.EventRouter"),
                 );
             }),
         ),

@@ -98,19 +98,11 @@ async fn json_converter_output_is_kafkas_byte_for_byte() {
                 .unwrap();
         }
         // Everything is published once both slots confirm the end of the WAL.
-        let end: String = db
-            .query_one("SELECT pg_current_wal_lsn()::text", &[])
-            .await
-            .unwrap()
-            .get(0);
-        let end = slot::lsn(&end);
-        for (mode, _) in modes {
-            let name = format!("{mode}_{}_slot", s.name);
-            support::wait_for("the slot to confirm every change", T, async || {
-                (slot::confirmed_flush(&db, &name).await >= Some(end)).then_some(())
-            })
-            .await;
-        }
+        let slots: Vec<String> = modes
+            .iter()
+            .map(|(mode, _)| format!("{mode}_{}_slot", s.name))
+            .collect();
+        slot::wait_caught_up(&db, &slots, T).await;
     }
     assert!(
         !daemon.log().contains("ERROR"),

@@ -121,7 +121,16 @@ pub(super) async fn run(
             .map_err(ConnectorError::Sink)?,
     };
     set(&run.status, State::Running, None);
-    let decoder = Decoder::new(run.shared.registry.clone());
+    for w in &spec.job.warnings {
+        tracing::warn!(
+            connector = spec.job.name,
+            property = w.field,
+            "{}",
+            w.message
+        );
+    }
+    let (key, value) = spec.job.formats;
+    let decoder = Decoder::with_formats(run.shared.registry.clone(), key, value);
     tributary_kafka::job::run(
         spec.job.clone(),
         &run.shared.kafka.with(&spec.kafka),

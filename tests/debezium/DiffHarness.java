@@ -17,6 +17,15 @@
 //     schemas, Kafka's JsonConverter reads our bytes into Connect data and writes that
 //     again, with schemas ("java") and without ("java_plain"); without schemas, Jackson
 //     (Kafka's JsonSerializer's ObjectMapper) writes the tree it read ("java").
+//   java DiffHarness transform BOOTSTRAP TOPIC_REGEX CHAINS.properties OUT.jsonl IDLE_MS MIN
+//     reads records as `json` does (written with schemas), turns each into a SourceRecord
+//     with Kafka's JsonConverter (without headers or timestamp), and runs it through every
+//     chain CHAINS.properties defines (`chains=a,b`; chain a's Kafka Connect properties
+//     under `a.`: `a.transforms=…`, `a.transforms.x.type=…`, `a.predicates=…`). A line:
+//     {"topic", "key", "value", "chains": {NAME: {"out": RECORD or null} or {"error": …}}},
+//     a RECORD {"topic", "partition", "key", "value", "headers": [[key, text or null]]}
+//     with key and value as the JsonConverter (schemas.enable=true) writes them and
+//     header values as the SimpleHeaderConverter does.
 //   java DiffHarness fields
 //     prints every field of Debezium's PostgresConnectorConfig, one per line: its name, a tab,
 //     and its default value (empty when it has none).
@@ -69,6 +78,7 @@ public class DiffHarness {
             case "debezium" -> debezium(args[1], java.util.Arrays.copyOfRange(args, 2, args.length));
             case "kafka" -> kafka(args[1], args[2], args[3], args[4], Long.parseLong(args[5]), Integer.parseInt(args[6]));
             case "fields" -> fields();
+            case "transform" -> transform(args[1], args[2], args[3], args[4], Long.parseLong(args[5]), Integer.parseInt(args[6]));
             case "json" -> json(args[1], args[2], args[3], Long.parseLong(args[4]), Integer.parseInt(args[5]), Boolean.parseBoolean(args[6]));
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
         }
@@ -226,6 +236,118 @@ public class DiffHarness {
                 }
             }
         }
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    static void transform(String bootstrap, String regex, String chainsFile, String out, long idleMs, int min) throws Exception {
+        Properties all = new Properties();
+        try (var in = new FileInputStream(chainsFile)) {
+            all.load(in);
+        }
+        record Stage(org.apache.kafka.connect.transforms.Transformation t,
+                org.apache.kafka.connect.transforms.predicates.Predicate p, boolean negate) {}
+        Map<String, List<Stage>> chains = new java.util.LinkedHashMap<>();
+        for (String chain : all.getProperty("chains").split(",")) {
+            chain = chain.trim();
+            Map<String, String> props = new HashMap<>();
+            for (String k : all.stringPropertyNames()) {
+                if (k.startsWith(chain + ".")) props.put(k.substring(chain.length() + 1), all.getProperty(k));
+            }
+            Map<String, org.apache.kafka.connect.transforms.predicates.Predicate> predicates = new HashMap<>();
+            for (String alias : props.getOrDefault("predicates", "").split(",")) {
+                alias = alias.trim();
+                if (alias.isEmpty()) continue;
+                var p = (org.apache.kafka.connect.transforms.predicates.Predicate) Class.forName(props.get("predicates." + alias + ".type")).getDeclaredConstructor().newInstance();
+                Map<String, String> pconf = sub(props, "predicates." + alias + ".");
+                pconf.remove("type");
+                p.configure(pconf);
+                predicates.put(alias, p);
+            }
+            List<Stage> stages = new java.util.ArrayList<>();
+            for (String alias : props.getOrDefault("transforms", "").split(",")) {
+                alias = alias.trim();
+                if (alias.isEmpty()) continue;
+                String prefix = "transforms." + alias + ".";
+                var t = (org.apache.kafka.connect.transforms.Transformation) Class.forName(props.get(prefix + "type")).getDeclaredConstructor().newInstance();
+                Map<String, String> conf = sub(props, prefix);
+                conf.remove("type");
+                conf.remove("predicate");
+                conf.remove("negate");
+                t.configure(conf);
+                String pred = props.get(prefix + "predicate");
+                stages.add(new Stage(t, pred == null ? null : predicates.get(pred), Boolean.parseBoolean(props.getOrDefault(prefix + "negate", "false"))));
+            }
+            chains.put(chain, stages);
+        }
+        org.apache.kafka.connect.json.JsonConverter[] conv = new org.apache.kafka.connect.json.JsonConverter[2];
+        for (int side = 0; side < 2; side++) {
+            conv[side] = new org.apache.kafka.connect.json.JsonConverter();
+            conv[side].configure(Map.of("schemas.enable", "true"), side == 0);
+        }
+        SimpleHeaderConverter headers = new SimpleHeaderConverter();
+        headers.configure(Map.of());
+        Map<String, Object> conf = consumerConfig(bootstrap);
+        try (Writer w = new FileWriter(out, StandardCharsets.UTF_8);
+                var consumer = new KafkaConsumer<>(conf, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(Pattern.compile(regex));
+            long last = System.currentTimeMillis();
+            int n = 0;
+            long deadline = last + 180_000;
+            while ((n < min && System.currentTimeMillis() < deadline) || System.currentTimeMillis() - last < idleMs) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
+                    if (r.topic().startsWith("__debezium-heartbeat")) continue;
+                    last = System.currentTimeMillis();
+                    n++;
+                    ObjectNode line = JSON.createObjectNode();
+                    line.put("topic", r.topic());
+                    line.put("key", r.key() == null ? null : new String(r.key(), StandardCharsets.UTF_8));
+                    line.put("value", r.value() == null ? null : new String(r.value(), StandardCharsets.UTF_8));
+                    ObjectNode results = line.putObject("chains");
+                    for (var chain : chains.entrySet()) {
+                        ObjectNode result = results.putObject(chain.getKey());
+                        try {
+                            var k = conv[0].toConnectData(r.topic(), r.key());
+                            var v = conv[1].toConnectData(r.topic(), r.value());
+                            SourceRecord rec = new SourceRecord(null, null, r.topic(), null, k.schema(), k.value(), v.schema(), v.value(), null, null);
+                            for (Stage s : chain.getValue()) {
+                                if (rec == null) break;
+                                if (s.p() != null && s.p().test(rec) == s.negate()) continue;
+                                rec = (SourceRecord) s.t().apply(rec);
+                            }
+                            if (rec == null) {
+                                result.putNull("out");
+                                continue;
+                            }
+                            ObjectNode o = result.putObject("out");
+                            o.put("topic", rec.topic());
+                            if (rec.kafkaPartition() == null) o.putNull("partition"); else o.put("partition", rec.kafkaPartition());
+                            byte[] kb = conv[0].fromConnectData(rec.topic(), rec.keySchema(), rec.key());
+                            byte[] vb = conv[1].fromConnectData(rec.topic(), rec.valueSchema(), rec.value());
+                            o.put("key", kb == null ? null : new String(kb, StandardCharsets.UTF_8));
+                            o.put("value", vb == null ? null : new String(vb, StandardCharsets.UTF_8));
+                            var hs = o.putArray("headers");
+                            for (org.apache.kafka.connect.header.Header h : rec.headers()) {
+                                byte[] b = headers.fromConnectHeader(rec.topic(), h.key(), h.schema(), h.value());
+                                var pair = hs.addArray();
+                                pair.add(h.key());
+                                if (b == null) pair.addNull(); else pair.add(new String(b, StandardCharsets.UTF_8));
+                            }
+                        } catch (Exception e) {
+                            result.put("error", e.toString());
+                        }
+                    }
+                    write(w, line);
+                }
+            }
+        }
+    }
+
+    static Map<String, String> sub(Map<String, String> props, String prefix) {
+        Map<String, String> out = new HashMap<>();
+        for (var e : props.entrySet()) {
+            if (e.getKey().startsWith(prefix)) out.put(e.getKey().substring(prefix.length()), e.getValue());
+        }
+        return out;
     }
 
     // A read_committed consumer of every record from the start, in a group of its own.

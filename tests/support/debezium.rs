@@ -192,6 +192,36 @@ pub fn json_records(
     read_lines(&out)
 }
 
+/// Every record of the topics matching `regex` (written with the JsonConverter, schemas
+/// on) with what each transform chain of `chains` (a properties file's text, see
+/// `DiffHarness transform`) made of it in Java.
+pub fn transform_records(
+    dir: &Path,
+    bootstrap: &str,
+    regex: &str,
+    chains: &str,
+    min: usize,
+    idle_ms: u64,
+) -> Vec<Value> {
+    let file = dir.join("chains.properties");
+    std::fs::write(&file, chains).unwrap();
+    let out = dir.join("transformed.jsonl");
+    let status = java(&[
+        "transform",
+        bootstrap,
+        regex,
+        &file.display().to_string(),
+        &out.display().to_string(),
+        &idle_ms.to_string(),
+        &min.to_string(),
+    ])
+    .stdout(Stdio::null())
+    .status()
+    .expect("run the transform harness");
+    assert!(status.success(), "the harness's transform mode failed");
+    read_lines(&out)
+}
+
 /// The complete lines of `path`: the engines append to their file while it is read, so a
 /// last line without its newline is still being written and is left for the next read.
 fn read_lines(path: &Path) -> Vec<Value> {

@@ -80,3 +80,20 @@ pub async fn publishes_via_root(client: &Client, name: &str) -> bool {
         .unwrap()
         .get(0)
 }
+
+/// Waits until each of `slots` has confirmed everything written to the database so far:
+/// whatever a connector on it publishes is then published.
+pub async fn wait_caught_up(client: &Client, slots: &[String], timeout: Duration) {
+    let end: String = client
+        .query_one("SELECT pg_current_wal_lsn()::text", &[])
+        .await
+        .expect("read the WAL position")
+        .get(0);
+    let end = lsn(&end);
+    for slot in slots {
+        super::wait_for("the slot to confirm every change", timeout, async || {
+            (confirmed_flush(client, slot).await >= Some(end)).then_some(())
+        })
+        .await;
+    }
+}

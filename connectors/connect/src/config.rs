@@ -75,11 +75,14 @@ impl Default for JsonSettings {
     }
 }
 
-/// A connector's pipeline: today its key and value converters.
+/// A connector's pipeline: its transforms (validated; [`Pipeline::chain`] builds them) and
+/// its key and value converters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pipeline {
     pub key: Converter,
     pub value: Converter,
+    /// The `transforms*` and `predicates*` properties.
+    pub transforms: BTreeMap<String, String>,
 }
 
 impl Default for Pipeline {
@@ -87,6 +90,7 @@ impl Default for Pipeline {
         Pipeline {
             key: Converter::Avro,
             value: Converter::Avro,
+            transforms: BTreeMap::new(),
         }
     }
 }
@@ -100,7 +104,7 @@ pub struct Findings {
 }
 
 impl Findings {
-    fn error(&mut self, field: &str, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, field: &str, message: impl Into<String>) {
         self.errors.push(ConfigError {
             field: field.to_string(),
             message: message.into(),
@@ -126,8 +130,24 @@ impl Pipeline {
         let key = converter("key.converter", props, worker, found);
         let value = converter("value.converter", props, worker, found);
         header_converter(props, worker, found);
-        transforms(props, found);
-        Pipeline { key, value }
+        let transforms: BTreeMap<String, String> = props
+            .iter()
+            .filter(|(k, _)| k.starts_with("transforms") || k.starts_with("predicates"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // Validates every transform and predicate (the chain itself is built per run).
+        crate::transforms::Chain::parse(&transforms, found);
+        Pipeline {
+            key,
+            value,
+            transforms,
+        }
+    }
+
+    /// A new chain of the configured transforms (each run of a connector has its own: the
+    /// transforms keep schema caches).
+    pub fn chain(&self) -> crate::transforms::Chain {
+        crate::transforms::Chain::parse(&self.transforms, &mut Findings::default())
     }
 }
 
@@ -277,43 +297,6 @@ fn header_converter(
     }
 }
 
-/// `transforms` and `predicates`: none is implemented yet, so any is refused by name.
-fn transforms(props: &BTreeMap<String, String>, found: &mut Findings) {
-    for (list, kind) in [("transforms", "transform"), ("predicates", "predicate")] {
-        let Some(aliases) = props.get(list) else {
-            continue;
-        };
-        for alias in aliases.split(',').map(str::trim).filter(|a| !a.is_empty()) {
-            let field = format!("{list}.{alias}.type");
-            match props.get(&field).map(|c| c.trim()) {
-                None | Some("") => found.error(
-                    &field,
-                    format!("is required: the class of the {kind} {alias:?} named in {list}"),
-                ),
-                Some(class) if is_scripted(class) => found.error(
-                    &field,
-                    format!(
-                        "{class:?} runs scripts (Groovy, JavaScript) on a JVM, which Tributary does not embed\nHINT: remove the {kind} {alias:?} from {list}"
-                    ),
-                ),
-                Some(class) => found.error(
-                    &field,
-                    format!(
-                        "{class:?} is not implemented by Tributary yet: records would not be transformed as configured\nHINT: remove the {kind} {alias:?} from {list}, or apply it in a Kafka Connect or stream-processing step downstream"
-                    ),
-                ),
-            }
-        }
-    }
-}
-
-/// Debezium's scripting transforms and predicates (Groovy, JavaScript through JSR 223).
-fn is_scripted(class: &str) -> bool {
-    class.starts_with("io.debezium.transforms.Filter")
-        || class.starts_with("io.debezium.transforms.ContentBasedRouter")
-        || class.starts_with("io.debezium.transforms.scripting.")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,7 +383,7 @@ mod tests {
                 ("transforms", "unwrap, filter,route"),
                 (
                     "transforms.unwrap.type",
-                    "io.debezium.transforms.ExtractNewRecordState",
+                    "io.debezium.transforms.outbox.EventRouter",
                 ),
                 ("transforms.filter.type", "io.debezium.transforms.Filter"),
                 ("predicates", "p"),
@@ -417,10 +400,10 @@ mod tests {
                 "key.converter",
                 "value.converter",
                 "header.converter",
+                "predicates.p.name",
                 "transforms.unwrap.type",
                 "transforms.filter.type",
                 "transforms.route.type",
-                "predicates.p.type",
             ]
         );
         let text: Vec<String> = found.errors.iter().map(ToString::to_string).collect();
@@ -429,9 +412,13 @@ mod tests {
             "{text:?}"
         );
         assert!(text[1].contains("HINT: use io.confluent.connect.avro.AvroConverter"));
-        assert!(text[3].contains("ExtractNewRecordState\" is not implemented"));
-        assert!(text[4].contains("runs scripts"), "{text:?}");
-        assert!(text[5].contains("is required"), "{text:?}");
+        assert!(text[3].contains("is required"), "{text:?}");
+        assert!(
+            text[4].contains("EventRouter\" is not implemented"),
+            "{text:?}"
+        );
+        assert!(text[5].contains("runs scripts"), "{text:?}");
+        assert!(text[6].contains("is required"), "{text:?}");
         // The unknown converter's settings are not read, so `maybe` is not an error.
         assert!(!text.iter().any(|t| t.contains("maybe")));
     }

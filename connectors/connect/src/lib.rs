@@ -11,5 +11,9 @@
 pub mod config;
 pub mod envelope;
 pub mod json;
+pub mod record;
+pub mod transforms;
 
 pub use config::{Converter, JsonSettings, Pipeline};
+pub use record::{Header, Record};
+pub use transforms::{Chain, TransformError};

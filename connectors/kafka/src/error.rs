@@ -27,6 +27,10 @@ pub enum PublishError {
     Schema { topic: String, message: String },
     #[error("could not encode an event of topic {topic} as Avro: {message}")]
     Encode { topic: String, message: String },
+    #[error(
+        "{0}\nHINT: the record does not have the shape the transform needs; change the transforms (or their predicates) so that it applies only to records it can handle"
+    )]
+    Transform(#[from] tributary_connect::TransformError),
     #[error("the stored offset of connector {connector} is not usable: {message}")]
     Offset { connector: String, message: String },
     #[error("{0}")]
@@ -107,6 +111,7 @@ impl Retry for PublishError {
             PublishError::Fenced { .. }
             | PublishError::Schema { .. }
             | PublishError::Encode { .. }
+            | PublishError::Transform(_)
             | PublishError::Offset { .. }
             | PublishError::Config(_) => ErrorKind::Definite,
             PublishError::Unavailable { .. } => ErrorKind::Transient,

@@ -8,25 +8,48 @@ use crate::stats::unix_ms;
 
 /// The headers Debezium 2.6+ puts on every change event: the connector's logical name
 /// (`topic.prefix`), its task, the connector type and an id of this run.
-pub(crate) fn context_headers(topic_prefix: &str) -> OwnedHeaders {
-    let run_id = run_id();
-    OwnedHeaders::new_with_capacity(4)
-        .insert(Header {
-            key: "__debezium.context.connectorLogicalName",
-            value: Some(topic_prefix.as_bytes()),
+pub(crate) fn context_pairs(topic_prefix: &str) -> [(&'static str, String); 4] {
+    [
+        (
+            "__debezium.context.connectorLogicalName",
+            topic_prefix.to_owned(),
+        ),
+        ("__debezium.context.taskId", "0".to_owned()),
+        ("__debezium.context.connectorName", "postgresql".to_owned()),
+        ("__debezium.context.runId", run_id()),
+    ]
+}
+
+/// [`context_pairs`] as Kafka headers.
+pub(crate) fn context_headers(pairs: &[(&'static str, String)]) -> OwnedHeaders {
+    pairs
+        .iter()
+        .fold(OwnedHeaders::new_with_capacity(4), |h, (key, value)| {
+            h.insert(Header {
+                key,
+                value: Some(value.as_bytes()),
+            })
         })
-        .insert(Header {
-            key: "__debezium.context.taskId",
-            value: Some("0".as_bytes()),
-        })
-        .insert(Header {
-            key: "__debezium.context.connectorName",
-            value: Some("postgresql".as_bytes()),
-        })
-        .insert(Header {
-            key: "__debezium.context.runId",
-            value: Some(run_id.as_bytes()),
-        })
+}
+
+/// Connect headers as Kafka headers, each value as Kafka Connect's `SimpleHeaderConverter`
+/// writes it ([`tributary_connect::record::header_text`]).
+pub(crate) fn connect_headers(headers: &[tributary_connect::Header]) -> Option<OwnedHeaders> {
+    if headers.is_empty() {
+        return None;
+    }
+    let texts: Vec<Option<String>> = headers
+        .iter()
+        .map(tributary_connect::record::header_text)
+        .collect();
+    let mut out = OwnedHeaders::new_with_capacity(headers.len());
+    for (h, text) in headers.iter().zip(&texts) {
+        out = out.insert(Header {
+            key: &h.key,
+            value: text.as_deref().map(str::as_bytes),
+        });
+    }
+    Some(out)
 }
 
 /// A key struct as Kafka Connect's `SimpleHeaderConverter` writes a struct header:

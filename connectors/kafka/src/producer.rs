@@ -285,6 +285,19 @@ impl TxProducer {
         self.send_marked(topic, None, key, value, headers, 0).await
     }
 
+    /// Like [`Producer::send_with_headers`], to a partition a transform chose.
+    pub async fn send_to(
+        &mut self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: Option<OwnedHeaders>,
+    ) -> Result<(), PublishError> {
+        self.send_marked(topic, partition, key, value, headers, 0)
+            .await
+    }
+
     async fn send_marked(
         &mut self,
         topic: &str,

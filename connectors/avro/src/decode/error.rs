@@ -44,7 +44,7 @@ impl fmt::Display for Part {
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error(
-        "{at}: the {part} is not in Confluent's Avro wire format ({found})\nHINT: is the topic written by a Debezium/Tributary source with the Avro converter (io.confluent.connect.avro.AvroConverter)? Sink jobs read only Avro change events"
+        "{at}: the {part} is not in Confluent's Avro wire format ({found})\nHINT: is the topic written by a Debezium/Tributary source with the Avro converter (io.confluent.connect.avro.AvroConverter)? For records the JsonConverter wrote, set the sink's value.converter (and key.converter) to org.apache.kafka.connect.json.JsonConverter"
     )]
     NotConfluent { at: At, part: Part, found: String },
 
@@ -86,6 +86,9 @@ pub enum DecodeError {
         reason: String,
     },
 
+    #[error("{at}: the {part} cannot be read as the JsonConverter writes it: {reason}")]
+    NotJson { at: At, part: Part, reason: String },
+
     #[error(
         "{at}: a change of table {table} has no key, so it cannot be applied by primary key\nHINT: give the table a primary key, or set message.key.columns on the source connector; sink jobs skip such records"
     )]
@@ -107,6 +110,7 @@ impl DecodeError {
             | DecodeError::BadSchema { at, .. }
             | DecodeError::Malformed { at, .. }
             | DecodeError::NoKey { at, .. }
+            | DecodeError::NotJson { at, .. }
             | DecodeError::UnknownOp { at, .. } => at,
         }
     }
@@ -122,6 +126,7 @@ impl Retry for DecodeError {
             | DecodeError::BadSchema { .. }
             | DecodeError::Malformed { .. }
             | DecodeError::NoKey { .. }
+            | DecodeError::NotJson { .. }
             | DecodeError::UnknownOp { .. } => ErrorKind::Definite,
         }
     }

@@ -17,6 +17,7 @@ mod compile;
 mod decimal;
 mod envelope;
 mod error;
+mod json;
 mod read;
 
 #[cfg(test)]
@@ -25,11 +26,12 @@ mod tests;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tributary_core::{Lsn, Position, RowKey, SinkOp, SinkRecord, TableRef};
+use tributary_core::{Lsn, Position, RowKey, RowSchema, SinkOp, SinkRecord, TableRef};
 
 use crate::registry::{RegistryClient, RegistryError};
 use envelope::{KeyPlan, ValuePlan, parse_sequence};
 pub use error::{At, DecodeError, Part};
+pub use json::Format;
 use read::ReadError;
 
 /// One Kafka record as the consumer hands it over.
@@ -52,26 +54,34 @@ impl RawRecord<'_> {
     }
 }
 
-struct ValueEntry {
-    plan: ValuePlan,
-    /// The table of the last record of this schema id (records of one id nearly always
-    /// belong to one table).
-    table: Option<Arc<TableRef>>,
-}
-
 /// Decodes change events, caching compiled schemas by id. One per consuming task.
 pub struct Decoder {
     registry: Arc<RegistryClient>,
-    values: HashMap<u32, ValueEntry>,
+    /// Which converters wrote the keys and the values.
+    formats: (Format, Format),
+    values: HashMap<u32, ValuePlan>,
     keys: HashMap<u32, KeyPlan>,
+    json: json::JsonReader,
+    /// The table of the last record of each topic (records of one topic nearly always
+    /// belong to one table).
+    tables: HashMap<String, Arc<TableRef>>,
 }
 
 impl Decoder {
+    /// A decoder of records the AvroConverter wrote.
     pub fn new(registry: Arc<RegistryClient>) -> Self {
+        Self::with_formats(registry, Format::Avro, Format::Avro)
+    }
+
+    /// A decoder of keys written in `key` and values written in `value`.
+    pub fn with_formats(registry: Arc<RegistryClient>, key: Format, value: Format) -> Self {
         Decoder {
             registry,
+            formats: (key, value),
             values: HashMap::new(),
             keys: HashMap::new(),
+            json: json::JsonReader::default(),
+            tables: HashMap::new(),
         }
     }
 
@@ -89,38 +99,87 @@ impl Decoder {
         let Some(value) = rec.value else {
             return Ok(None);
         };
-        let (value_id, body) = header(rec, Part::Value, value)?;
-        let key = match rec.key.filter(|k| !k.is_empty()) {
-            Some(k) => Some(header(rec, Part::Key, k)?),
-            None => None,
-        };
-        if !self.values.contains_key(&value_id) {
-            self.load_value(rec, value_id).await?;
+        let key = self.read_key(rec).await?;
+        match self.formats.1 {
+            Format::Avro => {
+                let (value_id, body) = header(rec, Part::Value, value)?;
+                if !self.values.contains_key(&value_id) {
+                    self.load_value(rec, value_id).await?;
+                }
+                let Some(ValuePlan::Envelope(plan)) = self.values.get(&value_id) else {
+                    return Ok(None);
+                };
+                let raw = plan
+                    .read(body)
+                    .map_err(|e| malformed(rec, Part::Value, value_id, &e))?;
+                let row_schema = plan.row_schema.clone();
+                self.finish(rec, raw, key, row_schema, &|reason| {
+                    malformed(rec, Part::Value, value_id, &ReadError::new(reason))
+                })
+            }
+            Format::Json { schemas } => {
+                let change = self
+                    .json
+                    .value(rec.topic, value, schemas)
+                    .map_err(|reason| not_json(rec, Part::Value, reason))?;
+                let Some(c) = change else {
+                    return Ok(None);
+                };
+                let raw = envelope::Raw {
+                    after: c.after,
+                    op: &c.op,
+                    db: &c.db,
+                    schema: &c.schema,
+                    table: &c.table,
+                    ts_ms: c.ts_ms,
+                    lsn: c.lsn,
+                    sequence: c.sequence.as_deref(),
+                };
+                self.finish(rec, raw, key, c.row_schema, &|reason| {
+                    not_json(rec, Part::Value, reason)
+                })
+            }
         }
-        if let Some((key_id, _)) = key
-            && !self.keys.contains_key(&key_id)
-        {
-            self.load_key(rec, key_id).await?;
-        }
-        self.decode_loaded(rec, value_id, body, key)
     }
 
-    fn decode_loaded(
+    /// The key of a record (`None` for a null key), in the key converter's format.
+    async fn read_key(&mut self, rec: &RawRecord<'_>) -> Result<Option<RowKey>, DecodeError> {
+        let Some(bytes) = rec.key.filter(|k| !k.is_empty()) else {
+            return Ok(None);
+        };
+        match self.formats.0 {
+            Format::Avro => {
+                let (id, body) = header(rec, Part::Key, bytes)?;
+                if !self.keys.contains_key(&id) {
+                    self.load_key(rec, id).await?;
+                }
+                let Some(plan) = self.keys.get(&id) else {
+                    return Err(malformed(
+                        rec,
+                        Part::Key,
+                        id,
+                        &ReadError::new("internal error: key schema not loaded"),
+                    ));
+                };
+                plan.read(body)
+                    .map(Some)
+                    .map_err(|e| malformed(rec, Part::Key, id, &e))
+            }
+            Format::Json { schemas } => {
+                json::key(bytes, schemas).map_err(|reason| not_json(rec, Part::Key, reason))
+            }
+        }
+    }
+
+    /// The sink record of a change event's parts.
+    fn finish(
         &mut self,
         rec: &RawRecord<'_>,
-        value_id: u32,
-        body: &[u8],
-        key: Option<(u32, &[u8])>,
+        raw: envelope::Raw<'_>,
+        key: Option<RowKey>,
+        row_schema: Arc<RowSchema>,
+        bad: &dyn Fn(String) -> DecodeError,
     ) -> Result<Option<SinkRecord>, DecodeError> {
-        let Some(entry) = self.values.get(&value_id) else {
-            return Ok(None);
-        };
-        let ValuePlan::Envelope(plan) = &entry.plan else {
-            return Ok(None);
-        };
-        let raw = plan
-            .read(body)
-            .map_err(|e| malformed(rec, Part::Value, value_id, &e))?;
         let op_code = match raw.op {
             "c" => 'c',
             "u" => 'u',
@@ -140,13 +199,10 @@ impl Decoder {
             Position::new(lsn.unwrap_or_default(), Lsn::ZERO)
         } else {
             let (commit, change) = match raw.sequence {
-                Some(seq) => parse_sequence(seq).ok_or_else(|| DecodeError::Malformed {
-                    at: rec.at(),
-                    part: Part::Value,
-                    id: value_id,
-                    reason: format!(
+                Some(seq) => parse_sequence(seq).ok_or_else(|| {
+                    bad(format!(
                         "source.sequence {seq:?} is not Debezium's [\"<last commit LSN>\",\"<LSN>\"]"
-                    ),
+                    ))
                 })?,
                 None => (None, None),
             };
@@ -155,30 +211,31 @@ impl Decoder {
                 lsn.or(change.map(Lsn)).unwrap_or_default(),
             )
         };
+        let need_key = |key: Option<RowKey>| {
+            key.ok_or_else(|| DecodeError::NoKey {
+                at: rec.at(),
+                table: format!("{}.{}", raw.schema, raw.table),
+            })
+        };
         let op = match op_code {
             't' => SinkOp::Truncate,
             'd' => SinkOp::Delete {
-                key: self.key(rec, key, &raw)?,
+                key: need_key(key)?,
             },
             _ => {
-                let key = self.key(rec, key, &raw)?;
+                let key = need_key(key)?;
                 let Some(doc) = raw.after else {
-                    return Err(malformed(
-                        rec,
-                        Part::Value,
-                        value_id,
-                        &ReadError::new(format!("op {op_code} without an after image")),
-                    ));
+                    return Err(bad(format!("op {op_code} without an after image")));
                 };
                 SinkOp::Upsert {
                     key,
                     doc,
-                    schema: plan.row_schema.clone(),
+                    schema: row_schema,
                     unchanged: Vec::new(),
                 }
             }
         };
-        let table = self.table(rec.topic, value_id, raw.db, raw.schema, raw.table);
+        let table = self.table(rec.topic, raw.db, raw.schema, raw.table);
         Ok(Some(SinkRecord {
             table,
             pos,
@@ -190,45 +247,10 @@ impl Decoder {
         }))
     }
 
-    fn key(
-        &self,
-        rec: &RawRecord<'_>,
-        key: Option<(u32, &[u8])>,
-        raw: &envelope::Raw<'_>,
-    ) -> Result<RowKey, DecodeError> {
-        let Some((id, body)) = key else {
-            return Err(DecodeError::NoKey {
-                at: rec.at(),
-                table: format!("{}.{}", raw.schema, raw.table),
-            });
-        };
-        let Some(plan) = self.keys.get(&id) else {
-            return Err(malformed(
-                rec,
-                Part::Key,
-                id,
-                &ReadError::new("internal error: key schema not loaded"),
-            ));
-        };
-        plan.read(body)
-            .map_err(|e| malformed(rec, Part::Key, id, &e))
-    }
-
     /// The shared table of a record, made anew only when it differs from the last one of
-    /// the same schema id.
-    fn table(
-        &mut self,
-        topic: &str,
-        value_id: u32,
-        db: &str,
-        schema: &str,
-        table: &str,
-    ) -> Arc<TableRef> {
-        let Some(entry) = self.values.get_mut(&value_id) else {
-            return Arc::new(table_ref(topic, db, schema, table));
-        };
-        if let Some(t) = &entry.table
-            && &*t.topic == topic
+    /// the same topic.
+    fn table(&mut self, topic: &str, db: &str, schema: &str, table: &str) -> Arc<TableRef> {
+        if let Some(t) = self.tables.get(topic)
             && &*t.db == db
             && &*t.schema == schema
             && &*t.table == table
@@ -236,7 +258,7 @@ impl Decoder {
             return t.clone();
         }
         let t = Arc::new(table_ref(topic, db, schema, table));
-        entry.table = Some(t.clone());
+        self.tables.insert(topic.to_owned(), t.clone());
         t
     }
 
@@ -251,7 +273,7 @@ impl Decoder {
                 reason,
             })?;
         tracing::debug!(id, topic = rec.topic, "value schema compiled");
-        self.values.insert(id, ValueEntry { plan, table: None });
+        self.values.insert(id, plan);
         Ok(())
     }
 
@@ -300,6 +322,14 @@ fn table_ref(topic: &str, db: &str, schema: &str, table: &str) -> TableRef {
         db: db.into(),
         schema: schema.into(),
         table: table.into(),
+    }
+}
+
+fn not_json(rec: &RawRecord<'_>, part: Part, reason: String) -> DecodeError {
+    DecodeError::NotJson {
+        at: rec.at(),
+        part,
+        reason,
     }
 }
 

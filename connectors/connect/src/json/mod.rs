@@ -10,6 +10,8 @@
 //! that default under `replace.null.with.default`. Text follows Jackson ([`jackson`]).
 
 pub mod jackson;
+pub mod read;
+pub mod tree;
 
 use base64::Engine as _;
 use tributary_core::{Schema, SchemaType, Value};

@@ -129,3 +129,52 @@ fn maps_without_string_keys_are_arrays_of_pairs() {
         "[[1,true]]"
     );
 }
+
+#[test]
+fn what_is_written_reads_back_as_the_same_schema_and_value() {
+    let schema = row_schema();
+    let value = row(Value::String("x".into()));
+    let settings = JsonSettings::default();
+    let text = written(settings, Some(&schema), Some(&value));
+    let (s, v) = read::read_record(Some(text.as_bytes()), &settings).unwrap();
+    assert_eq!(s.as_ref(), Some(&schema));
+    assert_eq!(v.as_ref(), Some(&value));
+    // Parameters keep their written order, and the value reads as written again.
+    assert_eq!(written(settings, s.as_ref(), v.as_ref()), text);
+    // A null with a default reads as the default, as Kafka's converter reads it.
+    let text = written(
+        JsonSettings {
+            replace_null_with_default: false,
+            ..settings
+        },
+        Some(&schema),
+        Some(&row(Value::Null)),
+    );
+    let (_, v) = read::read_record(Some(text.as_bytes()), &settings).unwrap();
+    assert_eq!(v, Some(row(Value::String("new".into()))));
+    assert_eq!(read::read_record(None, &settings).unwrap(), (None, None));
+}
+
+#[test]
+fn schemaless_json_reads_as_maps_and_wide_numbers() {
+    let settings = JsonSettings {
+        schemas: false,
+        ..JsonSettings::default()
+    };
+    let (s, v) = read::read_record(Some(br#"{"b":1,"a":[1.5,"x",null]}"#), &settings).unwrap();
+    assert_eq!(s, None);
+    assert_eq!(
+        v,
+        Some(Value::Map(vec![
+            (Value::String("b".into()), Value::Int64(1)),
+            (
+                Value::String("a".into()),
+                Value::Array(vec![
+                    Value::Float64(1.5),
+                    Value::String("x".into()),
+                    Value::Null
+                ])
+            ),
+        ]))
+    );
+}

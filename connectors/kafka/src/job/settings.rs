@@ -5,7 +5,10 @@
 //! [`JobSettings::parse`] (the keys are in [`JOB_PROPERTIES`]), or fills it in itself.
 
 use std::collections::BTreeMap;
+
 use std::time::Duration;
+use tributary_avro::decode::Format;
+use tributary_connect::Converter;
 
 use tributary_core::config::{PropertyDef, PropertyKind};
 use tributary_core::unavailable::DEFAULT_PLACEHOLDER;
@@ -84,6 +87,10 @@ pub struct JobSettings {
     /// On stop, how long a write already sent to the sink may still take to finish (and
     /// then be committed) before it is abandoned.
     pub stop_grace: Duration,
+    /// Which converters wrote the keys and the values (`key.converter`, `value.converter`).
+    pub formats: (Format, Format),
+    /// Converter properties accepted without effect, each with why (logged at start).
+    pub warnings: Vec<SettingError>,
 }
 
 pub const DEFAULT_BATCH_SIZE: usize = 2000;
@@ -103,6 +110,8 @@ impl JobSettings {
             retry_initial: Duration::from_millis(100),
             retry_max: Duration::from_secs(10),
             stop_grace: Duration::from_secs(10),
+            formats: (Format::Avro, Format::Avro),
+            warnings: Vec::new(),
         }
     }
 
@@ -170,22 +179,25 @@ impl JobSettings {
                 .unwrap_or_default(),
             rename,
         };
-        // Sink jobs read what the AvroConverter wrote, and transform nothing yet: any other
-        // converter, and any transform, is refused by name.
+        // The converters say how keys and values are read; transforms are refused.
         let mut found = tributary_connect::config::Findings::default();
         let pipeline = tributary_connect::Pipeline::parse(props, &BTreeMap::new(), &mut found);
-        for (side, converter) in [("key", &pipeline.key), ("value", &pipeline.value)] {
-            if *converter != tributary_connect::Converter::Avro {
-                errors.push(SettingError::new(
-                    &format!("{side}.converter"),
-                    format!(
-                        "{} is not read by sink jobs yet: they read records the AvroConverter wrote\nHINT: remove {side}.converter, or set it to {}",
-                        converter.class(),
-                        tributary_connect::config::AVRO_CONVERTER
-                    ),
-                ));
-            }
+        let format = |c: &Converter| match c {
+            Converter::Avro => Format::Avro,
+            Converter::Json(s) => Format::Json { schemas: s.schemas },
+        };
+        let formats = (format(&pipeline.key), format(&pipeline.value));
+        if !pipeline.transforms.is_empty() {
+            errors.push(SettingError::new(
+                "transforms",
+                "sink jobs do not apply transforms yet (source connectors do)\nHINT: transform on the source connector, or remove transforms",
+            ));
         }
+        let warnings: Vec<SettingError> = found
+            .warnings
+            .iter()
+            .map(|w| SettingError::new(&w.field, w.message.clone()))
+            .collect();
         errors.extend(
             found
                 .errors
@@ -199,6 +211,8 @@ impl JobSettings {
                 s.batch_max_wait = Duration::from_millis(batch_ms);
                 s.retry_max = Duration::from_millis(retry_max_ms).max(s.retry_initial);
                 s.fields = fields;
+                s.formats = formats;
+                s.warnings = warnings;
                 if let Some(p) = props
                     .get("unavailable.value.placeholder")
                     .filter(|p| !p.is_empty())

@@ -28,12 +28,10 @@ pub(super) fn write_side(
                 encode::write_value(buf, schema, value)?;
             }
         }
-        // A side without a value (a truncate's key, a tombstone's value) has no schema
-        // either in Debezium's record: Kafka's null.
+        // Nothing for no schema and no value (Kafka's null); a schema without a value is
+        // written with a null payload, as Kafka's converter does.
         Converter::Json(settings) => {
-            if value.is_some() {
-                json::write_record(buf, settings, schema, schema_json, value);
-            }
+            json::write_record(buf, settings, schema, schema_json, value);
         }
     }
     Ok(())

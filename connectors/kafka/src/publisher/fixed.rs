@@ -1,10 +1,11 @@
 //! Debezium's own records, beside change events: heartbeats and logical decoding
 //! messages, each on its topic with fixed schemas.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use tributary_avro::schema as avro;
+use tributary_connect::Record;
 use tributary_connect::envelope::{self, TxBlock};
 use tributary_core::{MessageEvent, Schema, Value};
 
@@ -15,14 +16,18 @@ use crate::stats::unix_ms;
 /// The fixed key and value schemas of one kind of Debezium's own records: as Connect
 /// schemas, and as the Avro schema text registered for them.
 pub(super) struct Fixed {
-    key: Schema,
-    value: Schema,
+    key: Arc<Schema>,
+    value: Arc<Schema>,
     avro: (String, String),
 }
 
 impl Fixed {
     fn new(key: Schema, value: Schema, avro: (String, String)) -> Fixed {
-        Fixed { key, value, avro }
+        Fixed {
+            key: Arc::new(key),
+            value: Arc::new(value),
+            avro,
+        }
     }
 }
 
@@ -71,6 +76,14 @@ impl Publisher {
             self.open.offset = Some(offset);
         }
         let topic = hb.topic.clone();
+        if self.transforms.is_some() {
+            self.open.write_offset = true;
+            let key = Value::Struct(vec![Value::String(self.settings.topic_prefix.clone())]);
+            let value = Value::Struct(vec![Value::Int64(unix_ms() as i64)]);
+            return self
+                .send_fixed(&topic, &HEARTBEAT_SCHEMAS, key, value)
+                .await;
+        }
         let ids = match hb.ids {
             Some(ids) => ids,
             None => {
@@ -119,6 +132,23 @@ impl Publisher {
         Ok(ids)
     }
 
+    /// One of Debezium's own records through the transforms (without headers, as Debezium
+    /// sends them).
+    pub(super) async fn send_fixed(
+        &mut self,
+        topic: &str,
+        fixed: &Fixed,
+        key: Value,
+        value: Value,
+    ) -> Result<(), PublishError> {
+        let record = Record::new(
+            topic,
+            (Some(fixed.key.clone()), Some(key)),
+            (Some(fixed.value.clone()), Some(value)),
+        );
+        self.send_record(record).await
+    }
+
     /// Writes the key and value of one of Debezium's own records into the buffers.
     pub(super) fn write_fixed(
         &mut self,
@@ -159,6 +189,17 @@ impl Publisher {
     pub(super) async fn message(&mut self, message: &MessageEvent) -> Result<(), PublishError> {
         let as_string = matches!(message.content, Value::String(_));
         let fixed = &MESSAGE_SCHEMAS[usize::from(as_string)];
+        if self.transforms.is_some() {
+            let block = self.meta.as_mut().and_then(|m| m.message(message));
+            let tx = block.as_ref().map(|(id, total, collection)| TxBlock {
+                id,
+                total_order: *total,
+                data_collection_order: *collection,
+            });
+            let key = Value::Struct(vec![Value::String(message.prefix.clone())]);
+            let value = envelope::message_value(message, tx);
+            return self.send_fixed(&message.topic, fixed, key, value).await;
+        }
         let ids = match self.message_ids.get(&(message.topic.clone(), as_string)) {
             Some(ids) => *ids,
             None => {

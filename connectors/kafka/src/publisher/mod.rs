@@ -25,11 +25,12 @@ use tributary_avro::schema::table_avro;
 use tributary_connect::{Converter, envelope, json};
 use tributary_core::batch::TryRecvError;
 use tributary_core::{
-    Batch, BatchReceiver, CaptureItem, ChangeEvent, DurableLsn, Lsn, TableSchemas,
+    Batch, BatchReceiver, CaptureItem, ChangeEvent, DurableLsn, Lsn, Schema, TableSchemas,
 };
 
 mod convert;
 mod fixed;
+mod pipeline;
 
 use fixed::TX_SCHEMAS;
 
@@ -51,6 +52,9 @@ struct TableEntry {
     value_id: Option<u32>,
     key_json: Vec<u8>,
     value_json: Vec<u8>,
+    /// The key and envelope schemas as the transforms take them.
+    key_schema: Option<Arc<Schema>>,
+    envelope: Arc<Schema>,
 }
 
 /// What the open Kafka transaction holds.
@@ -111,6 +115,10 @@ pub struct Publisher {
     topics_epoch: u64,
     /// Debezium's `__debezium.context.*` headers (`extended.headers.enabled`).
     context_headers: Option<OwnedHeaders>,
+    /// The same headers, for records that go through the transforms.
+    context: Vec<(&'static str, String)>,
+    /// The transforms, when any is configured.
+    transforms: Option<pipeline::Transforms>,
 }
 
 impl Publisher {
@@ -147,9 +155,13 @@ impl Publisher {
             client_error: producer.last_error_handle(),
             ..PublishStats::default()
         });
-        let context_headers = settings
-            .extended_headers
-            .then(|| context_headers(&settings.topic_prefix));
+        let context: Vec<(&'static str, String)> = if settings.extended_headers {
+            crate::headers::context_pairs(&settings.topic_prefix).into()
+        } else {
+            Vec::new()
+        };
+        let context_headers = settings.extended_headers.then(|| context_headers(&context));
+        let transforms = pipeline::Transforms::new(settings.pipeline.chain());
         Ok((
             Publisher {
                 settings,
@@ -168,6 +180,8 @@ impl Publisher {
                 stats,
                 topics_epoch: 0,
                 context_headers,
+                context,
+                transforms,
             },
             stored,
         ))
@@ -299,6 +313,15 @@ impl Publisher {
                 schemas,
                 key,
                 key_header,
+            } if self.transforms.is_some() => {
+                self.open.at_boundary = false;
+                self.tombstone_transformed(&schemas, key, key_header)
+                    .await?;
+            }
+            CaptureItem::Tombstone {
+                schemas,
+                key,
+                key_header,
             } => {
                 self.open.at_boundary = false;
                 let ptr = self.table(&schemas).await?;
@@ -373,6 +396,9 @@ impl Publisher {
     }
 
     async fn change(&mut self, mut event: ChangeEvent) -> Result<(), PublishError> {
+        if self.transforms.is_some() {
+            return self.change_transformed(event).await;
+        }
         let schemas = event.schemas.clone();
         let ptr = self.table(&schemas).await?;
         let entry = &self.tables[&ptr];
@@ -381,11 +407,12 @@ impl Publisher {
             topic: topic.to_string(),
             message: e.to_string(),
         };
+        // Debezium's record has no key schema where it has no key (a truncate).
         convert::write_side(
             &mut self.key_buf,
             &self.settings.pipeline.key,
             entry.key_id,
-            event.schemas.key.as_ref(),
+            event.key.as_ref().and(event.schemas.key.as_ref()),
             &entry.key_json,
             event.key.as_ref(),
         )
@@ -441,6 +468,8 @@ impl Publisher {
         let topic = meta.topic.clone();
         let ids = match meta.ids {
             Some(ids) => ids,
+            // The transforms' output is registered where it goes.
+            None if self.transforms.is_some() => (0, 0),
             None => {
                 let ids = self.register_fixed(&topic, &TX_SCHEMAS).await?;
                 if let Some(meta) = self.meta.as_mut() {
@@ -452,6 +481,9 @@ impl Publisher {
         let Some((key, value)) = self.meta.as_mut().and_then(|m| m.record(begin)) else {
             return Ok(());
         };
+        if self.transforms.is_some() {
+            return self.send_fixed(&topic, &TX_SCHEMAS, key, value).await;
+        }
         self.write_fixed(&topic, ids, &TX_SCHEMAS, &key, &value)?;
         self.producer
             .send(&topic, None, Some(&self.key_buf), Some(&self.value_buf))
@@ -517,6 +549,8 @@ impl Publisher {
             value_id,
             key_json,
             value_json,
+            key_schema: schemas.key.clone().map(Arc::new),
+            envelope: Arc::new(schemas.envelope.clone()),
         })
     }
 

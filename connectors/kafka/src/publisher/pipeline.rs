@@ -1,0 +1,288 @@
+//! The transform step of the pipeline. With `transforms` configured, every record (change
+//! events, tombstones, messages, heartbeats, transaction metadata) is built as a Connect
+//! record, runs through the chain, and what comes out is converted by the connector's
+//! converters and sent: to the topic the transforms chose, with the headers they left.
+//!
+//! Schemas that come out of the chain are registered (AvroConverter) or rendered
+//! (JsonConverter) once per topic and schema; the transforms keep their derived schemas
+//! shared, so this is once per shape.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tributary_avro::schema::connect_to_avro_string;
+use tributary_connect::{Chain, Converter, Header, Record};
+use tributary_core::{ChangeEvent, Schema, TableSchemas, Value};
+
+use super::{Publisher, convert};
+use crate::error::PublishError;
+use crate::headers::connect_headers;
+
+/// A registered (or rendered) schema of one side of a topic's records.
+struct SideSchema {
+    /// Keeps the pointer used as the map key alive.
+    _schema: Arc<Schema>,
+    avro_id: Option<u32>,
+    json: Vec<u8>,
+}
+
+/// The chain, and the schemas of what it gave, per topic and (side, schema pointer).
+pub(super) struct Transforms {
+    chain: Chain,
+    sides: HashMap<String, HashMap<(bool, usize), SideSchema>>,
+}
+
+impl Transforms {
+    pub fn new(chain: Chain) -> Option<Transforms> {
+        (!chain.is_empty()).then(|| Transforms {
+            chain,
+            sides: HashMap::new(),
+        })
+    }
+
+    /// Records that `topic`'s side with `schema` is already registered as `avro_id` (a
+    /// table's own schemas, registered by `Publisher::table`).
+    pub fn seed(
+        &mut self,
+        topic: &str,
+        key: bool,
+        schema: &Arc<Schema>,
+        avro_id: Option<u32>,
+        json: &[u8],
+    ) {
+        let sides = self.sides.entry(topic.to_owned()).or_default();
+        sides
+            .entry((key, Arc::as_ptr(schema) as usize))
+            .or_insert_with(|| SideSchema {
+                _schema: schema.clone(),
+                avro_id,
+                json: json.to_vec(),
+            });
+    }
+}
+
+impl Publisher {
+    /// Runs `record` through the transforms and sends what comes out.
+    pub(super) async fn send_record(&mut self, record: Record) -> Result<(), PublishError> {
+        let Some(t) = self.transforms.as_mut() else {
+            return Err(PublishError::Config(
+                "internal error: a record for the transforms without transforms".into(),
+            ));
+        };
+        let Some(r) = t.chain.apply(record)? else {
+            return Ok(());
+        };
+        self.topics.ensure(&r.topic, &self.settings.topics).await?;
+        self.stats.add_topic(&r.topic);
+        self.side_schema(&r.topic, true, r.key_schema.as_ref())
+            .await?;
+        self.side_schema(&r.topic, false, r.value_schema.as_ref())
+            .await?;
+        let Some(t) = self.transforms.as_ref() else {
+            return Ok(());
+        };
+        let sides = t.sides.get(&r.topic);
+        let lookup = |key: bool, schema: Option<&Arc<Schema>>| {
+            schema.and_then(|s| sides?.get(&(key, Arc::as_ptr(s) as usize)))
+        };
+        let encode_err = |e: tributary_avro::encode::EncodeError| PublishError::Encode {
+            topic: r.topic.clone(),
+            message: e.to_string(),
+        };
+        let (ks, vs) = (
+            lookup(true, r.key_schema.as_ref()),
+            lookup(false, r.value_schema.as_ref()),
+        );
+        convert::write_side(
+            &mut self.key_buf,
+            &self.settings.pipeline.key,
+            ks.and_then(|s| s.avro_id),
+            r.key_schema.as_deref(),
+            ks.map_or(&[][..], |s| &s.json),
+            r.key.as_ref(),
+        )
+        .map_err(encode_err)?;
+        convert::write_side(
+            &mut self.value_buf,
+            &self.settings.pipeline.value,
+            vs.and_then(|s| s.avro_id),
+            r.value_schema.as_deref(),
+            vs.map_or(&[][..], |s| &s.json),
+            r.value.as_ref(),
+        )
+        .map_err(encode_err)?;
+        self.open.bytes += self.key_buf.len() + self.value_buf.len();
+        let key = (!self.key_buf.is_empty()).then_some(self.key_buf.as_slice());
+        let value = (!self.value_buf.is_empty()).then_some(self.value_buf.as_slice());
+        self.producer
+            .send_to(
+                &r.topic,
+                r.partition,
+                key,
+                value,
+                connect_headers(&r.headers),
+            )
+            .await?;
+        self.count();
+        Ok(())
+    }
+
+    /// Registers (AvroConverter) or renders (JsonConverter) a side's schema for `topic`,
+    /// once.
+    async fn side_schema(
+        &mut self,
+        topic: &str,
+        key: bool,
+        schema: Option<&Arc<Schema>>,
+    ) -> Result<(), PublishError> {
+        let Some(schema) = schema else {
+            return Ok(());
+        };
+        let slot = (key, Arc::as_ptr(schema) as usize);
+        let known = self
+            .transforms
+            .as_ref()
+            .and_then(|t| t.sides.get(topic))
+            .is_some_and(|s| s.contains_key(&slot));
+        if known {
+            return Ok(());
+        }
+        let converter = if key {
+            &self.settings.pipeline.key
+        } else {
+            &self.settings.pipeline.value
+        };
+        let avro_id = match converter {
+            Converter::Avro => {
+                let text = connect_to_avro_string(
+                    schema,
+                    self.settings.schema_names,
+                    self.settings.field_names,
+                )
+                .map_err(|e| PublishError::Schema {
+                    topic: topic.to_owned(),
+                    message: e.to_string(),
+                })?;
+                let subject = format!("{topic}-{}", if key { "key" } else { "value" });
+                Some(self.registry.register(&subject, &text).await?)
+            }
+            Converter::Json(_) => None,
+        };
+        let json = convert::schema_json(converter, Some(schema));
+        if let Some(t) = self.transforms.as_mut() {
+            let sides = t.sides.entry(topic.to_owned()).or_default();
+            // Derived schemas are shared by the transforms; a map this large means they
+            // are not, so it starts over rather than grow.
+            if sides.len() >= 256 {
+                sides.clear();
+            }
+            sides.insert(
+                slot,
+                SideSchema {
+                    _schema: schema.clone(),
+                    avro_id,
+                    json,
+                },
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Publisher {
+    /// A change event through the transforms: its key, its envelope (Debezium's Connect
+    /// value) and its headers (Debezium's context headers, a key change's other key).
+    pub(super) async fn change_transformed(
+        &mut self,
+        mut event: ChangeEvent,
+    ) -> Result<(), PublishError> {
+        let schemas = event.schemas.clone();
+        let (key_schema, envelope) = self.seed(&schemas).await?;
+        let block = self.meta.as_mut().and_then(|m| m.event(&event));
+        let tx =
+            block.as_ref().map(
+                |(id, total, collection)| tributary_connect::envelope::TxBlock {
+                    id,
+                    total_order: *total,
+                    data_collection_order: *collection,
+                },
+            );
+        let value = tributary_connect::envelope::envelope_value(&mut event, tx);
+        let key = event.key.take();
+        let mut record = Record::new(
+            schemas.topic.to_string(),
+            (key.as_ref().and(key_schema.clone()), key),
+            (Some(envelope), Some(value)),
+        );
+        record.headers = self.change_headers(key_schema.as_ref(), event.key_header.take());
+        self.send_record(record).await
+    }
+
+    /// A delete's tombstone through the transforms.
+    pub(super) async fn tombstone_transformed(
+        &mut self,
+        schemas: &Arc<TableSchemas>,
+        key: Value,
+        key_header: Option<(&'static str, Value)>,
+    ) -> Result<(), PublishError> {
+        let (key_schema, _) = self.seed(schemas).await?;
+        let key = key_schema.as_ref().map(|_| key);
+        let mut record = Record::new(
+            schemas.topic.to_string(),
+            (key_schema.clone(), key),
+            (None, None),
+        );
+        record.headers = self.change_headers(key_schema.as_ref(), key_header);
+        self.send_record(record).await
+    }
+
+    /// Registers a table's own schemas (and creates its topic) as without transforms, and
+    /// tells the transform step about them, so that a record the transforms leave as it
+    /// is keeps its subjects' schemas.
+    async fn seed(
+        &mut self,
+        schemas: &Arc<TableSchemas>,
+    ) -> Result<(Option<Arc<Schema>>, Arc<Schema>), PublishError> {
+        let ptr = self.table(schemas).await?;
+        let entry = &self.tables[&ptr];
+        let (key_schema, envelope) = (entry.key_schema.clone(), entry.envelope.clone());
+        if let Some(t) = self.transforms.as_mut() {
+            if let Some(k) = &key_schema {
+                t.seed(&schemas.topic, true, k, entry.key_id, &entry.key_json);
+            }
+            t.seed(
+                &schemas.topic,
+                false,
+                &envelope,
+                entry.value_id,
+                &entry.value_json,
+            );
+        }
+        Ok((key_schema, envelope))
+    }
+
+    /// Debezium's headers of a change record, as Connect headers.
+    fn change_headers(
+        &self,
+        key_schema: Option<&Arc<Schema>>,
+        key_header: Option<(&'static str, Value)>,
+    ) -> Vec<Header> {
+        let mut headers: Vec<Header> = self
+            .context
+            .iter()
+            .map(|(k, v)| Header {
+                key: (*k).to_owned(),
+                schema: Some(Arc::new(Schema::string())),
+                value: Some(Value::String(v.clone())),
+            })
+            .collect();
+        if let (Some((name, other)), Some(schema)) = (key_header, key_schema) {
+            headers.push(Header {
+                key: name.to_owned(),
+                schema: Some(schema.clone()),
+                value: Some(other),
+            });
+        }
+        headers
+    }
+}

@@ -1,0 +1,331 @@
+//! The transforms differential test: the differential scenarios' databases (every column
+//! type, TOAST, key changes, truncates, transaction metadata, logical decoding messages)
+//! are captured into Apache Kafka with the JsonConverter (schemas on, no transforms), and
+//! every record runs through the same transform chains in Kafka Connect's and Debezium's
+//! Java implementations (`DiffHarness transform`) and in Tributary's. What comes out —
+//! dropped or not, topic, partition, key, value (as the JsonConverter writes them) and
+//! headers (as the SimpleHeaderConverter writes them) — must be identical.
+//!
+//! Both sides read the records without their headers or timestamp (Debezium's records
+//! carry no timestamp when they reach the transforms; headers are added by the chains).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::daemon::{Daemon, DaemonOptions, RegistryChoice};
+use support::debezium::transform_records;
+use support::diff_scenarios::scenarios;
+use support::kafka::Broker;
+use support::pg::PgCluster;
+use support::slot::{self, wait_active};
+use tributary_connect::config::{Findings, JsonSettings};
+use tributary_connect::json::{self, read::read_record};
+use tributary_connect::record::header_text;
+use tributary_connect::{Chain, Record};
+
+const T: Duration = Duration::from_secs(180);
+const JSON: &str = "org.apache.kafka.connect.json.JsonConverter";
+const SCENARIOS: &[&str] = &["changes", "messages", "types"];
+/// The scenarios' records (87 when this was written; heartbeats are not read).
+const MIN_RECORDS: usize = 80;
+const UNWRAP: &str = "io.debezium.transforms.ExtractNewRecordState";
+
+/// The chains both sides run, by name: Kafka Connect properties.
+fn chains() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    vec![
+        (
+            "unwrap",
+            vec![("transforms", "u"), ("transforms.u.type", UNWRAP)],
+        ),
+        (
+            "unwrap_rewrite",
+            vec![
+                ("transforms", "u"),
+                ("transforms.u.type", UNWRAP),
+                ("transforms.u.delete.tombstone.handling.mode", "rewrite"),
+                (
+                    "transforms.u.add.fields",
+                    "op,table,lsn,source.ts_ms,transaction.id,ts_ms:when,source.snapshot",
+                ),
+                ("transforms.u.add.headers", "op,db,source.txId:tx"),
+                ("transforms.u.add.headers.prefix", "h_"),
+            ],
+        ),
+        (
+            "unwrap_drop",
+            vec![
+                ("transforms", "u"),
+                ("transforms.u.type", UNWRAP),
+                ("transforms.u.delete.tombstone.handling.mode", "drop"),
+                ("transforms.u.add.fields.prefix", "meta_"),
+                ("transforms.u.add.fields", "op,name"),
+            ],
+        ),
+        (
+            "unwrap_rewrite_with_tombstone",
+            vec![
+                ("transforms", "u"),
+                ("transforms.u.type", UNWRAP),
+                (
+                    "transforms.u.delete.tombstone.handling.mode",
+                    "rewrite-with-tombstone",
+                ),
+                ("transforms.u.add.headers", "op"),
+                ("transforms.u.replace.null.with.default", "false"),
+            ],
+        ),
+        (
+            "unwrap_route_delete_to_tombstone",
+            vec![
+                ("transforms", "u"),
+                ("transforms.u.type", UNWRAP),
+                (
+                    "transforms.u.delete.tombstone.handling.mode",
+                    "delete-to-tombstone",
+                ),
+                ("transforms.u.route.by.field", "v"),
+                ("transforms.u.predicate", "t"),
+                ("predicates", "t"),
+                (
+                    "predicates.t.type",
+                    "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+                ),
+                ("predicates.t.pattern", "messages\\.public\\.t"),
+            ],
+        ),
+        (
+            "unwrap_then_fields",
+            vec![
+                ("transforms", "u,drop,ins,key"),
+                ("transforms.u.type", UNWRAP),
+                ("transforms.u.add.headers", "op"),
+                (
+                    "transforms.drop.type",
+                    "org.apache.kafka.connect.transforms.ReplaceField$Value",
+                ),
+                ("transforms.drop.exclude", "body,c_text"),
+                ("transforms.drop.renames", "title:headline,id:ident"),
+                (
+                    "transforms.ins.type",
+                    "org.apache.kafka.connect.transforms.InsertField$Value",
+                ),
+                ("transforms.ins.topic.field", "from_topic!"),
+                ("transforms.ins.static.field", "origin"),
+                ("transforms.ins.static.value", "tributary"),
+                ("transforms.ins.predicate", "op"),
+                (
+                    "transforms.key.type",
+                    "org.apache.kafka.connect.transforms.ReplaceField$Key",
+                ),
+                ("transforms.key.renames", "id:pk"),
+                ("predicates", "op"),
+                (
+                    "predicates.op.type",
+                    "org.apache.kafka.connect.transforms.predicates.HasHeaderKey",
+                ),
+                ("predicates.op.name", "__op"),
+            ],
+        ),
+        (
+            "extract_and_route",
+            vec![
+                ("transforms", "k,src,route"),
+                (
+                    "transforms.k.type",
+                    "org.apache.kafka.connect.transforms.ExtractField$Key",
+                ),
+                ("transforms.k.field", "id"),
+                ("transforms.k.predicate", "keyed"),
+                (
+                    "transforms.src.type",
+                    "org.apache.kafka.connect.transforms.ExtractField$Value",
+                ),
+                ("transforms.src.field", "source"),
+                ("transforms.src.predicate", "tomb"),
+                ("transforms.src.negate", "true"),
+                (
+                    "transforms.route.type",
+                    "org.apache.kafka.connect.transforms.RegexRouter",
+                ),
+                ("transforms.route.regex", "([a-z]+)\\.public\\.(.*)"),
+                ("transforms.route.replacement", "$2-from-$1"),
+                ("predicates", "keyed,tomb"),
+                (
+                    "predicates.keyed.type",
+                    "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+                ),
+                (
+                    "predicates.keyed.pattern",
+                    "(changes\\.public\\.doc.*|types\\..*)",
+                ),
+                (
+                    "predicates.tomb.type",
+                    "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone",
+                ),
+            ],
+        ),
+        (
+            "filter",
+            vec![
+                ("transforms", "f"),
+                (
+                    "transforms.f.type",
+                    "org.apache.kafka.connect.transforms.Filter",
+                ),
+                ("transforms.f.predicate", "docs"),
+                ("transforms.f.negate", "true"),
+                ("predicates", "docs"),
+                (
+                    "predicates.docs.type",
+                    "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+                ),
+                ("predicates.docs.pattern", ".*\\.doc"),
+            ],
+        ),
+    ]
+}
+
+/// What a chain gave for a record, in the harness's form.
+fn rendered(out: Option<Record>) -> Value {
+    let Some(r) = out else {
+        return json!({"out": null});
+    };
+    let settings = JsonSettings::default();
+    let side = |schema: Option<&tributary_core::Schema>, value: Option<&tributary_core::Value>| {
+        let mut schema_json = Vec::new();
+        if let Some(s) = schema {
+            json::write_schema(&mut schema_json, &settings, s);
+        }
+        let mut buf = Vec::new();
+        json::write_record(&mut buf, &settings, schema, &schema_json, value)
+            .then(|| String::from_utf8(buf).unwrap())
+    };
+    json!({"out": {
+        "topic": r.topic,
+        "partition": r.partition,
+        "key": side(r.key_schema.as_deref(), r.key.as_ref()),
+        "value": side(r.value_schema.as_deref(), r.value.as_ref()),
+        "headers": r.headers.iter().map(|h| json!([h.key, header_text(h)])).collect::<Vec<_>>(),
+    }})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transforms_match_kafka_connect_and_debezium() {
+    let pg = PgCluster::start();
+    let broker = Broker::start();
+    let work = tempfile::tempdir().unwrap();
+    let chosen: Vec<_> = scenarios()
+        .into_iter()
+        .filter(|s| SCENARIOS.contains(&s.name))
+        .collect();
+    let mut connectors = Vec::new();
+    for s in &chosen {
+        let db = pg.create_db(s.name).await;
+        db.batch_execute(&s.setup).await.unwrap();
+        let mut extra = json!({"snapshot.mode": "initial", "topic.prefix": s.name});
+        for (k, v) in s.config {
+            extra[*k] = json!(v);
+        }
+        for side in ["key", "value"] {
+            extra[format!("{side}.converter")] = json!(JSON);
+        }
+        connectors.push(pg.connector(s.name, s.name, extra));
+    }
+    let _daemon = Daemon::start_with(
+        &work.path().join("daemon"),
+        DaemonOptions {
+            registry: RegistryChoice::Embedded,
+            connectors,
+            ..DaemonOptions::new(&broker.bootstrap)
+        },
+    );
+    for s in &chosen {
+        let db = pg.client(s.name).await;
+        let slot_name = format!("{}_slot", s.name);
+        wait_active(&db, &slot_name, T).await;
+        for sql in &s.changes {
+            db.batch_execute(&format!("BEGIN; {sql}; COMMIT;"))
+                .await
+                .unwrap();
+        }
+        slot::wait_caught_up(&db, &[slot_name], T).await;
+    }
+
+    let chains = chains();
+    let mut properties = String::from("chains=");
+    properties.push_str(&chains.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(","));
+    properties.push('\n');
+    for (name, props) in &chains {
+        for (k, v) in props {
+            properties.push_str(&format!("{name}.{k}={}\n", v.replace('\\', "\\\\")));
+        }
+    }
+    let regex = format!("^({})\\..*", SCENARIOS.join("|"));
+    let lines = transform_records(
+        work.path(),
+        &broker.bootstrap,
+        &regex,
+        &properties,
+        MIN_RECORDS,
+        4000,
+    );
+
+    let mut ours: BTreeMap<&str, Chain> = BTreeMap::new();
+    for (name, props) in &chains {
+        let props: BTreeMap<String, String> = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut found = Findings::default();
+        let chain = Chain::parse(&props, &mut found);
+        assert!(found.errors.is_empty(), "{name}: {:?}", found.errors);
+        ours.insert(name, chain);
+    }
+    let settings = JsonSettings::default();
+    // Per chain: records identical, dropped by both, failed by both.
+    let mut compared: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+    for line in &lines {
+        let topic = line["topic"].as_str().unwrap();
+        let bytes = |k: &str| line[k].as_str().map(str::as_bytes);
+        let (ks, kv) = read_record(bytes("key"), &settings).unwrap();
+        let (vs, vv) = read_record(bytes("value"), &settings).unwrap();
+        let record = Record::new(
+            topic,
+            (ks.map(std::sync::Arc::new), kv),
+            (vs.map(std::sync::Arc::new), vv),
+        );
+        for (name, chain) in ours.iter_mut() {
+            let java = &line["chains"][*name];
+            let ours = chain.apply(record.clone());
+            if let Some(error) = java.get("error") {
+                // A record a transform cannot handle fails it on both sides.
+                assert!(
+                    ours.is_err(),
+                    "{name} on {topic}: Java failed ({error}), Tributary did not"
+                );
+                compared.entry(name).or_default().2 += 1;
+                continue;
+            }
+            let out = ours.unwrap_or_else(|e| panic!("{name} on {topic}: {e}"));
+            let dropped = out.is_none();
+            assert_eq!(
+                &rendered(out),
+                java,
+                "chain {name}, record of {topic}:\n{}",
+                line["value"]
+            );
+            let c = compared.entry(name).or_default();
+            c.0 += 1;
+            c.1 += usize::from(dropped);
+        }
+    }
+    for (name, (n, dropped, failed)) in &compared {
+        println!(
+            "chain {name}: {n} records identical to Java's ({dropped} dropped by both), {failed} refused by both"
+        );
+    }
+    assert!(lines.len() >= MIN_RECORDS, "only {} records", lines.len());
+}
