@@ -1,7 +1,7 @@
 //! Transforms in the publishing path, exactly once: a connector with Debezium's
 //! `ExtractNewRecordState` (deletes rewritten, the op and LSN added as fields) and Kafka's
 //! `RegexRouter` publishes flat rows to `flat.<table>` through the AvroConverter (the
-//! transformed schemas registered under the new topic's subjects), while the daemon is
+//! transformed schemas registered under the new topic's subjects, none under the old), while the daemon is
 //! killed with SIGKILL three times mid-stream. A read_committed consumer sees every change
 //! once — its insert, its update, its delete (`__deleted=true`) — and nothing on the
 //! untransformed topic.
@@ -151,4 +151,9 @@ async fn unwrapped_and_routed_rows_arrive_exactly_once_through_kill9() {
         .collect();
     assert!(subjects.contains(&"flat.items-value"), "{subjects:?}");
     assert!(subjects.contains(&"flat.items-key"), "{subjects:?}");
+    // Nothing is registered for the topic every record was routed away from.
+    assert!(
+        !subjects.iter().any(|s| s.starts_with("cdc.")),
+        "{subjects:?}"
+    );
 }

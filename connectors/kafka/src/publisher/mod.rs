@@ -21,18 +21,17 @@ use rdkafka::message::OwnedHeaders;
 
 use tributary_avro::encode::{self, TxBlock};
 use tributary_avro::registry::RegistryClient;
-use tributary_avro::schema::table_avro;
 use tributary_connect::{Converter, envelope, json};
 use tributary_core::batch::TryRecvError;
-use tributary_core::{
-    Batch, BatchReceiver, CaptureItem, ChangeEvent, DurableLsn, Lsn, Schema, TableSchemas,
-};
+use tributary_core::{Batch, BatchReceiver, CaptureItem, ChangeEvent, DurableLsn, Lsn};
 
 mod convert;
 mod fixed;
 mod pipeline;
+mod tables;
 
 use fixed::TX_SCHEMAS;
+use tables::TableEntry;
 
 use crate::admin::Topics;
 use crate::error::PublishError;
@@ -42,20 +41,6 @@ use crate::producer::TxProducer;
 use crate::settings::{KafkaConfig, PublishSettings};
 use crate::stats::PublishStats;
 use crate::txmeta::TxMetadata;
-
-/// Registered schema ids (AvroConverter) or schema JSON (JsonConverter) of one table
-/// shape, whose topic exists.
-struct TableEntry {
-    /// Keeps the pointer used as the map key alive.
-    schemas: Arc<TableSchemas>,
-    key_id: Option<u32>,
-    value_id: Option<u32>,
-    key_json: Vec<u8>,
-    value_json: Vec<u8>,
-    /// The key and envelope schemas as the transforms take them.
-    key_schema: Option<Arc<Schema>>,
-    envelope: Arc<Schema>,
-}
 
 /// What the open Kafka transaction holds.
 struct Open {
@@ -490,68 +475,6 @@ impl Publisher {
             .await?;
         self.count();
         Ok(())
-    }
-
-    /// The key of a table shape's entry in `tables`, registering its schemas and creating
-    /// its topic on first use.
-    async fn table(&mut self, schemas: &Arc<TableSchemas>) -> Result<usize, PublishError> {
-        let ptr = Arc::as_ptr(schemas) as usize;
-        if !self.tables.contains_key(&ptr) {
-            let entry = self.register(schemas).await?;
-            // Forget shapes no source holds any more.
-            self.tables.retain(|_, e| Arc::strong_count(&e.schemas) > 1);
-            self.tables.insert(ptr, entry);
-        }
-        Ok(ptr)
-    }
-
-    async fn register(&mut self, schemas: &Arc<TableSchemas>) -> Result<TableEntry, PublishError> {
-        let topic = schemas.topic.to_string();
-        let avro = table_avro(
-            schemas,
-            self.settings.schema_names,
-            self.settings.field_names,
-        )
-        .map_err(|e| PublishError::Schema {
-            topic: topic.clone(),
-            message: e.to_string(),
-        })?;
-        let pipeline = &self.settings.pipeline;
-        let key_id = match (&avro.key, &pipeline.key) {
-            (Some(key), Converter::Avro) => {
-                Some(self.registry.register(&format!("{topic}-key"), key).await?)
-            }
-            _ => None,
-        };
-        let value_id = match pipeline.value {
-            Converter::Avro => Some(
-                self.registry
-                    .register(&format!("{topic}-value"), &avro.value)
-                    .await?,
-            ),
-            Converter::Json(_) => None,
-        };
-        let key_json = convert::schema_json(&self.settings.pipeline.key, schemas.key.as_ref());
-        let value_json =
-            convert::schema_json(&self.settings.pipeline.value, Some(&schemas.envelope));
-        self.topics.ensure(&topic, &self.settings.topics).await?;
-        self.stats.add_topic(&topic);
-        tracing::info!(
-            topic,
-            key_id,
-            value_id,
-            version = schemas.version,
-            "schemas registered"
-        );
-        Ok(TableEntry {
-            schemas: schemas.clone(),
-            key_id,
-            value_id,
-            key_json,
-            value_json,
-            key_schema: schemas.key.clone().map(Arc::new),
-            envelope: Arc::new(schemas.envelope.clone()),
-        })
     }
 
     /// Commits the open transaction with its offset, then advances the durable LSN.

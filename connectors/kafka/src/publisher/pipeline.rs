@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tributary_avro::schema::connect_to_avro_string;
+use tributary_avro::names::NameAdjustment;
+use tributary_avro::schema::{connect_to_avro_string, table_avro};
 use tributary_connect::{Chain, Converter, Header, Record};
 use tributary_core::{ChangeEvent, Schema, TableSchemas, Value};
 
@@ -26,9 +27,19 @@ struct SideSchema {
     json: Vec<u8>,
 }
 
-/// The chain, and the schemas of what it gave, per topic and (side, schema pointer).
+/// A table shape's key and envelope schemas as the transforms take them, shared by every
+/// event of the shape.
+struct Shape {
+    schemas: Arc<TableSchemas>,
+    key: Option<Arc<Schema>>,
+    envelope: Arc<Schema>,
+}
+
+/// The chain, the table shapes it is given, and the schemas of what it gave, per topic and
+/// (side, schema pointer).
 pub(super) struct Transforms {
     chain: Chain,
+    shapes: HashMap<usize, Shape>,
     sides: HashMap<String, HashMap<(bool, usize), SideSchema>>,
 }
 
@@ -36,28 +47,48 @@ impl Transforms {
     pub fn new(chain: Chain) -> Option<Transforms> {
         (!chain.is_empty()).then(|| Transforms {
             chain,
+            shapes: HashMap::new(),
             sides: HashMap::new(),
         })
     }
 
-    /// Records that `topic`'s side with `schema` is already registered as `avro_id` (a
-    /// table's own schemas, registered by `Publisher::table`).
-    pub fn seed(
-        &mut self,
-        topic: &str,
-        key: bool,
+    /// The key and envelope schemas of a table shape.
+    fn shape(&mut self, schemas: &Arc<TableSchemas>) -> (Option<Arc<Schema>>, Arc<Schema>) {
+        let ptr = Arc::as_ptr(schemas) as usize;
+        if !self.shapes.contains_key(&ptr) {
+            // Forget shapes no source holds any more.
+            self.shapes.retain(|_, s| Arc::strong_count(&s.schemas) > 1);
+            self.shapes.insert(
+                ptr,
+                Shape {
+                    schemas: schemas.clone(),
+                    key: schemas.key.clone().map(Arc::new),
+                    envelope: Arc::new(schemas.envelope.clone()),
+                },
+            );
+        }
+        let s = &self.shapes[&ptr];
+        (s.key.clone(), s.envelope.clone())
+    }
+
+    /// The Avro schema of `schema`: a table's own key or envelope as the table's Avro
+    /// (field names adjusted in its rows, as without transforms), anything else as itself.
+    fn avro_text(
+        &self,
         schema: &Arc<Schema>,
-        avro_id: Option<u32>,
-        json: &[u8],
-    ) {
-        let sides = self.sides.entry(topic.to_owned()).or_default();
-        sides
-            .entry((key, Arc::as_ptr(schema) as usize))
-            .or_insert_with(|| SideSchema {
-                _schema: schema.clone(),
-                avro_id,
-                json: json.to_vec(),
-            });
+        names: (NameAdjustment, NameAdjustment),
+    ) -> Result<String, tributary_avro::schema::AvroSchemaError> {
+        for s in self.shapes.values() {
+            if Arc::ptr_eq(&s.envelope, schema) {
+                return Ok(table_avro(&s.schemas, names.0, names.1)?.value);
+            }
+            if s.key.as_ref().is_some_and(|k| Arc::ptr_eq(k, schema))
+                && let Some(key) = table_avro(&s.schemas, names.0, names.1)?.key
+            {
+                return Ok(key);
+            }
+        }
+        connect_to_avro_string(schema, names.0, names.1)
     }
 }
 
@@ -154,15 +185,18 @@ impl Publisher {
         };
         let avro_id = match converter {
             Converter::Avro => {
-                let text = connect_to_avro_string(
-                    schema,
-                    self.settings.schema_names,
-                    self.settings.field_names,
-                )
-                .map_err(|e| PublishError::Schema {
-                    topic: topic.to_owned(),
-                    message: e.to_string(),
-                })?;
+                let names = (self.settings.schema_names, self.settings.field_names);
+                let text = self
+                    .transforms
+                    .as_ref()
+                    .map_or_else(
+                        || connect_to_avro_string(schema, names.0, names.1),
+                        |t| t.avro_text(schema, names),
+                    )
+                    .map_err(|e| PublishError::Schema {
+                        topic: topic.to_owned(),
+                        message: e.to_string(),
+                    })?;
                 let subject = format!("{topic}-{}", if key { "key" } else { "value" });
                 Some(self.registry.register(&subject, &text).await?)
             }
@@ -197,7 +231,7 @@ impl Publisher {
         mut event: ChangeEvent,
     ) -> Result<(), PublishError> {
         let schemas = event.schemas.clone();
-        let (key_schema, envelope) = self.seed(&schemas).await?;
+        let (key_schema, envelope) = self.shape(&schemas)?;
         let block = self.meta.as_mut().and_then(|m| m.event(&event));
         let tx =
             block.as_ref().map(
@@ -225,7 +259,7 @@ impl Publisher {
         key: Value,
         key_header: Option<(&'static str, Value)>,
     ) -> Result<(), PublishError> {
-        let (key_schema, _) = self.seed(schemas).await?;
+        let (key_schema, _) = self.shape(schemas)?;
         let key = key_schema.as_ref().map(|_| key);
         let mut record = Record::new(
             schemas.topic.to_string(),
@@ -236,29 +270,17 @@ impl Publisher {
         self.send_record(record).await
     }
 
-    /// Registers a table's own schemas (and creates its topic) as without transforms, and
-    /// tells the transform step about them, so that a record the transforms leave as it
-    /// is keeps its subjects' schemas.
-    async fn seed(
+    /// The key and envelope schemas of a table shape, as the transforms take them.
+    fn shape(
         &mut self,
         schemas: &Arc<TableSchemas>,
     ) -> Result<(Option<Arc<Schema>>, Arc<Schema>), PublishError> {
-        let ptr = self.table(schemas).await?;
-        let entry = &self.tables[&ptr];
-        let (key_schema, envelope) = (entry.key_schema.clone(), entry.envelope.clone());
-        if let Some(t) = self.transforms.as_mut() {
-            if let Some(k) = &key_schema {
-                t.seed(&schemas.topic, true, k, entry.key_id, &entry.key_json);
-            }
-            t.seed(
-                &schemas.topic,
-                false,
-                &envelope,
-                entry.value_id,
-                &entry.value_json,
-            );
+        match self.transforms.as_mut() {
+            Some(t) => Ok(t.shape(schemas)),
+            None => Err(PublishError::Config(
+                "internal error: a table shape for the transforms without transforms".into(),
+            )),
         }
-        Ok((key_schema, envelope))
     }
 
     /// Debezium's headers of a change record, as Connect headers.
