@@ -230,6 +230,10 @@ fn avro_settings(prefix: &str, settings: &[(&str, &str)], found: &mut Findings) 
                 &field,
                 "false cannot be honoured: a table's schema is registered before its first event needs it\nHINT: remove it, or register the schemas yourself with a registry that accepts them",
             ),
+            "connect.meta.data" if v.trim().eq_ignore_ascii_case("false") => found.error(
+                &field,
+                "false cannot be honoured: the Avro schemas carry Connect's metadata (connect.name, connect.parameters, …), as Debezium's do by default\nHINT: remove it",
+            ),
             "schemas.cache.size" | "auto.register.schemas" | "connect.meta.data" => {}
             _ => found.warn(
                 &field,
@@ -433,6 +437,8 @@ mod tests {
                     "http://registry:8081",
                 ),
                 ("value.converter.auto.register.schemas", "true"),
+                ("key.converter", AVRO_CONVERTER),
+                ("key.converter.connect.meta.data", "false"),
                 (
                     "value.converter.value.subject.name.strategy",
                     "io.confluent.kafka.serializers.subject.RecordNameStrategy",
@@ -443,7 +449,10 @@ mod tests {
         );
         assert_eq!(
             fields(&found.errors),
-            ["value.converter.value.subject.name.strategy"]
+            [
+                "key.converter.connect.meta.data",
+                "value.converter.value.subject.name.strategy"
+            ]
         );
         assert_eq!(
             fields(&found.warnings),
