@@ -282,7 +282,7 @@ impl TxProducer {
         value: Option<&[u8]>,
         headers: Option<OwnedHeaders>,
     ) -> Result<(), PublishError> {
-        self.send_marked(topic, None, key, value, headers, 0).await
+        self.send_to(topic, None, key, value, headers).await
     }
 
     /// Like [`Producer::send_with_headers`], to a partition a transform chose.

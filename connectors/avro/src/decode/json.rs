@@ -27,8 +27,12 @@ use super::decimal::decimal_string;
 pub enum Format {
     /// Confluent's AvroConverter (the default).
     Avro,
-    /// Kafka's JsonConverter, with or without schemas.
-    Json { schemas: bool },
+    /// Kafka's JsonConverter, with or without schemas; under `replace_null_with_default` a
+    /// null whose schema has a default reads as the default, as Kafka's converter reads it.
+    Json {
+        schemas: bool,
+        replace_null_with_default: bool,
+    },
 }
 
 /// The parts of a change event a sink needs, owned.
@@ -59,6 +63,7 @@ impl JsonReader {
         topic: &str,
         bytes: &[u8],
         schemas: bool,
+        replace: bool,
     ) -> Result<Option<Change>, String> {
         let (schema, payload) = split(bytes, schemas)?;
         let Json::Object(mut payload) = payload else {
@@ -74,7 +79,7 @@ impl JsonReader {
         let after = match payload.remove("after") {
             Some(Json::Object(mut after)) => {
                 if let Some(s) = after_schema {
-                    normalize_struct(s, &mut after).map_err(|e| format!("after.{e}"))?;
+                    normalize_struct(s, &mut after, replace).map_err(|e| format!("after.{e}"))?;
                 }
                 Some(after)
             }
@@ -128,7 +133,7 @@ impl JsonReader {
 }
 
 /// A record's key, its fields in the key's order; `None` for a null key.
-pub(crate) fn key(bytes: &[u8], schemas: bool) -> Result<Option<RowKey>, String> {
+pub(crate) fn key(bytes: &[u8], schemas: bool, replace: bool) -> Result<Option<RowKey>, String> {
     if schemas {
         let (schema, payload) = split(bytes, true)?;
         let Json::Object(mut payload) = payload else {
@@ -144,7 +149,7 @@ pub(crate) fn key(bytes: &[u8], schemas: bool) -> Result<Option<RowKey>, String>
                 continue;
             };
             let mut v = payload.remove(name).unwrap_or(Json::Null);
-            normalize(f, &mut v)?;
+            normalize(f, &mut v, replace)?;
             out.push((name.to_owned(), v));
         }
         return Ok(Some(RowKey(out)));
@@ -208,22 +213,30 @@ fn field_schema<'a>(schema: &'a Json, name: &str) -> Option<&'a Json> {
         .find(|f| f.get("field").and_then(Json::as_str) == Some(name))
 }
 
-fn normalize_struct(schema: &Json, value: &mut Map<String, Json>) -> Result<(), String> {
+fn normalize_struct(
+    schema: &Json,
+    value: &mut Map<String, Json>,
+    replace: bool,
+) -> Result<(), String> {
     for f in fields(schema) {
         let Some(name) = f.get("field").and_then(Json::as_str) else {
             continue;
         };
         if let Some(v) = value.get_mut(name) {
-            normalize(f, v).map_err(|e| format!("{name}: {e}"))?;
+            normalize(f, v, replace).map_err(|e| format!("{name}: {e}"))?;
         }
     }
     Ok(())
 }
 
-/// Renders a value as the Avro path does, by its schema: decimals as exact strings.
-fn normalize(schema: &Json, value: &mut Json) -> Result<(), String> {
+/// Renders a value as the Avro path does, by its schema: decimals as exact strings; a null
+/// as its schema's default under `replace`.
+fn normalize(schema: &Json, value: &mut Json, replace: bool) -> Result<(), String> {
     if value.is_null() {
-        return Ok(());
+        match schema.get("default") {
+            Some(default) if replace && !default.is_null() => *value = default.clone(),
+            _ => return Ok(()),
+        }
     }
     match schema.get("name").and_then(Json::as_str) {
         Some("org.apache.kafka.connect.data.Decimal") => {
@@ -252,18 +265,18 @@ fn normalize(schema: &Json, value: &mut Json) -> Result<(), String> {
         (Some("array"), Json::Array(items)) => {
             if let Some(item) = schema.get("items") {
                 for v in items {
-                    normalize(item, v)?;
+                    normalize(item, v, replace)?;
                 }
             }
         }
         (Some("map"), Json::Object(entries)) => {
             if let Some(item) = schema.get("values") {
                 for v in entries.values_mut() {
-                    normalize(item, v)?;
+                    normalize(item, v, replace)?;
                 }
             }
         }
-        (Some("struct"), Json::Object(o)) => normalize_struct(schema, o)?,
+        (Some("struct"), Json::Object(o)) => normalize_struct(schema, o, replace)?,
         _ => {}
     }
     Ok(())
@@ -336,5 +349,24 @@ impl<'de> Deserialize<'de> for Ordered {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_null_with_a_default_reads_as_the_default_when_asked() {
+        let schema: Json = serde_json::json!({
+            "type": "bytes", "optional": true,
+            "name": "org.apache.kafka.connect.data.Decimal",
+            "parameters": {"scale": "2"}, "default": "MDk=",
+        });
+        let mut v = Json::Null;
+        normalize(&schema, &mut v, false).unwrap();
+        assert_eq!(v, Json::Null);
+        normalize(&schema, &mut v, true).unwrap();
+        assert_eq!(v, Json::String("123.45".into()));
     }
 }

@@ -117,10 +117,13 @@ impl Decoder {
                     malformed(rec, Part::Value, value_id, &ReadError::new(reason))
                 })
             }
-            Format::Json { schemas } => {
+            Format::Json {
+                schemas,
+                replace_null_with_default,
+            } => {
                 let change = self
                     .json
-                    .value(rec.topic, value, schemas)
+                    .value(rec.topic, value, schemas, replace_null_with_default)
                     .map_err(|reason| not_json(rec, Part::Value, reason))?;
                 let Some(c) = change else {
                     return Ok(None);
@@ -165,9 +168,11 @@ impl Decoder {
                     .map(Some)
                     .map_err(|e| malformed(rec, Part::Key, id, &e))
             }
-            Format::Json { schemas } => {
-                json::key(bytes, schemas).map_err(|reason| not_json(rec, Part::Key, reason))
-            }
+            Format::Json {
+                schemas,
+                replace_null_with_default,
+            } => json::key(bytes, schemas, replace_null_with_default)
+                .map_err(|reason| not_json(rec, Part::Key, reason)),
         }
     }
 

@@ -184,7 +184,10 @@ impl JobSettings {
         let pipeline = tributary_connect::Pipeline::parse(props, &BTreeMap::new(), &mut found);
         let format = |c: &Converter| match c {
             Converter::Avro => Format::Avro,
-            Converter::Json(s) => Format::Json { schemas: s.schemas },
+            Converter::Json(s) => Format::Json {
+                schemas: s.schemas,
+                replace_null_with_default: s.replace_null_with_default,
+            },
         };
         let formats = (format(&pipeline.key), format(&pipeline.value));
         if !pipeline.transforms.is_empty() {
