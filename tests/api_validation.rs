@@ -57,7 +57,22 @@ fn bad_configs(good: &Value) -> Vec<(&'static str, &'static str, Value)> {
                 c.insert("transforms".into(), json!("unwrap"));
                 c.insert(
                     "transforms.unwrap.type".into(),
+                    json!("com.example.connect.CustomTransform"),
+                );
+            }),
+        ),
+        (
+            "an outbox router with a placement that does not exist",
+            "transforms.outbox.table.fields.additional.placement",
+            with(&|c| {
+                c.insert("transforms".into(), json!("outbox"));
+                c.insert(
+                    "transforms.outbox.type".into(),
                     json!("io.debezium.transforms.outbox.EventRouter"),
+                );
+                c.insert(
+                    "transforms.outbox.table.fields.additional.placement".into(),
+                    json!("type:nowhere"),
                 );
             }),
         ),

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use support::daemon::{Daemon, DaemonOptions, RegistryChoice};
 use support::kafka::{Broker, CdcConsumer};
 use support::pg::PgCluster;
-use support::slot::{confirmed_flush, wait_active};
+use support::slot::{kill9_as_it_moves, wait_active};
 
 const ROWS: i64 = 6_000;
 const PER_TX: i64 = 50;
@@ -88,18 +88,7 @@ async fn unwrapped_and_routed_rows_arrive_exactly_once_through_kill9() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     });
-    let mut acked = 0;
-    for _ in 0..3 {
-        support::wait_for("the slot to move", T, async || {
-            let now = confirmed_flush(&db, "flat_slot").await.unwrap_or(0);
-            (now > acked).then_some(now)
-        })
-        .await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        daemon.kill9();
-        daemon.restart();
-        acked = confirmed_flush(&db, "flat_slot").await.unwrap_or(0);
-    }
+    kill9_as_it_moves(&mut daemon, &db, "flat_slot", 3).await;
     writer.await.unwrap();
 
     let snapshot = 100;

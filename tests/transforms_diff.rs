@@ -7,7 +7,8 @@
 //! headers (as the SimpleHeaderConverter writes them) — must be identical.
 //!
 //! Both sides read the records without their headers or timestamp (Debezium's records
-//! carry no timestamp when they reach the transforms; headers are added by the chains).
+//! carry no timestamp when they reach the transforms; headers are added by the chains);
+//! the timestamp a chain gives (the outbox router's) is compared.
 
 mod support;
 
@@ -17,7 +18,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::daemon::{Daemon, DaemonOptions, RegistryChoice};
 use support::debezium::transform_records;
-use support::diff_scenarios::scenarios;
+use support::diff_scenarios::{outbox_scenario, scenarios};
 use support::kafka::Broker;
 use support::pg::PgCluster;
 use support::slot::{self, wait_active};
@@ -28,14 +29,104 @@ use tributary_connect::{Chain, Record};
 
 const T: Duration = Duration::from_secs(180);
 const JSON: &str = "org.apache.kafka.connect.json.JsonConverter";
-const SCENARIOS: &[&str] = &["changes", "messages", "types"];
-/// The scenarios' records (87 when this was written; heartbeats are not read).
-const MIN_RECORDS: usize = 80;
+const SCENARIOS: &[&str] = &["changes", "messages", "types", "outbox"];
+/// The scenarios' records (87, and 24 of the outbox, when this was written; heartbeats are
+/// not read).
+const MIN_RECORDS: usize = 100;
 const UNWRAP: &str = "io.debezium.transforms.ExtractNewRecordState";
+const ROUTER: &str = "io.debezium.transforms.outbox.EventRouter";
+const DECODE: &str =
+    "io.debezium.connector.postgresql.transforms.DecodeLogicalDecodingMessageContent";
+const TOPIC_MATCHES: &str = "org.apache.kafka.connect.transforms.predicates.TopicNameMatches";
 
 /// The chains both sides run, by name: Kafka Connect properties.
 fn chains() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
     vec![
+        // Every record of every scenario: tombstones and deletes dropped, updates skipped,
+        // records that are not change events unchanged, other tables' rows refused.
+        (
+            "outbox_everywhere",
+            vec![("transforms", "o"), ("transforms.o.type", ROUTER)],
+        ),
+        (
+            "outbox",
+            vec![
+                ("transforms", "o"),
+                ("transforms.o.type", ROUTER),
+                ("transforms.o.predicate", "ob"),
+                ("predicates", "ob"),
+                ("predicates.ob.type", TOPIC_MATCHES),
+                ("predicates.ob.pattern", "outbox\\.public\\.outboxevent"),
+            ],
+        ),
+        (
+            "outbox_expand",
+            vec![
+                ("transforms", "o"),
+                ("transforms.o.type", ROUTER),
+                ("transforms.o.table.expand.json.payload", "true"),
+                (
+                    "transforms.o.table.fields.additional.placement",
+                    "type:header:eventType,version:envelope,partition_no:partition,tenant:envelope:tenant_name",
+                ),
+                ("transforms.o.table.field.event.timestamp", "ts"),
+                (
+                    "transforms.o.route.topic.replacement",
+                    "${routedByValue}.events",
+                ),
+                ("transforms.o.route.tombstone.on.empty.payload", "true"),
+                ("transforms.o.table.op.invalid.behavior", "fatal"),
+                (
+                    "transforms.o.table.json.payload.null.behavior",
+                    "optional_bytes",
+                ),
+                ("transforms.o.predicate", "ob"),
+                ("predicates", "ob"),
+                ("predicates.ob.type", TOPIC_MATCHES),
+                ("predicates.ob.pattern", "outbox\\.public\\.outboxevent"),
+            ],
+        ),
+        (
+            "outbox_text",
+            vec![
+                ("transforms", "o"),
+                ("transforms.o.type", ROUTER),
+                ("transforms.o.route.topic.regex", "(?<routedByValue>[a-z]+)"),
+                (
+                    "transforms.o.route.topic.replacement",
+                    "text.${routedByValue}",
+                ),
+                (
+                    "transforms.o.table.fields.additional.placement",
+                    "type:envelope:eventType,absent:header,v:header",
+                ),
+                ("transforms.o.table.field.additional.missing", "ignore"),
+                ("transforms.o.table.field.event.schema.version", "v"),
+                ("transforms.o.route.tombstone.on.empty.payload", "true"),
+                ("transforms.o.predicate", "t"),
+                ("predicates", "t"),
+                ("predicates.t.type", TOPIC_MATCHES),
+                ("predicates.t.pattern", "outbox\\.public\\.outbox_text"),
+            ],
+        ),
+        (
+            "outbox_message",
+            vec![
+                ("transforms", "decode,o"),
+                ("transforms.decode.type", DECODE),
+                ("transforms.decode.fields.null.include", "true"),
+                ("transforms.decode.predicate", "m"),
+                ("transforms.o.type", ROUTER),
+                (
+                    "transforms.o.table.fields.additional.placement",
+                    "type:header",
+                ),
+                ("transforms.o.predicate", "m"),
+                ("predicates", "m"),
+                ("predicates.m.type", TOPIC_MATCHES),
+                ("predicates.m.pattern", "outbox\\.message"),
+            ],
+        ),
         (
             "unwrap",
             vec![("transforms", "u"), ("transforms.u.type", UNWRAP)],
@@ -206,6 +297,7 @@ fn rendered(out: Option<Record>) -> Value {
     json!({"out": {
         "topic": r.topic,
         "partition": r.partition,
+        "timestamp": r.timestamp,
         "key": side(r.key_schema.as_deref(), r.key.as_ref()),
         "value": side(r.value_schema.as_deref(), r.value.as_ref()),
         "headers": r.headers.iter().map(|h| json!([h.key, header_text(h)])).collect::<Vec<_>>(),
@@ -219,6 +311,7 @@ async fn transforms_match_kafka_connect_and_debezium() {
     let work = tempfile::tempdir().unwrap();
     let chosen: Vec<_> = scenarios()
         .into_iter()
+        .chain([outbox_scenario()])
         .filter(|s| SCENARIOS.contains(&s.name))
         .collect();
     let mut connectors = Vec::new();

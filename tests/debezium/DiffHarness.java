@@ -23,7 +23,7 @@
 //     chain CHAINS.properties defines (`chains=a,b`; chain a's Kafka Connect properties
 //     under `a.`: `a.transforms=…`, `a.transforms.x.type=…`, `a.predicates=…`). A line:
 //     {"topic", "key", "value", "chains": {NAME: {"out": RECORD or null} or {"error": …}}},
-//     a RECORD {"topic", "partition", "key", "value", "headers": [[key, text or null]]}
+//     a RECORD {"topic", "partition", "timestamp", "key", "value", "headers": [[key, text or null]]}
 //     with key and value as the JsonConverter (schemas.enable=true) writes them and
 //     header values as the SimpleHeaderConverter does.
 //   java DiffHarness fields
@@ -321,6 +321,7 @@ public class DiffHarness {
                             ObjectNode o = result.putObject("out");
                             o.put("topic", rec.topic());
                             if (rec.kafkaPartition() == null) o.putNull("partition"); else o.put("partition", rec.kafkaPartition());
+                            if (rec.timestamp() == null) o.putNull("timestamp"); else o.put("timestamp", rec.timestamp());
                             byte[] kb = conv[0].fromConnectData(rec.topic(), rec.keySchema(), rec.key());
                             byte[] vb = conv[1].fromConnectData(rec.topic(), rec.valueSchema(), rec.value());
                             o.put("key", kb == null ? null : new String(kb, StandardCharsets.UTF_8));

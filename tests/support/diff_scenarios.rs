@@ -374,6 +374,56 @@ fn vectors_scenario(
     }
 }
 
+/// The outbox pattern: an outbox table (Debezium's layout, jsonb payloads of every JSON
+/// shape), a text outbox (empty, blank and non-JSON payloads, a schema version), rows
+/// inserted and deleted in one transaction, an update, and logical decoding messages whose
+/// content is the outbox row as JSON (transactional or not, and one that is not JSON).
+/// Not one of [`scenarios`]: the transforms' differential test and the outbox test use it.
+pub fn outbox_scenario() -> Scenario {
+    let row = |id: u32, agg: &str, agg_id: &str, payload: &str, tail: &str| {
+        format!(
+            "INSERT INTO outboxevent VALUES ('00000000-0000-0000-0000-{id:012}', '{agg}', '{agg_id}', 'Created', {payload}, {tail})"
+        )
+    };
+    let text = |id: u32, agg: &str, payload: &str, v: &str| {
+        format!("INSERT INTO outbox_text VALUES ({id}, '{agg}', 'k-{id}', 'Noted', {payload}, {v})")
+    };
+    let emit = |transactional: bool, content: &str| {
+        format!("SELECT pg_logical_emit_message({transactional}, 'outbox', '{content}')")
+    };
+    Scenario {
+        name: "outbox",
+        config: &[],
+        setup: format!(
+            "CREATE TABLE outboxevent (id uuid PRIMARY KEY, aggregatetype varchar(255) NOT NULL, aggregateid varchar(255) NOT NULL, type varchar(255) NOT NULL, payload jsonb, ts timestamp(6), version int NOT NULL DEFAULT 1, partition_no int, tenant text);
+             CREATE TABLE outbox_text (id bigint PRIMARY KEY, aggregatetype text, aggregateid text NOT NULL, type text, payload text, v int);
+             {}",
+            row(1, "order", "o-1", r#"'{"total": 10, "items": [{"sku": "a", "qty": 1}]}'"#, "'2026-01-02 03:04:05.123456', 1, 0, 'acme'")
+        ),
+        changes: vec![
+            row(2, "order", "o-2", r#"'{"total": 25.5, "customer": {"id": 7, "vip": true}, "note": null}'"#, "'2026-01-02 03:04:06', 2, 1, NULL"),
+            row(3, "customer", "c-1", r#"'{"big": 3000000000, "tags": ["x", "y"], "none": [], "nested": [[1, 2], [3]], "mixed": [{"a": 1}, {"b": "t"}, {"a": 2}]}'"#, "NULL, 1, NULL, 'acme'"),
+            format!(
+                "{}; DELETE FROM outboxevent WHERE id = '00000000-0000-0000-0000-000000000004'",
+                row(4, "order", "o-3", r#"'{"total": 1}'"#, "now(), 1, 0, 'acme'")
+            ),
+            "UPDATE outboxevent SET tenant = 'other' WHERE id = '00000000-0000-0000-0000-000000000002'".into(),
+            row(5, "customer", "c-2", "NULL", "NULL, 3, NULL, NULL"),
+            row(6, "customer", "c-3", "'[1, 2]'", "NULL, 1, NULL, NULL"),
+            row(7, "order", "o-4", r#"'{"odd": [1, "x"]}'"#, "NULL, 1, NULL, NULL"),
+            row(8, "order", "o-5", r#"'"just a string"'"#, "NULL, 1, NULL, NULL"),
+            text(1, "note", "'{\"k\": \"v\", \"n\": 1.0}'", "1"),
+            format!("{}; {}", text(2, "note", "''", "1"), text(3, "note", "'   '", "NULL")),
+            text(4, "Shipping-Label", "'not json'", "2"),
+            text(5, "note", "NULL", "2"),
+            emit(true, r#"{"id": 7, "aggregatetype": "order", "aggregateid": "o-9", "type": "Paid", "payload": {"amount": 12.5, "note": null, "lines": [{"sku": "b"}]}}"#),
+            emit(false, r#"{"id": "m-2", "aggregatetype": "customer", "aggregateid": 42, "type": "Renamed", "payload": "plain"}"#),
+            emit(true, "plain text"),
+            emit(true, r#"{"aggregatetype": "order"}"#),
+        ],
+    }
+}
+
 /// Every scenario of the differential test.
 pub fn scenarios() -> Vec<Scenario> {
     vec![

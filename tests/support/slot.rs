@@ -97,3 +97,26 @@ pub async fn wait_caught_up(client: &Client, slots: &[String], timeout: Duration
         .await;
     }
 }
+
+/// Kills the daemon with SIGKILL `times` times, each once the slot acknowledged more since
+/// the last kill (so every kill lands mid-stream, after some progress), restarting it each
+/// time.
+pub async fn kill9_as_it_moves(
+    daemon: &mut super::daemon::Daemon,
+    client: &Client,
+    slot: &str,
+    times: usize,
+) {
+    let mut acked = 0;
+    for _ in 0..times {
+        wait_for("the slot to move", Duration::from_secs(120), async || {
+            let now = confirmed_flush(client, slot).await.unwrap_or(0);
+            (now > acked).then_some(now)
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        daemon.kill9();
+        daemon.restart();
+        acked = confirmed_flush(client, slot).await.unwrap_or(0);
+    }
+}

@@ -111,7 +111,7 @@ impl Findings {
         });
     }
 
-    fn warn(&mut self, field: &str, message: impl Into<String>) {
+    pub(crate) fn warn(&mut self, field: &str, message: impl Into<String>) {
         self.warnings.push(ConfigError {
             field: field.to_string(),
             message: message.into(),
@@ -387,7 +387,7 @@ mod tests {
                 ("transforms", "unwrap, filter,route"),
                 (
                     "transforms.unwrap.type",
-                    "io.debezium.transforms.outbox.EventRouter",
+                    "io.debezium.transforms.ByLogicalTableRouter",
                 ),
                 ("transforms.filter.type", "io.debezium.transforms.Filter"),
                 ("predicates", "p"),
@@ -418,7 +418,7 @@ mod tests {
         assert!(text[1].contains("HINT: use io.confluent.connect.avro.AvroConverter"));
         assert!(text[3].contains("is required"), "{text:?}");
         assert!(
-            text[4].contains("EventRouter\" is not implemented"),
+            text[4].contains("ByLogicalTableRouter\" is not implemented"),
             "{text:?}"
         );
         assert!(text[5].contains("runs scripts"), "{text:?}");

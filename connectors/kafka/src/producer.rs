@@ -106,6 +106,30 @@ impl ProducerContext for ProducerCtx {
     }
 }
 
+/// One record to produce: where it goes, its timestamp (`None`: the producer's clock) and
+/// its headers.
+pub struct Outgoing<'a> {
+    pub topic: &'a str,
+    pub partition: Option<i32>,
+    pub timestamp: Option<i64>,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: Option<OwnedHeaders>,
+}
+
+impl<'a> Outgoing<'a> {
+    pub fn new(topic: &'a str, key: Option<&'a [u8]>, value: Option<&'a [u8]>) -> Self {
+        Outgoing {
+            topic,
+            partition: None,
+            timestamp: None,
+            key,
+            value,
+            headers: None,
+        }
+    }
+}
+
 /// One connector's transactional producer.
 pub struct TxProducer {
     producer: Arc<ThreadedProducer<ProducerCtx>>,
@@ -270,8 +294,14 @@ impl TxProducer {
         key: Option<&[u8]>,
         value: Option<&[u8]>,
     ) -> Result<(), PublishError> {
-        self.send_marked(topic, partition, key, value, None, 0)
-            .await
+        self.send_out(
+            Outgoing {
+                partition,
+                ..Outgoing::new(topic, key, value)
+            },
+            0,
+        )
+        .await
     }
 
     /// Like [`Producer::send`], with record headers.
@@ -282,38 +312,30 @@ impl TxProducer {
         value: Option<&[u8]>,
         headers: Option<OwnedHeaders>,
     ) -> Result<(), PublishError> {
-        self.send_to(topic, None, key, value, headers).await
+        self.send_out(
+            Outgoing {
+                headers,
+                ..Outgoing::new(topic, key, value)
+            },
+            0,
+        )
+        .await
     }
 
-    /// Like [`Producer::send_with_headers`], to a partition a transform chose.
-    pub async fn send_to(
-        &mut self,
-        topic: &str,
-        partition: Option<i32>,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        headers: Option<OwnedHeaders>,
-    ) -> Result<(), PublishError> {
-        self.send_marked(topic, partition, key, value, headers, 0)
-            .await
+    /// A record as the transforms left it: its partition, timestamp and headers.
+    pub async fn send_to(&mut self, out: Outgoing<'_>) -> Result<(), PublishError> {
+        self.send_out(out, 0).await
     }
 
-    async fn send_marked(
-        &mut self,
-        topic: &str,
-        partition: Option<i32>,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-        headers: Option<OwnedHeaders>,
-        token: usize,
-    ) -> Result<(), PublishError> {
+    async fn send_out(&mut self, out: Outgoing<'_>, token: usize) -> Result<(), PublishError> {
         self.begin()?;
         let mut record: BaseRecord<'_, [u8], [u8], usize> =
-            BaseRecord::with_opaque_to(topic, token);
-        record.key = key;
-        record.payload = value;
-        record.partition = partition;
-        record.headers = headers;
+            BaseRecord::with_opaque_to(out.topic, token);
+        record.key = out.key;
+        record.payload = out.value;
+        record.partition = out.partition;
+        record.timestamp = out.timestamp;
+        record.headers = out.headers;
         let mut waited = Duration::ZERO;
         loop {
             match self.producer.send(record) {
@@ -367,12 +389,11 @@ impl TxProducer {
     ) -> Result<(), PublishError> {
         self.token += 1;
         let token = self.token;
-        self.send_marked(
-            offsets_topic,
-            Some(partition),
-            Some(key),
-            value,
-            None,
+        self.send_out(
+            Outgoing {
+                partition: Some(partition),
+                ..Outgoing::new(offsets_topic, Some(key), value)
+            },
             token as usize,
         )
         .await?;

@@ -8,7 +8,10 @@
 //! that is not implemented is refused, naming it.
 
 mod debezium;
+mod decode_message;
 mod fields;
+mod json_data;
+mod outbox;
 mod predicates;
 mod routers;
 mod util;
@@ -140,7 +143,9 @@ impl Chain {
             };
             let built = fields::build(class, &settings, found)
                 .or_else(|| routers::build(class, &settings, found))
-                .or_else(|| debezium::build(class, &settings, found));
+                .or_else(|| debezium::build(class, &settings, found))
+                .or_else(|| outbox::build(class, &settings, found))
+                .or_else(|| decode_message::build(class, &settings, found));
             match built {
                 Some(Ok((class, transform))) => stages.push(Stage {
                     alias,

@@ -27,7 +27,7 @@ pub(super) fn build(class: &str, s: &Settings<'_>, found: &mut Findings) -> Opti
 
 /// `RegexRouter`: when `regex` matches the whole topic, the topic becomes `replacement`
 /// (Java's `Matcher.replaceFirst`, `$n` naming groups).
-struct RegexRouter {
+pub(super) struct RegexRouter {
     regex: Regex,
     replacement: String,
 }
@@ -40,14 +40,29 @@ impl RegexRouter {
                 .map_err(|e| found.error(&s.field("regex"), e))
                 .ok()
         });
-        let replacement = s.get("replacement").map(java_replacement);
-        if replacement.is_none() {
-            found.error(&s.field("replacement"), "is required");
-        }
+        let replacement = match s.get("replacement").map(java_replacement) {
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => {
+                found.error(&s.field("replacement"), e);
+                None
+            }
+            None => {
+                found.error(&s.field("replacement"), "is required");
+                None
+            }
+        };
         match (regex, replacement) {
             (Some(regex), Some(replacement)) if ok => Ok(RegexRouter { regex, replacement }),
             _ => Err(()),
         }
+    }
+
+    /// A router from a Java regex and replacement (`$1`, `${name}`).
+    pub(super) fn new(regex: &str, replacement: &str) -> Result<Self, String> {
+        Ok(RegexRouter {
+            regex: full_match(regex)?,
+            replacement: java_replacement(replacement)?,
+        })
     }
 }
 
@@ -78,8 +93,9 @@ pub(super) fn full_match(pattern: &str) -> Result<Regex, String> {
         .map_err(|e| format!("is not a valid regular expression: {e}"))
 }
 
-/// Java's replacement syntax (`$1`, `\$`, `\\`) in the regex crate's (`${1}`, `$$`).
-fn java_replacement(java: &str) -> String {
+/// Java's replacement syntax (`$1`, `${name}`, `\\$`, `\\\\`) in the regex crate's (`${1}`,
+/// `${name}`, `$$`); a `$` naming no group is refused, as Java refuses it.
+fn java_replacement(java: &str) -> Result<String, String> {
     let mut out = String::new();
     let mut chars = java.chars().peekable();
     while let Some(c) = chars.next() {
@@ -87,8 +103,16 @@ fn java_replacement(java: &str) -> String {
             '\\' => match chars.next() {
                 Some('$') => out.push_str("$$"),
                 Some(other) => out.push(other),
-                None => {}
+                None => return Err("ends with a lone backslash (write \\\\ for one)".into()),
             },
+            '$' if chars.peek() == Some(&'{') => {
+                chars.next();
+                let name: String = chars.by_ref().take_while(|c| *c != '}').collect();
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(format!("${{{name}}} is not a named-group reference"));
+                }
+                out.push_str(&format!("${{{name}}}"));
+            }
             '$' => {
                 let mut digits = String::new();
                 while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
@@ -96,15 +120,16 @@ fn java_replacement(java: &str) -> String {
                     chars.next();
                 }
                 if digits.is_empty() {
-                    out.push_str("$$");
-                } else {
-                    out.push_str(&format!("${{{digits}}}"));
+                    return Err(
+                        "has a $ that names no group (write \\$ for a literal dollar sign)".into(),
+                    );
                 }
+                out.push_str(&format!("${{{digits}}}"));
             }
             c => out.push(c),
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -113,11 +138,20 @@ mod tests {
 
     #[test]
     fn java_replacements_read_as_java_reads_them() {
-        assert_eq!(java_replacement("$1a"), "${1}a");
-        assert_eq!(java_replacement("x\\$y\\\\"), "x$$y\\");
+        assert_eq!(java_replacement("$1a").unwrap(), "${1}a");
+        assert_eq!(java_replacement("x\\$y\\\\").unwrap(), "x$$y\\");
+        assert_eq!(
+            java_replacement("outbox.event.${routedByValue}").unwrap(),
+            "outbox.event.${routedByValue}"
+        );
+        assert!(java_replacement("cost $").is_err());
         let re = full_match("cdc\\.(.*)\\.(.*)").unwrap();
         assert_eq!(
-            re.replacen("cdc.public.items", 1, java_replacement("$2_$1").as_str()),
+            re.replacen(
+                "cdc.public.items",
+                1,
+                java_replacement("$2_$1").unwrap().as_str()
+            ),
             "items_public"
         );
         assert!(!full_match("public").unwrap().is_match("cdc.public.items"));

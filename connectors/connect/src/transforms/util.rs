@@ -136,3 +136,94 @@ pub(crate) fn kind(v: &Value) -> &'static str {
         Value::Struct(_) => "org.apache.kafka.connect.data.Struct",
     }
 }
+
+/// Derived schemas kept before a by-value cache starts over (Java keeps 10,000 in an LRU
+/// map).
+const CACHE_LIMIT: usize = 1024;
+
+/// Derived schemas by an input schema compared by value (Java's caches are keyed by
+/// `Schema.equals`), bounded.
+pub(crate) struct ByStructure<K> {
+    pub entries: Vec<(K, Arc<Schema>)>,
+}
+
+impl<K> Default for ByStructure<K> {
+    fn default() -> Self {
+        ByStructure {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl ByStructure<Schema> {
+    /// `get_or` without cloning the key unless it is new.
+    pub fn get_or_by(
+        &mut self,
+        key: &Schema,
+        make: impl FnOnce() -> Result<Schema, String>,
+    ) -> Result<Arc<Schema>, String> {
+        if let Some((_, s)) = self.entries.iter().find(|(k, _)| k == key) {
+            return Ok(s.clone());
+        }
+        self.get_or(key.clone(), make)
+    }
+}
+
+impl<K: PartialEq> ByStructure<K> {
+    pub fn get_or(
+        &mut self,
+        key: K,
+        make: impl FnOnce() -> Result<Schema, String>,
+    ) -> Result<Arc<Schema>, String> {
+        if let Some((_, s)) = self.entries.iter().find(|(k, _)| *k == key) {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(make()?);
+        if self.entries.len() >= CACHE_LIMIT {
+            self.entries.clear();
+        }
+        self.entries.push((key, s.clone()));
+        Ok(s)
+    }
+}
+
+/// A schema compared by pointer.
+pub(crate) struct ByPointer(pub Arc<Schema>);
+
+impl PartialEq for ByPointer {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// The value of field `name` of a struct (`Struct.get`: its default for a null), or the
+/// error Java gives for a field the schema does not have.
+pub(crate) fn get<'a>(
+    schema: &'a Schema,
+    values: &'a [Value],
+    name: &str,
+) -> Result<(&'a Field, Value), String> {
+    let i = index(schema, name).ok_or_else(|| format!("{name} is not a valid field name"))?;
+    let f = &schema.fields()[i];
+    Ok((
+        f,
+        field_value(f, values.get(i).unwrap_or(&Value::Null), true),
+    ))
+}
+
+/// `Struct.getString` / `getInt32` / `getInt64`: the value, checked against the type.
+pub(crate) fn typed<'a>(
+    schema: &'a Schema,
+    values: &'a [Value],
+    name: &str,
+    ty: SchemaType,
+) -> Result<(&'a Field, Value), String> {
+    let (f, v) = get(schema, values, name)?;
+    if f.schema.ty != ty {
+        return Err(format!(
+            "Field '{name}' is not of type {}",
+            Schema::new(ty).type_name().to_uppercase()
+        ));
+    }
+    Ok((f, v))
+}

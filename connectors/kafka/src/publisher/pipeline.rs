@@ -18,6 +18,7 @@ use tributary_core::{ChangeEvent, Schema, TableSchemas, Value};
 use super::{Publisher, convert};
 use crate::error::PublishError;
 use crate::headers::connect_headers;
+use crate::producer::Outgoing;
 
 /// A registered (or rendered) schema of one side of a topic's records.
 struct SideSchema {
@@ -40,7 +41,7 @@ struct Shape {
 pub(super) struct Transforms {
     chain: Chain,
     shapes: HashMap<usize, Shape>,
-    sides: HashMap<String, HashMap<(bool, usize), SideSchema>>,
+    sides: HashMap<String, HashMap<(bool, usize), Arc<SideSchema>>>,
 }
 
 impl Transforms {
@@ -103,27 +104,33 @@ impl Publisher {
         let Some(r) = t.chain.apply(record)? else {
             return Ok(());
         };
+        let pipeline = &self.settings.pipeline;
+        for (side, converter, schema, value) in [
+            ("key", &pipeline.key, &r.key_schema, &r.key),
+            ("value", &pipeline.value, &r.value_schema, &r.value),
+        ] {
+            if *converter == Converter::Avro && schema.is_none() && value.is_some() {
+                return Err(PublishError::Encode {
+                    topic: r.topic.clone(),
+                    message: format!(
+                        "the transforms left a {side} without a schema, which the AvroConverter cannot write; use the JsonConverter with schemas.enable=false for schemaless records"
+                    ),
+                });
+            }
+        }
         self.topics.ensure(&r.topic, &self.settings.topics).await?;
         self.stats.add_topic(&r.topic);
-        self.side_schema(&r.topic, true, r.key_schema.as_ref())
+        let ks = self
+            .side_schema(&r.topic, true, r.key_schema.as_ref())
             .await?;
-        self.side_schema(&r.topic, false, r.value_schema.as_ref())
+        let vs = self
+            .side_schema(&r.topic, false, r.value_schema.as_ref())
             .await?;
-        let Some(t) = self.transforms.as_ref() else {
-            return Ok(());
-        };
-        let sides = t.sides.get(&r.topic);
-        let lookup = |key: bool, schema: Option<&Arc<Schema>>| {
-            schema.and_then(|s| sides?.get(&(key, Arc::as_ptr(s) as usize)))
-        };
         let encode_err = |e: tributary_avro::encode::EncodeError| PublishError::Encode {
             topic: r.topic.clone(),
             message: e.to_string(),
         };
-        let (ks, vs) = (
-            lookup(true, r.key_schema.as_ref()),
-            lookup(false, r.value_schema.as_ref()),
-        );
+        let (ks, vs) = (ks.as_deref(), vs.as_deref());
         convert::write_side(
             &mut self.key_buf,
             &self.settings.pipeline.key,
@@ -146,13 +153,12 @@ impl Publisher {
         let key = (!self.key_buf.is_empty()).then_some(self.key_buf.as_slice());
         let value = (!self.value_buf.is_empty()).then_some(self.value_buf.as_slice());
         self.producer
-            .send_to(
-                &r.topic,
-                r.partition,
-                key,
-                value,
-                connect_headers(&r.headers),
-            )
+            .send_to(Outgoing {
+                partition: r.partition,
+                timestamp: r.timestamp,
+                headers: connect_headers(&r.headers),
+                ..Outgoing::new(&r.topic, key, value)
+            })
             .await?;
         self.count();
         Ok(())
@@ -165,18 +171,18 @@ impl Publisher {
         topic: &str,
         key: bool,
         schema: Option<&Arc<Schema>>,
-    ) -> Result<(), PublishError> {
+    ) -> Result<Option<Arc<SideSchema>>, PublishError> {
         let Some(schema) = schema else {
-            return Ok(());
+            return Ok(None);
         };
         let slot = (key, Arc::as_ptr(schema) as usize);
         let known = self
             .transforms
             .as_ref()
             .and_then(|t| t.sides.get(topic))
-            .is_some_and(|s| s.contains_key(&slot));
-        if known {
-            return Ok(());
+            .and_then(|s| s.get(&slot));
+        if let Some(known) = known {
+            return Ok(Some(known.clone()));
         }
         let converter = if key {
             &self.settings.pipeline.key
@@ -203,6 +209,11 @@ impl Publisher {
             Converter::Json(_) => None,
         };
         let json = convert::schema_json(converter, Some(schema));
+        let side = Arc::new(SideSchema {
+            _schema: schema.clone(),
+            avro_id,
+            json,
+        });
         if let Some(t) = self.transforms.as_mut() {
             let sides = t.sides.entry(topic.to_owned()).or_default();
             // Derived schemas are shared by the transforms; a map this large means they
@@ -210,16 +221,9 @@ impl Publisher {
             if sides.len() >= 256 {
                 sides.clear();
             }
-            sides.insert(
-                slot,
-                SideSchema {
-                    _schema: schema.clone(),
-                    avro_id,
-                    json,
-                },
-            );
+            sides.insert(slot, side.clone());
         }
-        Ok(())
+        Ok(Some(side))
     }
 }
 
