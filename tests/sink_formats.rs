@@ -1,8 +1,8 @@
-//! Sink jobs read what each converter wrote: three sources capture one table, with
+//! Sink jobs read what each converter wrote: four sources capture one table, with
 //! Confluent's AvroConverter, Kafka's JsonConverter with schemas and without them (the
 //! latter with `decimal.handling.mode=string`, as a schemaless decimal is otherwise
-//! base64), and three Redis cache jobs, each with its source's converters, keep one cache
-//! each. After a snapshot and a stream of inserts, updates and deletes, each cache equals
+//! base64), and Debezium's CloudEventsConverter (values; keys in JSON), and four Redis cache
+//! jobs, each with its source's converters, keep one cache each. After a snapshot and a stream of inserts, updates and deletes, each cache equals
 //! the table key by key.
 
 mod support;
@@ -19,9 +19,10 @@ use support::sync::{TABLE_DDL, Workload, cache_converges_with, cache_diff_of, ta
 
 const T: Duration = Duration::from_secs(60);
 const JSON: &str = "org.apache.kafka.connect.json.JsonConverter";
+const CLOUDEVENTS: &str = "io.debezium.converters.CloudEventsConverter";
 
 #[tokio::test(flavor = "multi_thread")]
-async fn caches_equal_the_table_from_avro_and_both_json_forms() {
+async fn caches_equal_the_table_from_avro_both_json_forms_and_cloudevents() {
     let pg = PgCluster::start();
     let broker = Broker::start();
     let redis = RedisServer::start();
@@ -46,6 +47,10 @@ async fn caches_equal_the_table_from_avro_and_both_json_forms() {
                 "key.converter": JSON, "key.converter.schemas.enable": "false",
                 "value.converter": JSON, "value.converter.schemas.enable": "false",
             }),
+        ),
+        (
+            "cloudevents",
+            json!({"key.converter": JSON, "value.converter": CLOUDEVENTS}),
         ),
     ];
     let mut connectors = Vec::new();

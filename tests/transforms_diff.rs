@@ -6,6 +6,9 @@
 //! dropped or not, topic, partition, key, value (as the JsonConverter writes them) and
 //! headers (as the SimpleHeaderConverter writes them) — must be identical.
 //!
+//! Each record's value is also written by Debezium's `CloudEventsConverter` (three
+//! configurations) and by Tributary's, and must come out byte for byte the same.
+//!
 //! Both sides read the records without their headers or timestamp (Debezium's records
 //! carry no timestamp when they reach the transforms; headers are added by the chains);
 //! the timestamp a chain gives (the outbox router's) is compared.
@@ -22,10 +25,11 @@ use support::diff_scenarios::{outbox_scenario, scenarios};
 use support::kafka::Broker;
 use support::pg::PgCluster;
 use support::slot::{self, wait_active};
+use tributary_connect::cloudevents::{self, CloudEventsSettings};
 use tributary_connect::config::{Findings, JsonSettings};
 use tributary_connect::json::{self, read::read_record};
 use tributary_connect::record::header_text;
-use tributary_connect::{Chain, Record};
+use tributary_connect::{Chain, Converter, Pipeline, Record};
 
 const T: Duration = Duration::from_secs(180);
 const JSON: &str = "org.apache.kafka.connect.json.JsonConverter";
@@ -279,6 +283,44 @@ fn chains() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
     ]
 }
 
+/// The CloudEventsConverter configurations of the harness (`CE_CONFIGS`), read as a
+/// connector's `value.converter.*` properties.
+fn cloudevents_settings() -> Vec<(&'static str, CloudEventsSettings)> {
+    let configs: [(&str, &[(&str, &str)]); 3] = [
+        ("default", &[]),
+        ("plain_data", &[("json.schemas.enable", "false")]),
+        (
+            "no_extensions",
+            &[
+                ("extension.attributes.enable", "false"),
+                ("json.decimal.format", "NUMERIC"),
+            ],
+        ),
+    ];
+    configs
+        .iter()
+        .map(|(name, settings)| {
+            let mut props = BTreeMap::from([(
+                "value.converter".to_string(),
+                cloudevents::CLOUDEVENTS_CONVERTER.to_string(),
+            )]);
+            for (k, v) in *settings {
+                props.insert(format!("value.converter.{k}"), v.to_string());
+            }
+            let mut found = Findings::default();
+            let pipeline = Pipeline::parse(&props, &BTreeMap::new(), &mut found);
+            assert!(
+                found.errors.is_empty() && found.warnings.is_empty(),
+                "{found:?}"
+            );
+            match pipeline.value {
+                Converter::CloudEvents(s) => (*name, s),
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect()
+}
+
 /// What a chain gave for a record, in the harness's form.
 fn rendered(out: Option<Record>) -> Value {
     let Some(r) = out else {
@@ -378,6 +420,8 @@ async fn transforms_match_kafka_connect_and_debezium() {
         ours.insert(name, chain);
     }
     let settings = JsonSettings::default();
+    let cloudevents = cloudevents_settings();
+    let mut ce_compared: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     // Per chain: records identical, dropped by both, failed by both.
     let mut compared: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
     for line in &lines {
@@ -385,6 +429,34 @@ async fn transforms_match_kafka_connect_and_debezium() {
         let bytes = |k: &str| line[k].as_str().map(str::as_bytes);
         let (ks, kv) = read_record(bytes("key"), &settings).unwrap();
         let (vs, vv) = read_record(bytes("value"), &settings).unwrap();
+        for (name, ce) in &cloudevents {
+            let java = &line["cloudevents"][*name];
+            let mut data_schema = Vec::new();
+            if let Some(s) = vs
+                .as_ref()
+                .filter(|s| ce.json.schemas && cloudevents::is_envelope(s))
+            {
+                json::write_schema(&mut data_schema, &ce.json, &cloudevents::data_schema(s));
+            }
+            let mut buf = Vec::new();
+            let written = cloudevents::write(&mut buf, ce, vs.as_ref(), &data_schema, vv.as_ref());
+            if java.get("error").is_some() {
+                assert!(
+                    written.is_err(),
+                    "CloudEvents {name} on {topic}: Java failed ({java}), Tributary did not"
+                );
+                continue;
+            }
+            let ours =
+                match written.unwrap_or_else(|e| panic!("CloudEvents {name} on {topic}: {e}")) {
+                    true => Value::String(String::from_utf8(buf).unwrap()),
+                    false => Value::Null,
+                };
+            assert_eq!(&ours, java, "CloudEvents {name}, record of {topic}");
+            let c = ce_compared.entry(name).or_default();
+            c.0 += 1;
+            c.1 += usize::from(ours.is_null());
+        }
         let record = Record::new(
             topic,
             (ks.map(std::sync::Arc::new), kv),
@@ -414,6 +486,11 @@ async fn transforms_match_kafka_connect_and_debezium() {
             c.0 += 1;
             c.1 += usize::from(dropped);
         }
+    }
+    for (name, (n, null)) in &ce_compared {
+        println!(
+            "CloudEventsConverter {name}: {n} values identical to Debezium's ({null} null for both: not change events)"
+        );
     }
     for (name, (n, dropped, failed)) in &compared {
         println!(

@@ -22,7 +22,9 @@
 //     with Kafka's JsonConverter (without headers or timestamp), and runs it through every
 //     chain CHAINS.properties defines (`chains=a,b`; chain a's Kafka Connect properties
 //     under `a.`: `a.transforms=…`, `a.transforms.x.type=…`, `a.predicates=…`). A line:
-//     {"topic", "key", "value", "chains": {NAME: {"out": RECORD or null} or {"error": …}}},
+//     {"topic", "key", "value", "chains": {NAME: {"out": RECORD or null} or {"error": …}},
+//     "cloudevents": {CONFIG: the value by Debezium's CloudEventsConverter (CE_CONFIGS), or
+//     null, or {"error": …}}},
 //     a RECORD {"topic", "partition", "timestamp", "key", "value", "headers": [[key, text or null]]}
 //     with key and value as the JsonConverter (schemas.enable=true) writes them and
 //     header values as the SimpleHeaderConverter does.
@@ -286,6 +288,13 @@ public class DiffHarness {
         }
         SimpleHeaderConverter headers = new SimpleHeaderConverter();
         headers.configure(Map.of());
+        // Debezium's CloudEventsConverter, per configuration name (CE_CONFIGS).
+        Map<String, io.debezium.converters.CloudEventsConverter> cloudEvents = new java.util.LinkedHashMap<>();
+        for (var e : CE_CONFIGS.entrySet()) {
+            var ce = new io.debezium.converters.CloudEventsConverter();
+            ce.configure(e.getValue(), false);
+            cloudEvents.put(e.getKey(), ce);
+        }
         Map<String, Object> conf = consumerConfig(bootstrap);
         try (Writer w = new FileWriter(out, StandardCharsets.UTF_8);
                 var consumer = new KafkaConsumer<>(conf, new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
@@ -302,6 +311,16 @@ public class DiffHarness {
                     line.put("topic", r.topic());
                     line.put("key", r.key() == null ? null : new String(r.key(), StandardCharsets.UTF_8));
                     line.put("value", r.value() == null ? null : new String(r.value(), StandardCharsets.UTF_8));
+                    ObjectNode ces = line.putObject("cloudevents");
+                    for (var ce : cloudEvents.entrySet()) {
+                        try {
+                            var v = conv[1].toConnectData(r.topic(), r.value());
+                            byte[] b = ce.getValue().fromConnectData(r.topic(), new org.apache.kafka.common.header.internals.RecordHeaders(), v.schema(), v.value());
+                            if (b == null) ces.putNull(ce.getKey()); else ces.put(ce.getKey(), new String(b, StandardCharsets.UTF_8));
+                        } catch (Exception e) {
+                            ces.putObject(ce.getKey()).put("error", e.toString());
+                        }
+                    }
                     ObjectNode results = line.putObject("chains");
                     for (var chain : chains.entrySet()) {
                         ObjectNode result = results.putObject(chain.getKey());
@@ -341,6 +360,14 @@ public class DiffHarness {
                 }
             }
         }
+    }
+
+    // The CloudEventsConverter configurations `transform` renders each record's value with.
+    static final Map<String, Map<String, String>> CE_CONFIGS = new java.util.LinkedHashMap<>();
+    static {
+        CE_CONFIGS.put("default", Map.of());
+        CE_CONFIGS.put("plain_data", Map.of("json.schemas.enable", "false"));
+        CE_CONFIGS.put("no_extensions", Map.of("extension.attributes.enable", "false", "json.decimal.format", "NUMERIC"));
     }
 
     static Map<String, String> sub(Map<String, String> props, String prefix) {

@@ -378,6 +378,8 @@ fn vectors_scenario(
 /// shape), a text outbox (empty, blank and non-JSON payloads, a schema version), rows
 /// inserted and deleted in one transaction, an update, and logical decoding messages whose
 /// content is the outbox row as JSON (transactional or not, and one that is not JSON).
+/// No array holds objects of different shapes: Java merges their schemas in an order that
+/// changes from one JVM run to the next.
 /// Not one of [`scenarios`]: the transforms' differential test and the outbox test use it.
 pub fn outbox_scenario() -> Scenario {
     let row = |id: u32, agg: &str, agg_id: &str, payload: &str, tail: &str| {
@@ -402,7 +404,7 @@ pub fn outbox_scenario() -> Scenario {
         ),
         changes: vec![
             row(2, "order", "o-2", r#"'{"total": 25.5, "customer": {"id": 7, "vip": true}, "note": null}'"#, "'2026-01-02 03:04:06', 2, 1, NULL"),
-            row(3, "customer", "c-1", r#"'{"big": 3000000000, "tags": ["x", "y"], "none": [], "nested": [[1, 2], [3]], "mixed": [{"a": 1}, {"b": "t"}, {"a": 2}]}'"#, "NULL, 1, NULL, 'acme'"),
+            row(3, "customer", "c-1", r#"'{"big": 3000000000, "tags": ["x", "y"], "none": [], "nested": [[1, 2], [3]], "same": [{"a": 1, "b": "t"}, {"a": 2, "b": null}]}'"#, "NULL, 1, NULL, 'acme'"),
             format!(
                 "{}; DELETE FROM outboxevent WHERE id = '00000000-0000-0000-0000-000000000004'",
                 row(4, "order", "o-3", r#"'{"total": 1}'"#, "now(), 1, 0, 'acme'")

@@ -26,7 +26,6 @@ pub const SIMPLE_HEADER_CONVERTER: &str = "org.apache.kafka.connect.storage.Simp
 const NOT_YET: &[&str] = &[
     "org.apache.kafka.connect.storage.StringConverter",
     "org.apache.kafka.connect.converters.ByteArrayConverter",
-    "io.debezium.converters.CloudEventsConverter",
     "io.confluent.connect.protobuf.ProtobufConverter",
     "io.confluent.connect.json.JsonSchemaConverter",
     "io.apicurio.registry.utils.converter.AvroConverter",
@@ -39,6 +38,8 @@ pub enum Converter {
     Avro,
     /// Kafka's JsonConverter.
     Json(JsonSettings),
+    /// Debezium's CloudEventsConverter (JSON events, JSON data).
+    CloudEvents(crate::cloudevents::CloudEventsSettings),
 }
 
 impl Converter {
@@ -47,6 +48,7 @@ impl Converter {
         match self {
             Converter::Avro => AVRO_CONVERTER,
             Converter::Json(_) => JSON_CONVERTER,
+            Converter::CloudEvents(_) => crate::cloudevents::CLOUDEVENTS_CONVERTER,
         }
     }
 }
@@ -191,6 +193,17 @@ fn converter(
         Some(c) if c == JSON_CONVERTER || c == "JsonConverter" => {
             Converter::Json(json_settings(prefix, &settings, found))
         }
+        Some(c) if c == crate::cloudevents::CLOUDEVENTS_CONVERTER => {
+            if prefix == "key.converter" {
+                found.error(
+                    prefix,
+                    format!(
+                        "{c:?} converts values: as a key converter it would write every key as null\nHINT: keep it as value.converter and use {JSON_CONVERTER} or {AVRO_CONVERTER} for keys"
+                    ),
+                );
+            }
+            Converter::CloudEvents(cloudevents_settings(prefix, &settings, found))
+        }
         Some(c) => {
             let why = if NOT_YET.contains(&c) {
                 "is not implemented by Tributary yet"
@@ -200,7 +213,8 @@ fn converter(
             found.error(
                 prefix,
                 format!(
-                    "{c:?} {why}\nHINT: use {AVRO_CONVERTER} (the default, through the schema registry) or {JSON_CONVERTER} (with {prefix}.schemas.enable true or false)"
+                    "{c:?} {why}\nHINT: use {AVRO_CONVERTER} (the default, through the schema registry), {JSON_CONVERTER} (with {prefix}.schemas.enable true or false) or, for values, {}",
+                    crate::cloudevents::CLOUDEVENTS_CONVERTER
                 ),
             );
             Converter::Avro
@@ -241,6 +255,81 @@ fn avro_settings(prefix: &str, settings: &[(&str, &str)], found: &mut Findings) 
             ),
         }
     }
+}
+
+/// `CloudEventsConverterConfig`'s settings, and the `json.*` ones of its JSON converters.
+fn cloudevents_settings(
+    prefix: &str,
+    settings: &[(&str, &str)],
+    found: &mut Findings,
+) -> crate::cloudevents::CloudEventsSettings {
+    let mut s = crate::cloudevents::CloudEventsSettings::default();
+    let json: Vec<(&str, &str)> = settings
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("json.")?, *v)))
+        .collect();
+    s.json = json_settings(&format!("{prefix}.json"), &json, found);
+    for (k, v) in settings {
+        let field = format!("{prefix}.{k}");
+        let v = v.trim();
+        let lower = v.to_ascii_lowercase();
+        let refuse = |found: &mut Findings, why: &str| {
+            found.error(
+                &field,
+                format!("{v:?} cannot be honoured: {why}\nHINT: remove {field}"),
+            )
+        };
+        match *k {
+            _ if k.starts_with("json.") => {}
+            "serializer.type" | "data.serializer.type" if lower != "json" => refuse(
+                found,
+                "Tributary writes CloudEvents as JSON with JSON data (Avro needs a registry URL of its own, which the converter does not take here)",
+            ),
+            "serializer.type" | "data.serializer.type" => {}
+            "extension.attributes.enable" => match lower.as_str() {
+                "true" => s.extension_attributes = true,
+                "false" => s.extension_attributes = false,
+                _ => found.error(&field, format!("{v:?} is not true or false")),
+            },
+            "opentelemetry.tracing.attributes.enable" | "schema.data.name.source.header.enable"
+                if lower != "false" =>
+            {
+                refuse(
+                    found,
+                    "it reads headers that only OpenTelemetry or JVM-side transforms write",
+                )
+            }
+            "opentelemetry.tracing.attributes.enable" | "schema.data.name.source.header.enable" => {
+            }
+            "schema.name.adjustment.mode" if !["avro", "none"].contains(&lower.as_str()) => {
+                found.error(&field, format!("{v:?} is not avro or none"))
+            }
+            // The event's own schema is not written with JSON events.
+            "schema.name.adjustment.mode" | "schema.cloudevents.name" => {}
+            "metadata.source" => {
+                let mut parts = v.split(',').map(str::trim);
+                let global = parts.next().unwrap_or("value").to_ascii_lowercase();
+                let generated = parts.all(|p| match p.split_once(':') {
+                    Some((name, source)) => {
+                        source.eq_ignore_ascii_case("generate")
+                            || name.eq_ignore_ascii_case("traceparent")
+                    }
+                    None => false,
+                });
+                if global != "value" || !generated {
+                    refuse(
+                        found,
+                        "only the record's value is read (value,id:generate,type:generate), not headers",
+                    );
+                }
+            }
+            _ => found.warn(
+                &field,
+                "is not a CloudEventsConverter property Tributary reads, and has no effect",
+            ),
+        }
+    }
+    s
 }
 
 /// JsonConverterConfig's settings.
@@ -368,6 +457,46 @@ mod tests {
         );
         assert_eq!(fields(&found.warnings), ["value.converter.schemas.enable"]);
         assert_eq!(p.key, Converter::Avro);
+    }
+
+    #[test]
+    fn cloudevents_takes_json_settings_and_refuses_what_needs_avro_or_headers() {
+        const CE: &str = crate::cloudevents::CLOUDEVENTS_CONVERTER;
+        let (p, found) = parse(
+            &[
+                ("value.converter", CE),
+                ("value.converter.json.schemas.enable", "false"),
+                ("value.converter.extension.attributes.enable", "false"),
+            ],
+            &[],
+        );
+        assert!(found.errors.is_empty(), "{:?}", found.errors);
+        let Converter::CloudEvents(s) = p.value else {
+            panic!("{:?}", p.value)
+        };
+        assert!(!s.json.schemas && !s.extension_attributes);
+        let (_, found) = parse(
+            &[
+                ("key.converter", CE),
+                ("value.converter", CE),
+                ("value.converter.serializer.type", "avro"),
+                ("value.converter.metadata.source", "header"),
+                (
+                    "value.converter.opentelemetry.tracing.attributes.enable",
+                    "true",
+                ),
+            ],
+            &[],
+        );
+        assert_eq!(
+            fields(&found.errors),
+            [
+                "key.converter",
+                "value.converter.metadata.source",
+                "value.converter.opentelemetry.tracing.attributes.enable",
+                "value.converter.serializer.type",
+            ]
+        );
     }
 
     #[test]

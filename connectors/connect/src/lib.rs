@@ -8,6 +8,7 @@
 //!   with the Java one);
 //! - [`envelope`] lays a change event out as the Connect value Debezium makes of it.
 
+pub mod cloudevents;
 pub mod config;
 pub mod envelope;
 pub mod json;

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod batch;
+pub mod calendar;
 pub mod config;
 pub mod envelope;
 pub mod error;

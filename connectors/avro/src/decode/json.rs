@@ -33,7 +33,16 @@ pub enum Format {
         schemas: bool,
         replace_null_with_default: bool,
     },
+    /// Debezium's CloudEventsConverter (values only), its `data` written with schemas when
+    /// `schemas` (`json.schemas.enable`).
+    CloudEvents {
+        schemas: bool,
+        replace_null_with_default: bool,
+    },
 }
+
+/// A row as JSON: its fields by name.
+type Row = Map<String, Json>;
 
 /// The parts of a change event a sink needs, owned.
 #[derive(Debug)]
@@ -75,23 +84,7 @@ impl JsonReader {
         let Some(op) = payload.get("op").and_then(Json::as_str).map(str::to_owned) else {
             return Ok(None);
         };
-        let after_schema = schema.as_ref().and_then(|s| field_schema(s, "after"));
-        let after = match payload.remove("after") {
-            Some(Json::Object(mut after)) => {
-                if let Some(s) = after_schema {
-                    normalize_struct(s, &mut after, replace).map_err(|e| format!("after.{e}"))?;
-                }
-                Some(after)
-            }
-            Some(Json::Null) | None => None,
-            Some(other) => return Err(format!("after is {}, not an object", kind_of(&other))),
-        };
-        let row_schema = match (after_schema, &after) {
-            (Some(s), _) => row_schema_of(s),
-            (None, Some(after)) => inferred_row_schema(after),
-            (None, None) => RowSchema::default(),
-        };
-        let row_schema = self.shared(topic, row_schema);
+        let (after, row_schema) = self.after(topic, schema.as_ref(), &mut payload, replace)?;
         let source = match payload.get("source") {
             Some(Json::Object(s)) => s,
             _ => return Err("the change event has no source block".to_owned()),
@@ -117,6 +110,88 @@ impl JsonReader {
                 .map(str::to_owned),
             row_schema,
         }))
+    }
+
+    /// A CloudEvent's value (Debezium's CloudEventsConverter, JSON data, with schemas when
+    /// `schemas`): the operation and table from its extension attributes, the row from its
+    /// `data`.
+    pub fn cloud_event(
+        &mut self,
+        topic: &str,
+        bytes: &[u8],
+        schemas: bool,
+        replace: bool,
+    ) -> Result<Option<Change>, String> {
+        let doc: Json = serde_json::from_slice(bytes).map_err(|e| not_json(&e, false))?;
+        let Json::Object(mut event) = doc else {
+            return Err(format!(
+                "the CloudEvent is {}, not an object",
+                kind_of(&doc)
+            ));
+        };
+        let attr = |k: &str| event.get(k).and_then(Json::as_str).map(str::to_owned);
+        let Some(op) = attr("iodebeziumop") else {
+            return Err("the CloudEvent has no iodebeziumop attribute\nHINT: the source's CloudEventsConverter must write its extension attributes (extension.attributes.enable=true, the default)".to_owned());
+        };
+        let (db, schema_name, table) = (
+            attr("iodebeziumdb"),
+            attr("iodebeziumschema"),
+            attr("iodebeziumtable"),
+        );
+        let ts_ms = attr("iodebeziumtsms")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        let lsn = attr("iodebeziumlsn").and_then(|t| t.parse().ok());
+        let sequence = attr("iodebeziumsequence");
+        let data = event.remove("data").ok_or("the CloudEvent has no data")?;
+        let (schema, payload) = if schemas {
+            split_doc(data)?
+        } else {
+            (None, data)
+        };
+        let Json::Object(mut payload) = payload else {
+            return Err(format!("its data is {}, not an object", kind_of(&payload)));
+        };
+        let (after, row_schema) = self.after(topic, schema.as_ref(), &mut payload, replace)?;
+        Ok(Some(Change {
+            op,
+            after,
+            db: db.unwrap_or_default(),
+            schema: schema_name.unwrap_or_default(),
+            table: table.unwrap_or_default(),
+            ts_ms,
+            lsn,
+            sequence,
+            row_schema,
+        }))
+    }
+
+    /// The `after` row of a payload (normalized by its schema when there is one) and the
+    /// row schema of `topic`.
+    fn after(
+        &mut self,
+        topic: &str,
+        schema: Option<&Json>,
+        payload: &mut Map<String, Json>,
+        replace: bool,
+    ) -> Result<(Option<Row>, Arc<RowSchema>), String> {
+        let after_schema = schema.and_then(|s| field_schema(s, "after"));
+        let after = match payload.remove("after") {
+            Some(Json::Object(mut after)) => {
+                if let Some(s) = after_schema {
+                    normalize_struct(s, &mut after, replace).map_err(|e| format!("after.{e}"))?;
+                }
+                Some(after)
+            }
+            Some(Json::Null) | None => None,
+            Some(other) => return Err(format!("after is {}, not an object", kind_of(&other))),
+        };
+        let row_schema = match (after_schema, &after) {
+            (Some(s), _) => row_schema_of(s),
+            (None, Some(after)) => inferred_row_schema(after),
+            (None, None) => RowSchema::default(),
+        };
+        Ok((after, self.shared(topic, row_schema)))
     }
 
     /// The row schema of `topic`, the one already shared when it is the same.
@@ -168,6 +243,11 @@ fn split(bytes: &[u8], schemas: bool) -> Result<(Option<Json>, Json), String> {
     if !schemas {
         return Ok((None, doc));
     }
+    split_doc(doc)
+}
+
+/// The schema and the payload of a `{"schema": …, "payload": …}` document.
+fn split_doc(doc: Json) -> Result<(Option<Json>, Json), String> {
     match doc {
         Json::Object(mut o) if o.len() == 2 && o.contains_key("schema") => {
             let payload = o.remove("payload").ok_or_else(no_envelope)?;

@@ -117,14 +117,22 @@ impl Decoder {
                     malformed(rec, Part::Value, value_id, &ReadError::new(reason))
                 })
             }
-            Format::Json {
+            format @ (Format::Json {
                 schemas,
                 replace_null_with_default,
-            } => {
-                let change = self
-                    .json
-                    .value(rec.topic, value, schemas, replace_null_with_default)
-                    .map_err(|reason| not_json(rec, Part::Value, reason))?;
+            }
+            | Format::CloudEvents {
+                schemas,
+                replace_null_with_default,
+            }) => {
+                let change = if matches!(format, Format::CloudEvents { .. }) {
+                    self.json
+                        .cloud_event(rec.topic, value, schemas, replace_null_with_default)
+                } else {
+                    self.json
+                        .value(rec.topic, value, schemas, replace_null_with_default)
+                }
+                .map_err(|reason| not_json(rec, Part::Value, reason))?;
                 let Some(c) = change else {
                     return Ok(None);
                 };
@@ -173,6 +181,8 @@ impl Decoder {
                 replace_null_with_default,
             } => json::key(bytes, schemas, replace_null_with_default)
                 .map_err(|reason| not_json(rec, Part::Key, reason)),
+            // Refused as a key converter when the job is configured.
+            Format::CloudEvents { .. } => Ok(None),
         }
     }
 

@@ -59,11 +59,26 @@ pub struct EncodeError {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Problem {
-    Null { expected: String },
-    Mismatch { expected: String, got: &'static str },
-    OutOfRange { expected: String, value: i64 },
-    Arity { expected: usize, got: usize },
-    Status { got: String },
+    Null {
+        expected: String,
+    },
+    Mismatch {
+        expected: String,
+        got: &'static str,
+    },
+    OutOfRange {
+        expected: String,
+        value: i64,
+    },
+    Arity {
+        expected: usize,
+        got: usize,
+    },
+    Status {
+        got: String,
+    },
+    /// Another converter's refusal, as it words it.
+    Other(String),
 }
 
 impl EncodeError {
@@ -72,6 +87,11 @@ impl EncodeError {
             path: Vec::new(),
             problem,
         }
+    }
+
+    /// A converter other than Avro could not write the value.
+    pub fn other(message: impl Into<String>) -> Self {
+        EncodeError::new(Problem::Other(message.into()))
     }
 
     fn within(mut self, segment: impl Into<String>) -> Self {
@@ -111,6 +131,7 @@ impl fmt::Display for EncodeError {
                 f,
                 "cannot encode {at}: the struct has {expected} fields but the value has {got}"
             )?,
+            Problem::Other(message) => return write!(f, "cannot convert {at}: {message}"),
             Problem::Status { got } => {
                 return write!(
                     f,

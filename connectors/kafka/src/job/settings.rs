@@ -188,6 +188,10 @@ impl JobSettings {
                 schemas: s.schemas,
                 replace_null_with_default: s.replace_null_with_default,
             },
+            Converter::CloudEvents(s) => Format::CloudEvents {
+                schemas: s.json.schemas,
+                replace_null_with_default: s.json.replace_null_with_default,
+            },
         };
         let formats = (format(&pipeline.key), format(&pipeline.value));
         if !pipeline.transforms.is_empty() {

@@ -6,7 +6,7 @@
 //! built for them, see `tributary_avro::encode`); everything else goes through here.
 
 use tributary_avro::encode::{self, EncodeError};
-use tributary_connect::{Converter, json};
+use tributary_connect::{Converter, cloudevents, json};
 use tributary_core::{Schema, Value};
 
 /// Writes one side of a record into `buf` (cleared first); leaves it empty for a null
@@ -33,17 +33,29 @@ pub(super) fn write_side(
         Converter::Json(settings) => {
             json::write_record(buf, settings, schema, schema_json, value);
         }
+        // Nothing (Kafka's null) for what is not a change event.
+        Converter::CloudEvents(settings) => {
+            cloudevents::write(buf, settings, schema, schema_json, value)
+                .map_err(EncodeError::other)?;
+        }
     }
     Ok(())
 }
 
-/// A schema as the JsonConverter writes it, or nothing under the AvroConverter.
+/// A schema as the JsonConverter writes it (for the CloudEventsConverter, the schema of an
+/// envelope's `data`), or nothing under the AvroConverter.
 pub(super) fn schema_json(converter: &Converter, schema: Option<&Schema>) -> Vec<u8> {
     let mut buf = Vec::new();
-    if let (Converter::Json(settings), Some(schema)) = (converter, schema)
-        && settings.schemas
-    {
-        json::write_schema(&mut buf, settings, schema);
+    match (converter, schema) {
+        (Converter::Json(settings), Some(schema)) if settings.schemas => {
+            json::write_schema(&mut buf, settings, schema);
+        }
+        (Converter::CloudEvents(settings), Some(schema))
+            if settings.json.schemas && cloudevents::is_envelope(schema) =>
+        {
+            json::write_schema(&mut buf, &settings.json, &cloudevents::data_schema(schema));
+        }
+        _ => {}
     }
     buf
 }

@@ -9,7 +9,7 @@ use tributary_connect::Record;
 use tributary_connect::envelope::{self, TxBlock};
 use tributary_core::{MessageEvent, Schema, Value};
 
-use super::{Publisher, convert};
+use super::{Publisher, convert, non_null};
 use crate::error::PublishError;
 use crate::stats::unix_ms;
 
@@ -100,7 +100,12 @@ impl Publisher {
         self.open.bytes += self.key_buf.len() + self.value_buf.len();
         self.open.write_offset = true;
         self.producer
-            .send(&topic, None, Some(&self.key_buf), Some(&self.value_buf))
+            .send(
+                &topic,
+                None,
+                non_null(&self.key_buf),
+                non_null(&self.value_buf),
+            )
             .await?;
         self.count();
         Ok(())
@@ -222,8 +227,8 @@ impl Publisher {
         self.producer
             .send_with_headers(
                 &message.topic,
-                Some(&self.key_buf),
-                Some(&self.value_buf),
+                non_null(&self.key_buf),
+                non_null(&self.value_buf),
                 None,
             )
             .await?;

@@ -21,7 +21,7 @@ use rdkafka::message::OwnedHeaders;
 
 use tributary_avro::encode::{self, TxBlock};
 use tributary_avro::registry::RegistryClient;
-use tributary_connect::{Converter, envelope, json};
+use tributary_connect::{Converter, envelope};
 use tributary_core::batch::TryRecvError;
 use tributary_core::{Batch, BatchReceiver, CaptureItem, ChangeEvent, DurableLsn, Lsn};
 
@@ -410,20 +410,22 @@ impl Publisher {
             data_collection_order: *collection,
         });
         match (&self.settings.pipeline.value, entry.value_id) {
-            (Converter::Json(settings), _) => {
+            (converter @ (Converter::Json(_) | Converter::CloudEvents(_)), _) => {
                 let tx = tx.map(|t| envelope::TxBlock {
                     id: t.id,
                     total_order: t.total_order,
                     data_collection_order: t.data_collection_order,
                 });
                 let value = envelope::envelope_value(&mut event, tx);
-                json::write_record(
+                convert::write_side(
                     &mut self.value_buf,
-                    settings,
+                    converter,
+                    None,
                     Some(&schemas.envelope),
                     &entry.value_json,
                     Some(&value),
-                );
+                )
+                .map_err(encode_err)?;
             }
             (Converter::Avro, value_id) => {
                 encode::write_confluent_header(&mut self.value_buf, value_id.unwrap_or_default());
@@ -439,7 +441,7 @@ impl Publisher {
             event.key_header.as_ref(),
         );
         self.producer
-            .send_with_headers(topic, key, Some(&self.value_buf), headers)
+            .send_with_headers(topic, key, non_null(&self.value_buf), headers)
             .await?;
         self.count();
         Ok(())
@@ -471,7 +473,12 @@ impl Publisher {
         }
         self.write_fixed(&topic, ids, &TX_SCHEMAS, &key, &value)?;
         self.producer
-            .send(&topic, None, Some(&self.key_buf), Some(&self.value_buf))
+            .send(
+                &topic,
+                None,
+                non_null(&self.key_buf),
+                non_null(&self.value_buf),
+            )
             .await?;
         self.count();
         Ok(())
@@ -538,4 +545,10 @@ impl Publisher {
         let now = durable.advance(lsn);
         self.stats.durable_lsn.store(now.0, Ordering::Relaxed);
     }
+}
+
+/// A converted key or value: an empty buffer is Kafka's null (what a converter writes for
+/// nothing, as the CloudEventsConverter does for what is not a change event).
+pub(super) fn non_null(buf: &[u8]) -> Option<&[u8]> {
+    (!buf.is_empty()).then_some(buf)
 }
