@@ -6,7 +6,9 @@
 //! dropped or not, topic, partition, key, value (as the JsonConverter writes them) and
 //! headers (as the SimpleHeaderConverter writes them) — must be identical.
 //!
-//! Each record's value is also written by Debezium's `CloudEventsConverter` (three
+//! What comes out of each chain is also written by Kafka's `StringConverter` and
+//! `ByteArrayConverter`, key and value (the texts Java prints by object identity or hash
+//! order excepted). Each record's value is also written by Debezium's `CloudEventsConverter` (three
 //! configurations) and by Tributary's, and must come out byte for byte the same.
 //!
 //! Both sides read the records without their headers or timestamp (Debezium's records
@@ -29,7 +31,7 @@ use tributary_connect::cloudevents::{self, CloudEventsSettings};
 use tributary_connect::config::{Findings, JsonSettings};
 use tributary_connect::json::{self, read::read_record};
 use tributary_connect::record::header_text;
-use tributary_connect::{Chain, Converter, Pipeline, Record};
+use tributary_connect::{Chain, Converter, Pipeline, Record, plain};
 
 const T: Duration = Duration::from_secs(180);
 const JSON: &str = "org.apache.kafka.connect.json.JsonConverter";
@@ -51,6 +53,22 @@ fn chains() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
         (
             "outbox_everywhere",
             vec![("transforms", "o"), ("transforms.o.type", ROUTER)],
+        ),
+        (
+            "bytes_value",
+            vec![
+                ("transforms", "u,b"),
+                ("transforms.u.type", UNWRAP),
+                (
+                    "transforms.b.type",
+                    "org.apache.kafka.connect.transforms.ExtractField$Value",
+                ),
+                ("transforms.b.field", "c_bytea"),
+                ("transforms.b.predicate", "every"),
+                ("predicates", "every"),
+                ("predicates.every.type", TOPIC_MATCHES),
+                ("predicates.every.pattern", "types\\.public\\.every"),
+            ],
         ),
         (
             "outbox",
@@ -321,6 +339,55 @@ fn cloudevents_settings() -> Vec<(&'static str, CloudEventsSettings)> {
         .collect()
 }
 
+/// One side by the StringConverter (text) or the ByteArrayConverter (base64, or "error").
+fn plain_side(
+    converter: Converter,
+    schema: Option<&tributary_core::Schema>,
+    value: Option<&tributary_core::Value>,
+) -> Value {
+    let mut buf = Vec::new();
+    if converter == Converter::String {
+        plain::write_string(&mut buf, schema, value);
+        return value.map_or(Value::Null, |_| json!(String::from_utf8(buf).unwrap()));
+    }
+    match plain::write_bytes(&mut buf, schema, value) {
+        Err(_) => json!("error"),
+        Ok(()) if value.is_none() => Value::Null,
+        Ok(()) => {
+            use base64::Engine as _;
+            json!(base64::engine::general_purpose::STANDARD.encode(&buf))
+        }
+    }
+}
+
+/// Java prints a byte array by identity (`[B@1b6d3586`) and a map in hash order: those
+/// StringConverter texts are not compared.
+fn comparable_strings(java: &mut Value, ours: &mut Value, maps: [bool; 2]) -> usize {
+    let mut skipped = 0;
+    for (i, map) in maps.into_iter().enumerate() {
+        let by_identity = java["out"]["strings"][i]
+            .as_str()
+            .is_some_and(|t| t.contains("[B@"));
+        if by_identity || map {
+            java["out"]["strings"][i] = json!("(not comparable)");
+            ours["out"]["strings"][i] = json!("(not comparable)");
+            skipped += 1;
+        }
+    }
+    skipped
+}
+
+/// Whether a schema holds a map anywhere.
+fn has_map(schema: Option<&tributary_core::Schema>) -> bool {
+    use tributary_core::SchemaType;
+    schema.is_some_and(|s| match &s.ty {
+        SchemaType::Map(..) => true,
+        SchemaType::Array(item) => has_map(Some(item)),
+        SchemaType::Struct(fields) => fields.iter().any(|f| has_map(Some(&f.schema))),
+        _ => false,
+    })
+}
+
 /// What a chain gave for a record, in the harness's form.
 fn rendered(out: Option<Record>) -> Value {
     let Some(r) = out else {
@@ -343,6 +410,14 @@ fn rendered(out: Option<Record>) -> Value {
         "key": side(r.key_schema.as_deref(), r.key.as_ref()),
         "value": side(r.value_schema.as_deref(), r.value.as_ref()),
         "headers": r.headers.iter().map(|h| json!([h.key, header_text(h)])).collect::<Vec<_>>(),
+        "strings": [
+            plain_side(Converter::String, r.key_schema.as_deref(), r.key.as_ref()),
+            plain_side(Converter::String, r.value_schema.as_deref(), r.value.as_ref()),
+        ],
+        "bytes": [
+            plain_side(Converter::ByteArray, r.key_schema.as_deref(), r.key.as_ref()),
+            plain_side(Converter::ByteArray, r.value_schema.as_deref(), r.value.as_ref()),
+        ],
     }})
 }
 
@@ -363,6 +438,11 @@ async fn transforms_match_kafka_connect_and_debezium() {
         let mut extra = json!({"snapshot.mode": "initial", "topic.prefix": s.name});
         for (k, v) in s.config {
             extra[*k] = json!(v);
+        }
+        if s.name == "types" {
+            // Connect's Date, Time and Timestamp: Java objects to the transforms and the
+            // StringConverter.
+            extra["time.precision.mode"] = json!("connect");
         }
         for side in ["key", "value"] {
             extra[format!("{side}.converter")] = json!(JSON);
@@ -422,6 +502,7 @@ async fn transforms_match_kafka_connect_and_debezium() {
     let settings = JsonSettings::default();
     let cloudevents = cloudevents_settings();
     let mut ce_compared: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut string_skips = 0;
     // Per chain: records identical, dropped by both, failed by both.
     let mut compared: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
     for line in &lines {
@@ -476,9 +557,18 @@ async fn transforms_match_kafka_connect_and_debezium() {
             }
             let out = ours.unwrap_or_else(|e| panic!("{name} on {topic}: {e}"));
             let dropped = out.is_none();
+            let maps = out.as_ref().map(|r| {
+                [
+                    has_map(r.key_schema.as_deref()),
+                    has_map(r.value_schema.as_deref()),
+                ]
+            });
+            let (mut ours, mut java) = (rendered(out), java.clone());
+            if let Some(maps) = maps {
+                string_skips += comparable_strings(&mut java, &mut ours, maps);
+            }
             assert_eq!(
-                &rendered(out),
-                java,
+                ours, java,
                 "chain {name}, record of {topic}:\n{}",
                 line["value"]
             );
@@ -487,6 +577,9 @@ async fn transforms_match_kafka_connect_and_debezium() {
             c.1 += usize::from(dropped);
         }
     }
+    println!(
+        "StringConverter texts not compared (a byte array Java prints by identity, or a map in hash order): {string_skips}"
+    );
     for (name, (n, null)) in &ce_compared {
         println!(
             "CloudEventsConverter {name}: {n} values identical to Debezium's ({null} null for both: not change events)"

@@ -25,7 +25,9 @@
 //     {"topic", "key", "value", "chains": {NAME: {"out": RECORD or null} or {"error": …}},
 //     "cloudevents": {CONFIG: the value by Debezium's CloudEventsConverter (CE_CONFIGS), or
 //     null, or {"error": …}}},
-//     a RECORD {"topic", "partition", "timestamp", "key", "value", "headers": [[key, text or null]]}
+//     a RECORD {"topic", "partition", "timestamp", "key", "value", "headers": [[key, text or null]],
+//     "strings": [key, value] by Kafka's StringConverter (text or null), "bytes": [key, value]
+//     by its ByteArrayConverter (base64, null, or "error")}
 //     with key and value as the JsonConverter (schemas.enable=true) writes them and
 //     header values as the SimpleHeaderConverter does.
 //   java DiffHarness fields
@@ -288,6 +290,10 @@ public class DiffHarness {
         }
         SimpleHeaderConverter headers = new SimpleHeaderConverter();
         headers.configure(Map.of());
+        var stringConverter = new org.apache.kafka.connect.storage.StringConverter();
+        stringConverter.configure(Map.of(), false);
+        var byteArrayConverter = new org.apache.kafka.connect.converters.ByteArrayConverter();
+        byteArrayConverter.configure(Map.of(), false);
         // Debezium's CloudEventsConverter, per configuration name (CE_CONFIGS).
         Map<String, io.debezium.converters.CloudEventsConverter> cloudEvents = new java.util.LinkedHashMap<>();
         for (var e : CE_CONFIGS.entrySet()) {
@@ -345,6 +351,21 @@ public class DiffHarness {
                             byte[] vb = conv[1].fromConnectData(rec.topic(), rec.valueSchema(), rec.value());
                             o.put("key", kb == null ? null : new String(kb, StandardCharsets.UTF_8));
                             o.put("value", vb == null ? null : new String(vb, StandardCharsets.UTF_8));
+                            // Kafka's StringConverter and ByteArrayConverter of the key and the value.
+                            var strings = o.putArray("strings");
+                            var bytes = o.putArray("bytes");
+                            for (int side = 0; side < 2; side++) {
+                                var schema = side == 0 ? rec.keySchema() : rec.valueSchema();
+                                Object value = side == 0 ? rec.key() : rec.value();
+                                byte[] sb = stringConverter.fromConnectData(rec.topic(), schema, value);
+                                if (sb == null) strings.addNull(); else strings.add(new String(sb, StandardCharsets.UTF_8));
+                                try {
+                                    byte[] bb = byteArrayConverter.fromConnectData(rec.topic(), schema, value);
+                                    if (bb == null) bytes.addNull(); else bytes.add(java.util.Base64.getEncoder().encodeToString(bb));
+                                } catch (Exception e) {
+                                    bytes.add("error");
+                                }
+                            }
                             var hs = o.putArray("headers");
                             for (org.apache.kafka.connect.header.Header h : rec.headers()) {
                                 byte[] b = headers.fromConnectHeader(rec.topic(), h.key(), h.schema(), h.value());

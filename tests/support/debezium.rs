@@ -35,6 +35,8 @@ fn java(args: &[&str]) -> Command {
         "-Xms64m",
         "-Xmx768m",
         "-XX:+UseSerialGC",
+        // java.util.Date prints in the JVM's zone (the StringConverter's dates).
+        "-Duser.timezone=UTC",
         "-cp",
         classpath(),
     ])

@@ -24,8 +24,6 @@ pub const SIMPLE_HEADER_CONVERTER: &str = "org.apache.kafka.connect.storage.Simp
 /// Converter classes Kafka Connect users name that Tributary does not implement yet, with
 /// what to use instead.
 const NOT_YET: &[&str] = &[
-    "org.apache.kafka.connect.storage.StringConverter",
-    "org.apache.kafka.connect.converters.ByteArrayConverter",
     "io.confluent.connect.protobuf.ProtobufConverter",
     "io.confluent.connect.json.JsonSchemaConverter",
     "io.apicurio.registry.utils.converter.AvroConverter",
@@ -40,6 +38,10 @@ pub enum Converter {
     Json(JsonSettings),
     /// Debezium's CloudEventsConverter (JSON events, JSON data).
     CloudEvents(crate::cloudevents::CloudEventsSettings),
+    /// Kafka's StringConverter: the value's Java `toString()`.
+    String,
+    /// Kafka's ByteArrayConverter: bytes values as they are.
+    ByteArray,
 }
 
 impl Converter {
@@ -49,6 +51,8 @@ impl Converter {
             Converter::Avro => AVRO_CONVERTER,
             Converter::Json(_) => JSON_CONVERTER,
             Converter::CloudEvents(_) => crate::cloudevents::CLOUDEVENTS_CONVERTER,
+            Converter::String => crate::plain::STRING_CONVERTER,
+            Converter::ByteArray => crate::plain::BYTE_ARRAY_CONVERTER,
         }
     }
 }
@@ -192,6 +196,33 @@ fn converter(
         }
         Some(c) if c == JSON_CONVERTER || c == "JsonConverter" => {
             Converter::Json(json_settings(prefix, &settings, found))
+        }
+        Some(c) if c == crate::plain::STRING_CONVERTER || c == "StringConverter" => {
+            for (k, v) in &settings {
+                let field = format!("{prefix}.{k}");
+                match *k {
+                    "converter.encoding" | "encoding"
+                        if !["utf8", "utf-8"].contains(&v.trim().to_ascii_lowercase().as_str()) =>
+                    {
+                        found.error(
+                            &field,
+                            format!("{v:?} cannot be honoured: Tributary writes strings as UTF-8\nHINT: remove {field}"),
+                        )
+                    }
+                    "converter.encoding" | "encoding" => {}
+                    _ => found.warn(&field, "is not a StringConverter property (converter.encoding) and has no effect"),
+                }
+            }
+            Converter::String
+        }
+        Some(c) if c == crate::plain::BYTE_ARRAY_CONVERTER || c == "ByteArrayConverter" => {
+            for (k, _) in &settings {
+                found.warn(
+                    &format!("{prefix}.{k}"),
+                    "the ByteArrayConverter has no properties: no effect",
+                );
+            }
+            Converter::ByteArray
         }
         Some(c) if c == crate::cloudevents::CLOUDEVENTS_CONVERTER => {
             if prefix == "key.converter" {
@@ -505,7 +536,7 @@ mod tests {
             &[
                 (
                     "key.converter",
-                    "org.apache.kafka.connect.storage.StringConverter",
+                    "io.confluent.connect.protobuf.ProtobufConverter",
                 ),
                 ("value.converter", "com.example.MyConverter"),
                 ("value.converter.schemas.enable", "maybe"),

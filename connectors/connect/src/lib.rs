@@ -12,6 +12,7 @@ pub mod cloudevents;
 pub mod config;
 pub mod envelope;
 pub mod json;
+pub mod plain;
 pub mod record;
 pub mod transforms;
 

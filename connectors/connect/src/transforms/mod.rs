@@ -19,6 +19,8 @@ mod util;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub(crate) use util::kind as java_class;
+
 use crate::config::Findings;
 use crate::record::Record;
 

@@ -182,7 +182,7 @@ impl JobSettings {
         // The converters say how keys and values are read; transforms are refused.
         let mut found = tributary_connect::config::Findings::default();
         let pipeline = tributary_connect::Pipeline::parse(props, &BTreeMap::new(), &mut found);
-        let format = |c: &Converter| match c {
+        let mut format = |side: &str, c: &Converter| match c {
             Converter::Avro => Format::Avro,
             Converter::Json(s) => Format::Json {
                 schemas: s.schemas,
@@ -192,8 +192,21 @@ impl JobSettings {
                 schemas: s.json.schemas,
                 replace_null_with_default: s.json.replace_null_with_default,
             },
+            Converter::String | Converter::ByteArray => {
+                errors.push(SettingError::new(
+                    &format!("{side}.converter"),
+                    format!(
+                        "{} cannot be read back into rows: a sink job reads change events\nHINT: have the source write them with the AvroConverter, the JsonConverter or the CloudEventsConverter, and name the same here",
+                        c.class()
+                    ),
+                ));
+                Format::Avro
+            }
         };
-        let formats = (format(&pipeline.key), format(&pipeline.value));
+        let formats = (
+            format("key", &pipeline.key),
+            format("value", &pipeline.value),
+        );
         if !pipeline.transforms.is_empty() {
             errors.push(SettingError::new(
                 "transforms",

@@ -6,7 +6,7 @@
 //! built for them, see `tributary_avro::encode`); everything else goes through here.
 
 use tributary_avro::encode::{self, EncodeError};
-use tributary_connect::{Converter, cloudevents, json};
+use tributary_connect::{Converter, cloudevents, json, plain};
 use tributary_core::{Schema, Value};
 
 /// Writes one side of a record into `buf` (cleared first); leaves it empty for a null
@@ -32,6 +32,10 @@ pub(super) fn write_side(
         // written with a null payload, as Kafka's converter does.
         Converter::Json(settings) => {
             json::write_record(buf, settings, schema, schema_json, value);
+        }
+        Converter::String => plain::write_string(buf, schema, value),
+        Converter::ByteArray => {
+            plain::write_bytes(buf, schema, value).map_err(EncodeError::other)?;
         }
         // Nothing (Kafka's null) for what is not a change event.
         Converter::CloudEvents(settings) => {

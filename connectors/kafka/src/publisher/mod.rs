@@ -410,7 +410,13 @@ impl Publisher {
             data_collection_order: *collection,
         });
         match (&self.settings.pipeline.value, entry.value_id) {
-            (converter @ (Converter::Json(_) | Converter::CloudEvents(_)), _) => {
+            (
+                converter @ (Converter::Json(_)
+                | Converter::CloudEvents(_)
+                | Converter::String
+                | Converter::ByteArray),
+                _,
+            ) => {
                 let tx = tx.map(|t| envelope::TxBlock {
                     id: t.id,
                     total_order: t.total_order,

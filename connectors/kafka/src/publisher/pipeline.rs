@@ -206,7 +206,7 @@ impl Publisher {
                 let subject = format!("{topic}-{}", if key { "key" } else { "value" });
                 Some(self.registry.register(&subject, &text).await?)
             }
-            Converter::Json(_) | Converter::CloudEvents(_) => None,
+            _ => None,
         };
         let json = convert::schema_json(converter, Some(schema));
         let side = Arc::new(SideSchema {

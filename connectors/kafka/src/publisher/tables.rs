@@ -62,7 +62,7 @@ impl Publisher {
                     .register(&format!("{topic}-value"), &avro.value)
                     .await?,
             ),
-            Converter::Json(_) | Converter::CloudEvents(_) => None,
+            _ => None,
         };
         let key_json = convert::schema_json(&self.settings.pipeline.key, schemas.key.as_ref());
         let value_json =
