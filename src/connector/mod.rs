@@ -47,11 +47,6 @@ pub enum ConnectorError {
 impl Retry for ConnectorError {
     fn kind(&self) -> ErrorKind {
         match self {
-            // The slot is still held by an instance that is going away (a crashed daemon
-            // whose walsender Postgres has not reaped yet): wait for it.
-            ConnectorError::Source(SourceError::Replication(e)) if e.code() == Some("55006") => {
-                ErrorKind::Transient
-            }
             ConnectorError::Source(e) => e.kind(),
             ConnectorError::Publish(e) => e.kind(),
             ConnectorError::Job(e) => e.kind(),
@@ -290,7 +285,10 @@ async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
         Spec::Sink(_) => (None, None),
     };
     // `retriable.restart.connector.wait.ms`, when set: Debezium's constant wait.
-    let mut backoff = constant_wait.unwrap_or(MIN_BACKOFF);
+    let mut backoff = match constant_wait {
+        Some(wait) => tributary_core::Backoff::new(wait, wait),
+        None => tributary_core::Backoff::new(MIN_BACKOFF, MAX_BACKOFF),
+    };
     let mut retries = 0u32;
     loop {
         if *stop.borrow() {
@@ -315,7 +313,7 @@ async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
             }
             Err(e) if e.is_transient() => {
                 if started.elapsed() > Duration::from_secs(60) {
-                    backoff = constant_wait.unwrap_or(MIN_BACKOFF);
+                    backoff.reset();
                 }
                 if run.metrics.events_seen() > events_before {
                     retries = 0;
@@ -331,18 +329,16 @@ async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
                     break;
                 }
                 retries += 1;
-                tracing::warn!(connector = name, error = %e, retry_in_ms = backoff.as_millis() as u64, "connector will restart from its last committed offset");
+                let wait = backoff.next_wait();
+                tracing::warn!(connector = name, error = %e, retry_in_ms = wait.as_millis() as u64, "connector will restart from its last committed offset");
                 set(
                     status,
                     State::Running,
-                    Some(format!("retrying in {} ms after: {e}", backoff.as_millis())),
+                    Some(format!("retrying in {} ms after: {e}", wait.as_millis())),
                 );
                 tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(wait) => {}
                     _ = stop.wait_for(|s| *s) => break,
-                }
-                if constant_wait.is_none() {
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
             Err(e) => {

@@ -25,7 +25,7 @@ pub mod value;
 
 pub use auth::HttpAuth;
 pub use batch::{Batch, BatchReceiver, BatchSender, QueueGauge};
-pub use error::{ErrorKind, Retry};
+pub use error::{Backoff, ErrorKind, Retry, sqlstate_kind};
 pub use event::{
     CaptureItem, ChangeEvent, MessageEvent, Op, SnapshotMarker, SourceInfo, TxBegin, TxCommit,
 };

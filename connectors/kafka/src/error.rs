@@ -74,6 +74,55 @@ impl PublishError {
     }
 }
 
+/// Whether a Kafka error can go away by itself: the one classification of every Kafka
+/// error in Tributary (producer, consumer, admin). Definite: a fatal transaction error,
+/// fencing, failed authentication or authorization, an invalid group, topic, argument or
+/// configuration, a record too large, a client that could not be made or subscribed.
+/// Transient: everything else (a transaction to abort and retry, a broker away, a timeout,
+/// a coordinator moving).
+pub fn kafka_kind(e: &KafkaError) -> ErrorKind {
+    if let KafkaError::Transaction(t) = e {
+        return if t.is_fatal() {
+            ErrorKind::Definite
+        } else {
+            ErrorKind::Transient
+        };
+    }
+    if matches!(
+        e,
+        KafkaError::ClientCreation(_) | KafkaError::ClientConfig(..) | KafkaError::Subscription(_)
+    ) {
+        return ErrorKind::Definite;
+    }
+    match e.rdkafka_error_code() {
+        Some(code) if needs_a_person(code) => ErrorKind::Definite,
+        _ => ErrorKind::Transient,
+    }
+}
+
+/// Error codes that do not go away by retrying.
+pub(crate) fn needs_a_person(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::Fenced
+            | RDKafkaErrorCode::ProducerFenced
+            | RDKafkaErrorCode::InvalidProducerEpoch
+            | RDKafkaErrorCode::SaslAuthenticationFailed
+            | RDKafkaErrorCode::Authentication
+            | RDKafkaErrorCode::TopicAuthorizationFailed
+            | RDKafkaErrorCode::GroupAuthorizationFailed
+            | RDKafkaErrorCode::ClusterAuthorizationFailed
+            | RDKafkaErrorCode::TransactionalIdAuthorizationFailed
+            | RDKafkaErrorCode::InvalidTransactionTimeout
+            | RDKafkaErrorCode::InvalidGroupId
+            | RDKafkaErrorCode::InvalidArgument
+            | RDKafkaErrorCode::InvalidConfig
+            | RDKafkaErrorCode::InvalidTopic
+            | RDKafkaErrorCode::MessageSizeTooLarge
+            | RDKafkaErrorCode::UnsupportedVersion
+    )
+}
+
 /// Whether the group coordinator is loading or moved: the same request succeeds shortly
 /// (right after a broker starts, the offsets topic's partitions load for a while).
 pub(crate) fn coordinator_moving(e: &KafkaError) -> bool {
@@ -117,17 +166,62 @@ impl Retry for PublishError {
             PublishError::Unavailable { .. } => ErrorKind::Transient,
             PublishError::Registry(e) => e.kind(),
             PublishError::Connect(e) => e.kind(),
-            PublishError::Kafka { error, hint, .. } => {
-                let fatal = match error {
-                    KafkaError::Transaction(e) => e.is_fatal(),
-                    _ => false,
-                };
-                if fatal || !hint.is_empty() {
-                    ErrorKind::Definite
-                } else {
-                    ErrorKind::Transient
-                }
-            }
+            PublishError::Kafka { error, .. } => kafka_kind(error),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode as Code};
+    use tributary_core::ErrorKind;
+
+    use super::kafka_kind;
+
+    fn kinds(codes: &[Code]) -> Vec<ErrorKind> {
+        codes
+            .iter()
+            .map(|c| kafka_kind(&KafkaError::MessageProduction(*c)))
+            .collect()
+    }
+
+    #[test]
+    fn brokers_away_timeouts_and_moving_coordinators_are_transient() {
+        let codes = [
+            Code::BrokerTransportFailure,
+            Code::AllBrokersDown,
+            Code::MessageTimedOut,
+            Code::RequestTimedOut,
+            Code::NotCoordinator,
+            Code::CoordinatorLoadInProgress,
+            Code::NotLeaderForPartition,
+            Code::UnknownTopicOrPartition,
+            Code::QueueFull,
+        ];
+        assert!(kinds(&codes).iter().all(|k| *k == ErrorKind::Transient));
+    }
+
+    #[test]
+    fn credentials_acls_fencing_and_bad_settings_are_definite() {
+        let codes = [
+            Code::SaslAuthenticationFailed,
+            Code::Authentication,
+            Code::TopicAuthorizationFailed,
+            Code::GroupAuthorizationFailed,
+            Code::ClusterAuthorizationFailed,
+            Code::TransactionalIdAuthorizationFailed,
+            Code::ProducerFenced,
+            Code::Fenced,
+            Code::InvalidTransactionTimeout,
+            Code::InvalidGroupId,
+            Code::InvalidConfig,
+            Code::InvalidTopic,
+            Code::MessageSizeTooLarge,
+        ];
+        assert!(kinds(&codes).iter().all(|k| *k == ErrorKind::Definite));
+        assert_eq!(
+            kafka_kind(&KafkaError::ClientCreation("bad".into())),
+            ErrorKind::Definite
+        );
     }
 }

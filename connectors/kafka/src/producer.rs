@@ -558,8 +558,7 @@ fn retry_call(
 /// its last committed offset).
 fn classify(action: &'static str, e: KafkaError, transactional_id: &str) -> PublishError {
     if let KafkaError::Transaction(t) = &e
-        && !t.is_fatal()
-        && (t.is_retriable() || t.txn_requires_abort())
+        && crate::error::kafka_kind(&e) == tributary_core::ErrorKind::Transient
     {
         return PublishError::Unavailable {
             action,

@@ -74,30 +74,12 @@ impl SourceError {
     }
 }
 
-/// SQLSTATE codes that can go away by themselves.
-fn transient_sqlstate(code: &str) -> bool {
-    matches!(
-        code,
-        "57P01"
-            | "57P02"
-            | "57P03"
-            | "53300"
-            | "53400"
-            | "08000"
-            | "08003"
-            | "08006"
-            | "08001"
-            | "40001"
-            | "40P01"
-    )
-}
-
 impl Retry for SourceError {
     fn kind(&self) -> ErrorKind {
         match self {
             SourceError::Query { source, .. } => match source.as_db_error() {
-                Some(db) if !transient_sqlstate(db.code().code()) => ErrorKind::Definite,
-                _ => ErrorKind::Transient,
+                Some(db) => tributary_core::sqlstate_kind(db.code().code()),
+                None => ErrorKind::Transient,
             },
             SourceError::Replication(e) => e.kind(),
             SourceError::Spill(_) => ErrorKind::Transient,

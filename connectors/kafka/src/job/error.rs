@@ -1,6 +1,6 @@
 //! Why a sink job stopped, classified for the supervisor.
 
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::KafkaError;
 use tributary_avro::decode::DecodeError;
 use tributary_core::{ErrorKind, Retry};
 
@@ -30,7 +30,10 @@ pub enum JobError {
 impl JobError {
     /// Wraps a Kafka error, with a hint for the ones a person must fix.
     pub fn kafka(action: &'static str, error: KafkaError) -> Self {
-        let hint = if error.rdkafka_error_code().is_some_and(needs_a_person) {
+        let hint = if error
+            .rdkafka_error_code()
+            .is_some_and(crate::error::needs_a_person)
+        {
             "\nHINT: check the credentials and ACLs in the [kafka] section of the daemon config (the job reads its topics and commits for its consumer group)"
         } else {
             ""
@@ -43,31 +46,13 @@ impl JobError {
     }
 }
 
-/// Codes that do not go away by retrying.
-pub(crate) fn needs_a_person(code: RDKafkaErrorCode) -> bool {
-    matches!(
-        code,
-        RDKafkaErrorCode::SaslAuthenticationFailed
-            | RDKafkaErrorCode::Authentication
-            | RDKafkaErrorCode::TopicAuthorizationFailed
-            | RDKafkaErrorCode::GroupAuthorizationFailed
-            | RDKafkaErrorCode::ClusterAuthorizationFailed
-            | RDKafkaErrorCode::InvalidGroupId
-            | RDKafkaErrorCode::InvalidArgument
-    )
-}
-
 impl Retry for JobError {
     fn kind(&self) -> ErrorKind {
         match self {
             JobError::Decode(e) => e.kind(),
             JobError::Connect(e) => e.kind(),
             JobError::Sink { .. } | JobError::Config(_) => ErrorKind::Definite,
-            JobError::Kafka { hint, .. } if !hint.is_empty() => ErrorKind::Definite,
-            JobError::Kafka { error, .. } => match error {
-                KafkaError::ClientCreation(_) | KafkaError::Subscription(_) => ErrorKind::Definite,
-                _ => ErrorKind::Transient,
-            },
+            JobError::Kafka { error, .. } => crate::error::kafka_kind(error),
         }
     }
 }

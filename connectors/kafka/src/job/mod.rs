@@ -42,9 +42,9 @@ use tributary_avro::decode::{DecodeError, Decoder, RawRecord};
 use tributary_core::{FieldMap, Retry, RowSchema, Sink, SinkOp, SinkRecord};
 
 use crate::consumer::{self, JobConsumer};
+use crate::error::needs_a_person;
 use crate::settings::KafkaConfig;
 pub use error::JobError;
-use error::needs_a_person;
 pub use groups::{GroupError, read_group_offsets, reset_group_offsets, write_group_offsets};
 pub use metrics::JobMetrics;
 use metrics::Tally;

@@ -48,24 +48,23 @@ impl Drop for Task {
     }
 }
 
-/// Doubling waits between retries, up to a maximum.
-pub(crate) struct Backoff {
-    pub next: Duration,
-    max: Duration,
-}
+/// The job's retries: the shared doubling policy, from `retry.backoff.ms` up to
+/// `retry.backoff.max.ms`, waited for unless a stop comes first.
+pub(crate) struct Backoff(tributary_core::Backoff);
 
 impl Backoff {
     pub fn new(s: &JobSettings) -> Self {
-        Backoff {
-            next: s.retry_initial.max(Duration::from_millis(1)),
-            max: s.retry_max.max(s.retry_initial),
-        }
+        Backoff(tributary_core::Backoff::new(s.retry_initial, s.retry_max))
+    }
+
+    /// The wait the next retry takes.
+    pub fn next(&self) -> Duration {
+        self.0.peek()
     }
 
     /// Waits for the next retry; false when a stop came first.
     pub async fn wait(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
-        let wait = self.next;
-        self.next = (self.next * 2).min(self.max);
+        let wait = self.0.next_wait();
         tokio::select! {
             _ = tokio::time::sleep(wait) => true,
             _ = stop_requested(stop) => false,
@@ -137,7 +136,7 @@ async fn write(
                 tracing::warn!(
                     job = settings.name,
                     reason,
-                    retry_in_ms = backoff.next.as_millis() as u64,
+                    retry_in_ms = backoff.next().as_millis() as u64,
                     records = done.records.len(),
                     "the target could not take a batch; retrying it"
                 );

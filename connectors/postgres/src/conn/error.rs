@@ -8,7 +8,7 @@
 use std::io;
 use std::time::Duration;
 
-use tributary_core::{ErrorKind, Retry};
+use tributary_core::{ErrorKind, Retry, sqlstate_kind};
 
 use super::SslMode;
 
@@ -204,23 +204,6 @@ pub(crate) fn startup_hint(code: &str, user: &str, dbname: &str) -> Option<Strin
     Some(hint)
 }
 
-/// Whether a server error with this SQLSTATE can go away by itself.
-pub fn sqlstate_kind(code: &str) -> ErrorKind {
-    match code {
-        // admin_shutdown, crash_shutdown, cannot_connect_now, idle_session_timeout
-        "57P01" | "57P02" | "57P03" | "57P05" => ErrorKind::Transient,
-        // insufficient resources: too many connections, out of memory, disk full
-        "53000" | "53100" | "53200" | "53300" => ErrorKind::Transient,
-        // serialization failure, deadlock; system and I/O errors
-        "40001" | "40P01" | "58000" | "58030" => ErrorKind::Transient,
-        // connection exceptions
-        c if c.starts_with("08") => ErrorKind::Transient,
-        // authentication (28xxx), invalid catalog (3D000), object in use (55006),
-        // undefined object (42704), wal_level and other prerequisites (55000), the rest
-        _ => ErrorKind::Definite,
-    }
-}
-
 impl Retry for ConnError {
     fn kind(&self) -> ErrorKind {
         match self {
@@ -318,18 +301,6 @@ mod tests {
         let err = ConnError::from_error_fields(b"Mhalf a mess");
         assert!(err.to_string().contains("half a mess"));
         assert_eq!(err.code(), Some("XX000"));
-    }
-
-    #[test]
-    fn sqlstates_are_classified_for_retry() {
-        for code in ["57P01", "57P03", "53300", "08006", "40001"] {
-            assert_eq!(sqlstate_kind(code), ErrorKind::Transient, "{code}");
-        }
-        for code in [
-            "28P01", "28000", "3D000", "55006", "42704", "55000", "42601",
-        ] {
-            assert_eq!(sqlstate_kind(code), ErrorKind::Definite, "{code}");
-        }
     }
 
     #[test]

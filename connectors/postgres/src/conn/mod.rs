@@ -20,13 +20,14 @@ use std::time::Duration;
 
 use tributary_core::Secret;
 
+pub use error::ConnError;
 pub(crate) use error::startup_hint;
-pub use error::{ConnError, sqlstate_kind};
 pub use query::connect_query;
 pub use tls::{
     ClientIdentity, MakeRustlsConnect, RustlsConnect, RustlsConnectFuture, RustlsStream,
     client_config, client_identity, load_client_identity,
 };
+pub use tributary_core::sqlstate_kind;
 
 /// Session settings every connection applies so text output of values is stable.
 pub const SESSION_SETTINGS: &[(&str, &str)] = &[

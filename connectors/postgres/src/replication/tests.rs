@@ -354,7 +354,7 @@ async fn confirmed_flush_never_moves_past_the_durable_lsn() {
 }
 
 #[tokio::test]
-async fn slot_active_elsewhere_is_a_definite_55006_error() {
+async fn slot_active_elsewhere_is_a_transient_55006_error_naming_the_holder() {
     let Some(cluster) = Cluster::start(false) else {
         return;
     };
@@ -379,7 +379,9 @@ async fn slot_active_elsewhere_is_a_definite_55006_error() {
     .await
     .unwrap_err();
     assert_eq!(err.code(), Some("55006"), "{err}");
-    assert_eq!(err.kind(), ErrorKind::Definite);
+    // Retried: the holder is usually a crashed instance's walsender Postgres has not
+    // reaped yet.
+    assert_eq!(err.kind(), ErrorKind::Transient);
     assert!(err.to_string().contains("active_pid"), "{err}");
     first.stop().await.unwrap();
 
