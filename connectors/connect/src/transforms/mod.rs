@@ -10,10 +10,12 @@
 mod debezium;
 mod decode_message;
 mod fields;
+mod headers;
 mod json_data;
 mod outbox;
 mod predicates;
 mod routers;
+mod shapes;
 mod util;
 
 use std::collections::BTreeMap;
@@ -147,7 +149,9 @@ impl Chain {
                 .or_else(|| routers::build(class, &settings, found))
                 .or_else(|| debezium::build(class, &settings, found))
                 .or_else(|| outbox::build(class, &settings, found))
-                .or_else(|| decode_message::build(class, &settings, found));
+                .or_else(|| decode_message::build(class, &settings, found))
+                .or_else(|| shapes::build(class, &settings, found))
+                .or_else(|| headers::build(class, &settings, found));
             match built {
                 Some(Ok((class, transform))) => stages.push(Stage {
                     alias,

@@ -9,11 +9,14 @@ use crate::record::Record;
 
 const REGEX_ROUTER: &str = "org.apache.kafka.connect.transforms.RegexRouter";
 const FILTER: &str = "org.apache.kafka.connect.transforms.Filter";
+const TIMESTAMP_ROUTER: &str = "org.apache.kafka.connect.transforms.TimestampRouter";
 
 pub(super) fn build(class: &str, s: &Settings<'_>, found: &mut Findings) -> Option<Built> {
     Some(match class {
         REGEX_ROUTER => RegexRouter::configure(s, found)
             .map(|t| ("RegexRouter", Box::new(t) as Box<dyn Transform>)),
+        TIMESTAMP_ROUTER => TimestampRouter::configure(s, found)
+            .map(|t| ("TimestampRouter", Box::new(t) as Box<dyn Transform>)),
         FILTER => {
             if s.only(found, &[]) {
                 Ok(("Filter", Box::new(Filter) as Box<dyn Transform>))
@@ -74,6 +77,155 @@ impl Transform for RegexRouter {
                 .replacen(&r.topic, 1, self.replacement.as_str())
                 .into_owned();
         }
+        Ok(Some(r))
+    }
+}
+
+/// `TimestampRouter`: the topic becomes `topic.format` with `${topic}` and `${timestamp}`
+/// (the record's timestamp in UTC, formatted by `timestamp.format`, a
+/// `java.text.SimpleDateFormat` pattern) replaced.
+struct TimestampRouter {
+    topic_format: String,
+    pattern: Vec<DatePart>,
+}
+
+/// One piece of a `SimpleDateFormat` pattern.
+#[derive(Debug, Clone, PartialEq)]
+enum DatePart {
+    Literal(String),
+    /// A field letter and how many times it is repeated.
+    Field(char, usize),
+}
+
+/// Parses the `SimpleDateFormat` letters Tributary formats: `y M d H m s S` (and `'…'`
+/// quoted text); any other letter is refused.
+fn date_pattern(p: &str) -> Result<Vec<DatePart>, String> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = p.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            let mut text = String::new();
+            i += 1;
+            while i < chars.len() {
+                if chars[i] == '\'' {
+                    if chars.get(i + 1) == Some(&'\'') {
+                        text.push('\'');
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                text.push(chars[i]);
+                i += 1;
+            }
+            // '' alone is a quote.
+            out.push(DatePart::Literal(if text.is_empty() {
+                "'".into()
+            } else {
+                text
+            }));
+            i += 1;
+        } else if c.is_ascii_alphabetic() {
+            if !"yMdHmsS".contains(c) {
+                return Err(format!(
+                    "uses the letter {c:?}, which Tributary does not format (it formats y, M, d, H, m, s and S)"
+                ));
+            }
+            let mut n = 0;
+            while i < chars.len() && chars[i] == c {
+                n += 1;
+                i += 1;
+            }
+            out.push(DatePart::Field(c, n));
+        } else {
+            out.push(DatePart::Literal(c.to_string()));
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn format_date(parts: &[DatePart], ms: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (y, mo, d) = tributary_core::calendar::civil_from_days(days);
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            DatePart::Literal(t) => out.push_str(t),
+            DatePart::Field(c, n) => {
+                let n = *n;
+                let v: i64 = match c {
+                    'y' if n == 2 => y.rem_euclid(100),
+                    'y' => y,
+                    'M' if n >= 4 => {
+                        out.push_str(MONTHS[(mo - 1) as usize]);
+                        continue;
+                    }
+                    'M' if n == 3 => {
+                        out.push_str(&MONTHS[(mo - 1) as usize][..3]);
+                        continue;
+                    }
+                    'M' => i64::from(mo),
+                    'd' => i64::from(d),
+                    'H' => ms_of_day / 3_600_000,
+                    'm' => ms_of_day / 60_000 % 60,
+                    's' => ms_of_day / 1000 % 60,
+                    _ => ms_of_day % 1000,
+                };
+                let width = if *c == 'y' && n == 2 { 2 } else { n };
+                out.push_str(&format!("{v:0width$}"));
+            }
+        }
+    }
+    out
+}
+
+impl TimestampRouter {
+    fn configure(s: &Settings<'_>, found: &mut Findings) -> Result<Self, ()> {
+        let ok = s.only(found, &["topic.format", "timestamp.format"]);
+        let format = s.get("timestamp.format").unwrap_or("yyyyMMdd");
+        let pattern =
+            date_pattern(format).map_err(|e| found.error(&s.field("timestamp.format"), e))?;
+        let t = TimestampRouter {
+            topic_format: s
+                .get("topic.format")
+                .unwrap_or("${topic}-${timestamp}")
+                .to_owned(),
+            pattern,
+        };
+        if ok { Ok(t) } else { Err(()) }
+    }
+}
+
+impl Transform for TimestampRouter {
+    fn apply(&mut self, mut r: Record) -> Result<Option<Record>, String> {
+        let Some(ts) = r.timestamp else {
+            return Err(format!(
+                "Timestamp missing on record of topic {} (Debezium's change events carry none; set one with the outbox EventRouter or route by something else)",
+                r.topic
+            ));
+        };
+        let stamp = format_date(&self.pattern, ts);
+        r.topic = self
+            .topic_format
+            .replace("${topic}", &r.topic)
+            .replace("${timestamp}", &stamp);
         Ok(Some(r))
     }
 }
@@ -155,5 +307,11 @@ mod tests {
             "items_public"
         );
         assert!(!full_match("public").unwrap().is_match("cdc.public.items"));
+        let p = date_pattern("yyyy-MM-dd'T'HH:mm:ss.SSS '' yy MMM").unwrap();
+        assert_eq!(
+            format_date(&p, 1_764_762_000_123),
+            "2025-12-03T11:40:00.123 ' 25 Dec"
+        );
+        assert!(date_pattern("yyyy-ww").is_err());
     }
 }
