@@ -175,6 +175,58 @@ fn chains() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
             ],
         ),
         (
+            "flatten_envelope",
+            vec![
+                ("transforms", "flat"),
+                (
+                    "transforms.flat.type",
+                    "org.apache.kafka.connect.transforms.Flatten$Value",
+                ),
+                ("transforms.flat.delimiter", "_"),
+            ],
+        ),
+        (
+            "unwrap_flatten_cast",
+            vec![
+                ("transforms", "u,flat,cast,keycast"),
+                ("transforms.u.type", UNWRAP),
+                (
+                    "transforms.flat.type",
+                    "org.apache.kafka.connect.transforms.Flatten$Value",
+                ),
+                (
+                    "transforms.cast.type",
+                    "org.apache.kafka.connect.transforms.Cast$Value",
+                ),
+                (
+                    "transforms.cast.spec",
+                    "c_int2:string,c_int4:float64,c_int8:int8,c_float4:int32,c_float8:string,c_bool:int16,c_numeric:float64,c_numeric_big:int64,c_text:boolean,c_date:string,c_ts:string,c_time:string,c_bytea:string,c_default:boolean,c_text_default:string",
+                ),
+                ("transforms.cast.predicate", "types"),
+                (
+                    "transforms.keycast.type",
+                    "org.apache.kafka.connect.transforms.Cast$Key",
+                ),
+                ("transforms.keycast.spec", "id:string"),
+                ("predicates", "types"),
+                ("predicates.types.type", TOPIC_MATCHES),
+                ("predicates.types.pattern", "types\\..*"),
+            ],
+        ),
+        (
+            "changed_state",
+            vec![
+                ("transforms", "c,u"),
+                (
+                    "transforms.c.type",
+                    "io.debezium.transforms.ExtractChangedRecordState",
+                ),
+                ("transforms.c.header.changed.name", "changed"),
+                ("transforms.c.header.unchanged.name", "same"),
+                ("transforms.u.type", UNWRAP),
+            ],
+        ),
+        (
             "bytes_value",
             vec![
                 ("transforms", "u,b"),

@@ -15,11 +15,18 @@ use crate::config::Findings;
 use crate::record::{Header, Record};
 
 const EXTRACT_NEW_RECORD_STATE: &str = "io.debezium.transforms.ExtractNewRecordState";
+const EXTRACT_CHANGED_RECORD_STATE: &str = "io.debezium.transforms.ExtractChangedRecordState";
 
 pub(super) fn build(class: &str, s: &Settings<'_>, found: &mut Findings) -> Option<Built> {
     Some(match class {
         EXTRACT_NEW_RECORD_STATE => ExtractNewRecordState::configure(s, found)
             .map(|t| ("ExtractNewRecordState", Box::new(t) as Box<dyn Transform>)),
+        EXTRACT_CHANGED_RECORD_STATE => ExtractChangedRecordState::configure(s, found).map(|t| {
+            (
+                "ExtractChangedRecordState",
+                Box::new(t) as Box<dyn Transform>,
+            )
+        }),
         _ => return None,
     })
 }
@@ -416,5 +423,94 @@ impl Transform for ExtractNewRecordState {
             row
         };
         Ok(Some(row))
+    }
+}
+
+/// Debezium's `ExtractChangedRecordState`: an update's changed and unchanged column names as
+/// headers (`header.changed.name`, `header.unchanged.name`; each an array of strings, empty
+/// for other operations).
+struct ExtractChangedRecordState {
+    changed: Option<(String, Arc<Schema>)>,
+    unchanged: Option<(String, Arc<Schema>)>,
+}
+
+impl ExtractChangedRecordState {
+    fn configure(s: &Settings<'_>, found: &mut Findings) -> Result<Self, ()> {
+        let ok = s.only(found, &["header.changed.name", "header.unchanged.name"]);
+        let header = |key: &str| {
+            s.get(key).filter(|n| !n.trim().is_empty()).map(|n| {
+                let schema = Schema::array(Schema::string().optional())
+                    .optional()
+                    .named(n);
+                (n.to_owned(), Arc::new(schema))
+            })
+        };
+        let t = ExtractChangedRecordState {
+            changed: header("header.changed.name"),
+            unchanged: header("header.unchanged.name"),
+        };
+        if ok { Ok(t) } else { Err(()) }
+    }
+}
+
+/// `Objects.equals` of two Connect values as Java holds them: a bare byte array is a
+/// distinct object each time (never equal), a decimal a `BigDecimal` (equal by value and
+/// scale), anything else by value.
+fn java_equals(schema: &Schema, a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Bytes(_), Value::Bytes(_))
+            if schema.name.as_deref() != Some("org.apache.kafka.connect.data.Decimal") =>
+        {
+            false
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && !x.iter().any(|v| matches!(v, Value::Bytes(_))) && x == y
+        }
+        _ => a == b,
+    }
+}
+
+impl Transform for ExtractChangedRecordState {
+    fn apply(&mut self, mut r: Record) -> Result<Option<Record>, String> {
+        let Some(schema) = r
+            .value_schema
+            .clone()
+            .filter(|s| s.name.as_deref().is_some_and(|n| n.ends_with(".Envelope")))
+        else {
+            return Ok(Some(r));
+        };
+        let Some(Value::Struct(values)) = &r.value else {
+            return Ok(Some(r));
+        };
+        let side = |name: &str| {
+            util::index(&schema, name).map(|i| (&schema.fields()[i].schema, values.get(i)))
+        };
+        let (mut changed, mut unchanged) = (Vec::new(), Vec::new());
+        if let (
+            Some((after_schema, Some(Value::Struct(after)))),
+            Some((_, Some(Value::Struct(before)))),
+        ) = (side("after"), side("before"))
+        {
+            for (i, f) in after_schema.fields().iter().enumerate() {
+                let a = after.get(i).unwrap_or(&Value::Null);
+                let b = before.get(i).unwrap_or(&Value::Null);
+                let name = Value::String(f.name.clone());
+                if java_equals(&f.schema, a, b) {
+                    unchanged.push(name);
+                } else {
+                    changed.push(name);
+                }
+            }
+        }
+        for (header, names) in [(&self.changed, changed), (&self.unchanged, unchanged)] {
+            if let Some((key, schema)) = header {
+                r.headers.push(Header {
+                    key: key.clone(),
+                    schema: Some(schema.clone()),
+                    value: Some(Value::Array(names)),
+                });
+            }
+        }
+        Ok(Some(r))
     }
 }

@@ -7,9 +7,11 @@
 //! differential test `tests/transforms_diff.rs` runs both on the same records). A class
 //! that is not implemented is refused, naming it.
 
+mod cast;
 mod debezium;
 mod decode_message;
 mod fields;
+mod flatten;
 mod headers;
 mod json_data;
 mod outbox;
@@ -151,7 +153,8 @@ impl Chain {
                 .or_else(|| outbox::build(class, &settings, found))
                 .or_else(|| decode_message::build(class, &settings, found))
                 .or_else(|| shapes::build(class, &settings, found))
-                .or_else(|| headers::build(class, &settings, found));
+                .or_else(|| headers::build(class, &settings, found))
+                .or_else(|| cast::build(class, &settings, found));
             match built {
                 Some(Ok((class, transform))) => stages.push(Stage {
                     alias,

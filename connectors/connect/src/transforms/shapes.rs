@@ -1,7 +1,7 @@
 //! Kafka's transforms that reshape a key or value: `ValueToKey` (a key from value fields),
 //! `HoistField` (the side wrapped in a one-field struct), `SetSchemaMetadata` (a new schema
 //! name or version) and `MaskField` (fields replaced by their type's empty value or a
-//! replacement).
+//! replacement); `Flatten` is in `flatten.rs`.
 
 use tributary_core::{Field, Schema, SchemaType, Value};
 
@@ -14,6 +14,7 @@ const VALUE_TO_KEY: &str = "org.apache.kafka.connect.transforms.ValueToKey";
 const HOIST_FIELD: &str = "org.apache.kafka.connect.transforms.HoistField";
 const SET_SCHEMA_METADATA: &str = "org.apache.kafka.connect.transforms.SetSchemaMetadata";
 const MASK_FIELD: &str = "org.apache.kafka.connect.transforms.MaskField";
+const FLATTEN: &str = "org.apache.kafka.connect.transforms.Flatten";
 const DECIMAL: &str = "org.apache.kafka.connect.data.Decimal";
 /// Connect's temporal types: `java.util.Date` objects in Java.
 const DATES: [&str; 3] = [
@@ -47,6 +48,10 @@ pub(super) fn build(class: &str, s: &Settings<'_>, found: &mut Findings) -> Opti
                 "SetSchemaMetadata$Value"
             },
             SetSchemaMetadata::configure(s, side, found),
+        ),
+        FLATTEN => boxed(
+            if key { "Flatten$Key" } else { "Flatten$Value" },
+            super::flatten::Flatten::configure(s, side, found),
         ),
         MASK_FIELD => boxed(
             if key {
