@@ -142,7 +142,20 @@ impl Pipeline {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         // Validates every transform and predicate (the chain itself is built per run).
-        crate::transforms::Chain::parse(&transforms, found);
+        let chain = crate::transforms::Chain::parse(&transforms, found);
+        // Keys and change events are structs, which the ByteArrayConverter refuses: without a
+        // transform that makes them bytes, every record would fail.
+        for (field, c) in [("key.converter", &key), ("value.converter", &value)] {
+            if *c == Converter::ByteArray && chain.is_empty() {
+                found.error(
+                    field,
+                    format!(
+                        "{} writes bytes values, and without transforms every key and value is a struct (it would fail every record)\nHINT: add a transform that makes it bytes (e.g. ExtractField of a bytea column), or use {JSON_CONVERTER}",
+                        crate::plain::BYTE_ARRAY_CONVERTER
+                    ),
+                );
+            }
+        }
         Pipeline {
             key,
             value,
@@ -528,6 +541,27 @@ mod tests {
                 "value.converter.serializer.type",
             ]
         );
+    }
+
+    #[test]
+    fn the_byte_array_converter_needs_a_transform_that_makes_bytes() {
+        let bytes = crate::plain::BYTE_ARRAY_CONVERTER;
+        let (_, found) = parse(&[("value.converter", bytes)], &[]);
+        assert_eq!(fields(&found.errors), ["value.converter"]);
+        let (p, found) = parse(
+            &[
+                ("value.converter", bytes),
+                ("transforms", "x"),
+                (
+                    "transforms.x.type",
+                    "org.apache.kafka.connect.transforms.ExtractField$Value",
+                ),
+                ("transforms.x.field", "payload"),
+            ],
+            &[],
+        );
+        assert!(found.errors.is_empty(), "{:?}", found.errors);
+        assert_eq!(p.value, Converter::ByteArray);
     }
 
     #[test]
