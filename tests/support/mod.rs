@@ -17,6 +17,7 @@ pub mod redis;
 pub mod slot;
 pub mod sync;
 pub mod tls;
+pub mod transform_chains;
 
 use std::time::{Duration, Instant};
 
