@@ -4,6 +4,7 @@
 //! (and, for Debezium's properties Tributary does not define, from how each is treated).
 //! A property added, removed or re-documented in the code fails this test until the docs
 //! follow: `UPDATE_DOCS=1 cargo nextest run --test docs_properties` rewrites the blocks.
+//! Every example configuration of `docs/converters-and-transforms.md` must be accepted.
 
 use std::path::Path;
 
@@ -130,4 +131,32 @@ fn the_docs_property_tables_are_the_codes() {
         "these property tables differ from the code: {}\nHINT: UPDATE_DOCS=1 cargo nextest run --test docs_properties rewrites them",
         stale.join(", ")
     );
+}
+
+/// Every example of `docs/converters-and-transforms.md` is a configuration the daemon
+/// accepts: each ```json block, read as connector properties, parses without an error.
+#[test]
+fn the_converter_and_transform_examples_are_accepted() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/converters-and-transforms.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut examples = 0;
+    for block in text.split("```json\n").skip(1) {
+        let body = block.split("```").next().unwrap();
+        let props: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&format!("{{{}}}", body.trim().trim_end_matches(',')))
+                .unwrap_or_else(|e| panic!("not properties ({e}):\n{body}"));
+        let props: std::collections::BTreeMap<String, String> = props
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
+            .collect();
+        let mut found = tributary_connect::config::Findings::default();
+        tributary_connect::Pipeline::parse(&props, &Default::default(), &mut found);
+        assert!(
+            found.errors.is_empty(),
+            "an example is refused: {:?}\n{body}",
+            found.errors
+        );
+        examples += 1;
+    }
+    assert!(examples >= 10, "only {examples} examples");
 }

@@ -86,7 +86,10 @@ pub(super) fn cloudevents_settings(
                 found.error(&field, format!("{v:?} is not avro or none"))
             }
             // The event's own schema is not written with JSON events.
-            "schema.name.adjustment.mode" | "schema.cloudevents.name" => {}
+            "schema.name.adjustment.mode" | "schema.cloudevents.name" => found.warn(
+                &field,
+                "has no effect with JSON events, as in Debezium: it names the event's schema, which a JSON CloudEvent does not carry",
+            ),
             "metadata.source" => {
                 let mut parts = v.split(',').map(str::trim);
                 let global = parts.next().unwrap_or("value").to_ascii_lowercase();
