@@ -151,21 +151,6 @@ fn java_float(out: &mut String, v: f64, write: impl FnOnce(&mut Vec<u8>)) {
     });
 }
 
-/// 1582-10-15, the first day of the Gregorian calendar: Java's `Date` (a
-/// `GregorianCalendar`) counts the days before it in the Julian calendar.
-const GREGORIAN_CUTOVER: i64 = -141_427;
-
-/// The Julian calendar date (astronomical year) of a day count since 1970-01-01.
-fn julian_from_days(days: i64) -> (i64, u32, u32) {
-    let c = days + 2_440_588 + 32_082;
-    let d = (4 * c + 3).div_euclid(1461);
-    let e = c - (1461 * d).div_euclid(4);
-    let m = (5 * e + 2).div_euclid(153);
-    let day = (e - (153 * m + 2).div_euclid(5) + 1) as u32;
-    let month = (m + 3 - 12 * m.div_euclid(10)) as u32;
-    (d - 4800 + m.div_euclid(10), month, day)
-}
-
 /// `java.util.Date.toString()` in UTC: `EEE MMM dd HH:mm:ss zzz yyyy`.
 fn date(out: &mut String, ms: i64) {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
@@ -173,11 +158,7 @@ fn date(out: &mut String, ms: i64) {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    let (y, m, d) = if days < GREGORIAN_CUTOVER {
-        julian_from_days(days)
-    } else {
-        tributary_core::calendar::civil_from_days(days)
-    };
+    let (y, m, d) = tributary_core::calendar::java_date_from_days(days);
     // The year of its era: 1 BC is year 0 counted astronomically.
     let y = if y <= 0 { 1 - y } else { y };
     let secs = ms_of_day / 1000;
@@ -195,6 +176,7 @@ fn date(out: &mut String, ms: i64) {
 mod tests {
     use super::*;
     use tributary_core::Field;
+    use tributary_core::calendar::GREGORIAN_CUTOVER;
 
     #[test]
     fn structs_print_as_java_prints_them() {

@@ -26,6 +26,51 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// 1582-10-15, the first day of the Gregorian calendar: Java's `Date` and
+/// `SimpleDateFormat` (a `GregorianCalendar`) count the days before it in the Julian
+/// calendar.
+pub const GREGORIAN_CUTOVER: i64 = -141_427;
+
+/// The Julian calendar date (astronomical year) of a day count since 1970-01-01.
+pub fn julian_from_days(days: i64) -> (i64, u32, u32) {
+    let c = days + 2_440_588 + 32_082;
+    let d = (4 * c + 3).div_euclid(1461);
+    let e = c - (1461 * d).div_euclid(4);
+    let m = (5 * e + 2).div_euclid(153);
+    let day = (e - (153 * m + 2).div_euclid(5) + 1) as u32;
+    let month = (m + 3 - 12 * m.div_euclid(10)) as u32;
+    (d - 4800 + m.div_euclid(10), month, day)
+}
+
+/// Days since 1970-01-01 of a Julian calendar date (astronomical year).
+pub fn days_from_julian(year: i64, month: u32, day: u32) -> i64 {
+    let a = (14 - i64::from(month)) / 12;
+    let y = year + 4800 - a;
+    let m = i64::from(month) + 12 * a - 3;
+    i64::from(day) + (153 * m + 2) / 5 + 365 * y + y.div_euclid(4) - 32_083 - 2_440_588
+}
+
+/// The date Java's `GregorianCalendar` gives a day count: Julian before the cutover,
+/// Gregorian from it (astronomical year: 1 BC is 0).
+pub fn java_date_from_days(days: i64) -> (i64, u32, u32) {
+    if days < GREGORIAN_CUTOVER {
+        julian_from_days(days)
+    } else {
+        civil_from_days(days)
+    }
+}
+
+/// The day count of a date as Java's `GregorianCalendar` reads it (Julian before the
+/// cutover).
+pub fn java_days_from_date(year: i64, month: u32, day: u32) -> i64 {
+    let gregorian = days_from_civil(year, month, day);
+    if gregorian < GREGORIAN_CUTOVER {
+        days_from_julian(year, month, day)
+    } else {
+        gregorian
+    }
+}
+
 /// A millisecond timestamp as `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'` in UTC (Java's
 /// `SimpleDateFormat("yyyy-MM-dd'T'HH:mm:ss.SSSXXX")` with the UTC zone).
 pub fn iso_millis_utc(ms: i64) -> String {
@@ -53,5 +98,19 @@ mod tests {
         );
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
         assert_eq!(civil_from_days(11_017), (2000, 3, 1));
+    }
+
+    #[test]
+    fn java_dates_are_julian_before_the_cutover() {
+        assert_eq!(java_date_from_days(GREGORIAN_CUTOVER), (1582, 10, 15));
+        assert_eq!(java_date_from_days(GREGORIAN_CUTOVER - 1), (1582, 10, 4));
+        assert_eq!(java_days_from_date(1582, 10, 4), GREGORIAN_CUTOVER - 1);
+        // 1 January of 1 BC (year 0), Julian: two days after the Gregorian one.
+        let d = java_days_from_date(0, 1, 1);
+        assert_eq!(d, days_from_civil(0, 1, 1) + 2);
+        for days in [-800_000, -141_428, -1, 0, 19_000] {
+            let (y, m, dd) = java_date_from_days(days);
+            assert_eq!(java_days_from_date(y, m, dd), days, "{days}");
+        }
     }
 }

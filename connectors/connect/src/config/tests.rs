@@ -143,7 +143,7 @@ fn what_cannot_be_honoured_is_refused_by_name() {
             ("transforms", "unwrap, filter,route"),
             (
                 "transforms.unwrap.type",
-                "io.debezium.transforms.ByLogicalTableRouter",
+                "io.debezium.transforms.tracing.ActivateTracingSpan",
             ),
             ("transforms.filter.type", "io.debezium.transforms.Filter"),
             ("predicates", "p"),
@@ -174,7 +174,7 @@ fn what_cannot_be_honoured_is_refused_by_name() {
     assert!(text[1].contains("HINT: use io.confluent.connect.avro.AvroConverter"));
     assert!(text[3].contains("is required"), "{text:?}");
     assert!(
-        text[4].contains("ByLogicalTableRouter\" is not implemented"),
+        text[4].contains("ActivateTracingSpan\" is not implemented"),
         "{text:?}"
     );
     assert!(text[5].contains("runs scripts"), "{text:?}");

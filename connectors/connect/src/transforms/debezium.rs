@@ -350,11 +350,7 @@ impl ExtractNewRecordState {
 impl Transform for ExtractNewRecordState {
     fn apply(&mut self, mut r: Record) -> Result<Option<Record>, String> {
         let tombstone = r.value.is_none();
-        let envelope = r
-            .value_schema
-            .as_ref()
-            .and_then(|s| s.name.as_deref())
-            .is_some_and(|n| n.ends_with(".Envelope"));
+        let envelope = util::is_envelope(r.value_schema.as_ref());
         if (envelope || tombstone) && !self.headers.is_empty() {
             let hs = self.headers(&r);
             r.headers.extend(hs);
@@ -475,7 +471,7 @@ impl Transform for ExtractChangedRecordState {
         let Some(schema) = r
             .value_schema
             .clone()
-            .filter(|s| s.name.as_deref().is_some_and(|n| n.ends_with(".Envelope")))
+            .filter(|s| util::is_envelope(Some(s)))
         else {
             return Ok(Some(r));
         };

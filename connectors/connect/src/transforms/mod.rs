@@ -12,12 +12,18 @@ mod debezium;
 mod decode_message;
 mod fields;
 mod flatten;
+mod header_to_value;
 mod headers;
 mod json_data;
+mod logical_table;
 mod outbox;
+mod partition_routing;
 mod predicates;
 mod routers;
 mod shapes;
+mod simple_date;
+mod timestamp_converter;
+mod timezone;
 mod util;
 
 use std::collections::BTreeMap;
@@ -154,7 +160,12 @@ impl Chain {
                 .or_else(|| decode_message::build(class, &settings, found))
                 .or_else(|| shapes::build(class, &settings, found))
                 .or_else(|| headers::build(class, &settings, found))
-                .or_else(|| cast::build(class, &settings, found));
+                .or_else(|| cast::build(class, &settings, found))
+                .or_else(|| timestamp_converter::build(class, &settings, found))
+                .or_else(|| logical_table::build(class, &settings, found))
+                .or_else(|| header_to_value::build(class, &settings, found))
+                .or_else(|| partition_routing::build(class, &settings, found))
+                .or_else(|| timezone::build(class, &settings, found));
             match built {
                 Some(Ok((class, transform))) => stages.push(Stage {
                     alias,

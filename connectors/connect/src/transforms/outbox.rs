@@ -316,7 +316,7 @@ impl Transform for EventRouter {
         let Some(envelope) = r
             .value_schema
             .clone()
-            .filter(|s| s.name.as_deref().is_some_and(|n| n.ends_with(".Envelope")))
+            .filter(|s| util::is_envelope(Some(s)))
         else {
             // Heartbeats, transaction metadata, messages: not change events, unchanged.
             return Ok(Some(r));

@@ -3,6 +3,7 @@
 
 use regex::Regex;
 
+use super::simple_date::DatePattern;
 use super::{Built, Settings, Transform};
 use crate::config::Findings;
 use crate::record::Record;
@@ -29,33 +30,36 @@ pub(super) fn build(class: &str, s: &Settings<'_>, found: &mut Findings) -> Opti
 }
 
 /// `RegexRouter`: when `regex` matches the whole topic, the topic becomes `replacement`
-/// (Java's `Matcher.replaceFirst`, `$n` naming groups).
+/// (Java's `Matcher.replaceFirst`, `$n` naming groups). As in Java, the replacement
+/// applies to the first match found from the start, which need not be the whole topic
+/// (`doc|docfull` on `docfull` replaces `doc`).
 pub(super) struct RegexRouter {
-    regex: Regex,
+    whole: Regex,
+    first: Regex,
     replacement: String,
 }
 
 impl RegexRouter {
     fn configure(s: &Settings<'_>, found: &mut Findings) -> Result<Self, ()> {
         let ok = s.only(found, &["regex", "replacement"]);
-        let regex = s.required(found, "regex").and_then(|r| {
-            full_match(r)
-                .map_err(|e| found.error(&s.field("regex"), e))
-                .ok()
-        });
-        let replacement = match s.get("replacement").map(java_replacement) {
-            Some(Ok(r)) => Some(r),
-            Some(Err(e)) => {
-                found.error(&s.field("replacement"), e);
-                None
-            }
-            None => {
-                found.error(&s.field("replacement"), "is required");
-                None
-            }
+        let regex = s.required(found, "regex");
+        let replacement = s.get("replacement");
+        if replacement.is_none() {
+            found.error(&s.field("replacement"), "is required");
+        }
+        let (Some(regex), Some(replacement)) = (regex, replacement) else {
+            return Err(());
         };
-        match (regex, replacement) {
-            (Some(regex), Some(replacement)) if ok => Ok(RegexRouter { regex, replacement }),
+        let whole = full_match(regex).map_err(|e| found.error(&s.field("regex"), e));
+        let replacement =
+            java_replacement(replacement).map_err(|e| found.error(&s.field("replacement"), e));
+        let first = Regex::new(regex).map_err(|_| ());
+        match (whole, first, replacement) {
+            (Ok(whole), Ok(first), Ok(replacement)) if ok => Ok(RegexRouter {
+                whole,
+                first,
+                replacement,
+            }),
             _ => Err(()),
         }
     }
@@ -63,19 +67,27 @@ impl RegexRouter {
     /// A router from a Java regex and replacement (`$1`, `${name}`).
     pub(super) fn new(regex: &str, replacement: &str) -> Result<Self, String> {
         Ok(RegexRouter {
-            regex: full_match(regex)?,
+            whole: full_match(regex)?,
+            first: Regex::new(regex)
+                .map_err(|e| format!("is not a valid regular expression: {e}"))?,
             replacement: java_replacement(replacement)?,
+        })
+    }
+
+    /// The replacement of `text` when the regex matches all of it.
+    pub(super) fn route(&self, text: &str) -> Option<String> {
+        self.whole.is_match(text).then(|| {
+            self.first
+                .replacen(text, 1, self.replacement.as_str())
+                .into_owned()
         })
     }
 }
 
 impl Transform for RegexRouter {
     fn apply(&mut self, mut r: Record) -> Result<Option<Record>, String> {
-        if self.regex.is_match(&r.topic) {
-            r.topic = self
-                .regex
-                .replacen(&r.topic, 1, self.replacement.as_str())
-                .into_owned();
+        if let Some(topic) = self.route(&r.topic) {
+            r.topic = topic;
         }
         Ok(Some(r))
     }
@@ -86,114 +98,7 @@ impl Transform for RegexRouter {
 /// `java.text.SimpleDateFormat` pattern) replaced.
 struct TimestampRouter {
     topic_format: String,
-    pattern: Vec<DatePart>,
-}
-
-/// One piece of a `SimpleDateFormat` pattern.
-#[derive(Debug, Clone, PartialEq)]
-enum DatePart {
-    Literal(String),
-    /// A field letter and how many times it is repeated.
-    Field(char, usize),
-}
-
-/// Parses the `SimpleDateFormat` letters Tributary formats: `y M d H m s S` (and `'…'`
-/// quoted text); any other letter is refused.
-fn date_pattern(p: &str) -> Result<Vec<DatePart>, String> {
-    let mut out = Vec::new();
-    let chars: Vec<char> = p.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\'' {
-            let mut text = String::new();
-            i += 1;
-            while i < chars.len() {
-                if chars[i] == '\'' {
-                    if chars.get(i + 1) == Some(&'\'') {
-                        text.push('\'');
-                        i += 2;
-                        continue;
-                    }
-                    break;
-                }
-                text.push(chars[i]);
-                i += 1;
-            }
-            // '' alone is a quote.
-            out.push(DatePart::Literal(if text.is_empty() {
-                "'".into()
-            } else {
-                text
-            }));
-            i += 1;
-        } else if c.is_ascii_alphabetic() {
-            if !"yMdHmsS".contains(c) {
-                return Err(format!(
-                    "uses the letter {c:?}, which Tributary does not format (it formats y, M, d, H, m, s and S)"
-                ));
-            }
-            let mut n = 0;
-            while i < chars.len() && chars[i] == c {
-                n += 1;
-                i += 1;
-            }
-            out.push(DatePart::Field(c, n));
-        } else {
-            out.push(DatePart::Literal(c.to_string()));
-            i += 1;
-        }
-    }
-    Ok(out)
-}
-
-fn format_date(parts: &[DatePart], ms: i64) -> String {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    let (y, mo, d) = tributary_core::calendar::civil_from_days(days);
-    let mut out = String::new();
-    for p in parts {
-        match p {
-            DatePart::Literal(t) => out.push_str(t),
-            DatePart::Field(c, n) => {
-                let n = *n;
-                let v: i64 = match c {
-                    'y' if n == 2 => y.rem_euclid(100),
-                    'y' => y,
-                    'M' if n >= 4 => {
-                        out.push_str(MONTHS[(mo - 1) as usize]);
-                        continue;
-                    }
-                    'M' if n == 3 => {
-                        out.push_str(&MONTHS[(mo - 1) as usize][..3]);
-                        continue;
-                    }
-                    'M' => i64::from(mo),
-                    'd' => i64::from(d),
-                    'H' => ms_of_day / 3_600_000,
-                    'm' => ms_of_day / 60_000 % 60,
-                    's' => ms_of_day / 1000 % 60,
-                    _ => ms_of_day % 1000,
-                };
-                let width = if *c == 'y' && n == 2 { 2 } else { n };
-                out.push_str(&format!("{v:0width$}"));
-            }
-        }
-    }
-    out
+    pattern: DatePattern,
 }
 
 impl TimestampRouter {
@@ -201,7 +106,7 @@ impl TimestampRouter {
         let ok = s.only(found, &["topic.format", "timestamp.format"]);
         let format = s.get("timestamp.format").unwrap_or("yyyyMMdd");
         let pattern =
-            date_pattern(format).map_err(|e| found.error(&s.field("timestamp.format"), e))?;
+            DatePattern::parse(format).map_err(|e| found.error(&s.field("timestamp.format"), e))?;
         let t = TimestampRouter {
             topic_format: s
                 .get("topic.format")
@@ -221,7 +126,7 @@ impl Transform for TimestampRouter {
                 r.topic
             ));
         };
-        let stamp = format_date(&self.pattern, ts);
+        let stamp = self.pattern.format(ts);
         r.topic = self
             .topic_format
             .replace("${topic}", &r.topic)
@@ -307,11 +212,13 @@ mod tests {
             "items_public"
         );
         assert!(!full_match("public").unwrap().is_match("cdc.public.items"));
-        let p = date_pattern("yyyy-MM-dd'T'HH:mm:ss.SSS '' yy MMM").unwrap();
+        // Java replaces the first match found, not the whole topic the regex matched.
+        let router =
+            RegexRouter::new("(changes)\\.public\\.(doc|docfull)", "$1.public.docs").unwrap();
         assert_eq!(
-            format_date(&p, 1_764_762_000_123),
-            "2025-12-03T11:40:00.123 ' 25 Dec"
+            router.route("changes.public.docfull").as_deref(),
+            Some("changes.public.docsfull")
         );
-        assert!(date_pattern("yyyy-ww").is_err());
+        assert_eq!(router.route("changes.public.docs"), None);
     }
 }

@@ -48,6 +48,11 @@ impl Side {
     }
 }
 
+/// Debezium's `Envelope.isEnvelopeSchema`: whether a value schema is a change event's.
+pub(crate) fn is_envelope(schema: Option<&Arc<Schema>>) -> bool {
+    schema.is_some_and(|s| s.name.as_deref().is_some_and(|n| n.ends_with(".Envelope")))
+}
+
 /// `SchemaUtil.copySchemaBasics(source, SchemaBuilder.struct())`: name, version, doc and
 /// parameters; required, without default.
 pub(crate) fn struct_like(source: &Schema, fields: Vec<Field>) -> Schema {
