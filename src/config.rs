@@ -14,6 +14,9 @@
 //! [log]
 //! format = "text"
 //! level = "info"
+//! [connect]                           # the worker's converters, as Kafka Connect's worker config
+//! "value.converter" = "org.apache.kafka.connect.json.JsonConverter"
+//! "value.converter.schemas.enable" = false
 //! ```
 
 use std::collections::BTreeMap;
@@ -38,6 +41,9 @@ pub struct DaemonConfig {
     pub registry: RegistryConfig,
     pub log_format: Option<String>,
     pub log_level: Option<String>,
+    /// `[connect]`: the worker-level converters (`key.converter`, `value.converter`,
+    /// `header.converter` and their settings) a connector that names none uses.
+    pub connect: BTreeMap<String, String>,
 }
 
 /// `[api]` beyond the listen address.
@@ -81,6 +87,8 @@ struct File {
     schema_registry: Registry,
     #[serde(default)]
     log: Log,
+    #[serde(default)]
+    connect: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -330,6 +338,7 @@ impl File {
             max_body_bytes: self.api.max_body_bytes.unwrap_or(1 << 20),
             request_timeout: Duration::from_millis(self.api.request_timeout_ms.unwrap_or(90_000)),
         };
+        let connect = worker_converters(&self.connect, &mut errors);
         if !errors.is_empty() {
             return Err(ConfigError::Invalid(errors));
         }
@@ -349,8 +358,40 @@ impl File {
             },
             log_format: self.log.format,
             log_level: self.log.level,
+            connect,
         })
     }
+}
+
+/// `[connect]`: Kafka Connect's worker-level converter keys (environment keys arrive with
+/// underscores for dots), checked as a connector's would be.
+fn worker_converters(
+    table: &BTreeMap<String, toml::Value>,
+    errors: &mut Vec<String>,
+) -> BTreeMap<String, String> {
+    let connect: BTreeMap<String, String> = table
+        .iter()
+        .map(|(k, v)| (k.replace('_', "."), value_text(v)))
+        .collect();
+    for key in connect.keys() {
+        let converter = ["key.converter", "value.converter", "header.converter"]
+            .iter()
+            .any(|c| key == c || key.starts_with(&format!("{c}.")));
+        if !converter {
+            errors.push(format!(
+                "connect.{key}: is not read here: [connect] holds the worker's converters (key.converter, value.converter, header.converter and their settings); set other properties on each connector"
+            ));
+        }
+    }
+    let mut found = tributary_connect::config::Findings::default();
+    tributary_connect::Pipeline::parse(&BTreeMap::new(), &connect, &mut found);
+    errors.extend(
+        found
+            .errors
+            .iter()
+            .map(|e| format!("connect.{}: {}", e.field, e.message)),
+    );
+    connect
 }
 
 /// The credential keys of an HTTP face (`[api]`, `[schema_registry]`).
@@ -405,6 +446,36 @@ fn http_auth(keys: AuthKeys<'_>, listen: SocketAddr, errors: &mut Vec<String>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connect_holds_the_worker_converters_only() {
+        let c = parse(
+            "[connect]\n\"value.converter\" = \"org.apache.kafka.connect.json.JsonConverter\"\n\"value.converter.schemas.enable\" = false",
+            &[("TRIBUTARY__CONNECT__KEY_CONVERTER", "org.apache.kafka.connect.storage.StringConverter")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.connect
+                .get("value.converter.schemas.enable")
+                .map(String::as_str),
+            Some("false")
+        );
+        assert!(c.connect.contains_key("key.converter"));
+        let Err(ConfigError::Invalid(errors)) = parse(
+            "[connect]\n\"value.converter\" = \"io.confluent.connect.protobuf.ProtobufConverter\"\n\"tasks.max\" = 1",
+            &[],
+        ) else {
+            panic!("accepted");
+        };
+        assert!(
+            errors[0].starts_with("connect.tasks.max: is not read here"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with("connect.value.converter:"),
+            "{errors:?}"
+        );
+    }
 
     fn parse(text: &str, env: &[(&str, &str)]) -> Result<DaemonConfig, ConfigError> {
         DaemonConfig::parse(

@@ -142,11 +142,13 @@ fn main() -> ExitCode {
                     .await
                     .map_err(|e| (e.to_string(), e.exit_code()))
             }
-            Command::Validate { connector, .. } => serve::load_connectors(&connector)
-                .map(|specs| {
-                    println!("config is valid; {} connector(s)", specs.len());
-                })
-                .map_err(|e| (e.to_string(), e.exit_code())),
+            Command::Validate { connector, .. } => {
+                serve::load_connectors(&connector, &daemon.expect("loaded above").connect)
+                    .map(|specs| {
+                        println!("config is valid; {} connector(s)", specs.len());
+                    })
+                    .map_err(|e| (e.to_string(), e.exit_code()))
+            }
             Command::Capture {
                 connector,
                 offset_file,

@@ -3,6 +3,7 @@
 //! adopts `--connector` files), and serves the REST API until SIGINT or SIGTERM, when
 //! every connector finishes the transaction it is in, within `shutdown_timeout_ms`.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -62,7 +63,10 @@ impl ServeError {
 pub type FileConnector = (String, serde_json::Map<String, serde_json::Value>);
 
 /// Reads and checks connector files (Kafka Connect's `{"name", "config"}` shape).
-pub fn load_connectors(files: &[PathBuf]) -> Result<Vec<FileConnector>, ServeError> {
+pub fn load_connectors(
+    files: &[PathBuf],
+    worker: &BTreeMap<String, String>,
+) -> Result<Vec<FileConnector>, ServeError> {
     let mut specs = Vec::new();
     let mut errors = Vec::new();
     for path in files {
@@ -91,7 +95,7 @@ pub fn load_connectors(files: &[PathBuf]) -> Result<Vec<FileConnector>, ServeErr
             errors.push(format!("{}: {e}", path.display()));
             continue;
         }
-        match parse_spec(name, config) {
+        match parse_spec(name, config, worker) {
             Ok(_) => specs.push((name.to_string(), config.clone())),
             Err(es) => errors.extend(es.iter().map(|e| format!("{}: {e}", path.display()))),
         }
@@ -167,7 +171,7 @@ async fn bind(addr: std::net::SocketAddr, key: &'static str) -> Result<TcpListen
 }
 
 pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<(), ServeError> {
-    let files = load_connectors(&connector_files)?;
+    let files = load_connectors(&connector_files, &config.connect)?;
     let _lock = lock_data_dir(&config.data_dir)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
@@ -224,6 +228,7 @@ pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<
         kafka: config.kafka.clone(),
         registry,
         indexes,
+        worker: Arc::new(config.connect.clone()),
     });
 
     let store = Store::open(&config.data_dir).map_err(|e| ServeError::Config(e.to_string()))?;

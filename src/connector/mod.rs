@@ -9,6 +9,7 @@
 //! as Debezium waits); definite ones (bad config, authentication, an incompatible
 //! schema, a fenced producer) leave the connector FAILED with the reason.
 
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -105,6 +106,8 @@ pub struct Shared {
     pub registry: Arc<RegistryClient>,
     /// The embedded search indexes, shared by the search jobs and the API.
     pub indexes: Arc<tributary_search::IndexRegistry>,
+    /// The daemon's `[connect]` converters, for connectors that name none.
+    pub worker: Arc<BTreeMap<String, String>>,
 }
 
 /// A source connector's parsed configuration.

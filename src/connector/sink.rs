@@ -4,6 +4,7 @@
 //! backoff) are tributary-kafka's `JOB_PROPERTIES`; each target crate defines its own and
 //! accepts those as known.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -37,9 +38,10 @@ impl SinkSpec {
         plugin: Plugin,
         name: &str,
         config: &Map<String, Value>,
+        worker: &BTreeMap<String, String>,
     ) -> Result<SinkSpec, Vec<ConfigError>> {
         let mut errors = Vec::new();
-        let job = parse_job(name, config, &mut errors);
+        let job = parse_job(name, config, worker, &mut errors);
         let known: Vec<&str> = JOB_PROPERTIES.iter().map(|p| p.name).collect();
         let target = match plugin {
             Plugin::Redis => {
@@ -75,11 +77,12 @@ impl SinkSpec {
 fn parse_job(
     name: &str,
     config: &Map<String, Value>,
+    worker: &BTreeMap<String, String>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<JobSettings> {
     // Values that are not strings, numbers or booleans are reported by the target's parser.
     let (props, _) = property_strings(config);
-    match JobSettings::parse(name, &props) {
+    match JobSettings::parse(name, &props, worker) {
         Ok(mut job) => {
             if let Some(group) = props
                 .get("consumer.override.group.id")

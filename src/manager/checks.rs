@@ -17,10 +17,17 @@ use crate::plugins::Plugin;
 const CREATE_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Parses a connector config as the plugin its `connector.class` names.
-pub fn parse_spec(name: &str, config: &Map<String, Value>) -> Result<Spec, Vec<ConfigError>> {
+/// `worker`: the daemon's `[connect]` converters, used where the config names none.
+pub fn parse_spec(
+    name: &str,
+    config: &Map<String, Value>,
+    worker: &BTreeMap<String, String>,
+) -> Result<Spec, Vec<ConfigError>> {
     match Plugin::of_config(config) {
-        Some(Plugin::Postgres) => parse_source(name, config).map(Spec::Source),
-        Some(plugin) => SinkSpec::parse(plugin, name, config).map(|s| Spec::Sink(Arc::new(s))),
+        Some(Plugin::Postgres) => parse_source(name, config, worker).map(Spec::Source),
+        Some(plugin) => {
+            SinkSpec::parse(plugin, name, config, worker).map(|s| Spec::Sink(Arc::new(s)))
+        }
         None => {
             let class = config
                 .get("connector.class")
@@ -35,9 +42,13 @@ pub fn parse_spec(name: &str, config: &Map<String, Value>) -> Result<Spec, Vec<C
 }
 
 /// Debezium's properties, then the publishing ones.
-fn parse_source(name: &str, config: &Map<String, Value>) -> Result<SourceSpec, Vec<ConfigError>> {
+fn parse_source(
+    name: &str,
+    config: &Map<String, Value>,
+    worker: &BTreeMap<String, String>,
+) -> Result<SourceSpec, Vec<ConfigError>> {
     let source = PostgresConnectorConfig::parse(name, config).map_err(|e| e.0)?;
-    let publish = PublishSettings::parse(&source.name, &source.topic_prefix, &source.raw)
+    let publish = PublishSettings::parse(&source.name, &source.topic_prefix, &source.raw, worker)
         .map_err(|es| es.into_iter().map(setting_error).collect::<Vec<_>>())?;
     let kafka = source_overrides(&source.raw)?;
     Ok(SourceSpec {
@@ -131,7 +142,7 @@ impl Manager {
         name: &str,
         config: &Map<String, Value>,
     ) -> Result<Spec, Vec<ConfigError>> {
-        match parse_spec(name, config)? {
+        match parse_spec(name, config, &self.shared.worker)? {
             Spec::Source(source) => {
                 self.check_kafka(&source.kafka, "producer.override.")
                     .await?;

@@ -111,7 +111,7 @@ impl Manager {
             lags: Default::default(),
         });
         for (name, stored) in manager.store.all() {
-            let spec = parse_spec(&name, &stored.config).map_err(|es| {
+            let spec = parse_spec(&name, &stored.config, &manager.shared.worker).map_err(|es| {
                 let list: Vec<String> = es.iter().map(ToString::to_string).collect();
                 format!(
                     "the stored config is not valid: {}\nHINT: fix it with PUT /connectors/{name}/config",

@@ -244,6 +244,7 @@ impl PublishSettings {
         connector: &str,
         topic_prefix: &str,
         props: &BTreeMap<String, String>,
+        worker: &BTreeMap<String, String>,
     ) -> Result<Self, Vec<SettingError>> {
         let mut errors = Vec::new();
         let get = |k: &str| {
@@ -338,7 +339,7 @@ impl PublishSettings {
         let schema_names = adjustment("schema.name.adjustment.mode");
         let field_names = adjustment("field.name.adjustment.mode");
         let mut found = Findings::default();
-        let pipeline = Pipeline::parse(props, &BTreeMap::new(), &mut found);
+        let pipeline = Pipeline::parse(props, worker, &mut found);
         let as_setting = |e: ConfigError| SettingError {
             field: e.field,
             message: e.message,
@@ -401,7 +402,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        PublishSettings::parse("inventory", "cdc", &props)
+        PublishSettings::parse("inventory", "cdc", &props, &BTreeMap::new())
     }
 
     #[test]

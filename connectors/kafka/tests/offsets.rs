@@ -23,8 +23,13 @@ fn setup(bootstrap: &str, test: &str) -> (KafkaConfig, PublishSettings) {
         offsets_topic_partitions: 3,
         ..KafkaConfig::default()
     };
-    let settings = PublishSettings::parse(&format!("c-{unique}"), "cdc", &BTreeMap::new())
-        .expect("default publish settings");
+    let settings = PublishSettings::parse(
+        &format!("c-{unique}"),
+        "cdc",
+        &BTreeMap::new(),
+        &BTreeMap::new(),
+    )
+    .expect("default publish settings");
     (cfg, settings)
 }
 

@@ -118,7 +118,12 @@ impl JobSettings {
     /// Reads the job properties of a sink connector (strings, like Kafka Connect); the
     /// group is Kafka Connect's `connect-<name>`. Every problem is returned, each naming
     /// its property.
-    pub fn parse(name: &str, props: &BTreeMap<String, String>) -> Result<Self, Vec<SettingError>> {
+    /// `worker`: the daemon's `[connect]` converters, used where `props` names none.
+    pub fn parse(
+        name: &str,
+        props: &BTreeMap<String, String>,
+        worker: &BTreeMap<String, String>,
+    ) -> Result<Self, Vec<SettingError>> {
         let mut errors = Vec::new();
         let get = |k: &str| {
             debug_assert!(
@@ -181,7 +186,7 @@ impl JobSettings {
         };
         // The converters say how keys and values are read; transforms are refused.
         let mut found = tributary_connect::config::Findings::default();
-        let pipeline = tributary_connect::Pipeline::parse(props, &BTreeMap::new(), &mut found);
+        let pipeline = tributary_connect::Pipeline::parse(props, worker, &mut found);
         let mut format = |side: &str, c: &Converter| match c {
             Converter::Avro => Format::Avro,
             Converter::Json(s) => Format::Json {
@@ -322,7 +327,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        JobSettings::parse("search", &props)
+        JobSettings::parse("search", &props, &BTreeMap::new())
     }
 
     #[test]
