@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::capture::Capture;
-use support::pg::{PgCluster, PgOptions};
+use support::pg::{PgCluster, PgConfig, password_auth};
 use support::wait_for;
 
 const T: Duration = Duration::from_secs(60);
@@ -34,7 +34,7 @@ async fn leftovers(db: &tokio_postgres::Client) -> (i64, i64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_password_is_a_clear_error() {
-    let pg = PgCluster::start_with(PgOptions::password_auth());
+    let pg = PgCluster::start_with(password_auth());
     let db = pg.create_db("pw").await;
     db.batch_execute(
         "CREATE TABLE t (id int PRIMARY KEY); CREATE ROLE cdc LOGIN REPLICATION PASSWORD 'right'",
@@ -68,9 +68,9 @@ async fn wrong_password_is_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wal_level_replica_is_a_clear_error() {
-    let pg = PgCluster::start_with(PgOptions {
-        wal_level: "replica",
-        ..PgOptions::default()
+    let pg = PgCluster::start_with(PgConfig {
+        conf: vec!["wal_level = replica".into()],
+        ..PgConfig::default()
     });
     let db = pg.create_db("wal").await;
     db.batch_execute("CREATE TABLE t (id int PRIMARY KEY)")

@@ -14,9 +14,9 @@ const LONG: Duration = Duration::from_secs(900);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_two_million_row_transaction_streams_with_bounded_memory() {
-    let pg = PgCluster::start_with(support::pg::PgOptions {
+    let pg = PgCluster::start_with(support::pg::PgConfig {
         // Small decoding memory so Postgres streams the transaction in blocks (protocol 2).
-        extra: vec!["logical_decoding_work_mem = '1MB'".into()],
+        conf: vec!["logical_decoding_work_mem = '1MB'".into()],
         ..Default::default()
     });
     let db = pg.create_db("bigtx").await;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use support::daemon::{Daemon, RegistryChoice};
 use support::kafka::{Broker, CdcConsumer, Proxy, Record, broker_behind_proxy};
-use support::pg::{PgCluster, PgOptions, free_port};
+use support::pg::{PgCluster, free_port, password_auth};
 use support::slot::{confirmed_flush, wait_active};
 use support::wait_for;
 
@@ -321,7 +321,7 @@ async fn postgres_crash_mid_stream_is_retried_and_resumes_from_the_slot() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_database_password_fails_the_connector_naming_the_property() {
-    let pg = PgCluster::start_with(PgOptions::password_auth());
+    let pg = PgCluster::start_with(password_auth());
     let db = pg.create_db("app").await;
     db.batch_execute("CREATE ROLE cdc LOGIN REPLICATION PASSWORD 'right'")
         .await

@@ -95,7 +95,7 @@ async fn caches_equal_the_table_from_avro_both_json_forms_and_cloudevents() {
         db.batch_execute(&load.transaction(50)).await.unwrap();
     }
     let rows = table_rows(&db).await;
-    let mut client = redis.client();
+    let mut client = support::redis::client(&redis);
     for (name, _) in &forms {
         let prefix = format!("{name}:");
         cache_converges_with(

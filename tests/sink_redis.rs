@@ -15,7 +15,7 @@ use support::api::{connector_path as path, get, post, wait_status};
 use support::daemon::{Daemon, DaemonOptions};
 use support::kafka::Broker;
 use support::pg::PgCluster;
-use support::redis::{RedisCluster, RedisServer};
+use support::redis::RedisCluster;
 use support::sync::{
     TABLE_DDL, Workload, cache_converges_with, cache_diff, cache_diff_of, job_metric, sql_writer,
     table_rows,
@@ -165,7 +165,11 @@ async fn a_cluster_cache_equals_the_table_through_a_daemon_and_a_master_killed()
     );
     // Every master holds part of the cache: the keys were spread by slot.
     for node in &cluster.nodes {
-        assert!(!node.client().keys("public.items:*").is_empty());
+        assert!(
+            !support::redis::client(node)
+                .keys("public.items:*")
+                .is_empty()
+        );
     }
     // A truncate clears the table's keys on every master; rows inserted after it stay.
     rig.db
@@ -189,7 +193,7 @@ async fn a_cache_over_mutual_tls_equals_the_table_through_a_kill9() {
     let mut rig = Rig::start(22).await;
     let certs = tempfile::tempdir().unwrap();
     let pki = Pki::create(certs.path());
-    let redis = RedisServer::start_tls(&pki);
+    let redis = support::redis::start_tls(&pki);
     let tls_url = format!("rediss://localhost:{}/0", redis.tls_port.unwrap());
 
     // A CA that did not sign the server's certificate is refused, naming the property.
@@ -211,9 +215,9 @@ async fn a_cache_over_mutual_tls_equals_the_table_through_a_kill9() {
         "redis.tls.certificate.location": pki.path("client.crt"),
         "redis.tls.key.location": pki.path("client.key"),
     }));
-    let mut reader = redis.client();
+    let mut reader = support::redis::client(&redis);
     rig.stream(async |daemon, _| {
-        let mut c = redis.client();
+        let mut c = support::redis::client(&redis);
         support::wait_for("the cache job to write", T, async || {
             (!c.keys("public.items:*").is_empty()).then_some(())
         })

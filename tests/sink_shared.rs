@@ -110,7 +110,7 @@ async fn two_daemons_share_a_job_and_take_over_from_a_killed_one() {
 
     let rows = table_rows(&db).await;
     assert_eq!(rows.len(), work.live.len());
-    let mut client = redis.client();
+    let mut client = support::redis::client(&redis);
     cache_converges(&mut client, &rows, || {
         format!("A:\n{}\nB:\n{}", a.log(), b.log())
     })

@@ -82,7 +82,7 @@ async fn cache_and_index_equal_the_table_through_kill9_and_replay() {
         tokio::time::sleep(Duration::from_millis(8)).await;
         if i == txs / 3 || i == 2 * txs / 3 {
             // Mid-stream: the cache holds part of the table, and changes keep coming.
-            let mut client = redis.client();
+            let mut client = support::redis::client(&redis);
             wait_for("the cache job to write", T, async || {
                 (!client.keys("public.items:*").is_empty()).then_some(())
             })
@@ -106,7 +106,7 @@ async fn cache_and_index_equal_the_table_through_kill9_and_replay() {
 
     let rows = table_rows(&db).await;
     assert_eq!(rows.len(), work.live.len());
-    let mut client = redis.client();
+    let mut client = support::redis::client(&redis);
     cache_converges(&mut client, &rows, || daemon.log()).await;
     let deadline = Instant::now() + CATCH_UP;
     loop {

@@ -87,9 +87,8 @@ fn differences(
     };
     for (id, want) in rows {
         let cached: Value = redis
-            .cmd(&["GET", &format!("public.doc:{id}")])
-            .text()
-            .and_then(|t| serde_json::from_str(t).ok())
+            .text_of(&["GET", &format!("public.doc:{id}")])
+            .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or(Value::Null);
         compare(
             "redis json",
@@ -99,8 +98,7 @@ fn differences(
         );
         let field = |redis: &mut Redis, f: &str| {
             redis
-                .cmd(&["HGET", &format!("h:doc:{id}"), f])
-                .text()
+                .text_of(&["HGET", &format!("h:doc:{id}"), f])
                 .map_or(Value::Null, |t| json!(t))
         };
         let hashed = (field(redis, "title"), field(redis, "body"));
@@ -185,7 +183,7 @@ async fn a_title_only_update_keeps_every_body_through_kill9_and_replay() {
         redis,
         ..
     } = rig;
-    let mut client = redis.client();
+    let mut client = support::redis::client(&redis);
     let rows = table(&db).await;
     converge("the snapshot", &api, &mut client, &node.url, &rows, || {
         daemon.log()

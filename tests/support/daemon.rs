@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::api;
-use super::pg::free_port;
+use tributary_testkit::free_port;
 
 /// The line the daemon logs once its API serves.
 const READY: &str = "tributary ready";

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use super::broker::workspace_root;
+use tributary_testkit::kafka::workspace_root;
 
 /// The harness's Java class path (`scripts/debezium.sh fetch`, once per test process).
 pub fn classpath() -> &'static str {

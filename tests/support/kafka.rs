@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message};
 
-pub use super::broker::{Broker, BrokerOptions};
+pub use tributary_testkit::kafka::{Broker, BrokerOptions};
 
 /// A broker whose clients are told to connect through `proxy_port` (a `Proxy` the test
 /// starts there), while its own inter-broker traffic (transaction markers, coordinators)
 /// stays on a listener of its own: cutting the proxy cuts only the clients.
 pub fn broker_behind_proxy(proxy_port: u16) -> Broker {
-    let internal = super::pg::free_port();
+    let internal = tributary_testkit::free_port();
     Broker::start_with(BrokerOptions {
         properties: format!(
             "listeners=PLAINTEXT://127.0.0.1:{{port}},INTERNAL://127.0.0.1:{internal},CONTROLLER://127.0.0.1:{{controller}}\n\

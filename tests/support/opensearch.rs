@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
+use tributary_testkit::free_port;
 
 /// A node for one test.
 pub struct OpenSearch {
@@ -102,11 +103,4 @@ fn root() -> PathBuf {
         assert!(dir.pop(), "no scripts/opensearch.sh above the crate");
     }
     dir
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
 }

@@ -1,42 +1,28 @@
-//! A throwaway Postgres cluster: initdb into a temp dir, `wal_level=logical`, a free port.
-//! When the tests run as root, the cluster runs as the `postgres` user.
+//! The daemon tests' Postgres: the test kit's throwaway cluster (`tributary_testkit::pg`)
+//! with the tests' own connections over its Unix socket, databases and connector configs.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::ops::Deref;
 
 use tokio_postgres::{Client, NoTls};
+#[allow(unused_imports)]
+pub use tributary_testkit::free_port;
+pub use tributary_testkit::pg::PgConfig;
 
-pub struct PgCluster {
-    pub dir: tempfile::TempDir,
-    pub port: u16,
-    bin: PathBuf,
-}
+pub struct PgCluster(tributary_testkit::pg::PgCluster);
 
-/// Extra `postgresql.conf` lines and `pg_hba.conf` contents for a cluster.
-#[derive(Clone)]
-pub struct PgOptions {
-    pub wal_level: &'static str,
-    pub hba: &'static str,
-    pub extra: Vec<String>,
-}
+impl Deref for PgCluster {
+    type Target = tributary_testkit::pg::PgCluster;
 
-impl Default for PgOptions {
-    fn default() -> Self {
-        PgOptions {
-            wal_level: "logical",
-            hba: "local all all trust\nhost all all 127.0.0.1/32 trust\nlocal replication all trust\nhost replication all 127.0.0.1/32 trust\n",
-            extra: Vec::new(),
-        }
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
-impl PgOptions {
-    /// Password (SCRAM) authentication over TCP, for tests of credentials.
-    pub fn password_auth() -> Self {
-        PgOptions {
-            hba: "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n",
-            ..PgOptions::default()
-        }
+/// Password (SCRAM) authentication over TCP, for tests of credentials.
+pub fn password_auth() -> PgConfig {
+    PgConfig {
+        hba: "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256\n".into(),
+        ..PgConfig::default()
     }
 }
 
@@ -44,7 +30,7 @@ impl PgOptions {
 /// `items (id bigint PRIMARY KEY, v text)` and a role `cdc` (this password) that may
 /// replicate.
 pub async fn password_cluster(password: &str) -> (PgCluster, Client) {
-    let pg = PgCluster::start_with(PgOptions::password_auth());
+    let pg = PgCluster::start_with(password_auth());
     let db = pg.create_db("app").await;
     db.batch_execute(&format!(
         "CREATE ROLE cdc LOGIN REPLICATION SUPERUSER PASSWORD '{password}';
@@ -55,147 +41,13 @@ pub async fn password_cluster(password: &str) -> (PgCluster, Client) {
     (pg, db)
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn pg_bin() -> PathBuf {
-    if let Ok(dir) = std::env::var("PG_BIN") {
-        return dir.into();
-    }
-    for v in ["17", "16", "15", "14"] {
-        let p = PathBuf::from(format!("/usr/lib/postgresql/{v}/bin"));
-        if p.join("initdb").exists() {
-            return p;
-        }
-    }
-    PathBuf::from("/usr/local/bin")
-}
-
-/// Runs a Postgres tool, as the postgres user when we are root.
-fn run(bin: &Path, tool: &str, args: &[&str]) -> std::process::Output {
-    let exe = bin.join(tool);
-    let out = if is_root() {
-        Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(&exe)
-            .args(args)
-            .output()
-    } else {
-        Command::new(&exe).args(args).output()
-    };
-    out.unwrap_or_else(|e| panic!("could not run {}: {e}", exe.display()))
-}
-
-pub use super::broker::free_port;
-
 impl PgCluster {
     pub fn start() -> PgCluster {
-        Self::start_with(PgOptions::default())
+        Self::start_with(PgConfig::default())
     }
 
-    pub fn start_with(opts: PgOptions) -> PgCluster {
-        let dir = tempfile::Builder::new()
-            .prefix("tributary-pg-")
-            .tempdir()
-            .expect("temp dir");
-        if is_root() {
-            let _ = Command::new("chown")
-                .arg("postgres")
-                .arg(dir.path())
-                .status();
-        }
-        let bin = pg_bin();
-        let data = dir.path().join("data");
-        let out = run(
-            &bin,
-            "initdb",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "initdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let port = free_port();
-        let mut conf = format!(
-            "port = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
-             wal_level = {}\nmax_replication_slots = 64\nmax_wal_senders = 64\nwal_sender_timeout = '10s'\n\
-             fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nshared_buffers = '128MB'\n\
-             max_connections = 200\nlog_min_messages = warning\n",
-            dir.path().display(),
-            opts.wal_level
-        );
-        for line in &opts.extra {
-            conf.push_str(line);
-            conf.push('\n');
-        }
-        append(&data.join("postgresql.conf"), &conf);
-        std::fs::write(data.join("pg_hba.conf"), opts.hba).expect("pg_hba.conf");
-        let cluster = PgCluster { dir, port, bin };
-        cluster.pg_ctl_start();
-        cluster
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn pg_ctl_start(&self) {
-        let log = self.dir.path().join("postgres.log");
-        let out = run(
-            &self.bin,
-            "pg_ctl",
-            &[
-                "-D",
-                self.data().to_str().unwrap(),
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-        );
-        assert!(
-            out.status.success(),
-            "pg_ctl start failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-    }
-
-    /// Stops the server immediately (like a crash) and starts it again.
-    pub fn restart(&self) {
-        self.stop();
-        self.pg_ctl_start();
-    }
-
-    pub fn stop(&self) {
-        let _ = run(
-            &self.bin,
-            "pg_ctl",
-            &[
-                "-D",
-                self.data().to_str().unwrap(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        );
+    pub fn start_with(config: PgConfig) -> PgCluster {
+        PgCluster(tributary_testkit::pg::PgCluster::start_with(config))
     }
 
     /// A libpq-style URL over the cluster's Unix socket (trusted whatever pg_hba says
@@ -203,7 +55,7 @@ impl PgCluster {
     pub fn url(&self, db: &str) -> String {
         format!(
             "host={} port={} user=postgres dbname={db}",
-            self.dir.path().display(),
+            self.dir().display(),
             self.port
         )
     }
@@ -250,24 +102,5 @@ impl PgCluster {
             }
         }
         serde_json::json!({"name": name, "config": config})
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
-    }
-}
-
-fn append(path: &Path, text: &str) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .expect("open conf");
-    f.write_all(text.as_bytes()).expect("write conf");
-}
-
-impl Drop for PgCluster {
-    fn drop(&mut self) {
-        self.stop();
     }
 }

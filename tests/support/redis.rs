@@ -1,129 +1,48 @@
-//! Throwaway Redis servers on free ports: a plain one (nothing kept on disk), one that
-//! also serves TLS, and a Redis Cluster of masters that persist every write (so a master
-//! killed with SIGKILL and started again loses nothing it acknowledged); and a small
-//! blocking client that pipelines commands, for reading a whole cache back.
+//! Throwaway Redis servers for the daemon tests: the test kit's `redis-server`
+//! (`tributary_testkit::redis`), one that also serves TLS, and a Redis Cluster of masters
+//! that persist every write (so a master killed with SIGKILL and started again loses
+//! nothing it acknowledged); and a blocking client (the `redis` crate's, which the cache
+//! sink uses too) for reading a whole cache back.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::pg::free_port;
+use tributary_testkit::free_port;
+pub use tributary_testkit::redis::RedisServer;
+
 use super::tls::Pki;
 
 fn redis_bin() -> String {
     std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into())
 }
 
-pub struct RedisServer {
-    child: Option<Child>,
-    pub port: u16,
-    /// The TLS port, when the server serves TLS too.
-    pub tls_port: Option<u16>,
-    args: Vec<String>,
-    dir: tempfile::TempDir,
+/// A server on a plain port and a TLS port with the certificate `pki` made for 127.0.0.1
+/// and localhost; clients must present a certificate signed by its CA.
+pub fn start_tls(pki: &Pki) -> RedisServer {
+    let port = free_port().to_string();
+    let (cert, key, ca) = (
+        pki.path("server.crt"),
+        pki.path("server.key"),
+        pki.path("ca.pem"),
+    );
+    RedisServer::start_with(&[
+        "--tls-port",
+        &port,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-auth-clients",
+        "yes",
+    ])
 }
 
-impl RedisServer {
-    pub fn start() -> RedisServer {
-        Self::start_with(&["--save", "", "--appendonly", "no"], None)
-    }
-
-    /// A server on a plain port and a TLS port with the certificate `pki` made for
-    /// 127.0.0.1 and localhost; clients must present a certificate signed by its CA.
-    pub fn start_tls(pki: &Pki) -> RedisServer {
-        let tls_port = free_port();
-        let (cert, key, ca) = (
-            pki.path("server.crt"),
-            pki.path("server.key"),
-            pki.path("ca.pem"),
-        );
-        let port = tls_port.to_string();
-        let args = [
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--tls-port",
-            &port,
-            "--tls-cert-file",
-            &cert,
-            "--tls-key-file",
-            &key,
-            "--tls-ca-cert-file",
-            &ca,
-            "--tls-auth-clients",
-            "yes",
-        ];
-        Self::start_with(&args, Some(tls_port))
-    }
-
-    fn start_with(args: &[&str], tls_port: Option<u16>) -> RedisServer {
-        let mut server = RedisServer {
-            child: None,
-            port: free_port(),
-            tls_port,
-            args: args.iter().map(|s| s.to_string()).collect(),
-            dir: tempfile::tempdir().unwrap(),
-        };
-        server.spawn();
-        server
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(redis_bin())
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("could not start redis-server (apt-get install redis-server): {e}")
-            });
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let ports = [Some(self.port), self.tls_port];
-        for port in ports.into_iter().flatten() {
-            while TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    Instant::now() < deadline,
-                    "redis-server did not listen on {port}"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-
-    /// SIGKILL: connections drop; what is not on disk is gone.
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts again on the same ports, with the same directory.
-    pub fn restart(&mut self) {
-        self.kill9();
-        self.spawn();
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
-    pub fn client(&self) -> Redis {
-        Redis::connect(self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill9();
-    }
+/// A blocking client of `server`.
+pub fn client(server: &RedisServer) -> Redis {
+    Redis::connect(server.port)
 }
 
 /// A Redis Cluster of `n` masters without replicas, each persisting every write before
@@ -135,8 +54,6 @@ pub struct RedisCluster {
 impl RedisCluster {
     pub fn start(n: usize) -> RedisCluster {
         let args = [
-            "--save",
-            "",
             "--appendonly",
             "yes",
             "--appendfsync",
@@ -148,9 +65,7 @@ impl RedisCluster {
             "--cluster-node-timeout",
             "2000",
         ];
-        let nodes: Vec<RedisServer> = (0..n)
-            .map(|_| RedisServer::start_with(&args, None))
-            .collect();
+        let nodes: Vec<RedisServer> = (0..n).map(|_| RedisServer::start_with(&args)).collect();
         let cli = redis_bin().replace("redis-server", "redis-cli");
         let addrs: Vec<String> = nodes
             .iter()
@@ -178,8 +93,8 @@ impl RedisCluster {
         let deadline = Instant::now() + Duration::from_secs(60);
         for node in &self.nodes {
             loop {
-                let info = node.client().cmd(&["CLUSTER", "INFO"]);
-                if info.text().is_some_and(|t| t.contains("cluster_state:ok")) {
+                let info = client(node).cmd(&["CLUSTER", "INFO"]);
+                if text(&info).is_some_and(|t| t.contains("cluster_state:ok")) {
                     break;
                 }
                 assert!(Instant::now() < deadline, "the cluster is not ok: {info:?}");
@@ -202,7 +117,7 @@ impl RedisCluster {
     pub fn dump(&self, glob: &str) -> BTreeMap<String, Option<String>> {
         let mut all = BTreeMap::new();
         for node in &self.nodes {
-            let mut c = node.client();
+            let mut c = client(node);
             let keys = c.keys(glob);
             let values = c.get_all(&keys);
             all.extend(keys.into_iter().zip(values));
@@ -212,106 +127,66 @@ impl RedisCluster {
 }
 
 /// A reply, as far as tests need one.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    Nil,
-    Int(i64),
-    Text(String),
-    Error(String),
-    Array(Vec<Reply>),
-}
+pub type Reply = redis::Value;
 
-impl Reply {
-    pub fn text(&self) -> Option<&str> {
-        match self {
-            Reply::Text(s) => Some(s),
-            _ => None,
-        }
+/// A reply's text (a simple or bulk string), `None` for anything else.
+pub fn text(reply: &Reply) -> Option<String> {
+    match reply {
+        redis::Value::SimpleString(s) => Some(s.clone()),
+        redis::Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
+        redis::Value::VerbatimString { text, .. } => Some(text.clone()),
+        _ => None,
     }
 }
 
-pub struct Redis {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
+pub struct Redis(redis::Connection);
 
 impl Redis {
     pub fn connect(port: u16) -> Redis {
-        let s = TcpStream::connect(("127.0.0.1", port)).expect("redis reachable");
-        Redis {
-            reader: BufReader::new(s.try_clone().unwrap()),
-            writer: s,
-        }
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("url");
+        Redis(client.get_connection().expect("redis reachable"))
     }
 
     /// Sends all commands, then reads all replies.
     pub fn pipeline(&mut self, cmds: &[Vec<String>]) -> Vec<Reply> {
-        let mut out = Vec::new();
-        for cmd in cmds {
-            out.extend_from_slice(format!("*{}\r\n", cmd.len()).as_bytes());
-            for arg in cmd {
-                out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
-                out.extend_from_slice(arg.as_bytes());
-                out.extend_from_slice(b"\r\n");
+        let mut pipe = redis::pipe();
+        for c in cmds {
+            let mut cmd = redis::cmd(&c[0]);
+            for arg in &c[1..] {
+                cmd.arg(arg);
             }
+            pipe.add_command(cmd);
         }
-        self.writer.write_all(&out).unwrap();
-        cmds.iter().map(|_| self.read()).collect()
+        pipe.query(&mut self.0).expect("pipeline")
     }
 
     pub fn cmd(&mut self, args: &[&str]) -> Reply {
-        let cmd: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        self.pipeline(&[cmd]).remove(0)
+        let mut cmd = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            cmd.arg(*arg);
+        }
+        cmd.query(&mut self.0)
+            .unwrap_or_else(|e| redis::Value::SimpleString(format!("error: {e}")))
     }
 
-    fn read(&mut self) -> Reply {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap();
-        let line = line.trim_end_matches("\r\n");
-        let (kind, rest) = line.split_at(1);
-        match kind {
-            "+" => Reply::Text(rest.to_string()),
-            "-" => Reply::Error(rest.to_string()),
-            ":" => Reply::Int(rest.parse().unwrap()),
-            "$" => {
-                let n: i64 = rest.parse().unwrap();
-                if n < 0 {
-                    return Reply::Nil;
-                }
-                let mut buf = vec![0; n as usize + 2];
-                self.reader.read_exact(&mut buf).unwrap();
-                buf.truncate(n as usize);
-                Reply::Text(String::from_utf8(buf).unwrap())
-            }
-            "*" => {
-                let n: i64 = rest.parse().unwrap();
-                if n < 0 {
-                    return Reply::Nil;
-                }
-                Reply::Array((0..n).map(|_| self.read()).collect())
-            }
-            other => panic!("unexpected reply type {other:?}"),
-        }
+    /// A command's reply as text (`None` for nil or anything else).
+    pub fn text_of(&mut self, args: &[&str]) -> Option<String> {
+        text(&self.cmd(args))
     }
 
     /// Every key matching `pattern` (SCAN, so it does not block the server).
     pub fn keys(&mut self, pattern: &str) -> Vec<String> {
-        let mut cursor = "0".to_string();
-        let mut keys = Vec::new();
-        loop {
-            let Reply::Array(parts) =
-                self.cmd(&["SCAN", &cursor, "MATCH", pattern, "COUNT", "1000"])
-            else {
-                panic!("SCAN failed");
-            };
-            cursor = parts[0].text().unwrap().to_string();
-            if let Reply::Array(found) = &parts[1] {
-                keys.extend(found.iter().filter_map(|k| k.text().map(str::to_string)));
-            }
-            if cursor == "0" {
-                break;
-            }
-        }
+        let mut keys: Vec<String> = redis::cmd("SCAN")
+            .cursor_arg(0)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .clone()
+            .iter(&mut self.0)
+            .expect("SCAN")
+            .map(|k| k.expect("SCAN"))
+            .collect();
         keys.sort();
         keys.dedup();
         keys
@@ -327,7 +202,7 @@ impl Redis {
                     .collect();
                 self.pipeline(&cmds)
             })
-            .map(|r| r.text().map(str::to_string))
+            .map(|r| text(&r))
             .collect()
     }
 }

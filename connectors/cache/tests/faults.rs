@@ -47,7 +47,7 @@ async fn a_server_killed_mid_batch_is_a_transient_error_and_the_retried_batch_su
         c.position_keys().await as i64 > 1000
     })
     .await;
-    redis.kill();
+    redis.kill9();
     let (mut sink, batch, result) = writer.await.unwrap();
     let err = result.unwrap_err();
     assert!(matches!(err, SinkError::Transient(_)), "{err:?}");

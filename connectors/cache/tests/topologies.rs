@@ -10,6 +10,7 @@ use common::*;
 use serde_json::json;
 use tributary_cache::{ConnectParams, Connection, RedisSink};
 use tributary_core::SinkError;
+use tributary_testkit::redis::Sentinel;
 
 /// The role (`master`, `slave`) a server reports, asked on a new connection; "" when
 /// the failover closed it first (it closes clients' connections).
@@ -129,7 +130,7 @@ async fn a_batch_counts_as_written_once_the_replicas_asked_for_have_it() {
         json!(2)
     );
 
-    replica.kill();
+    replica.kill9();
     let started = Instant::now();
     let err = sink.write_batch(&rows(0, 100, 3)).await.unwrap_err();
     assert!(matches!(err, SinkError::Transient(_)), "{err:?}");

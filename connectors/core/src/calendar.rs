@@ -105,9 +105,10 @@ mod tests {
         assert_eq!(java_date_from_days(GREGORIAN_CUTOVER), (1582, 10, 15));
         assert_eq!(java_date_from_days(GREGORIAN_CUTOVER - 1), (1582, 10, 4));
         assert_eq!(java_days_from_date(1582, 10, 4), GREGORIAN_CUTOVER - 1);
-        // 1 January of 1 BC (year 0), Julian: two days after the Gregorian one.
+        // 1 January of 1 BC (year 0), Julian: two days before the Gregorian one (the
+        // Julian calendar's dates ran two days behind then).
         let d = java_days_from_date(0, 1, 1);
-        assert_eq!(d, days_from_civil(0, 1, 1) + 2);
+        assert_eq!(d, days_from_civil(0, 1, 1) - 2);
         for days in [-800_000, -141_428, -1, 0, 19_000] {
             let (y, m, dd) = java_date_from_days(days);
             assert_eq!(java_days_from_date(y, m, dd), days, "{days}");

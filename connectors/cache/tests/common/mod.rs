@@ -1,13 +1,11 @@
-//! Test support: a throwaway `redis-server` per test, a small inspecting client, and
-//! builders for change records.
+//! Test support: the test kit's `redis-server` per test (`tributary_testkit::redis`), a
+//! small inspecting client over the sink's own connection, and builders for change
+//! records.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use redis::Value;
 use serde_json::{Map, Value as Json, json};
@@ -15,181 +13,35 @@ use tributary_cache::keys::key_of_version;
 use tributary_cache::{ConnectParams, Connection, RedisSinkConfig};
 use tributary_core::{Lsn, Position, RowKey, RowSchema, SinkOp, SinkRecord, TableRef};
 
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
+pub use tributary_testkit::redis::RedisServer;
 
-/// A `redis-server` on its own port, without persistence; killed on drop.
-pub struct RedisServer {
-    child: Option<Child>,
-    pub port: u16,
-    args: Vec<String>,
-    dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("local addr").port()
-}
-
-impl RedisServer {
-    pub fn start() -> Self {
-        Self::start_with(&[])
-    }
-
-    /// Starts with extra `redis-server` arguments (e.g. `["--requirepass", "pw"]`).
-    pub fn start_with(args: &[&str]) -> Self {
-        let mut server = RedisServer {
-            child: None,
-            port: 0,
-            args: args.iter().map(|s| s.to_string()).collect(),
-            dir: tempfile::tempdir().expect("temp dir"),
-        };
-        for _ in 0..5 {
-            server.port = free_port();
-            if server.spawn() {
-                return server;
-            }
-        }
-        panic!("could not start redis-server");
-    }
-
-    /// Starts the server on `self.port`; false when it exited (port taken).
-    fn spawn(&mut self) -> bool {
-        // Redis creates its Unix socket after binding the TCP port: the socket in our own
-        // directory tells our server from another one that took the port first.
-        let socket = self.dir.path().join("redis.sock");
-        let _ = std::fs::remove_file(&socket);
-        let port = self.port.to_string();
-        let mut cmd = Command::new(REDIS_SERVER);
-        cmd.args([
-            "--port",
-            &port,
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .arg("--dir")
-        .arg(self.dir.path())
-        .arg("--unixsocket")
-        .arg(&socket)
-        .args(&self.args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-        let mut child = cmd.spawn().expect("run /usr/bin/redis-server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return false;
-            }
-            if socket.exists() && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                self.child = Some(child);
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("redis-server did not listen on port {port} within 10 s");
-    }
-
-    /// SIGKILL: connections drop, nothing is saved.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Starts again on the same port (empty: nothing was persisted).
-    pub fn restart(&mut self) {
-        self.kill();
-        assert!(
-            self.spawn(),
-            "redis-server did not restart on port {}",
-            self.port
-        );
-    }
-
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
-    }
-
+/// What the cache tests do with a server: a sink config and an inspecting client.
+#[allow(async_fn_in_trait)]
+pub trait ServerExt {
     /// A sink config for this server: `props` on top of `redis.url`.
-    pub fn config(&self, props: Json) -> RedisSinkConfig {
+    fn config(&self, props: Json) -> RedisSinkConfig;
+    async fn client(&self) -> Client;
+    async fn client_with(&self, params: ConnectParams) -> Client;
+}
+
+impl ServerExt for RedisServer {
+    fn config(&self, props: Json) -> RedisSinkConfig {
         let mut map = Map::new();
         map.insert("redis.url".into(), json!(self.url()));
         map.extend(props.as_object().cloned().unwrap_or_default());
         RedisSinkConfig::parse("test-cache", &map, &[]).expect("valid test config")
     }
 
-    pub async fn client(&self) -> Client {
+    async fn client(&self) -> Client {
         self.client_with(ConnectParams::local(self.port)).await
     }
 
-    pub async fn client_with(&self, params: ConnectParams) -> Client {
+    async fn client_with(&self, params: ConnectParams) -> Client {
         Client(
             Connection::connect(&params)
                 .await
                 .expect("connect test client"),
         )
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// A Redis Sentinel monitoring the master at `master_port` as `mymaster` (quorum 1);
-/// killed on drop.
-pub struct Sentinel {
-    child: Child,
-    pub port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Sentinel {
-    pub fn start(master_port: u16) -> Sentinel {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let conf = dir.path().join("sentinel.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "port {port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {master_port} 1\nsentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 5000\n"
-            ),
-        )
-        .expect("write sentinel.conf");
-        let child = Command::new(REDIS_SERVER)
-            .arg(&conf)
-            .arg("--sentinel")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run redis-server --sentinel");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "sentinel did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Sentinel {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Sentinel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -390,11 +242,8 @@ pub fn truncate(table: &Arc<TableRef>, at: Position) -> SinkRecord {
     record(table, at, SinkOp::Truncate, 't')
 }
 
-/// Waits for `cond` with a deadline.
+/// Waits for `cond` with a deadline (the test kit's wait).
 pub async fn wait_for<F: AsyncFnMut() -> bool>(what: &str, mut cond: F) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    let timeout = std::time::Duration::from_secs(30);
+    tributary_testkit::wait_for(what, timeout, async || cond().await.then_some(())).await
 }

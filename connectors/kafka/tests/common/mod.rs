@@ -1,10 +1,7 @@
-//! Apache Kafka for the integration tests: the daemon's test broker (one per test, started
+//! Apache Kafka for the integration tests: the test kit's broker (one per test, started
 //! by `scripts/kafka.sh`), or the Kafka named by `KAFKA_BOOTSTRAP`.
 
-#[path = "../../../../tests/support/broker.rs"]
-mod broker;
-
-pub use broker::Broker;
+pub use tributary_testkit::kafka::Broker;
 
 pub fn broker() -> Broker {
     Broker::start()

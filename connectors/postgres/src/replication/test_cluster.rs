@@ -1,17 +1,13 @@
-//! A throwaway Postgres cluster per test, for the replication and admin tests.
-//!
-//! Each [`Cluster`] gets its own temporary directory and free port, so tests run in
-//! parallel. It is `initdb`'d with SCRAM for the superuser and a `pg_hba.conf` that gives
-//! each test role its own authentication method, started with `wal_level=logical` and a
-//! short `wal_sender_timeout`, and stopped (`-m immediate`) and deleted on drop, also when
-//! the test panics (the server log is printed then). As root, server commands run as the
-//! `postgres` user through `runuser`.
+//! The replication and admin tests' Postgres: the test kit's throwaway cluster
+//! (`tributary_testkit::pg`), `initdb`'d with SCRAM for the superuser and a `pg_hba.conf`
+//! that gives each test role its own authentication method, with TLS certificates when
+//! asked.
 
-use std::future::Future;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+
+use tributary_testkit::pg::{PgCluster, PgConfig};
 
 use tributary_core::Secret;
 
@@ -29,51 +25,25 @@ pub(crate) const ROLES: &[(&str, &str, &str)] = &[
 ];
 
 pub(crate) struct Cluster {
-    dir: tempfile::TempDir,
-    pub port: u16,
-    ssl: bool,
+    pg: PgCluster,
+}
+
+impl std::ops::Deref for Cluster {
+    type Target = PgCluster;
+
+    fn deref(&self) -> &PgCluster {
+        &self.pg
+    }
 }
 
 impl Cluster {
     /// Starts a cluster, or `None` (with a note) when Postgres or, for `ssl`, openssl is
     /// not installed.
     pub fn start(ssl: bool) -> Option<Cluster> {
-        for tool in ["initdb", "pg_ctl"] {
-            if !on_path(tool) {
-                eprintln!("note: skipping: {tool} is not on PATH");
-                return None;
-            }
-        }
         if ssl && !on_path("openssl") {
             eprintln!("note: skipping TLS test: openssl is not on PATH");
             return None;
         }
-        let dir = tempfile::Builder::new()
-            .prefix("tributary-repl-")
-            .tempdir()
-            .expect("create temp dir");
-        let mut cluster = Cluster { dir, port: 0, ssl };
-        if ssl {
-            cluster.make_certificate();
-        }
-        std::fs::write(cluster.path("pwfile"), format!("{SUPERUSER_PASSWORD}\n")).unwrap();
-        cluster.give_to_postgres();
-        cluster.run_as_postgres(
-            "initdb",
-            &[
-                "-D",
-                &cluster.path("data").to_string_lossy(),
-                "-U",
-                SUPERUSER,
-                "-A",
-                "scram-sha-256",
-                &format!("--pwfile={}", cluster.path("pwfile").display()),
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ],
-        );
         let mut hba = String::from("local all all trust\n");
         if ssl {
             // Client-certificate authentication, with certificates from `make_certificate`.
@@ -83,20 +53,25 @@ impl Cluster {
             hba.push_str(&format!("host all {role} 127.0.0.1/32 {method}\n"));
         }
         hba.push_str("host all all 127.0.0.1/32 scram-sha-256\n");
-        std::fs::write(cluster.path("data/pg_hba.conf"), hba).unwrap();
-        cluster.give_to_postgres();
-
-        for attempt in 1..=3 {
-            cluster.port = free_port();
-            if cluster.try_start() {
-                return Some(cluster);
-            }
-            eprintln!(
-                "postgres did not start on port {} (attempt {attempt})",
-                cluster.port
-            );
+        let Some(pg) = PgCluster::init(PgConfig {
+            hba,
+            superuser_password: Some(SUPERUSER_PASSWORD.into()),
+            prefix: "tributary-repl-",
+            ..PgConfig::default()
+        }) else {
+            eprintln!("note: skipping: Postgres (initdb, pg_ctl) is not installed");
+            return None;
+        };
+        let mut cluster = Cluster { pg };
+        if ssl {
+            cluster.make_certificate();
+            let dir = cluster.dir().display().to_string();
+            cluster.pg.append_conf(&format!(
+                "ssl = on\nssl_cert_file = '{dir}/server.crt'\nssl_key_file = '{dir}/server.key'\nssl_ca_file = '{dir}/ca.crt'"
+            ));
         }
-        panic!("postgres did not start; log:\n{}", cluster.log());
+        cluster.pg.start_server();
+        Some(cluster)
     }
 
     /// Creates the test roles (see [`ROLES`]), all with REPLICATION.
@@ -164,46 +139,12 @@ impl Cluster {
         })
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.path("log")).unwrap_or_default()
-    }
-
-    fn try_start(&self) -> bool {
-        let dir = self.dir.path().to_string_lossy().into_owned();
-        let mut options = format!(
-            "-p {} -c wal_level=logical -c max_replication_slots=20 -c max_wal_senders=20 \
-             -c wal_sender_timeout=10s -c listen_addresses=127.0.0.1 \
-             -c unix_socket_directories={dir} -c fsync=off -c shared_buffers=16MB \
-             -c max_connections=50",
-            self.port
-        );
-        if self.ssl {
-            options.push_str(&format!(
-                " -c ssl=on -c ssl_cert_file={dir}/server.crt -c ssl_key_file={dir}/server.key \
-                 -c ssl_ca_file={dir}/ca.crt"
-            ));
-        }
-        let data = self.path("data").to_string_lossy().into_owned();
-        let log = self.path("log").to_string_lossy().into_owned();
-        let args = [
-            "-D", &data, "-l", &log, "-w", "-t", "60", "-o", &options, "start",
-        ];
-        self.command_as_postgres("pg_ctl", &args)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    }
-
     /// A self-signed certificate for `localhost` (a DNS name only: connecting to
     /// 127.0.0.1 with verify-full must fail), and a CA that signs a client certificate for
     /// the role `cert_user`, its key in PEM (`client.key`) and in DER PKCS#8 (`client.pk8`),
     /// and encrypted with `s3cret` (`client-enc.pk8`, `client-enc.key`, `client-legacy.key`).
     fn make_certificate(&self) {
-        let dir = self.dir.path();
+        let dir = self.dir();
         let openssl = |args: &[&str]| {
             let out = Command::new("openssl")
                 .args(args)
@@ -322,86 +263,9 @@ impl Cluster {
         )
         .unwrap();
     }
-
-    fn give_to_postgres(&self) {
-        if is_root() {
-            let status = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(self.dir.path())
-                .status()
-                .expect("run chown");
-            assert!(status.success(), "chown failed");
-        }
-    }
-
-    fn run_as_postgres(&self, program: &str, args: &[&str]) {
-        let out = self
-            .command_as_postgres(program, args)
-            .output()
-            .unwrap_or_else(|e| panic!("run {program}: {e}"));
-        assert!(
-            out.status.success(),
-            "{program} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn command_as_postgres(&self, program: &str, args: &[&str]) -> Command {
-        let mut command = if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", program]);
-            c
-        } else {
-            Command::new(program)
-        };
-        command.args(args).current_dir(self.dir.path());
-        command.stdout(std::process::Stdio::null());
-        command
-    }
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            let log = self.log();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            eprintln!(
-                "--- postgres log (last lines, newest first) ---\n{}",
-                tail.join("\n")
-            );
-        }
-        let data = self.path("data").to_string_lossy().into_owned();
-        let _ = self
-            .command_as_postgres("pg_ctl", &["-D", &data, "-m", "immediate", "-w", "stop"])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
-
-/// Polls `check` until it yields a value, failing the test after `timeout`.
-pub(crate) async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-pub(crate) fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("local addr").port()
-}
+pub(crate) use tributary_testkit::{free_port, wait_for};
 
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH").is_some_and(|paths| {
@@ -413,11 +277,4 @@ fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }

@@ -1,6 +1,7 @@
 //! Integration test against a real, throwaway Postgres cluster.
 //!
-//! The test starts its own cluster (initdb on a free port, removed again by a drop guard),
+//! The test starts its own cluster (the test kit's: initdb on a free port, removed again
+//! when it drops),
 //! sets the session exactly as Tributary connections do, and for each type family compares
 //! what our parser makes of the text of `SELECT lit::type` with an expectation Postgres computes
 //! another way (`date - '1970-01-01'`, `extract(epoch …)`, `to_char(…)`, `numeric::text`
@@ -8,132 +9,14 @@
 //! as they do in a pgoutput `Relation` message. Without Postgres binaries the test says so
 //! and passes.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use num_bigint::BigInt;
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 use tributary_core::{SchemaType, Value};
+use tributary_testkit::pg::{PgCluster, PgConfig};
 
 use super::builtin::builtin_types;
 use super::parser::{DATE_POSITIVE_INFINITY, TIMESTAMP_NEGATIVE_INFINITY_MICROS};
 use super::*;
-
-/// A throwaway cluster; dropping it stops Postgres (`-m immediate`) and deletes its files.
-struct Cluster {
-    dir: PathBuf,
-    bin: PathBuf,
-    port: u16,
-    as_root: bool,
-}
-
-fn find_bin_dir() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let debian = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|dirs| {
-            dirs.filter_map(|d| d.ok())
-                .map(|d| d.path().join("bin"))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    on_path
-        .into_iter()
-        .chain(debian)
-        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
-}
-
-impl Cluster {
-    fn run(&self, program: &str, args: &[&str]) -> bool {
-        let program = self.bin.join(program);
-        let mut command = if self.as_root {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(program);
-            c
-        } else {
-            Command::new(program)
-        };
-        command
-            .args(args)
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    }
-
-    fn start() -> Option<Cluster> {
-        let bin = find_bin_dir()?;
-        let as_root = Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("tributary-types-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).ok()?;
-        let cluster = Cluster {
-            dir,
-            bin,
-            port,
-            as_root,
-        };
-        if as_root {
-            Command::new("chown")
-                .arg("postgres")
-                .arg(&cluster.dir)
-                .status()
-                .ok()?;
-        }
-        let data = cluster.path("data");
-        let options = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} -c fsync=off",
-            cluster.dir.display()
-        );
-        let log = cluster.path("log");
-        let ok = cluster.run(
-            "initdb",
-            &[
-                "-D",
-                &data,
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ],
-        ) && cluster.run(
-            "pg_ctl",
-            &["-D", &data, "-o", &options, "-l", &log, "-w", "start"],
-        );
-        assert!(
-            ok,
-            "could not start a test cluster in {}",
-            cluster.dir.display()
-        );
-        Some(cluster)
-    }
-
-    fn path(&self, name: &str) -> String {
-        Path::new(&self.dir).join(name).display().to_string()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.run(
-            "pg_ctl",
-            &["-D", &self.path("data"), "-m", "immediate", "stop"],
-        );
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 struct Pg {
     client: Client,
@@ -232,10 +115,11 @@ fn bytes_of(value: &Value) -> BigInt {
 
 #[tokio::test]
 async fn parsed_postgres_text_matches_independent_expectations() {
-    let Some(cluster) = Cluster::start() else {
+    let Some(mut cluster) = PgCluster::init(PgConfig::default()) else {
         eprintln!("skipping: no initdb/pg_ctl found");
         return;
     };
+    cluster.start_server();
     let url = format!(
         "host=127.0.0.1 port={} user=postgres dbname=postgres",
         cluster.port

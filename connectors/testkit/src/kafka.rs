@@ -4,13 +4,13 @@
 //! behind). `KAFKA_BOOTSTRAP` points every test at a Kafka of the user's own instead.
 //!
 //! Every test gets its own broker: tests reuse connector names, topic prefixes and the
-//! offsets topic, and a broker starts in about 3 s. Used by the daemon's black-box tests
-//! and, through `#[path]`, by the kafka crate's integration tests.
-#![allow(dead_code)]
+//! offsets topic, and a broker starts in about 3 s.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::free_port;
 
 /// A broker for one test.
 pub struct Broker {
@@ -140,17 +140,9 @@ pub fn workspace_root() -> PathBuf {
     }
 }
 
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a free port")
-        .port()
-}
-
 /// SIGKILL the child when the thread that spawned it ends: a test killed by its timeout
 /// leaves no broker running.
-fn die_with_parent(cmd: &mut Command) {
+pub(crate) fn die_with_parent(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
     unsafe {
