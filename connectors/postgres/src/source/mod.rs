@@ -9,27 +9,28 @@
 //! ever reported to Postgres as flushed.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use futures_util::FutureExt;
 use tokio::sync::watch;
 use tokio_postgres::Client;
-use tributary_core::{BatchSender, DurableLsn, Lsn, SourceMetrics};
+use tributary_core::{BatchSender, DurableLsn, SourceMetrics};
 
-use crate::catalog::{self, TableMeta};
-use crate::config::{AutocreateMode, PostgresConnectorConfig, SnapshotMode, quote_ident};
+use crate::catalog::TableMeta;
+use crate::config::{PostgresConnectorConfig, SnapshotMode};
 use crate::conn::connect_query;
 use crate::error::SourceError;
 use crate::offset::{PgOffset, SnapshotProgress};
-use crate::replication::{
-    ReplicationConnection, ReplicationEvent, ReplicationStream, StatusConfig,
-};
+use crate::replication::ReplicationConnection;
 use crate::snapshot::{self, SnapshotTable};
-use crate::stream::{ChangeStream, OverlapFilter, OverlapScope};
+use crate::stream::{OverlapFilter, OverlapScope};
 use crate::table::{TableState, WireColumn};
 use crate::types::{ShapeSource, TypeRegistry};
 
 mod slot;
+mod streaming;
+mod tables;
+
+use streaming::{Streaming, stream_changes};
+use tables::{create_publication, drop_publication, resolve_tables};
 
 /// Runs the connector until `shutdown` turns true, the consumer goes away, or an error.
 /// `stored` is the offset the consumer last made durable.
@@ -64,57 +65,7 @@ pub async fn run_with_metrics(
     };
 
     // What will be captured, and can it be?
-    let mut tables = catalog::load_tables(&client, &config)
-        .await
-        .map_err(SourceError::query("could not list tables"))?;
-    if let Some(exceeded) = config.guardrail.exceeded(tables.len()) {
-        if config.guardrail.fail {
-            return Err(SourceError::Setup(format!(
-                "{exceeded}\nHINT: raise guardrail.collections.max, narrow table.include.list, or set guardrail.collections.limit.action=warn"
-            )));
-        }
-        tracing::warn!("{exceeded}");
-    }
-    let publication = catalog::publication(&client, &config.publication_name)
-        .await
-        .map_err(SourceError::query("could not read the publication"))?;
-    match &publication {
-        Some(published) => {
-            let filtered = config.publication_autocreate == AutocreateMode::Filtered
-                && !published.all_tables
-                && !tables.is_empty();
-            let differs = filtered
-                && (tables.iter().any(|t| !published.tables.contains(&t.oid)) || {
-                    let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
-                    catalog::publishes_others(&client, &config.publication_name, &oids)
-                        .await
-                        .map_err(SourceError::query("could not read the publication"))?
-                });
-            if differs {
-                // As Debezium does: the publication follows the filters.
-                set_publication_tables(&client, &config, &tables).await?;
-            } else {
-                tables.retain(|t| published.tables.contains(&t.oid));
-            }
-            if published.via_root != config.publish_via_partition_root {
-                config = align_via_root(&client, config, published.via_root).await?;
-            }
-        }
-        None if config.publication_autocreate == AutocreateMode::Disabled => {
-            return Err(SourceError::Setup(format!(
-                "publication {:?} does not exist and publication.autocreate.mode is disabled\nHINT: run CREATE PUBLICATION {} FOR TABLE …, or set publication.autocreate.mode to filtered or all_tables",
-                config.publication_name,
-                quote_ident(&config.publication_name)
-            )));
-        }
-        None => {}
-    }
-    crate::replica_identity::apply(&client, &config.replica_identities, &mut tables).await?;
-    for t in &tables {
-        if let Some(problem) = TableState::identity_problem(t, &config) {
-            return Err(SourceError::Setup(problem));
-        }
-    }
+    let (tables, publication_exists) = resolve_tables(&client, &mut config).await?;
     let slot = match slot::free_slot(&client, &config, &mut shutdown).await? {
         slot::SlotState::Free(slot) => slot,
         slot::SlotState::Stopped => return Ok(()),
@@ -122,7 +73,7 @@ pub async fn run_with_metrics(
 
     // Create what is missing.
     let mut repl = ReplicationConnection::connect(&config.connect).await?;
-    let created_publication = publication.is_none();
+    let created_publication = !publication_exists;
     if created_publication {
         create_publication(&client, &config, &tables).await?;
     }
@@ -188,21 +139,14 @@ pub async fn run_with_metrics(
                 });
                 let name = created.snapshot_name.clone().unwrap_or_default();
                 let plan = plan(&tables, &config, &registry, &offset, false)?;
-                let outcome = snapshot::run(
-                    config.clone(),
-                    &client,
-                    &name,
-                    plan,
-                    offset,
-                    &mut out,
-                    shutdown.clone(),
-                    &metrics,
+                let Some(outcome) = take_snapshot(
+                    &config, &client, &name, plan, offset, &mut out, &shutdown, &metrics,
                 )
-                .await?;
-                if outcome.interrupted {
+                .await?
+                else {
                     // Stopped mid-snapshot: its progress is checkpointed, nothing to stream.
                     return Ok(());
-                }
+                };
                 offset = outcome.offset;
             }
         }
@@ -211,58 +155,23 @@ pub async fn run_with_metrics(
                 durable.advance(l);
             }
             if need_snapshot {
-                // The slot exists, so its own snapshot is gone: export a new one from a
-                // temporary slot and skip, in the stream, what the new snapshot holds.
-                let resuming = offset.snapshot.as_ref().is_some_and(|s| !s.completed)
-                    && config.snapshot_mode != SnapshotMode::Always;
-                let mut temp = ReplicationConnection::connect(&config.connect).await?;
-                let temp_slot = format!("{}_snap_{}", config.slot_name, std::process::id());
-                let created = temp.create_logical_slot(&temp_slot, true, true).await?;
-                let point = created.consistent_point;
-                if !resuming {
-                    offset.snapshot = Some(SnapshotProgress {
-                        completed: false,
-                        point,
-                        tables: Default::default(),
-                    });
-                }
-                let plan = plan(&tables, &config, &registry, &offset, resuming)?;
-                overlap.until = point;
-                for t in &plan {
-                    let started = offset
-                        .snapshot
-                        .as_ref()
-                        .and_then(|s| s.tables.get(&t.meta.id.to_string()))
-                        .is_some_and(|p| !p.done.is_empty());
-                    if !started {
-                        overlap.tables.insert(t.meta.oid, OverlapScope::All);
-                    }
-                }
-                let name = created.snapshot_name.clone().unwrap_or_default();
-                tracing::info!(resuming, %point, "snapshot with a temporary slot");
-                let outcome = snapshot::run(
-                    config.clone(),
+                let Some(after) = snapshot_beside_slot(
+                    &config,
                     &client,
-                    &name,
-                    plan,
+                    &tables,
+                    &registry,
                     offset,
+                    &mut overlap,
                     &mut out,
-                    shutdown.clone(),
+                    &shutdown,
                     &metrics,
                 )
-                .await?;
-                if outcome.interrupted {
+                .await?
+                else {
                     // Stopped mid-snapshot: its progress is checkpointed, nothing to stream.
                     return Ok(());
-                }
-                offset = outcome.offset;
-                for (oid, keys) in outcome.keys {
-                    overlap
-                        .tables
-                        .entry(oid)
-                        .or_insert(OverlapScope::Keys(keys));
-                }
-                drop(temp);
+                };
+                offset = after;
             }
         }
     }
@@ -271,89 +180,22 @@ pub async fn run_with_metrics(
         return Ok(());
     }
 
-    // Stream.
-    let streaming = config.streaming && repl.server_version_num() >= 140000;
-    let mut options = vec![
-        (
-            "proto_version",
-            if streaming { "2" } else { "1" }.to_string(),
-        ),
-        ("publication_names", quote_ident(&config.publication_name)),
-    ];
-    if streaming {
-        options.push(("streaming", "on".to_string()));
-    }
-    if repl.server_version_num() >= 140000 {
-        // Logical decoding messages (Postgres 14+), emitted as Debezium's `op: m` events.
-        options.push(("messages", "true".to_string()));
-    }
-    let start = offset.lsn.unwrap_or(Lsn::ZERO);
-    let status = StatusConfig {
-        durable: durable.clone(),
-        interval: status_interval,
-    };
-    let started = slot::start_replication(
-        &client,
+    stream_changes(
+        config,
+        client,
         repl,
-        &config,
-        start,
-        &options,
-        status,
-        &mut shutdown,
-    );
-    let Some(mut stream) = started.await? else {
-        return Ok(());
-    };
-    tracing::info!(slot = %config.slot_name, %start, proto = if streaming { 2 } else { 1 }, "streaming started");
-    let mut changes =
-        ChangeStream::new(config.clone(), client, registry, offset, overlap).with_metrics(metrics);
-    // On shutdown, the transaction being delivered is finished first: its first events
-    // may already be downstream, and a restart (from the last commit) would repeat them.
-    let mut stopping = false;
-    loop {
-        tokio::select! {
-            biased;
-            _ = shutdown.changed(), if !stopping => {
-                if !changes.in_transaction() {
-                    break;
-                }
-                stopping = true;
-            }
-            ev = stream.next() => match ev? {
-                Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
-                    let handled = changes.handle(wal_start, data, &mut out);
-                    keeping_alive(&mut stream, status_interval, handled).await?;
-                    if stopping && !changes.in_transaction() {
-                        break;
-                    }
-                }
-                Some(ReplicationEvent::Keepalive { wal_end }) => {
-                    if let Some(item) = changes.progress(wal_end) {
-                        let pushed = async {
-                            out.push_now(item).await.map_err(|_| SourceError::Closed)
-                        };
-                        keeping_alive(&mut stream, status_interval, pushed).await?;
-                    }
-                }
-                None => {
-                    return Err(SourceError::Setup("the server ended replication".into()));
-                }
-            },
-        }
-    }
-    tracing::info!("stopping replication");
-    let _ = stream.send_status(false).await;
-    stream.stop().await?;
-    if config.slot_drop_on_stop {
-        let mut repl = ReplicationConnection::connect(&config.connect).await?;
-        repl.simple_query(&format!(
-            "DROP_REPLICATION_SLOT {} WAIT",
-            quote_ident(&config.slot_name)
-        ))
-        .await?;
-        tracing::info!(slot = %config.slot_name, "replication slot dropped (slot.drop.on.stop)");
-    }
-    Ok(())
+        Streaming {
+            registry,
+            offset,
+            overlap,
+            durable,
+            status_interval,
+        },
+        out,
+        shutdown,
+        metrics,
+    )
+    .await
 }
 
 /// Snapshot plan: tables with their states; on resume, only those not complete.
@@ -390,30 +232,6 @@ fn plan(
     Ok(out)
 }
 
-/// Runs `work`, which may wait for room downstream (a sink stalled on its broker), while
-/// sending status updates every `every`: the server hears from us and does not drop the
-/// connection after `wal_sender_timeout`. The updates report only what is durable.
-async fn keeping_alive<T>(
-    stream: &mut ReplicationStream,
-    every: Duration,
-    work: impl Future<Output = Result<T, SourceError>>,
-) -> Result<T, SourceError> {
-    if every.is_zero() {
-        return work.await;
-    }
-    let mut work = std::pin::pin!(work);
-    // Most calls finish at once: no timer for those.
-    if let Some(done) = work.as_mut().now_or_never() {
-        return done;
-    }
-    loop {
-        tokio::select! {
-            done = &mut work => return done,
-            () = tokio::time::sleep(every) => stream.send_status(false).await?,
-        }
-    }
-}
-
 /// Checks the server can do logical replication at all; returns `wal_sender_timeout`.
 async fn preflight(client: &Client) -> Result<Option<std::time::Duration>, SourceError> {
     let row = client
@@ -441,104 +259,87 @@ async fn preflight(client: &Client) -> Result<Option<std::time::Duration>, Sourc
     Ok(sender_timeout_ms.map(|ms| std::time::Duration::from_millis(ms.max(0) as u64)))
 }
 
-async fn create_publication(
+/// Reads `plan` inside the exported snapshot `name`; `None` when stopped before every
+/// chunk was read (its progress is checkpointed in the offset, and nothing is streamed).
+#[allow(clippy::too_many_arguments)]
+async fn take_snapshot(
+    config: &Arc<PostgresConnectorConfig>,
     client: &Client,
-    config: &PostgresConnectorConfig,
+    name: &str,
+    plan: Vec<SnapshotTable>,
+    offset: PgOffset,
+    out: &mut BatchSender,
+    shutdown: &watch::Receiver<bool>,
+    metrics: &SourceMetrics,
+) -> Result<Option<snapshot::SnapshotOutcome>, SourceError> {
+    let outcome = snapshot::run(
+        config.clone(),
+        client,
+        name,
+        plan,
+        offset,
+        out,
+        shutdown.clone(),
+        metrics,
+    )
+    .await?;
+    Ok((!outcome.interrupted).then_some(outcome))
+}
+
+/// The slot exists, so its own snapshot is gone: exports a new one from a temporary slot,
+/// reads it, and tells `overlap` what the stream must skip because the new snapshot holds
+/// it. The offset after the snapshot, or `None` when stopped mid-snapshot.
+#[allow(clippy::too_many_arguments)]
+async fn snapshot_beside_slot(
+    config: &Arc<PostgresConnectorConfig>,
+    client: &Client,
     tables: &[TableMeta],
-) -> Result<(), SourceError> {
-    let name = quote_ident(&config.publication_name);
-    // Debezium's WITH clause: only `publish_via_partition_root`, when set.
-    let with = if config.publish_via_partition_root {
-        " WITH (publish_via_partition_root = true)"
-    } else {
-        ""
-    };
-    let sql = match config.publication_autocreate {
-        AutocreateMode::AllTables => format!("CREATE PUBLICATION {name} FOR ALL TABLES{with}"),
-        _ if tables.is_empty() => format!("CREATE PUBLICATION {name}{with}"),
-        _ => {
-            let list: Vec<String> = tables.iter().map(|t| t.id.quoted()).collect();
-            format!(
-                "CREATE PUBLICATION {name} FOR TABLE {}{with}",
-                list.join(", ")
-            )
+    registry: &TypeRegistry,
+    mut offset: PgOffset,
+    overlap: &mut OverlapFilter,
+    out: &mut BatchSender,
+    shutdown: &watch::Receiver<bool>,
+    metrics: &SourceMetrics,
+) -> Result<Option<PgOffset>, SourceError> {
+    let resuming = offset.snapshot.as_ref().is_some_and(|s| !s.completed)
+        && config.snapshot_mode != SnapshotMode::Always;
+    let mut temp = ReplicationConnection::connect(&config.connect).await?;
+    let temp_slot = format!("{}_snap_{}", config.slot_name, std::process::id());
+    let created = temp.create_logical_slot(&temp_slot, true, true).await?;
+    let point = created.consistent_point;
+    if !resuming {
+        offset.snapshot = Some(SnapshotProgress {
+            completed: false,
+            point,
+            tables: Default::default(),
+        });
+    }
+    let plan = plan(tables, config, registry, &offset, resuming)?;
+    overlap.until = point;
+    for t in &plan {
+        let started = offset
+            .snapshot
+            .as_ref()
+            .and_then(|s| s.tables.get(&t.meta.id.to_string()))
+            .is_some_and(|p| !p.done.is_empty());
+        if !started {
+            overlap.tables.insert(t.meta.oid, OverlapScope::All);
         }
+    }
+    let name = created.snapshot_name.clone().unwrap_or_default();
+    tracing::info!(resuming, %point, "snapshot with a temporary slot");
+    let Some(outcome) =
+        take_snapshot(config, client, &name, plan, offset, out, shutdown, metrics).await?
+    else {
+        return Ok(None);
     };
-    client
-        .batch_execute(&sql)
-        .await
-        .map_err(SourceError::query("could not create the publication"))?;
-    tracing::info!(publication = %config.publication_name, "publication created");
-    Ok(())
-}
-
-/// With `publication.autocreate.mode=filtered`, an existing publication that does not
-/// publish every table the filters select is set to exactly those tables (Debezium's
-/// `ALTER PUBLICATION … SET TABLE` on start). Rows the added tables held before are not
-/// read (as in Debezium): only their changes from now on are captured.
-async fn set_publication_tables(
-    client: &Client,
-    config: &PostgresConnectorConfig,
-    tables: &[TableMeta],
-) -> Result<(), SourceError> {
-    let list: Vec<String> = tables.iter().map(|t| t.id.quoted()).collect();
-    let sql = format!(
-        "ALTER PUBLICATION {} SET TABLE {}",
-        quote_ident(&config.publication_name),
-        list.join(", ")
-    );
-    client
-        .batch_execute(&sql)
-        .await
-        .map_err(SourceError::query(
-            "could not set the publication's tables to those the filters select (publication.autocreate.mode=filtered)",
-        ))?;
-    let names: Vec<String> = tables.iter().map(|t| t.id.to_string()).collect();
-    tracing::info!(publication = %config.publication_name, tables = %names.join(","), "publication set to the tables the filters select");
-    Ok(())
-}
-
-/// An existing publication whose `publish_via_partition_root` differs from the connector's
-/// `publish.via.partition.root`: with `publication.autocreate.mode=filtered` (the connector
-/// manages the publication) it is altered to match; otherwise `true` is an error naming
-/// the fix, and `false` (the default, as if unset) follows the publication. Returns the
-/// config the stream runs with (its `publish_via_partition_root` is the publication's).
-async fn align_via_root(
-    client: &Client,
-    config: Arc<PostgresConnectorConfig>,
-    published: bool,
-) -> Result<Arc<PostgresConnectorConfig>, SourceError> {
-    let name = quote_ident(&config.publication_name);
-    let value = config.publish_via_partition_root;
-    let alter = format!("ALTER PUBLICATION {name} SET (publish_via_partition_root = {value})");
-    if config.publication_autocreate == AutocreateMode::Filtered {
-        client
-            .batch_execute(&alter)
-            .await
-            .map_err(SourceError::query(
-                "could not set publish_via_partition_root on the publication (publish.via.partition.root)",
-            ))?;
-        tracing::info!(publication = %config.publication_name, value, "publication altered: publish_via_partition_root");
-        return Ok(config);
+    offset = outcome.offset;
+    for (oid, keys) in outcome.keys {
+        overlap
+            .tables
+            .entry(oid)
+            .or_insert(OverlapScope::Keys(keys));
     }
-    if value {
-        return Err(SourceError::Setup(format!(
-            "publish.via.partition.root is {value}, but publication {:?} has publish_via_partition_root = {published}, and the connector alters an existing publication only with publication.autocreate.mode=filtered\nHINT: run {alter}, or set publish.via.partition.root to {published}",
-            config.publication_name
-        )));
-    }
-    tracing::info!(publication = %config.publication_name, published, "following the publication's publish_via_partition_root (publish.via.partition.root is false)");
-    let mut followed = (*config).clone();
-    followed.publish_via_partition_root = published;
-    Ok(Arc::new(followed))
-}
-
-async fn drop_publication(client: &Client, config: &PostgresConnectorConfig) {
-    let sql = format!(
-        "DROP PUBLICATION IF EXISTS {}",
-        quote_ident(&config.publication_name)
-    );
-    if let Err(e) = client.batch_execute(&sql).await {
-        tracing::warn!(error = %e, "could not drop the publication created by this run");
-    }
+    drop(temp);
+    Ok(Some(offset))
 }
