@@ -12,23 +12,20 @@ use tributary_connect::config::Findings;
 use tributary_connect::json::{self, read::read_record};
 use tributary_connect::{Chain, JsonSettings, Pipeline, Record, plain};
 
+/// The row's fields, the schema of both `before` and `after`.
+const ROW: &str = r#"
+  {"field":"id","type":"int32","optional":false},{"field":"customer","type":"string","optional":true},
+  {"field":"email","type":"string","optional":true},{"field":"qty","type":"int32","optional":true},
+  {"field":"price","type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2","connect.decimal.precision":"10"}},
+  {"field":"paid","type":"boolean","optional":true},{"field":"note","type":"string","optional":true},
+  {"field":"created","type":"int64","optional":true,"name":"io.debezium.time.MicroTimestamp","version":1},
+  {"field":"updated","type":"string","optional":true,"name":"io.debezium.time.ZonedTimestamp","version":1},
+  {"field":"tags","type":"array","optional":true,"items":{"type":"string","optional":true}}"#;
+
+/// The change event, `{ROW}` standing for the row's fields.
 const EVENT: &str = r#"{"schema":{"type":"struct","name":"cdc.public.orders.Envelope","version":2,"optional":false,"fields":[
- {"field":"before","type":"struct","optional":true,"name":"cdc.public.orders.Value","fields":[
-  {"field":"id","type":"int32","optional":false},{"field":"customer","type":"string","optional":true},
-  {"field":"email","type":"string","optional":true},{"field":"qty","type":"int32","optional":true},
-  {"field":"price","type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2","connect.decimal.precision":"10"}},
-  {"field":"paid","type":"boolean","optional":true},{"field":"note","type":"string","optional":true},
-  {"field":"created","type":"int64","optional":true,"name":"io.debezium.time.MicroTimestamp","version":1},
-  {"field":"updated","type":"string","optional":true,"name":"io.debezium.time.ZonedTimestamp","version":1},
-  {"field":"tags","type":"array","optional":true,"items":{"type":"string","optional":true}}]},
- {"field":"after","type":"struct","optional":true,"name":"cdc.public.orders.Value","fields":[
-  {"field":"id","type":"int32","optional":false},{"field":"customer","type":"string","optional":true},
-  {"field":"email","type":"string","optional":true},{"field":"qty","type":"int32","optional":true},
-  {"field":"price","type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2","connect.decimal.precision":"10"}},
-  {"field":"paid","type":"boolean","optional":true},{"field":"note","type":"string","optional":true},
-  {"field":"created","type":"int64","optional":true,"name":"io.debezium.time.MicroTimestamp","version":1},
-  {"field":"updated","type":"string","optional":true,"name":"io.debezium.time.ZonedTimestamp","version":1},
-  {"field":"tags","type":"array","optional":true,"items":{"type":"string","optional":true}}]},
+ {"field":"before","type":"struct","optional":true,"name":"cdc.public.orders.Value","fields":[{ROW}]},
+ {"field":"after","type":"struct","optional":true,"name":"cdc.public.orders.Value","fields":[{ROW}]},
  {"field":"source","type":"struct","optional":false,"name":"io.debezium.connector.postgresql.Source","fields":[
   {"field":"version","type":"string","optional":false},{"field":"connector","type":"string","optional":false},
   {"field":"name","type":"string","optional":false},{"field":"ts_ms","type":"int64","optional":false},
@@ -73,7 +70,8 @@ fn main() {
         .unwrap_or(200_000);
     let settings = JsonSettings::default();
     let (ks, kv) = read_record(Some(KEY.as_bytes()), &settings).unwrap();
-    let (vs, vv) = read_record(Some(EVENT.as_bytes()), &settings).unwrap();
+    let event = EVENT.replace("{ROW}", ROW);
+    let (vs, vv) = read_record(Some(event.as_bytes()), &settings).unwrap();
     let record = Record::new(
         "cdc.public.orders",
         (ks.map(Arc::new), kv),
