@@ -14,6 +14,7 @@ pub mod kafka;
 pub mod opensearch;
 pub mod pg;
 pub mod redis;
+pub mod routing_time_chains;
 pub mod slot;
 pub mod sync;
 pub mod tls;

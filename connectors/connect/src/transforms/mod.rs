@@ -14,6 +14,7 @@ mod fields;
 mod flatten;
 mod header_to_value;
 mod headers;
+mod iso_time;
 mod json_data;
 mod logical_table;
 mod outbox;
