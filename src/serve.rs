@@ -20,7 +20,7 @@ use tributary_postgres::config::PostgresConnectorConfig;
 use crate::api::{ApiState, router};
 use crate::config::DaemonConfig;
 use crate::connector::Shared;
-use crate::manager::{Manager, check_name, parse_spec};
+use crate::manager::{Manager, check_name};
 use crate::store::{Store, Stored, TargetState};
 
 /// Why the daemon could not start.
@@ -95,7 +95,7 @@ pub fn load_connectors(
             errors.push(format!("{}: {e}", path.display()));
             continue;
         }
-        match parse_spec(name, config, worker) {
+        match crate::kinds::parse(name, config, worker) {
             Ok(_) => specs.push((name.to_string(), config.clone())),
             Err(es) => errors.extend(es.iter().map(|e| format!("{}: {e}", path.display()))),
         }
@@ -224,10 +224,13 @@ pub async fn run(config: DaemonConfig, connector_files: Vec<PathBuf>) -> Result<
             indexes_dir.display()
         ))
     })?;
+    let mut resources = tributary_core::target::Resources::default();
+    resources.insert(indexes.clone());
     let shared = Arc::new(Shared {
         kafka: config.kafka.clone(),
         registry,
         indexes,
+        resources,
         worker: Arc::new(config.connect.clone()),
     });
 

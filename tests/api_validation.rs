@@ -188,6 +188,18 @@ async fn invalid_configs_are_refused_naming_the_field_and_change_nothing() {
         );
     }
 
+    // A second connector on the good one's slot would take its changes: refused, naming
+    // the slot's owner.
+    let mut twin = good["config"].clone();
+    twin["publication.name"] = json!("twin_pub");
+    let r = post(api, "/connectors", &json!({"name": "twin", "config": twin}));
+    let message = assert_error(&r, 400);
+    assert!(
+        names_field(&message, "slot.name") && message.contains("\"good\""),
+        "the shared slot names its owner: {message}"
+    );
+    assert_eq!(get(api, "/connectors").json(), json!(["good"]));
+
     // The good connector never stopped streaming.
     let mut kafka = Tally::new(
         &broker.bootstrap,

@@ -8,10 +8,10 @@
 
 mod connectors;
 mod error;
+mod indexes;
 mod ops;
 mod plugins;
 mod render;
-mod sinks;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -85,9 +85,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .routes(routes!(plugins::list))
         .routes(routes!(plugins::config))
         .routes(routes!(plugins::validate))
-        .routes(routes!(sinks::list))
-        .routes(routes!(sinks::search))
-        .routes(routes!(sinks::delete_index))
+        .routes(routes!(indexes::list))
+        .routes(routes!(indexes::search))
+        .routes(routes!(indexes::delete_index))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::health))
         .routes(routes!(ops::live))

@@ -12,11 +12,11 @@ use tributary_core::config::PropertyDef;
 
 use super::error::{Body, ErrorBody, Segment};
 use super::{ApiError, ApiState};
-use crate::plugins::Plugin;
+use crate::kinds::{self, Kind};
 
-fn plugin(name: &str) -> Result<Plugin, ApiError> {
-    Plugin::named(name).ok_or_else(|| {
-        let all: Vec<&str> = Plugin::ALL.iter().map(|p| p.class()).collect();
+fn plugin(name: &str) -> Result<&'static dyn Kind, ApiError> {
+    kinds::named(name).ok_or_else(|| {
+        let all = kinds::listed();
         ApiError::new(
             StatusCode::NOT_FOUND,
             format!(
@@ -31,9 +31,9 @@ fn plugin(name: &str) -> Result<Plugin, ApiError> {
 #[utoipa::path(get, path = "/connector-plugins", tag = "plugins",
     responses((status = 200, description = "`[{class, type, version}]`")))]
 pub async fn list() -> Json<Value> {
-    let all: Vec<Value> = Plugin::ALL
+    let all: Vec<Value> = kinds::KINDS
         .iter()
-        .map(|p| json!({"class": p.class(), "type": p.kind(), "version": tributary_core::VERSION}))
+        .map(|k| json!({"class": k.class(), "type": k.plugin_type(), "version": tributary_core::VERSION}))
         .collect();
     Json(Value::Array(all))
 }

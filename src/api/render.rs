@@ -17,7 +17,7 @@ pub fn info(view: &InfoView) -> Value {
         "name": view.name,
         "config": masked(&view.config),
         "tasks": tasks,
-        "type": view.plugin.kind(),
+        "type": view.kind.plugin_type(),
     })
 }
 
@@ -53,6 +53,6 @@ pub fn tasks(view: &InfoView) -> Value {
         return json!([]);
     }
     let mut config = masked(&view.config);
-    config.insert("task.class".into(), json!(view.plugin.task_class()));
+    config.insert("task.class".into(), json!(view.kind.task_class()));
     json!([{"id": {"connector": view.name, "task": 0}, "config": config}])
 }

@@ -1,34 +1,26 @@
-//! Running one connector, supervised: a source (Postgres → Kafka) or a sink job (Kafka →
-//! search index or cache).
+//! Running one connector, supervised, whatever its kind.
 //!
-//! The supervisor owns no protocol: it starts the publisher (which claims the connector's
-//! transactional id and reads its last committed offset), starts the source from that
-//! offset, and when either fails it stops both. Transient failures (a broker or database
-//! that went away, a busy connector lock) restart the pair from the last committed offset
-//! with exponential backoff (or a source's constant `retriable.restart.connector.wait.ms`,
-//! as Debezium waits); definite ones (bad config, authentication, an incompatible
-//! schema, a fenced producer) leave the connector FAILED with the reason.
+//! The supervisor owns no protocol: it drives the connector's [`Task`] (the kind's run: a
+//! source's publisher and source, a sink job's consumer and target) and, when a run fails,
+//! decides what comes next. Transient failures (a broker or database that went away, a
+//! busy connector lock) start a new run from the last committed offset with exponential
+//! backoff (or the constant wait the kind asks for, as Debezium's
+//! `retriable.restart.connector.wait.ms`); definite ones (bad config, authentication, an
+//! incompatible schema, a fenced producer) leave the connector FAILED with the reason.
 
 use std::collections::BTreeMap;
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::watch;
 use tributary_avro::registry::RegistryClient;
-use tributary_core::metrics::SourceMetrics;
+use tributary_core::target::Resources;
 use tributary_core::{ErrorKind, Retry};
-use tributary_kafka::client::Overrides;
-use tributary_kafka::{KafkaConfig, PublishError, PublishSettings, PublishStats};
-use tributary_postgres::config::PostgresConnectorConfig;
+use tributary_kafka::{KafkaConfig, PublishError};
 use tributary_postgres::error::SourceError;
 
-mod sink;
-mod source;
-
-pub(crate) use sink::setting_error;
-pub use sink::{SinkSpec, SinkTarget};
+use crate::kinds::{Metrics, Spec, Task};
 
 /// Why one run of a connector ended.
 #[derive(Debug, thiserror::Error)]
@@ -80,24 +72,12 @@ pub struct Status {
     pub snapshot: Option<serde_json::Value>,
 }
 
-/// How long records may wait for a Kafka commit before status says why.
-const STALL_REPORT: Duration = Duration::from_secs(5);
-
-/// The publisher of the current run, for status.
-type CurrentStats = Arc<Mutex<Option<Arc<PublishStats>>>>;
-
-/// Topics written by the runs that ended.
-type PastTopics = Arc<Mutex<BTreeSet<String>>>;
-
-/// A connector as the daemon runs it.
+/// A connector as the daemon runs it: its kind's task, supervised.
 pub struct Connector {
     pub status: Arc<Mutex<Status>>,
-    stats: CurrentStats,
-    past_topics: PastTopics,
-    metrics: Arc<SourceMetrics>,
-    job_metrics: sink::JobMetrics,
+    task: Arc<dyn Task>,
     stop: watch::Sender<bool>,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    handle: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// What every connector shares.
@@ -106,138 +86,58 @@ pub struct Shared {
     pub registry: Arc<RegistryClient>,
     /// The embedded search indexes, shared by the search jobs and the API.
     pub indexes: Arc<tributary_search::IndexRegistry>,
+    /// What the sinks share (the embedded search indexes), by type.
+    pub resources: Resources,
     /// The daemon's `[connect]` converters, for connectors that name none.
     pub worker: Arc<BTreeMap<String, String>>,
 }
 
-/// A source connector's parsed configuration.
-#[derive(Clone)]
-pub struct SourceSpec {
-    pub source: Arc<PostgresConnectorConfig>,
-    pub publish: Arc<PublishSettings>,
-    /// `producer.override.*`: the producer, topic admin and offsets reader of this source.
-    pub kafka: Arc<Overrides>,
-}
-
-/// A connector's parsed configuration: a Postgres source or a sink job.
-#[derive(Clone)]
-pub enum Spec {
-    Source(SourceSpec),
-    Sink(Arc<SinkSpec>),
-}
-
-impl Spec {
-    pub fn source(&self) -> Option<&SourceSpec> {
-        match self {
-            Spec::Source(s) => Some(s),
-            Spec::Sink(_) => None,
-        }
-    }
-
-    pub fn sink(&self) -> Option<&SinkSpec> {
-        match self {
-            Spec::Source(_) => None,
-            Spec::Sink(s) => Some(s),
-        }
-    }
-}
-
 impl Connector {
-    /// Starts the connector. The daemon, not the source, drops the slot when the operator
-    /// stops or deletes the connector (`slot.drop.on.stop`): a pause must keep it.
-    pub fn spawn(name: &str, shared: Arc<Shared>, mut spec: Spec) -> Connector {
+    /// Starts the connector.
+    pub fn spawn(name: &str, shared: Arc<Shared>, spec: &dyn Spec) -> Connector {
         let status = Arc::new(Mutex::new(Status::default()));
         let (stop, stop_rx) = watch::channel(false);
-        let stats = CurrentStats::default();
-        let past_topics = PastTopics::default();
-        let metrics = Arc::new(SourceMetrics::default());
-        let job_metrics = sink::JobMetrics::default();
-        if let Spec::Source(spec) = &mut spec
-            && spec.source.slot_drop_on_stop
-        {
-            let mut source = (*spec.source).clone();
-            source.slot_drop_on_stop = false;
-            spec.source = Arc::new(source);
-        }
+        let task = spec.task(name, shared);
         let run = Run {
             name: name.to_string(),
-            shared,
-            spec,
+            restarts: spec.restarts(),
             status: status.clone(),
-            stats: stats.clone(),
-            past_topics: past_topics.clone(),
-            metrics: metrics.clone(),
-            job_metrics: job_metrics.clone(),
+            task: task.clone(),
         };
-        let task = tokio::spawn(supervise(run, stop_rx));
+        let handle = tokio::spawn(supervise(run, stop_rx));
         Connector {
             status,
-            stats,
-            past_topics,
-            metrics,
-            job_metrics,
+            task,
             stop,
-            task: Mutex::new(Some(task)),
+            handle: Mutex::new(Some(handle)),
         }
     }
 
-    /// The source's counters (for `/metrics`).
-    pub fn source_metrics(&self) -> Arc<SourceMetrics> {
-        self.metrics.clone()
-    }
-
-    /// A sink job's counters (for `/metrics` and status).
-    pub fn job_metrics(&self) -> sink::JobMetrics {
-        self.job_metrics.clone()
-    }
-
-    /// The current run's publisher counters, if a run is publishing.
-    pub fn publish_stats(&self) -> Option<Arc<PublishStats>> {
-        self.stats.lock().ok().and_then(|s| s.clone())
+    /// The counters `/metrics` shows.
+    pub fn metrics(&self) -> Metrics {
+        self.task.metrics()
     }
 
     /// Topics written by this connector's runs, sorted.
     pub fn topics(&self) -> Vec<String> {
-        let mut all = self
-            .past_topics
-            .lock()
-            .map(|t| t.clone())
-            .unwrap_or_default();
-        if let Some(s) = self.publish_stats() {
-            all.extend(s.topics());
-        }
-        all.extend(self.job_metrics.topics());
-        all.into_iter().collect()
+        self.task.topics()
     }
 
     /// Forgets the topics written so far (`PUT …/topics/reset`).
     pub fn reset_topics(&self) {
-        if let Ok(mut t) = self.past_topics.lock() {
-            t.clear();
-        }
-        if let Some(s) = self.publish_stats() {
-            s.reset_topics();
-        }
+        self.task.reset_topics();
     }
 
-    /// The connector's state; a running connector whose records wait for Kafka says why.
+    /// The connector's state; a running connector whose records wait says why.
     pub fn status(&self) -> Status {
         let mut status = self.status.lock().map(|s| s.clone()).unwrap_or(Status {
             state: State::Failed,
             trace: Some("status lock poisoned".into()),
             snapshot: None,
         });
-        status.snapshot = self
-            .metrics
-            .snapshot_report()
-            .and_then(|r| serde_json::to_value(r).ok());
+        status.snapshot = self.task.snapshot();
         if status.state == State::Running && status.trace.is_none() {
-            status.trace = self
-                .stats
-                .lock()
-                .ok()
-                .and_then(|s| s.as_ref().and_then(|s| s.stalled(STALL_REPORT)))
-                .or_else(|| self.job_metrics.retry_reason());
+            status.trace = self.task.waiting();
         }
         status
     }
@@ -245,14 +145,14 @@ impl Connector {
     /// Asks the connector to finish the transaction it is in and stop; waits for it.
     pub async fn stop(&self) {
         let _ = self.stop.send(true);
-        let task = self.task.lock().ok().and_then(|mut t| t.take());
-        if let Some(task) = task {
-            let _ = task.await;
+        let handle = self.handle.lock().ok().and_then(|mut t| t.take());
+        if let Some(handle) = handle {
+            let _ = handle.await;
         }
     }
 }
 
-fn set(status: &Mutex<Status>, state: State, trace: Option<String>) {
+pub(crate) fn set(status: &Mutex<Status>, state: State, trace: Option<String>) {
     if let Ok(mut s) = status.lock() {
         s.state = state;
         s.trace = trace;
@@ -265,30 +165,17 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// What one connector's runs share.
 struct Run {
     name: String,
-    shared: Arc<Shared>,
-    spec: Spec,
+    restarts: crate::kinds::Restarts,
     status: Arc<Mutex<Status>>,
-    stats: CurrentStats,
-    past_topics: PastTopics,
-    metrics: Arc<SourceMetrics>,
-    job_metrics: sink::JobMetrics,
+    task: Arc<dyn Task>,
 }
 
 async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
-    let (status, stats) = (&run.status, &run.stats);
+    let status = &run.status;
     let name = run.name.clone();
-    // `errors.max.retries` of a source: restarts after retriable errors since it last
-    // emitted change events (Debezium counts them so, and starts again after a poll that
-    // returned any).
-    let (max_retries, constant_wait) = match &run.spec {
-        Spec::Source(spec) => (
-            spec.source.errors_max_retries,
-            spec.source.retriable_restart_wait,
-        ),
-        Spec::Sink(_) => (None, None),
-    };
+    let max_retries = run.restarts.max_retries;
     // `retriable.restart.connector.wait.ms`, when set: Debezium's constant wait.
-    let mut backoff = match constant_wait {
+    let mut backoff = match run.restarts.constant_wait {
         Some(wait) => tributary_core::Backoff::new(wait, wait),
         None => tributary_core::Backoff::new(MIN_BACKOFF, MAX_BACKOFF),
     };
@@ -299,15 +186,8 @@ async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
         }
         set(status, State::Running, None);
         let started = Instant::now();
-        let events_before = run.metrics.events_seen();
-        let result = match &run.spec {
-            Spec::Source(spec) => source::run(&run, spec, stop.clone()).await,
-            Spec::Sink(spec) => sink::run(&run, spec, stop.clone()).await,
-        };
-        let ended = stats.lock().ok().and_then(|mut s| s.take());
-        if let (Some(ended), Ok(mut past)) = (ended, run.past_topics.lock()) {
-            past.extend(ended.topics());
-        }
+        let progress_before = run.task.progress();
+        let result = run.task.run(status, stop.clone()).await;
         match result {
             Ok(()) => {
                 tracing::info!(connector = name, "connector stopped");
@@ -318,7 +198,7 @@ async fn supervise(run: Run, mut stop: watch::Receiver<bool>) {
                 if started.elapsed() > Duration::from_secs(60) {
                     backoff.reset();
                 }
-                if run.metrics.events_seen() > events_before {
+                if run.task.progress() > progress_before {
                     retries = 0;
                 }
                 if let Some(max) = max_retries

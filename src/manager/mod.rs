@@ -18,13 +18,11 @@ use tributary_postgres::config::ConfigError;
 mod checks;
 mod observe;
 
-use checks::named;
-pub use checks::{check_name, parse_spec};
-use observe::cleanup;
-
-use crate::connector::{Connector, Shared, Spec, State, Status};
-use crate::plugins::Plugin;
+use crate::connector::{Connector, Shared, State, Status};
+use crate::kinds::{Kind, Spec};
 use crate::store::{Store, Stored, TargetState};
+pub use checks::check_name;
+use checks::named;
 
 /// How long pause, stop and delete wait for the runner to finish its open transaction
 /// before answering; past that it finishes in the background.
@@ -61,10 +59,11 @@ pub struct StatusView {
 }
 
 /// One connector as the API shows it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct InfoView {
     pub name: String,
-    pub plugin: Plugin,
+    /// The connector's kind, as its `connector.class` names it.
+    pub kind: &'static dyn Kind,
     pub config: Map<String, Value>,
     pub stopped: bool,
 }
@@ -72,7 +71,7 @@ pub struct InfoView {
 struct Desired {
     config: Map<String, Value>,
     /// `Err`: the stored config no longer parses (after an upgrade, say).
-    spec: Result<Spec, String>,
+    spec: Result<Arc<dyn Spec>, String>,
     target: TargetState,
     generation: u64,
     deleted: bool,
@@ -111,7 +110,7 @@ impl Manager {
             lags: Default::default(),
         });
         for (name, stored) in manager.store.all() {
-            let spec = parse_spec(&name, &stored.config, &manager.shared.worker).map_err(|es| {
+            let spec = crate::kinds::parse(&name, &stored.config, &manager.shared.worker).map_err(|es| {
                 let list: Vec<String> = es.iter().map(ToString::to_string).collect();
                 format!(
                     "the stored config is not valid: {}\nHINT: fix it with PUT /connectors/{name}/config",
@@ -136,7 +135,7 @@ impl Manager {
         &self,
         name: &str,
         config: Map<String, Value>,
-        spec: Result<Spec, String>,
+        spec: Result<Arc<dyn Spec>, String>,
         target: TargetState,
     ) -> Option<Arc<Entry>> {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
@@ -189,7 +188,7 @@ impl Manager {
         let d = e.desired();
         Ok(InfoView {
             name: name.to_string(),
-            plugin: Plugin::of_config(&d.config).unwrap_or(Plugin::Postgres),
+            kind: crate::kinds::shown(&d.config),
             config: d.config.clone(),
             stopped: d.target == TargetState::Stopped,
         })
@@ -199,9 +198,7 @@ impl Manager {
         let e = self.get(name)?;
         let d = e.desired();
         let runner = d.runner.as_ref().map(|(_, r)| r.status());
-        let kind = Plugin::of_config(&d.config)
-            .unwrap_or(Plugin::Postgres)
-            .kind();
+        let kind = crate::kinds::shown(&d.config).plugin_type();
         Ok(match (&d.spec, d.target) {
             (Err(trace), _) => StatusView {
                 kind,
@@ -256,7 +253,7 @@ impl Manager {
         d.runner.as_ref().map(|(_, r)| r.clone())
     }
 
-    pub fn spec(&self, name: &str) -> Result<Spec, OpError> {
+    pub fn spec(&self, name: &str) -> Result<Arc<dyn Spec>, OpError> {
         let e = self.get(name)?;
         let d = e.desired();
         d.spec.clone().map_err(OpError::BadRequest)
@@ -455,7 +452,7 @@ impl Manager {
         if (deleted || (stale && drop))
             && let Some(spec) = &spec
         {
-            cleanup(spec, deleted).await;
+            spec.cleanup(deleted).await;
         }
         let mut d = entry.desired();
         if d.deleted {
@@ -468,7 +465,7 @@ impl Manager {
             && d.runner.is_none()
             && let Ok(spec) = d.spec.clone()
         {
-            let runner = Arc::new(Connector::spawn(&entry.name, self.shared.clone(), spec));
+            let runner = Arc::new(Connector::spawn(&entry.name, self.shared.clone(), &*spec));
             d.runner = Some((d.generation, runner));
         }
         d.restarting = false;
@@ -479,7 +476,7 @@ impl Manager {
     pub async fn with_stopped<T, F: Future<Output = Result<T, OpError>>>(
         &self,
         name: &str,
-        f: impl FnOnce(Spec) -> F,
+        f: impl FnOnce(Arc<dyn Spec>) -> F,
     ) -> Result<T, OpError> {
         let entry = self.get(name)?;
         let _op = entry.op.lock().await;

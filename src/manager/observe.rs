@@ -1,11 +1,10 @@
-//! What the daemon reports of its connectors beyond status: topics and metrics; and the
-//! cleanup after a deliberate stop.
+//! What the daemon reports of its connectors beyond status: topics and metrics.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::{Manager, OpError};
-use crate::connector::{Connector, Spec};
+use crate::connector::Connector;
 
 /// How long a measured slot lag is served before Postgres is asked again.
 pub(super) const LAG_TTL: Duration = Duration::from_secs(5);
@@ -74,18 +73,11 @@ impl Manager {
             if !fresh {
                 let asked = futures_util::future::join_all(rows.iter().map(
                     |(name, _, _, spec)| async move {
-                        let lag = async {
-                            let spec = spec.as_ref()?.source()?;
-                            tokio::time::timeout(
-                                Duration::from_secs(2),
-                                tributary_postgres::admin::slot_info(&spec.source),
-                            )
-                            .await
-                            .ok()?
-                            .ok()??
-                            .lag_bytes
+                        let lag = match spec {
+                            Some(spec) => spec.lag().await,
+                            None => None,
                         };
-                        (name.clone(), lag.await)
+                        (name.clone(), lag)
                     },
                 ))
                 .await;
@@ -95,71 +87,25 @@ impl Manager {
                 .map(|(name, ..)| cache.1.get(name).copied().flatten())
                 .collect::<Vec<_>>()
         };
-        let is_sink = |spec: &Option<Spec>| spec.as_ref().is_some_and(|s| s.sink().is_some());
-        let sources: Vec<_> = rows
+        let counters: Vec<_> = rows
             .iter()
-            .map(|(_, _, r, spec)| {
-                r.as_ref()
-                    .filter(|_| !is_sink(spec))
-                    .map(|r| (r.source_metrics(), r.publish_stats()))
-            })
-            .collect();
-        let jobs: Vec<_> = rows
-            .iter()
-            .map(|(_, _, r, spec)| {
-                r.as_ref()
-                    .filter(|_| is_sink(spec))
-                    .map(|r| r.job_metrics())
-            })
+            .map(|(_, _, runner, _)| runner.as_ref().map(|r| r.metrics()).unwrap_or_default())
             .collect();
         let metrics: Vec<crate::metrics::ConnectorMetrics<'_>> = rows
             .iter()
-            .zip(&sources)
+            .zip(&counters)
             .zip(&lags)
-            .zip(&jobs)
             .map(
-                |((((name, state, _, _), source), lag), job)| crate::metrics::ConnectorMetrics {
+                |(((name, state, _, _), counters), lag)| crate::metrics::ConnectorMetrics {
                     name,
                     state,
-                    source: source.as_ref().map(|(m, _)| m.as_ref()),
-                    publish: source.as_ref().and_then(|(_, p)| p.as_deref()),
+                    source: counters.source.as_deref(),
+                    publish: counters.publish.as_deref(),
                     slot_lag_bytes: *lag,
-                    job: job.as_deref(),
+                    job: counters.job.as_deref(),
                 },
             )
             .collect();
         crate::metrics::render(&metrics)
-    }
-}
-
-/// After a stop or delete: the slot goes when `slot.drop.on.stop` is set, the publication
-/// (on delete) when `publication.drop.on.delete` is.
-pub(super) async fn cleanup(spec: &Spec, deleted: bool) {
-    use tributary_postgres::admin;
-    let Some(spec) = spec.source() else {
-        return;
-    };
-    let name = &spec.source.name;
-    if spec.source.slot_drop_on_stop {
-        match admin::drop_slot(&spec.source).await {
-            Ok(true) => {
-                tracing::info!(connector = name, slot = %spec.source.slot_name, "replication slot dropped (slot.drop.on.stop)")
-            }
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(connector = name, error = %e, "could not drop the replication slot")
-            }
-        }
-    }
-    if deleted && spec.source.publication_drop_on_delete {
-        match admin::drop_publication(&spec.source).await {
-            Ok(true) => {
-                tracing::info!(connector = name, publication = %spec.source.publication_name, "publication dropped (publication.drop.on.delete)")
-            }
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(connector = name, error = %e, "could not drop the publication")
-            }
-        }
     }
 }

@@ -42,9 +42,11 @@ pub mod keys;
 mod replies;
 pub mod script;
 pub mod sink;
+pub mod target;
 
 pub use check::check;
 pub use config::{ConnectParams, PROPERTIES, RedisSinkConfig, Topology, ValueFormat};
 pub use conn::Connection;
 pub use error::RedisError;
 pub use sink::RedisSink;
+pub use target::RedisTarget;

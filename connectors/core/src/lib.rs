@@ -20,6 +20,7 @@ pub mod offsets;
 pub mod schema;
 pub mod secret;
 pub mod sink;
+pub mod target;
 pub mod unavailable;
 pub mod value;
 

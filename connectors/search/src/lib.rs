@@ -27,6 +27,7 @@ pub mod elastic;
 pub mod embedded;
 mod http;
 pub mod meili;
+pub mod target;
 #[cfg(test)]
 mod testing;
 
@@ -44,6 +45,7 @@ pub use embedded::{
     SearchResults, TantivySink,
 };
 pub use meili::MeilisearchSink;
+pub use target::SearchTarget;
 
 /// A search job's sink, whichever the backend.
 pub enum SearchSink {

@@ -9,6 +9,7 @@
 mod properties;
 mod url;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -159,20 +160,7 @@ impl RedisSinkConfig {
         if name.trim().is_empty() {
             error(&mut errors, "name", "must not be empty");
         }
-        for key in config.keys() {
-            let known = property(key).is_some()
-                || FRAMEWORK_NAMES.contains(&key.as_str())
-                || FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p))
-                || known_elsewhere.contains(&key.as_str())
-                || key == "versions.key";
-            if !known {
-                error(
-                    &mut errors,
-                    key,
-                    "is not a property of the Redis sink; check its spelling or remove it",
-                );
-            }
-        }
+        check_keys(config, known_elsewhere, &mut errors);
         let get = |key: &str| -> String {
             props
                 .get(key)
@@ -205,55 +193,7 @@ impl RedisSinkConfig {
             .cloned()
             .or_else(|| url.as_ref().and_then(|u| u.password.clone()))
             .map(Secret::new);
-        let cluster = match get("redis.cluster").to_ascii_lowercase().as_str() {
-            "true" => true,
-            "false" => false,
-            other => {
-                error(
-                    &mut errors,
-                    "redis.cluster",
-                    format!("{other:?} is not a boolean; write true or false"),
-                );
-                false
-            }
-        };
-        let topology = match &url {
-            Some(u) if u.sentinel_master.is_some() && cluster => {
-                error(
-                    &mut errors,
-                    "redis.cluster",
-                    "a Sentinel-managed master (redis+sentinel://) is not a cluster; set redis.cluster=false",
-                );
-                Topology::Standalone
-            }
-            Some(u) => match &u.sentinel_master {
-                Some(master) => Topology::Sentinel {
-                    master: master.clone(),
-                },
-                None if cluster => Topology::Cluster,
-                None => Topology::Standalone,
-            },
-            None => Topology::Standalone,
-        };
-        if let Some(u) = &url {
-            if topology == Topology::Standalone && u.hosts.len() > 1 {
-                error(
-                    &mut errors,
-                    "redis.url",
-                    "names several hosts: set redis.cluster=true for a cluster's seed nodes, or use redis+sentinel:// for Sentinels",
-                );
-            }
-            if topology == Topology::Cluster && u.db != 0 {
-                error(
-                    &mut errors,
-                    "redis.url",
-                    format!(
-                        "selects database {}, but a Redis Cluster has only database 0; remove the path",
-                        u.db
-                    ),
-                );
-            }
-        }
+        let topology = topology(url.as_ref(), &get("redis.cluster"), &mut errors);
         let tls = tls_files(&props, url.as_ref().is_some_and(|u| u.tls), &mut errors);
 
         let key_pattern = get("key.pattern");
@@ -287,24 +227,7 @@ impl RedisSinkConfig {
             );
             0
         });
-        if props.contains_key("versions.key") {
-            error(
-                &mut errors,
-                "versions.key",
-                "was replaced by versions.prefix: each key's position now lives beside the key (so a Redis Cluster works and deleted keys' positions expire); set versions.prefix instead, and delete the old versions hash",
-            );
-        }
-        let versions_prefix = props
-            .get("versions.prefix")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_else(|| format!("tributary:v:{name}"));
-        if versions_prefix.is_empty() || versions_prefix.contains(['{', '}']) {
-            error(
-                &mut errors,
-                "versions.prefix",
-                "must be non-empty and without { or }: braces would make Redis Cluster place the position keys in another slot than the keys they guard",
-            );
-        }
+        let versions_prefix = versions_prefix(&props, name, &mut errors);
         let wait_text = get("redis.wait.replicas");
         let wait_replicas = wait_text.parse::<u32>().unwrap_or_else(|_| {
             error(
@@ -353,10 +276,110 @@ impl RedisSinkConfig {
     }
 }
 
+/// Every key is the sink's, Kafka Connect's, or one the daemon reads (`known_elsewhere`).
+fn check_keys(config: &Map<String, Json>, known_elsewhere: &[&str], errors: &mut Vec<ConfigError>) {
+    for key in config.keys() {
+        let known = property(key).is_some()
+            || FRAMEWORK_NAMES.contains(&key.as_str())
+            || FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p))
+            || known_elsewhere.contains(&key.as_str())
+            || key == "versions.key";
+        if !known {
+            error(
+                errors,
+                key,
+                "is not a property of the Redis sink; check its spelling or remove it",
+            );
+        }
+    }
+}
+
+/// One server, a Sentinel-managed master or a cluster, from `redis.url` and
+/// `redis.cluster`, and what the URL may name for it.
+fn topology(url: Option<&url::RedisUrl>, cluster: &str, errors: &mut Vec<ConfigError>) -> Topology {
+    let cluster = match cluster.to_ascii_lowercase().as_str() {
+        "true" => true,
+        "false" => false,
+        other => {
+            error(
+                errors,
+                "redis.cluster",
+                format!("{other:?} is not a boolean; write true or false"),
+            );
+            false
+        }
+    };
+    let topology = match url {
+        Some(u) if u.sentinel_master.is_some() && cluster => {
+            error(
+                errors,
+                "redis.cluster",
+                "a Sentinel-managed master (redis+sentinel://) is not a cluster; set redis.cluster=false",
+            );
+            Topology::Standalone
+        }
+        Some(u) => match &u.sentinel_master {
+            Some(master) => Topology::Sentinel {
+                master: master.clone(),
+            },
+            None if cluster => Topology::Cluster,
+            None => Topology::Standalone,
+        },
+        None => Topology::Standalone,
+    };
+    if let Some(u) = url {
+        if topology == Topology::Standalone && u.hosts.len() > 1 {
+            error(
+                errors,
+                "redis.url",
+                "names several hosts: set redis.cluster=true for a cluster's seed nodes, or use redis+sentinel:// for Sentinels",
+            );
+        }
+        if topology == Topology::Cluster && u.db != 0 {
+            error(
+                errors,
+                "redis.url",
+                format!(
+                    "selects database {}, but a Redis Cluster has only database 0; remove the path",
+                    u.db
+                ),
+            );
+        }
+    }
+    topology
+}
+
+/// `versions.prefix` (the retired `versions.key` named with its replacement).
+fn versions_prefix(
+    props: &BTreeMap<String, String>,
+    name: &str,
+    errors: &mut Vec<ConfigError>,
+) -> String {
+    if props.contains_key("versions.key") {
+        error(
+            errors,
+            "versions.key",
+            "was replaced by versions.prefix: each key's position now lives beside the key (so a Redis Cluster works and deleted keys' positions expire); set versions.prefix instead, and delete the old versions hash",
+        );
+    }
+    let versions_prefix = props
+        .get("versions.prefix")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| format!("tributary:v:{name}"));
+    if versions_prefix.is_empty() || versions_prefix.contains(['{', '}']) {
+        error(
+            errors,
+            "versions.prefix",
+            "must be non-empty and without { or }: braces would make Redis Cluster place the position keys in another slot than the keys they guard",
+        );
+    }
+    versions_prefix
+}
+
 /// The TLS files, each checked to be a readable file; an error names the property for
 /// a file set without `rediss://`.
 fn tls_files(
-    props: &std::collections::BTreeMap<String, String>,
+    props: &BTreeMap<String, String>,
     tls: bool,
     errors: &mut Vec<ConfigError>,
 ) -> Option<TlsFiles> {

@@ -48,6 +48,10 @@ enum OnUpdate {
     Fatal,
 }
 
+/// The additional fields placed in the envelope (index in the value schema, value), and the
+/// partition.
+type Placed = (Vec<(usize, Value)>, Option<i32>);
+
 /// The schemas derived from one `after` schema: the header and key schemas.
 struct AfterShape {
     after: Arc<Schema>,
@@ -325,27 +329,8 @@ impl Transform for EventRouter {
             r.value.take().unwrap_or(Value::Null),
             "Detect Debezium Operation",
         )?;
-        let (_, op) = typed(&envelope, &values, "op", SchemaType::String)?;
-        match op.as_str() {
-            Some("d") => return Ok(None),
-            Some("u") => {
-                let key = format!("{:?}", r.key);
-                return match self.on_update {
-                    OnUpdate::Warn => {
-                        tracing::warn!(key, "outbox row updated: the EventRouter skips it");
-                        Ok(None)
-                    }
-                    OnUpdate::Error => {
-                        tracing::error!(key, "outbox row updated: the EventRouter skips it");
-                        Ok(None)
-                    }
-                    OnUpdate::Fatal => {
-                        Err(format!("Unexpected update message received {key}, fail."))
-                    }
-                };
-            }
-            Some(_) => {}
-            None => return Err("the change event has no op".into()),
+        if !self.routes(&envelope, &values, &r.key)? {
+            return Ok(None);
         }
         let shape = self.shape(&envelope)?;
         let after_schema = &shape.after;
@@ -371,28 +356,7 @@ impl Transform for EventRouter {
             value: Some(id).filter(|v| !v.is_null()),
         });
         if self.expand {
-            match &payload {
-                Value::String(text) => match expand(text, &self.payload, self.null_as_bytes) {
-                    Ok((schema, value)) => {
-                        let shared = self.expanded.get_or_by(&schema, || Ok(schema.clone()))?;
-                        (payload_schema, payload) = (shared, value);
-                    }
-                    // A JSON payload whose data does not fit its own schema: Java has
-                    // replaced the schema but not the payload, which then fails.
-                    Err(Expansion::Data(e)) => return Err(e),
-                    Err(Expansion::Schema(e)) => {
-                        tracing::warn!(
-                            error = e,
-                            "JSON expansion failed: the payload stays a string"
-                        );
-                    }
-                },
-                Value::Null => {}
-                _ => tracing::warn!(
-                    key = format!("{:?}", r.key),
-                    "expand JSON payload is turned on but the payload is not a string"
-                ),
-            }
+            (payload_schema, payload) = self.expand(payload_schema, payload, &r.key)?;
         }
         let (_, routed) = typed(after_schema, &row, &self.route_by, SchemaType::String)?;
         let Value::String(routed) = routed else {
@@ -415,6 +379,100 @@ impl Transform for EventRouter {
             };
             Some(self.value_schema(&payload_schema, after_schema, &routed, version)?)
         };
+        let (placed, partition) =
+            self.place(&shape, &row, value_schema.as_deref(), &mut r.headers)?;
+        let (value_schema, value) = self.value(payload, payload_schema, value_schema, placed)?;
+        let (_, key) = get(after_schema, &row, &self.key)?;
+        let out = Record {
+            topic: routed,
+            partition,
+            key_schema: Some(shape.key.clone()),
+            key: Some(key).filter(|v| !v.is_null()),
+            value_schema,
+            value: value.filter(|v| !v.is_null()),
+            timestamp,
+            headers: std::mem::take(&mut r.headers),
+        };
+        self.router.apply(out)
+    }
+}
+
+impl EventRouter {
+    /// Whether the change event is an insert (or read) to route. A delete is dropped; an
+    /// update is dropped or fails, as `table.op.invalid.behavior` says.
+    fn routes(
+        &self,
+        envelope: &Schema,
+        values: &[Value],
+        key: &Option<Value>,
+    ) -> Result<bool, String> {
+        let (_, op) = typed(envelope, values, "op", SchemaType::String)?;
+        match op.as_str() {
+            Some("d") => Ok(false),
+            Some("u") => {
+                let key = format!("{key:?}");
+                match self.on_update {
+                    OnUpdate::Warn => {
+                        tracing::warn!(key, "outbox row updated: the EventRouter skips it");
+                        Ok(false)
+                    }
+                    OnUpdate::Error => {
+                        tracing::error!(key, "outbox row updated: the EventRouter skips it");
+                        Ok(false)
+                    }
+                    OnUpdate::Fatal => {
+                        Err(format!("Unexpected update message received {key}, fail."))
+                    }
+                }
+            }
+            Some(_) => Ok(true),
+            None => Err("the change event has no op".into()),
+        }
+    }
+
+    /// `table.expand.json.payload`: a string payload parsed as JSON, with a schema inferred
+    /// from it; what cannot be parsed stays a string.
+    fn expand(
+        &mut self,
+        payload_schema: Arc<Schema>,
+        payload: Value,
+        key: &Option<Value>,
+    ) -> Result<(Arc<Schema>, Value), String> {
+        match &payload {
+            Value::String(text) => match expand(text, &self.payload, self.null_as_bytes) {
+                Ok((schema, value)) => {
+                    let shared = self.expanded.get_or_by(&schema, || Ok(schema.clone()))?;
+                    return Ok((shared, value));
+                }
+                // A JSON payload whose data does not fit its own schema: Java has
+                // replaced the schema but not the payload, which then fails.
+                Err(Expansion::Data(e)) => return Err(e),
+                Err(Expansion::Schema(e)) => {
+                    tracing::warn!(
+                        error = e,
+                        "JSON expansion failed: the payload stays a string"
+                    );
+                }
+            },
+            Value::Null => {}
+            _ => tracing::warn!(
+                key = format!("{key:?}"),
+                "expand JSON payload is turned on but the payload is not a string"
+            ),
+        }
+        Ok((payload_schema, payload))
+    }
+
+    /// `table.fields.additional.placement`: the envelope fields (index in the value schema,
+    /// value), the headers (added to `headers`) and the partition.
+    fn place(
+        &self,
+        shape: &AfterShape,
+        row: &[Value],
+        value_schema: Option<&Schema>,
+        headers: &mut Vec<Header>,
+    ) -> Result<Placed, String> {
+        let after_schema = &shape.after;
         let mut placed: Vec<(usize, Value)> = Vec::new();
         let mut partition = None;
         for (a, header_schema) in self.additional.iter().zip(&shape.headers) {
@@ -423,34 +481,47 @@ impl Transform for EventRouter {
             }
             match a.placement {
                 Placement::Envelope => {
-                    let (_, v) = get(after_schema, &row, &a.field)?;
-                    let schema = value_schema.as_deref().unwrap_or(after_schema);
+                    let (_, v) = get(after_schema, row, &a.field)?;
+                    let schema = value_schema.unwrap_or(after_schema);
                     let i = util::index(schema, &a.alias)
                         .ok_or_else(|| format!("{} is not a valid field name", a.alias))?;
                     placed.push((i, v));
                 }
                 Placement::Header => {
-                    let (_, v) = get(after_schema, &row, &a.field)?;
-                    r.headers.push(Header {
+                    let (_, v) = get(after_schema, row, &a.field)?;
+                    headers.push(Header {
                         key: a.alias.clone(),
                         schema: header_schema.clone(),
                         value: Some(v).filter(|v| !v.is_null()),
                     });
                 }
                 Placement::Partition => {
-                    partition = match typed(after_schema, &row, &a.field, SchemaType::Int32)?.1 {
+                    partition = match typed(after_schema, row, &a.field, SchemaType::Int32)?.1 {
                         Value::Int32(p) => Some(p),
                         _ => None,
                     };
                 }
             }
         }
+        Ok((placed, partition))
+    }
+
+    /// The routed record's value: a tombstone for an empty payload
+    /// (`route.tombstone.on.empty.payload`), the payload in the envelope with its placed
+    /// fields, or the payload alone.
+    fn value(
+        &self,
+        payload: Value,
+        payload_schema: Arc<Schema>,
+        value_schema: Option<Arc<Schema>>,
+        placed: Vec<(usize, Value)>,
+    ) -> Result<(Option<Arc<Schema>>, Option<Value>), String> {
         let empty = match &payload {
             Value::Null => true,
             Value::String(s) => s.trim_matches(|c: char| c <= ' ').is_empty(),
             _ => false,
         };
-        let (value_schema, value) = if empty && self.tombstone_on_empty {
+        Ok(if empty && self.tombstone_on_empty {
             (None, None)
         } else if let Some(schema) = value_schema {
             // `Struct.put` checks the payload against the (cached) value schema's.
@@ -476,19 +547,7 @@ impl Transform for EventRouter {
             (Some(schema), Some(Value::Struct(fields)))
         } else {
             (Some(payload_schema), Some(payload))
-        };
-        let (_, key) = get(after_schema, &row, &self.key)?;
-        let out = Record {
-            topic: routed,
-            partition,
-            key_schema: Some(shape.key.clone()),
-            key: Some(key).filter(|v| !v.is_null()),
-            value_schema,
-            value: value.filter(|v| !v.is_null()),
-            timestamp,
-            headers: std::mem::take(&mut r.headers),
-        };
-        self.router.apply(out)
+        })
     }
 }
 

@@ -116,33 +116,7 @@ pub async fn run(
         .snapshot
         .get_or_insert_with(SnapshotProgress::default);
     let point = progress.point;
-    // Plan chunks for tables that have no plan yet.
-    let mut jobs = VecDeque::new();
-    for (i, t) in tables.iter().enumerate() {
-        let key = t.meta.id.to_string();
-        if !progress.tables.contains_key(&key) {
-            let chunk_pages = config.snapshot_chunk_pages;
-            let chunks_of = |pages: u64| pages.div_ceil(u64::from(chunk_pages)).max(1) as u32;
-            let mut plan = TableProgress {
-                chunk_pages,
-                chunks: 1,
-                ..TableProgress::default()
-            };
-            if t.select.is_some() {
-                // An override statement is read in one chunk.
-            } else if t.meta.partitioned {
-                for (table, pages) in leaf_pages(planner, t.meta.oid).await? {
-                    let chunks = chunks_of(pages);
-                    plan.parts.push(PartPlan { table, chunks });
-                }
-                plan.chunks = plan.parts.iter().map(|p| p.chunks).sum::<u32>().max(1);
-            } else {
-                plan.chunks = chunks_of(relation_pages(planner, t.meta.oid).await?);
-            }
-            progress.tables.insert(key.clone(), plan);
-        }
-        jobs.extend(Job::pending(i, &progress.tables[&key]));
-    }
+    let mut jobs = plan_chunks(&config, planner, &tables, progress).await?;
     let remaining_tables = tables
         .iter()
         .filter(|t| !progress.tables[&t.meta.id.to_string()].is_complete())
@@ -170,26 +144,8 @@ pub async fn run(
     let (tx, mut rx) =
         mpsc::channel::<WorkerMsg>((config.queue.snapshot_fetch / ctx.rows_per_message).max(1));
     let threads = config.snapshot_max_threads.max(1);
-    let (job_tx, job_rx) = mpsc::channel::<Job>(threads);
-    let job_rx = Arc::new(tokio::sync::Mutex::new(job_rx));
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..threads {
-        let mut client = ReplicationConnection::connect_sql(&config.connect).await?;
-        client
-            .simple_query(&format!(
-                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
-                snapshot_name.replace('\'', "''")
-            ))
-            .await?;
-        workers.spawn(worker(
-            client,
-            job_rx.clone(),
-            tables.clone(),
-            ctx.clone(),
-            tx.clone(),
-        ));
-    }
-    drop(tx);
+    let (job_tx, mut workers) =
+        start_workers(&config, snapshot_name, threads, &tables, &ctx, tx).await?;
 
     let mut outcome = SnapshotOutcome::default();
     // Debezium's markers: the snapshot's first row `first`, each further table's first row
@@ -258,11 +214,7 @@ pub async fn run(
     }
     // Workers end by dropping their senders; a failed one ends the whole snapshot.
     while let Some(res) = workers.join_next().await {
-        match res {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(e),
-            Err(e) => return Err(SourceError::Setup(format!("snapshot worker failed: {e}"))),
-        }
+        res.map_err(|e| SourceError::Setup(format!("snapshot worker failed: {e}")))??;
     }
     // Every round ended with its flush, the last one included.
     debug_assert!(pending.is_empty());
@@ -270,7 +222,102 @@ pub async fn run(
     for ev in marks.drain() {
         send(out, CaptureItem::Change(ev)).await?;
     }
-    // A stop may still have let every chunk finish.
+    let completed = finish(&tables, &mut offset, stopping, out).await?;
+    tracker.finish(completed);
+    if completed && config.snapshot_mode != SnapshotMode::InitialOnly {
+        // A stop during the delay leaves the stream to notice it.
+        pause("streaming.delay.ms", config.streaming_delay, &mut shutdown).await;
+    }
+    outcome.interrupted = !completed;
+    outcome.offset = offset;
+    Ok(outcome)
+}
+
+/// Plans the chunks of the tables that have no plan in `progress` yet (heap pages from
+/// `pg_relation_size`, a partitioned table's per leaf, an override statement's one chunk)
+/// and returns every chunk not yet done.
+async fn plan_chunks(
+    config: &PostgresConnectorConfig,
+    planner: &Client,
+    tables: &[SnapshotTable],
+    progress: &mut SnapshotProgress,
+) -> Result<VecDeque<Job>, SourceError> {
+    let mut jobs = VecDeque::new();
+    for (i, t) in tables.iter().enumerate() {
+        let key = t.meta.id.to_string();
+        if !progress.tables.contains_key(&key) {
+            let chunk_pages = config.snapshot_chunk_pages;
+            let chunks_of = |pages: u64| pages.div_ceil(u64::from(chunk_pages)).max(1) as u32;
+            let mut plan = TableProgress {
+                chunk_pages,
+                chunks: 1,
+                ..TableProgress::default()
+            };
+            if t.select.is_some() {
+                // An override statement is read in one chunk.
+            } else if t.meta.partitioned {
+                for (table, pages) in leaf_pages(planner, t.meta.oid).await? {
+                    let chunks = chunks_of(pages);
+                    plan.parts.push(PartPlan { table, chunks });
+                }
+                plan.chunks = plan.parts.iter().map(|p| p.chunks).sum::<u32>().max(1);
+            } else {
+                plan.chunks = chunks_of(relation_pages(planner, t.meta.oid).await?);
+            }
+            progress.tables.insert(key.clone(), plan);
+        }
+        jobs.extend(Job::pending(i, &progress.tables[&key]));
+    }
+    Ok(jobs)
+}
+
+/// Opens `threads` connections inside the exported snapshot, each a worker taking chunks
+/// from the returned queue and sending rows to `tx`.
+async fn start_workers(
+    config: &PostgresConnectorConfig,
+    snapshot_name: &str,
+    threads: usize,
+    tables: &Arc<Vec<SnapshotTable>>,
+    ctx: &Arc<RowContext>,
+    tx: mpsc::Sender<WorkerMsg>,
+) -> Result<
+    (
+        mpsc::Sender<Job>,
+        tokio::task::JoinSet<Result<(), SourceError>>,
+    ),
+    SourceError,
+> {
+    let (job_tx, job_rx) = mpsc::channel::<Job>(threads);
+    let job_rx = Arc::new(tokio::sync::Mutex::new(job_rx));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..threads {
+        let mut client = ReplicationConnection::connect_sql(&config.connect).await?;
+        client
+            .simple_query(&format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'",
+                snapshot_name.replace('\'', "''")
+            ))
+            .await?;
+        workers.spawn(worker(
+            client,
+            job_rx.clone(),
+            tables.clone(),
+            ctx.clone(),
+            tx.clone(),
+        ));
+    }
+    drop(tx);
+    Ok((job_tx, workers))
+}
+
+/// After the last round: the final checkpoint, which says whether every table is done (a
+/// stop may still have let every chunk finish). Returns whether the snapshot completed.
+async fn finish(
+    tables: &[SnapshotTable],
+    offset: &mut PgOffset,
+    stopping: bool,
+    out: &mut BatchSender,
+) -> Result<bool, SourceError> {
     let completed = !stopping
         || offset.snapshot.as_ref().is_some_and(|s| {
             tables.iter().all(|t| {
@@ -287,14 +334,7 @@ pub async fn run(
     })
     .await
     .map_err(|_| SourceError::Closed)?;
-    tracker.finish(completed);
-    if completed && config.snapshot_mode != SnapshotMode::InitialOnly {
-        // A stop during the delay leaves the stream to notice it.
-        pause("streaming.delay.ms", config.streaming_delay, &mut shutdown).await;
-    }
-    outcome.interrupted = !completed;
-    outcome.offset = offset;
-    Ok(outcome)
+    Ok(completed)
 }
 
 /// Hands the next round of chunks (one per thread) to the workers; returns how many. With
