@@ -17,6 +17,8 @@ use tributary_core::metrics::OPS;
 use tributary_core::{Op, SourceMetrics};
 use tributary_kafka::PublishStats;
 
+use crate::kinds::Retention;
+
 /// What `/metrics` shows of one connector.
 pub struct ConnectorMetrics<'a> {
     pub name: &'a str,
@@ -26,8 +28,8 @@ pub struct ConnectorMetrics<'a> {
     pub source: Option<&'a SourceMetrics>,
     /// The publisher of the current run, when one runs.
     pub publish: Option<&'a PublishStats>,
-    /// Bytes of WAL the replication slot holds back, when known.
-    pub slot_lag_bytes: Option<i64>,
+    /// The connector's replication slot as last measured, when it has one.
+    pub slot: Option<&'a Retention>,
     /// A sink job's counters.
     pub job: Option<&'a tributary_kafka::job::JobMetrics>,
 }
@@ -65,15 +67,60 @@ pub fn render(connectors: &[ConnectorMetrics<'_>]) -> String {
     render_snapshot(&mut out, connectors);
     render_publish(&mut out, connectors);
     sink::render_sink(&mut out, connectors);
+    render_slot(&mut out, connectors);
+    out.text
+}
+
+/// The replication slots: what they hold and how close Postgres is to invalidating them
+/// (no Debezium MBean; Debezium users watch `pg_replication_slots` for these). Measured for
+/// stopped and paused connectors too.
+fn render_slot(out: &mut Exposition, connectors: &[ConnectorMetrics<'_>]) {
     out.per_connector(
         "slot_lag_bytes",
         Kind::Gauge,
-        "Bytes of WAL the connector's replication slot holds back: the server's current WAL position minus the slot's confirmed_flush_lsn (no Debezium MBean; Debezium users watch pg_replication_slots for it).",
+        "Bytes of WAL the connector's replication slot holds back: the server's current WAL position minus the slot's confirmed_flush_lsn.",
         connectors,
-        |c| c.slot_lag_bytes,
+        |c| c.slot?.held_bytes,
     );
-    out.text
+    out.per_connector(
+        "slot_safe_wal_size_bytes",
+        Kind::Gauge,
+        "Bytes of WAL that may still be written before the slot is in danger of being invalidated by max_slot_wal_keep_size (pg_replication_slots.safe_wal_size; absent without a limit).",
+        connectors,
+        |c| c.slot?.safe_bytes,
+    );
+    out.per_connector(
+        "slot_max_wal_keep_size_bytes",
+        Kind::Gauge,
+        "The server's max_slot_wal_keep_size in bytes (absent when unlimited).",
+        connectors,
+        |c| c.slot?.limit_bytes,
+    );
+    let mut samples = Vec::new();
+    for c in connectors {
+        let Some(status) = c.slot.and_then(|s| s.wal_status.as_deref()) else {
+            continue;
+        };
+        let known = WAL_STATUSES.contains(&status);
+        for s in WAL_STATUSES
+            .iter()
+            .copied()
+            .chain((!known).then_some(status))
+        {
+            let labels = format!("{},wal_status=\"{}\"", connector(c), escape(s));
+            samples.push((labels, u8::from(s == status)));
+        }
+    }
+    out.family(
+        "slot_wal_status",
+        Kind::Gauge,
+        "1 for the slot's current pg_replication_slots.wal_status, 0 for the others: reserved and extended are safe, unreserved means the next checkpoint may invalidate it, lost that it was.",
+        samples,
+    );
 }
+
+/// `pg_replication_slots.wal_status` values.
+const WAL_STATUSES: [&str; 4] = ["reserved", "extended", "unreserved", "lost"];
 
 fn render_state(out: &mut Exposition, connectors: &[ConnectorMetrics<'_>]) {
     out.per_connector(

@@ -37,11 +37,14 @@ pub fn task(status: &Status, worker_id: &str) -> Value {
     t
 }
 
-/// `{"name", "connector": {"state", "worker_id", "trace"?}, "tasks", "type"}`.
+/// `{"name", "connector": {"state", "worker_id", "trace"?, "slot"?}, "tasks", "type"}`.
 pub fn status(name: &str, view: &StatusView, worker_id: &str) -> Value {
     let mut connector = json!({"state": state_text(view.connector), "worker_id": worker_id});
     if let Some(trace) = &view.connector_trace {
         connector["trace"] = json!(trace);
+    }
+    if let Some(slot) = &view.slot {
+        connector["slot"] = slot.clone();
     }
     let tasks: Vec<Value> = view.task.iter().map(|t| task(t, worker_id)).collect();
     json!({"name": name, "connector": connector, "tasks": tasks, "type": view.kind})

@@ -97,7 +97,7 @@ impl Connector {
     pub fn spawn(name: &str, shared: Arc<Shared>, spec: &dyn Spec) -> Connector {
         let status = Arc::new(Mutex::new(Status::default()));
         let (stop, stop_rx) = watch::channel(false);
-        let task = spec.task(name, shared);
+        let task = spec.task(shared);
         let run = Run {
             name: name.to_string(),
             restarts: spec.restarts(),

@@ -27,7 +27,10 @@ use crate::connector::{ConnectorError, Shared, Status};
 use crate::manager::OpError;
 
 mod postgres;
+mod retention;
 mod sink;
+
+pub use retention::Retention;
 
 /// Every kind, the default (a config without `connector.class`) first.
 pub static KINDS: [&dyn Kind; 3] = [
@@ -88,7 +91,7 @@ pub trait Spec: Send + Sync {
     }
 
     /// The state a runner of this connector drives and reports.
-    fn task(&self, name: &str, shared: Arc<Shared>) -> Arc<dyn Task>;
+    fn task(&self, shared: Arc<Shared>) -> Arc<dyn Task>;
 
     /// `GET …/offsets`, in Kafka Connect's shape for the kind.
     fn read_offsets<'a>(
@@ -115,8 +118,9 @@ pub trait Spec: Send + Sync {
         name: &'a str,
     ) -> BoxFuture<'a, Result<(), OpError>>;
 
-    /// Bytes of the source's log the connector holds back (a slot's lag), when known.
-    fn lag(&self) -> BoxFuture<'_, Option<i64>> {
+    /// What the connector holds back in its source's log (a replication slot's WAL), when
+    /// it holds anything and it can be measured.
+    fn retention(&self) -> BoxFuture<'_, Option<Retention>> {
         Box::pin(async { None })
     }
 

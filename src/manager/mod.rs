@@ -17,6 +17,7 @@ use tributary_postgres::config::ConfigError;
 
 mod checks;
 mod observe;
+mod retention;
 
 use crate::connector::{Connector, Shared, State, Status};
 use crate::kinds::{Kind, Spec};
@@ -56,6 +57,8 @@ pub struct StatusView {
     pub connector_trace: Option<String>,
     /// `None` while STOPPED (Kafka Connect shows no tasks then).
     pub task: Option<Status>,
+    /// What the connector's replication slot holds, as last measured, and any warning.
+    pub slot: Option<Value>,
 }
 
 /// One connector as the API shows it.
@@ -97,7 +100,7 @@ pub struct Manager {
     shared: Arc<Shared>,
     store: Store,
     entries: RwLock<BTreeMap<String, Arc<Entry>>>,
-    lags: observe::LagCache,
+    retention: retention::RetentionCache,
 }
 
 impl Manager {
@@ -107,7 +110,7 @@ impl Manager {
             shared,
             store,
             entries: RwLock::default(),
-            lags: Default::default(),
+            retention: Default::default(),
         });
         for (name, stored) in manager.store.all() {
             let spec = crate::kinds::parse(&name, &stored.config, &manager.shared.worker).map_err(|es| {
@@ -128,6 +131,7 @@ impl Manager {
                 manager.reconcile_later(e);
             }
         }
+        retention::watch(&manager);
         manager
     }
 
@@ -199,21 +203,24 @@ impl Manager {
         let d = e.desired();
         let runner = d.runner.as_ref().map(|(_, r)| r.status());
         let kind = crate::kinds::shown(&d.config).plugin_type();
-        Ok(match (&d.spec, d.target) {
+        let mut view = match (&d.spec, d.target) {
             (Err(trace), _) => StatusView {
                 kind,
+                slot: None,
                 connector: State::Failed,
                 connector_trace: Some(trace.clone()),
                 task: None,
             },
             (Ok(_), TargetState::Stopped) => StatusView {
                 kind,
+                slot: None,
                 connector: State::Stopped,
                 connector_trace: None,
                 task: None,
             },
             (Ok(_), TargetState::Paused) => StatusView {
                 kind,
+                slot: None,
                 connector: State::Paused,
                 connector_trace: None,
                 task: Some(Status {
@@ -223,6 +230,7 @@ impl Manager {
             },
             (Ok(_), TargetState::Running) if d.restarting => StatusView {
                 kind,
+                slot: None,
                 connector: State::Restarting,
                 connector_trace: None,
                 task: Some(Status {
@@ -238,12 +246,16 @@ impl Manager {
                 };
                 StatusView {
                     kind,
+                    slot: None,
                     connector,
                     connector_trace: None,
                     task: Some(task),
                 }
             }
-        })
+        };
+        drop(d);
+        view.slot = self.slot_status(name, &view);
+        Ok(view)
     }
 
     /// The running connector, for metrics and topics.

@@ -1,16 +1,7 @@
 //! What the daemon reports of its connectors beyond status: topics and metrics.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
 use super::{Manager, OpError};
 use crate::connector::Connector;
-
-/// How long a measured slot lag is served before Postgres is asked again.
-pub(super) const LAG_TTL: Duration = Duration::from_secs(5);
-
-/// The last slot lags measured, per connector, and when.
-pub(super) type LagCache = tokio::sync::Mutex<(Option<Instant>, HashMap<String, Option<i64>>)>;
 
 impl Manager {
     pub(super) fn remember_topics(&self, name: &str, runner: &Connector) {
@@ -49,9 +40,8 @@ impl Manager {
         self.persist(name, |s| s.topics.clear())
     }
 
-    /// `/metrics`: every connector's counters, and its slot's lag (asked of Postgres at
-    /// most every [`LAG_TTL`], at most 2 s per connector, all at once; concurrent scrapes
-    /// share one round of queries).
+    /// `/metrics`: every connector's counters, and its slot (measured again unless that
+    /// was done in the last seconds).
     pub async fn metrics(&self) -> String {
         let names = self.names();
         let mut rows = Vec::new();
@@ -67,26 +57,11 @@ impl Manager {
             let spec = self.spec(name).ok();
             rows.push((name.clone(), state, runner, spec));
         }
-        let lags = {
-            let mut cache = self.lags.lock().await;
-            let fresh = cache.0.is_some_and(|at| at.elapsed() < LAG_TTL);
-            if !fresh {
-                let asked = futures_util::future::join_all(rows.iter().map(
-                    |(name, _, _, spec)| async move {
-                        let lag = match spec {
-                            Some(spec) => spec.lag().await,
-                            None => None,
-                        };
-                        (name.clone(), lag)
-                    },
-                ))
-                .await;
-                *cache = (Some(Instant::now()), asked.into_iter().collect());
-            }
-            rows.iter()
-                .map(|(name, ..)| cache.1.get(name).copied().flatten())
-                .collect::<Vec<_>>()
-        };
+        self.measure_retention().await;
+        let slots: Vec<_> = rows
+            .iter()
+            .map(|(name, ..)| self.retention_of(name))
+            .collect();
         let counters: Vec<_> = rows
             .iter()
             .map(|(_, _, runner, _)| runner.as_ref().map(|r| r.metrics()).unwrap_or_default())
@@ -94,14 +69,14 @@ impl Manager {
         let metrics: Vec<crate::metrics::ConnectorMetrics<'_>> = rows
             .iter()
             .zip(&counters)
-            .zip(&lags)
+            .zip(&slots)
             .map(
-                |(((name, state, _, _), counters), lag)| crate::metrics::ConnectorMetrics {
+                |(((name, state, _, _), counters), slot)| crate::metrics::ConnectorMetrics {
                     name,
                     state,
                     source: counters.source.as_deref(),
                     publish: counters.publish.as_deref(),
-                    slot_lag_bytes: *lag,
+                    slot: slot.as_ref(),
                     job: counters.job.as_deref(),
                 },
             )

@@ -136,7 +136,7 @@ fn idle<'a>(name: &'a str, state: &'a str) -> ConnectorMetrics<'a> {
         state,
         source: None,
         publish: None,
-        slot_lag_bytes: None,
+        slot: None,
         job: None,
     }
 }
@@ -161,12 +161,19 @@ async fn a_running_connector_renders_every_family_in_the_text_format() {
     publish.records.store(44, Relaxed);
     publish.transactions.store(3, Relaxed);
     publish.durable_lsn.store(0x1_0000_0010, Relaxed);
+    let slot = crate::kinds::Retention {
+        held_bytes: Some(4096),
+        wal_status: Some("extended".into()),
+        safe_bytes: Some(1024),
+        limit_bytes: Some(65536),
+        warn_bytes: 0,
+    };
     let runner = ConnectorMetrics {
         name: "inventory",
         state: "RUNNING",
         source: Some(&source),
         publish: Some(&publish),
-        slot_lag_bytes: Some(4096),
+        slot: Some(&slot),
         job: None,
     };
     let connectors = [runner, idle("paused", "PAUSED")];
@@ -213,6 +220,11 @@ async fn a_running_connector_renders_every_family_in_the_text_format() {
     assert_eq!(m("snapshot_tables_total"), Some(4.0));
     assert_eq!(m("snapshot_tables_remaining"), Some(3.0));
     assert_eq!(m("slot_lag_bytes"), Some(4096.0));
+    assert_eq!(m("slot_safe_wal_size_bytes"), Some(1024.0));
+    assert_eq!(m("slot_max_wal_keep_size_bytes"), Some(65536.0));
+    let status = |w| get(&s, "tributary_slot_wal_status", &[c[0], ("wal_status", w)]);
+    assert_eq!(status("extended"), Some(1.0));
+    assert_eq!(status("lost"), Some(0.0));
     let counters = ["total_number_of_events_seen", "records_published_total"];
     for name in counters {
         let line = format!("# TYPE tributary_{name} counter");

@@ -103,6 +103,21 @@ impl Capture {
         }
     }
 
+    /// Waits until the capture's log has a line containing `needle` (say `streaming
+    /// started`, once the snapshot is over and DDL can no longer race it).
+    #[allow(dead_code)]
+    pub async fn wait_log(&self, needle: &str, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        while !self.stderr.lock().unwrap().contains(needle) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line with {needle:?} within {timeout:?}; stderr:\n{}",
+                self.stderr.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub fn count(&self) -> usize {
         self.count.load(std::sync::atomic::Ordering::Acquire)
     }

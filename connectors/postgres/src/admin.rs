@@ -51,6 +51,14 @@ pub struct SlotInfo {
     pub active_pid: Option<i32>,
     /// WAL bytes flushed since `confirmed_flush`: what the slot holds back.
     pub lag_bytes: Option<i64>,
+    /// `wal_status` (Postgres 13+): `reserved`, `extended`, `unreserved` (the next
+    /// checkpoint may remove WAL the slot needs) or `lost` (it did: the slot is useless).
+    pub wal_status: Option<String>,
+    /// `safe_wal_size` (Postgres 13+): bytes of WAL that can still be written before the
+    /// slot is in danger of losing what it needs; `None` without a limit.
+    pub safe_wal_size: Option<i64>,
+    /// `max_slot_wal_keep_size` in bytes; `None`: no limit (`-1`, or before Postgres 13).
+    pub max_keep_bytes: Option<i64>,
 }
 
 /// Checks that the connector could connect and replicate: the server is reachable, the
@@ -304,7 +312,10 @@ async fn read_slot(client: &Client, slot: &str) -> Result<Option<SlotRow>, Sourc
                                     ELSE pg_current_wal_flush_lsn() END AS lsn) \
              SELECT s.confirmed_flush_lsn::text, s.active_pid, \
                     pg_wal_lsn_diff(w.lsn, s.confirmed_flush_lsn)::bigint, w.lsn::text, \
-                    s.database::text \
+                    s.database::text, to_jsonb(s) ->> 'wal_status', \
+                    (to_jsonb(s) ->> 'safe_wal_size')::bigint, \
+                    (SELECT setting::bigint * 1048576 FROM pg_settings \
+                      WHERE name = 'max_slot_wal_keep_size' AND setting <> '-1') \
                FROM pg_replication_slots s, w WHERE s.slot_name = $1",
             &[&slot],
         )
@@ -327,6 +338,9 @@ async fn read_slot(client: &Client, slot: &str) -> Result<Option<SlotRow>, Sourc
             confirmed_flush: lsn(0)?,
             active_pid: row.get(1),
             lag_bytes: row.get(2),
+            wal_status: row.get(5),
+            safe_wal_size: row.get(6),
+            max_keep_bytes: row.get(7),
         },
         database: row.get(4),
         wal_end: lsn(3)?.unwrap_or_default(),

@@ -12,7 +12,7 @@ use tributary_kafka::client::Overrides;
 use tributary_postgres::admin;
 use tributary_postgres::config::PostgresConnectorConfig;
 
-use super::{Claim, Kind, Restarts, Spec, Task, check_kafka, setting_error};
+use super::{Claim, Kind, Restarts, Retention, Spec, Task, check_kafka, setting_error};
 use crate::connector::Shared;
 use crate::manager::OpError;
 
@@ -142,7 +142,7 @@ impl Spec for SourceSpec {
         }
     }
 
-    fn task(&self, _name: &str, shared: Arc<Shared>) -> Arc<dyn Task> {
+    fn task(&self, shared: Arc<Shared>) -> Arc<dyn Task> {
         Arc::new(task::SourceTask::new(self, shared))
     }
 
@@ -175,14 +175,20 @@ impl Spec for SourceSpec {
         Box::pin(offsets::reset(self, shared, name))
     }
 
-    /// The slot's lag, asked of Postgres within 2 s.
-    fn lag(&self) -> BoxFuture<'_, Option<i64>> {
+    /// The slot, asked of Postgres within 2 s.
+    fn retention(&self) -> BoxFuture<'_, Option<Retention>> {
         Box::pin(async move {
-            tokio::time::timeout(Duration::from_secs(2), admin::slot_info(&self.source))
+            let slot = tokio::time::timeout(Duration::from_secs(2), admin::slot_info(&self.source))
                 .await
                 .ok()?
-                .ok()??
-                .lag_bytes
+                .ok()??;
+            Some(Retention {
+                held_bytes: slot.lag_bytes,
+                wal_status: slot.wal_status,
+                safe_bytes: slot.safe_wal_size,
+                limit_bytes: slot.max_keep_bytes,
+                warn_bytes: self.source.slot_lag_warn_bytes,
+            })
         })
     }
 

@@ -121,7 +121,7 @@ impl Spec for SinkSpec {
         })
     }
 
-    fn task(&self, _name: &str, shared: Arc<Shared>) -> Arc<dyn Task> {
+    fn task(&self, shared: Arc<Shared>) -> Arc<dyn Task> {
         Arc::new(JobTask {
             job: self.job.clone(),
             target: self.target.clone(),

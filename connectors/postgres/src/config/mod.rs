@@ -98,6 +98,8 @@ pub struct PostgresConnectorConfig {
     pub skipped_operations: HashSet<Op>,
     pub tombstones_on_delete: bool,
     pub slot_drop_on_stop: bool,
+    /// `slot.lag.warn.bytes`: retained WAL past which status and log warn (0: never).
+    pub slot_lag_warn_bytes: u64,
     /// `slot.max.retries` / `slot.retry.delay.ms`: how often, and how far apart, a slot
     /// another process holds is looked at again before the connector fails.
     pub slot_max_retries: u32,
@@ -194,6 +196,11 @@ impl PostgresConnectorConfig {
         let skipped_operations = parse_skipped(&mut r);
         let tombstones_on_delete = r.parse::<bool>("tombstones.on.delete", true, "true or false");
         let slot_drop_on_stop = r.parse::<bool>("slot.drop.on.stop", false, "true or false");
+        let slot_lag_warn_bytes = r.parse::<u64>(
+            "slot.lag.warn.bytes",
+            1 << 30,
+            "a number of bytes (0 never warns)",
+        );
         let slot_max_retries = r.parse::<u32>("slot.max.retries", 6, "a non-negative integer");
         let slot_retry_ms = r.parse::<u64>("slot.retry.delay.ms", 10_000, "milliseconds");
         let (errors_max_retries, retriable_restart_wait) = parse_restarts(&mut r);
@@ -268,6 +275,7 @@ impl PostgresConnectorConfig {
             skipped_operations,
             tombstones_on_delete,
             slot_drop_on_stop,
+            slot_lag_warn_bytes,
             slot_max_retries,
             slot_retry_delay: Duration::from_millis(slot_retry_ms),
             errors_max_retries,

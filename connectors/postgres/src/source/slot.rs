@@ -3,12 +3,18 @@
 //! is looked at again `slot.max.retries` times, `slot.retry.delay.ms` apart, as Debezium
 //! retries it, before the connector fails naming the process. A slot taken between that
 //! look and `START_REPLICATION` (during a snapshot, say) is waited for the same way.
+//!
+//! A slot Postgres invalidated (`wal_status` `lost`: it held more WAL than
+//! `max_slot_wal_keep_size` allows) cannot be streamed from: the changes since the offset
+//! are gone. With `snapshot.mode=when_needed` it is dropped and the connector starts as
+//! without a slot (a new slot, a new snapshot); otherwise the connector fails, naming the
+//! consequence and both ways forward.
 
 use tokio::sync::watch;
 use tokio_postgres::Client;
 use tributary_core::Lsn;
 
-use crate::config::PostgresConnectorConfig;
+use crate::config::{PostgresConnectorConfig, SnapshotMode};
 use crate::error::SourceError;
 use crate::replication::{ReplicationConnection, ReplicationStream, StatusConfig};
 
@@ -27,7 +33,14 @@ pub(super) async fn free_slot(
 ) -> Result<SlotState, SourceError> {
     let mut retries = 0;
     loop {
-        let slot = slot_row(client, &config.slot_name).await?;
+        let mut slot = slot_row(client, &config.slot_name).await?;
+        if slot
+            .as_ref()
+            .is_some_and(|s| s.wal_status.as_deref() == Some("lost"))
+        {
+            lost_slot(client, config, slot.as_ref()).await?;
+            slot = None;
+        }
         let Some(pid) = slot.as_ref().and_then(|s| s.active_pid) else {
             if let Some(s) = &slot {
                 check_slot(config, s)?;
@@ -38,6 +51,32 @@ pub(super) async fn free_slot(
             return Ok(SlotState::Stopped);
         }
     }
+}
+
+/// A lost slot: dropped under `when_needed`, else the connector fails.
+async fn lost_slot(
+    client: &Client,
+    config: &PostgresConnectorConfig,
+    slot: Option<&SlotRow>,
+) -> Result<(), SourceError> {
+    let name = &config.slot_name;
+    if config.snapshot_mode != SnapshotMode::WhenNeeded {
+        let since = slot
+            .and_then(|s| s.confirmed_flush)
+            .map_or_else(String::new, |lsn| format!(" after {lsn}"));
+        return Err(SourceError::Setup(format!(
+            "replication slot {name:?} was invalidated by Postgres (wal_status lost): it held more WAL than max_slot_wal_keep_size allows, so the changes{since} are gone and the connector cannot resume without missing them\nHINT: set snapshot.mode=when_needed (PUT /connectors/{0}/config) to drop the lost slot, create a new one and snapshot every table again; or stop the connector, reset its offsets (DELETE /connectors/{0}/offsets) and resume it, which does the same. Rows deleted in the gap stay in the topics until deleted again. To keep it from happening again, raise max_slot_wal_keep_size or watch tributary_slot_safe_wal_size_bytes",
+            config.name
+        )));
+    }
+    tracing::warn!(slot = %name, "replication slot was invalidated by Postgres (wal_status lost); snapshot.mode=when_needed: dropping it and taking a new snapshot");
+    client
+        .execute("SELECT pg_drop_replication_slot($1)", &[name])
+        .await
+        .map_err(SourceError::query(
+            "could not drop the lost replication slot",
+        ))?;
+    Ok(())
 }
 
 /// `START_REPLICATION` on the slot; when another process took it since [`free_slot`]
@@ -115,13 +154,16 @@ pub(super) struct SlotRow {
     database: Option<String>,
     active_pid: Option<i32>,
     pub(super) confirmed_flush: Option<Lsn>,
+    /// `wal_status` (Postgres 13+).
+    wal_status: Option<String>,
 }
 
 async fn slot_row(client: &Client, slot: &str) -> Result<Option<SlotRow>, SourceError> {
     let row = client
         .query_opt(
-            "SELECT plugin::text, database::text, active_pid, confirmed_flush_lsn::text \
-             FROM pg_replication_slots WHERE slot_name = $1",
+            "SELECT plugin::text, database::text, active_pid, confirmed_flush_lsn::text, \
+                    to_jsonb(s) ->> 'wal_status' \
+             FROM pg_replication_slots s WHERE slot_name = $1",
             &[&slot],
         )
         .await
@@ -131,6 +173,7 @@ async fn slot_row(client: &Client, slot: &str) -> Result<Option<SlotRow>, Source
         database: r.get(1),
         active_pid: r.get(2),
         confirmed_flush: r.get::<_, Option<String>>(3).and_then(|s| s.parse().ok()),
+        wal_status: r.get(4),
     }))
 }
 

@@ -134,6 +134,14 @@ pub(super) const CONNECTION_PROPERTIES: &[PropertyDef] = &[
     .default_value("false")
     .low(),
     PropertyDef::new(
+        "slot.lag.warn.bytes",
+        Long,
+        REPLICATION,
+        "Tributary extension: bytes of WAL the replication slot may hold back before the connector's status and log warn, saying why it is held (the connector paused, stopped or failed; Kafka not taking records; a long transaction). 0 never warns. Postgres's wal_status and safe_wal_size are shown beside it.",
+    )
+    .default_value("1073741824")
+    .low(),
+    PropertyDef::new(
         "publication.name",
         Str,
         REPLICATION,
