@@ -83,6 +83,13 @@ fn render_slot(out: &mut Exposition, connectors: &[ConnectorMetrics<'_>]) {
         |c| c.slot?.held_bytes,
     );
     out.per_connector(
+        "slot_retained_wal_bytes",
+        Kind::Gauge,
+        "Bytes of WAL Postgres keeps for the connector's replication slot: the server's current WAL position minus the slot's restart_lsn (more than slot_lag_bytes while a transaction that began earlier is open).",
+        connectors,
+        |c| c.slot?.retained_bytes,
+    );
+    out.per_connector(
         "slot_safe_wal_size_bytes",
         Kind::Gauge,
         "Bytes of WAL that may still be written before the slot is in danger of being invalidated by max_slot_wal_keep_size (pg_replication_slots.safe_wal_size; absent without a limit).",

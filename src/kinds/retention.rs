@@ -11,6 +11,10 @@ use crate::connector::State;
 pub struct Retention {
     /// Bytes of WAL written since the slot's confirmed position.
     pub held_bytes: Option<i64>,
+    /// Bytes of WAL Postgres keeps for the slot (since its `restart_lsn`).
+    pub retained_bytes: Option<i64>,
+    /// The oldest open transaction that wrote: pid and age in seconds.
+    pub oldest_transaction: Option<(i32, i64)>,
     /// `wal_status`: `reserved`, `extended`, `unreserved` or `lost`.
     pub wal_status: Option<String>,
     /// `safe_wal_size`: bytes that may still be written before the slot is in danger.
@@ -28,7 +32,7 @@ impl Retention {
             Some("lost") => Some("lost"),
             Some("unreserved") => Some("unreserved"),
             _ => {
-                let held = u64::try_from(self.held_bytes?).unwrap_or(0);
+                let held = u64::try_from(self.retained()?).unwrap_or(0);
                 (self.warn_bytes != 0 && held >= self.warn_bytes).then_some("over")
             }
         }
@@ -46,12 +50,12 @@ impl Retention {
             "unreserved" => {
                 return Some(format!(
                     "the replication slot holds more WAL than max_slot_wal_keep_size allows (wal_status unreserved): the next checkpoint may invalidate it, and then the connector must snapshot again. It is held because {}",
-                    held_because(state, waiting)
+                    self.held_because(state, waiting)
                 ));
             }
             _ => {}
         }
-        let held = self.held_bytes.unwrap_or_default();
+        let held = self.retained().unwrap_or_default();
         let room = match self.safe_bytes {
             Some(safe) => format!(
                 "; {} more may be written before max_slot_wal_keep_size invalidates it",
@@ -65,14 +69,20 @@ impl Retention {
             "the replication slot holds {} of WAL (slot.lag.warn.bytes is {}){room}. It is held because {}",
             bytes(held),
             bytes(self.warn_bytes as i64),
-            held_because(state, waiting)
+            self.held_because(state, waiting)
         ))
+    }
+
+    /// What Postgres keeps for the slot: from its restart point, else its confirmed one.
+    fn retained(&self) -> Option<i64> {
+        self.retained_bytes.or(self.held_bytes)
     }
 
     /// The connector status's `slot` object.
     pub fn to_json(&self, state: State, waiting: Option<&str>) -> Value {
         let mut v = json!({
-            "retained_wal_bytes": self.held_bytes,
+            "retained_wal_bytes": self.retained(),
+            "unconfirmed_wal_bytes": self.held_bytes,
             "wal_status": self.wal_status,
             "safe_wal_size_bytes": self.safe_bytes,
             "max_slot_wal_keep_size_bytes": self.limit_bytes,
@@ -84,21 +94,30 @@ impl Retention {
     }
 }
 
-/// Why nothing releases the WAL, from the connector's state.
-fn held_because(state: State, waiting: Option<&str>) -> String {
-    match (state, waiting) {
-        (State::Paused, _) => "the connector is paused and confirms nothing; resume it".into(),
-        (State::Stopped, _) => {
-            "the connector is stopped and confirms nothing; resume it, or delete it (with slot.drop.on.stop=true) if it is gone for good".into()
+impl Retention {
+    /// Why nothing releases the WAL: the connector's state, or, while it streams, the
+    /// records waiting for Kafka or the oldest open transaction.
+    fn held_because(&self, state: State, waiting: Option<&str>) -> String {
+        match (state, waiting) {
+            (State::Paused, _) => "the connector is paused and confirms nothing; resume it".into(),
+            (State::Stopped, _) => {
+                "the connector is stopped and confirms nothing; resume it, or delete it (with slot.drop.on.stop=true) if it is gone for good".into()
+            }
+            (State::Failed, _) => "the connector failed; fix the cause and restart it".into(),
+            (State::Running, Some(why)) => format!("records wait: {why}"),
+            (State::Running, None) => match self.oldest_transaction {
+                Some((pid, age)) if age >= LONG_TRANSACTION_SECS => format!(
+                    "a transaction open for {age} s (pid {pid}; SELECT pg_terminate_backend({pid}) ends it) holds back the slot's restart point: Postgres keeps the WAL from where it began until it ends"
+                ),
+                _ => "the connector confirms only what Kafka committed, and Postgres keeps the WAL from where the oldest transaction open at that point began".into(),
+            },
+            (State::Unassigned | State::Restarting, _) => "the connector is not running".into(),
         }
-        (State::Failed, _) => "the connector failed; fix the cause and restart it".into(),
-        (State::Running, Some(why)) => format!("records wait: {why}"),
-        (State::Running, None) => {
-            "the connector confirms only what Kafka committed, and a long-running transaction on the database (see pg_stat_activity.xact_start) holds back everything written after it began".into()
-        }
-        (State::Unassigned | State::Restarting, _) => "the connector is not running".into(),
     }
 }
+
+/// A transaction open this long (seconds) is named as what holds the WAL.
+const LONG_TRANSACTION_SECS: i64 = 60;
 
 /// `1.5 GiB`, `12.0 MiB`, `512 B`.
 fn bytes(n: i64) -> String {
@@ -125,6 +144,8 @@ mod tests {
     fn slot(held: i64, status: &str, safe: Option<i64>) -> Retention {
         Retention {
             held_bytes: Some(held),
+            retained_bytes: Some(held),
+            oldest_transaction: None,
             wal_status: Some(status.into()),
             safe_bytes: safe,
             limit_bytes: safe.map(|_| 64 << 20),

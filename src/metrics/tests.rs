@@ -163,6 +163,8 @@ async fn a_running_connector_renders_every_family_in_the_text_format() {
     publish.durable_lsn.store(0x1_0000_0010, Relaxed);
     let slot = crate::kinds::Retention {
         held_bytes: Some(4096),
+        retained_bytes: Some(8192),
+        oldest_transaction: None,
         wal_status: Some("extended".into()),
         safe_bytes: Some(1024),
         limit_bytes: Some(65536),
@@ -220,6 +222,7 @@ async fn a_running_connector_renders_every_family_in_the_text_format() {
     assert_eq!(m("snapshot_tables_total"), Some(4.0));
     assert_eq!(m("snapshot_tables_remaining"), Some(3.0));
     assert_eq!(m("slot_lag_bytes"), Some(4096.0));
+    assert_eq!(m("slot_retained_wal_bytes"), Some(8192.0));
     assert_eq!(m("slot_safe_wal_size_bytes"), Some(1024.0));
     assert_eq!(m("slot_max_wal_keep_size_bytes"), Some(65536.0));
     let status = |w| get(&s, "tributary_slot_wal_status", &[c[0], ("wal_status", w)]);

@@ -59,6 +59,12 @@ pub struct SlotInfo {
     pub safe_wal_size: Option<i64>,
     /// `max_slot_wal_keep_size` in bytes; `None`: no limit (`-1`, or before Postgres 13).
     pub max_keep_bytes: Option<i64>,
+    /// WAL bytes flushed since the slot's `restart_lsn`: what Postgres keeps on disk for
+    /// it (more than `lag_bytes` while a transaction that began earlier is still open).
+    pub retained_bytes: Option<i64>,
+    /// The oldest open transaction that wrote (any database's: logical decoding waits for
+    /// all of them): its backend's pid and its age in seconds.
+    pub oldest_transaction: Option<(i32, i64)>,
 }
 
 /// Checks that the connector could connect and replicate: the server is reachable, the
@@ -315,8 +321,13 @@ async fn read_slot(client: &Client, slot: &str) -> Result<Option<SlotRow>, Sourc
                     s.database::text, to_jsonb(s) ->> 'wal_status', \
                     (to_jsonb(s) ->> 'safe_wal_size')::bigint, \
                     (SELECT setting::bigint * 1048576 FROM pg_settings \
-                      WHERE name = 'max_slot_wal_keep_size' AND setting <> '-1') \
-               FROM pg_replication_slots s, w WHERE s.slot_name = $1",
+                      WHERE name = 'max_slot_wal_keep_size' AND setting <> '-1'), \
+                    pg_wal_lsn_diff(w.lsn, s.restart_lsn)::bigint, x.pid, x.age \
+               FROM pg_replication_slots s CROSS JOIN w \
+               LEFT JOIN LATERAL (SELECT pid, extract(epoch FROM now() - xact_start)::bigint AS age \
+                                    FROM pg_stat_activity WHERE backend_xid IS NOT NULL \
+                                   ORDER BY xact_start LIMIT 1) x ON true \
+              WHERE s.slot_name = $1",
             &[&slot],
         )
         .await
@@ -341,6 +352,10 @@ async fn read_slot(client: &Client, slot: &str) -> Result<Option<SlotRow>, Sourc
             wal_status: row.get(5),
             safe_wal_size: row.get(6),
             max_keep_bytes: row.get(7),
+            retained_bytes: row.get(8),
+            oldest_transaction: row
+                .get::<_, Option<i32>>(9)
+                .zip(row.get::<_, Option<i64>>(10)),
         },
         database: row.get(4),
         wal_end: lsn(3)?.unwrap_or_default(),

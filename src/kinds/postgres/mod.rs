@@ -184,6 +184,8 @@ impl Spec for SourceSpec {
                 .ok()??;
             Some(Retention {
                 held_bytes: slot.lag_bytes,
+                retained_bytes: slot.retained_bytes,
+                oldest_transaction: slot.oldest_transaction,
                 wal_status: slot.wal_status,
                 safe_bytes: slot.safe_wal_size,
                 limit_bytes: slot.max_keep_bytes,
