@@ -381,8 +381,10 @@ async fn errors_max_retries_bounds_the_restarts_after_retriable_errors() {
         &connector,
     );
     wait_active(&db, "bounded_slot", T).await;
-    pg.stop();
+    // The clock starts before the stop: the connector may see the server go (and start
+    // its first wait) before `pg_ctl stop` returns.
     let stopped = Instant::now();
+    pg.stop();
     let task = wait_for("the connector to fail", T, async || {
         let s = daemon.status("bounded");
         (s["tasks"][0]["state"] == "FAILED").then(|| s["tasks"][0].clone())

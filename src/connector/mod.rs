@@ -84,9 +84,10 @@ pub struct Connector {
 pub struct Shared {
     pub kafka: KafkaConfig,
     pub registry: Arc<RegistryClient>,
-    /// The embedded search indexes, shared by the search jobs and the API.
+    /// The embedded search indexes, for the API's `/indexes` (the search jobs reach the
+    /// same registry through `resources`).
     pub indexes: Arc<tributary_search::IndexRegistry>,
-    /// What the sinks share (the embedded search indexes), by type.
+    /// What the daemon opened once for its sinks (the embedded search indexes), by type.
     pub resources: Resources,
     /// The daemon's `[connect]` converters, for connectors that name none.
     pub worker: Arc<BTreeMap<String, String>>,
