@@ -1,9 +1,9 @@
 //! The Redis cache as a sink target of the daemon.
 
 use serde_json::{Map, Value};
-use tributary_core::config::{ConfigErrors, PropertyDef};
+use tributary_core::config::ConfigErrors;
 use tributary_core::sink::BoxFuture;
-use tributary_core::target::{Resources, SinkTarget, TargetConfig};
+use tributary_core::target::{Resources, SinkTarget, TargetConfig, TargetPlugin};
 use tributary_core::{Sink, SinkError};
 
 use crate::{PROPERTIES, RedisSink, RedisSinkConfig};
@@ -12,24 +12,17 @@ use crate::{PROPERTIES, RedisSink, RedisSinkConfig};
 pub struct RedisTarget;
 
 impl SinkTarget for RedisTarget {
-    fn classes(&self) -> &'static [&'static str] {
-        &[
-            "io.tributary.sink.RedisSinkConnector",
-            "RedisSinkConnector",
-            "tributary.redis",
-        ]
-    }
-
-    fn alias(&self) -> &'static str {
-        "redis"
-    }
-
-    fn task_class(&self) -> &'static str {
-        "io.tributary.sink.RedisSinkTask"
-    }
-
-    fn properties(&self) -> &'static [PropertyDef] {
-        PROPERTIES
+    fn plugin(&self) -> &'static TargetPlugin {
+        &TargetPlugin {
+            classes: &[
+                "io.tributary.sink.RedisSinkConnector",
+                "RedisSinkConnector",
+                "tributary.redis",
+            ],
+            alias: "redis",
+            task_class: "io.tributary.sink.RedisSinkTask",
+            properties: PROPERTIES,
+        }
     }
 
     fn parse(

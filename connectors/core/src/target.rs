@@ -17,20 +17,23 @@ use serde_json::{Map, Value};
 use crate::config::{ConfigErrors, PropertyDef};
 use crate::sink::{BoxFuture, PartitionOffset, Sink, SinkError};
 
-/// A kind of sink target: what `connector.class` names and how its config is read.
-pub trait SinkTarget: Sync {
+/// How a sink target is named and described to the plugin API.
+pub struct TargetPlugin {
     /// Every name `connector.class` may use; the first is the one `GET /connector-plugins`
     /// lists.
-    fn classes(&self) -> &'static [&'static str];
-
+    pub classes: &'static [&'static str],
     /// The short alias the plugin API accepts too (any case): `search`, `redis`.
-    fn alias(&self) -> &'static str;
-
+    pub alias: &'static str,
     /// The class Kafka Connect shows in task configs.
-    fn task_class(&self) -> &'static str;
-
+    pub task_class: &'static str,
     /// The target's own properties (the job's, shared by every target, come first).
-    fn properties(&self) -> &'static [PropertyDef];
+    pub properties: &'static [PropertyDef],
+}
+
+/// A kind of sink target: what `connector.class` names and how its config is read.
+pub trait SinkTarget: Sync {
+    /// Its names and properties.
+    fn plugin(&self) -> &'static TargetPlugin;
 
     /// Checks every property of the target; `known` are the job's, checked elsewhere.
     fn parse(

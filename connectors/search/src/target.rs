@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use tributary_core::config::{ConfigErrors, PropertyDef};
+use tributary_core::config::ConfigErrors;
 use tributary_core::sink::BoxFuture;
-use tributary_core::target::{Resources, SinkTarget, TargetConfig};
+use tributary_core::target::{Resources, SinkTarget, TargetConfig, TargetPlugin};
 use tributary_core::{PartitionOffset, Sink, SinkError};
 
 use crate::{IndexRegistry, PROPERTIES, SearchSinkConfig};
@@ -15,24 +15,17 @@ use crate::{IndexRegistry, PROPERTIES, SearchSinkConfig};
 pub struct SearchTarget;
 
 impl SinkTarget for SearchTarget {
-    fn classes(&self) -> &'static [&'static str] {
-        &[
-            "io.tributary.sink.SearchSinkConnector",
-            "SearchSinkConnector",
-            "tributary.search",
-        ]
-    }
-
-    fn alias(&self) -> &'static str {
-        "search"
-    }
-
-    fn task_class(&self) -> &'static str {
-        "io.tributary.sink.SearchSinkTask"
-    }
-
-    fn properties(&self) -> &'static [PropertyDef] {
-        PROPERTIES
+    fn plugin(&self) -> &'static TargetPlugin {
+        &TargetPlugin {
+            classes: &[
+                "io.tributary.sink.SearchSinkConnector",
+                "SearchSinkConnector",
+                "tributary.search",
+            ],
+            alias: "search",
+            task_class: "io.tributary.sink.SearchSinkTask",
+            properties: PROPERTIES,
+        }
     }
 
     fn parse(

@@ -27,15 +27,15 @@ pub struct SinkKind(pub &'static dyn SinkTarget);
 
 impl Kind for SinkKind {
     fn classes(&self) -> &'static [&'static str] {
-        self.0.classes()
+        self.0.plugin().classes
     }
 
     fn alias(&self) -> &'static str {
-        self.0.alias()
+        self.0.plugin().alias
     }
 
     fn task_class(&self) -> &'static str {
-        self.0.task_class()
+        self.0.plugin().task_class
     }
 
     fn plugin_type(&self) -> &'static str {
@@ -43,7 +43,10 @@ impl Kind for SinkKind {
     }
 
     fn properties(&self) -> Vec<&'static PropertyDef> {
-        JOB_PROPERTIES.iter().chain(self.0.properties()).collect()
+        JOB_PROPERTIES
+            .iter()
+            .chain(self.0.plugin().properties)
+            .collect()
     }
 
     /// Checks every property: the job's here, the target's in its crate.
