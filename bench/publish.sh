@@ -25,6 +25,13 @@
 #            snapshot.max.threads=SNAPSHOT_THREADS (2), timed from its 'snapshot starting'
 #            log line until a read_committed consumer has every row; then by Debezium
 #            (snapshot.mode=initial_only, its one thread) until its topic holds every row.
+#   incremental: a table of SNAPSHOT_ROWS rows (same shape), read by `COPY` and by an
+#            initial snapshot with 4 threads; then snapshotted incrementally by an
+#            execute-snapshot signal (inserted into the signal table) by a streaming
+#            connector with snapshot.max.threads 1 and 4 (incremental.snapshot.chunk.size
+#            1024, Debezium's default), each timed from the signal's insert until a
+#            read_committed consumer has every row; then by Debezium (its one thread, same
+#            chunk size) from the same kind of signal until its topic holds every row.
 #   memory:  one transaction inserting BIG_ROWS rows while the daemon streams; once the
 #            slot's confirmed_flush_lsn passed it, VmHWM of the daemon (and a read-back
 #            count of the topic).
@@ -44,7 +51,7 @@
 #   CONNECTOR_EXTRA='"k": "v", ...'   more connector properties (e.g. publish.batch.max.ms);
 #                              librdkafka settings go through TRIBUTARY__KAFKA__<property>
 #   SNAPSHOT_ROWS=1000000 SNAPSHOT_THREADS=2
-#   PHASES=drain,snapshot,latency,memory   which parts to run;  KEEP=1  keep the work dir (logs)
+#   PHASES=drain,snapshot,incremental,latency,memory   which parts to run;  KEEP=1  keep the work dir (logs)
 #   SAMPLES_OUT=file           copy the latency samples there (commit ts_us, latency us,
 #                              commit -> CreateTime us, offset)
 set -euo pipefail
@@ -60,7 +67,7 @@ CLIENTS=${CLIENTS:-4}
 FETCH_WAIT_MS=${FETCH_WAIT_MS:-500}
 DEBEZIUM=${DEBEZIUM:-1}
 LOAD_SYNC_COMMIT=${LOAD_SYNC_COMMIT:-on}
-PHASES=${PHASES:-drain,snapshot,latency,memory}
+PHASES=${PHASES:-drain,snapshot,incremental,latency,memory}
 SNAPSHOT_ROWS=${SNAPSHOT_ROWS:-1000000}
 SNAPSHOT_THREADS=${SNAPSHOT_THREADS:-2}
 phase() { [[ ",$PHASES," == *",$1,"* ]]; }
@@ -377,6 +384,67 @@ rows, trib, dbz, launch = int(sys.argv[1]), *map(float, sys.argv[2:])
 print(f"     Debezium 3.6 on Kafka Connect {rows/dbz:,.0f} rows/s ({dbz:.2f} s from 'Snapshot step 1',"
       f" {launch:.2f} s from launch); Tributary/Debezium {dbz/trib:.2f}")
 PY
+fi
+fi
+
+########################################################################################
+if phase incremental; then
+echo "== incremental: a table of $SNAPSHOT_ROWS rows, snapshotted by signal while streaming"
+"${PSQL[@]}" <<SQL
+CREATE TABLE inc_t (id bigint PRIMARY KEY, a int NOT NULL, b text NOT NULL, c timestamptz NOT NULL);
+INSERT INTO inc_t SELECT g, g % 1000, repeat(md5(g::text), 5), now() FROM generate_series(1, $SNAPSHOT_ROWS) g;
+VACUUM ANALYZE inc_t;
+CREATE TABLE trib_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048));
+CREATE TABLE dbz_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048));
+CREATE PUBLICATION inc_pub FOR TABLE inc_t, trib_signal;
+CREATE PUBLICATION dbz_inc_pub FOR TABLE inc_t, dbz_signal;
+SQL
+t0=$(now)
+"${PSQL[@]}" -c "COPY inc_t TO STDOUT" > /dev/null
+copy=$(calc "$(now)-$t0")
+rate() { python3 -c "import sys; print(f'{$SNAPSHOT_ROWS/$1:,.0f} rows/s ({$1:.2f} s)')"; }
+echo "COPY inc_t TO STDOUT $(rate "$copy")"
+# The initial snapshot, 4 threads, from 'snapshot starting' until Kafka has every row.
+CONNECTOR_EXTRA="\"snapshot.max.threads\": \"4\"${CONNECTOR_EXTRA:+, $CONNECTOR_EXTRA}" \
+  connector incinit trib_incinit_slot inc_pub initial
+"$PY" "$CONSUME" count --bootstrap "$BOOTSTRAP" --topic incinit.public.inc_t --expect "$SNAPSHOT_ROWS" \
+  > "$work/incinit.count" &
+counter=$!
+start_daemon incinit
+wait "$counter" || fail "the initial snapshot did not reach Kafka"
+t_done=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['reached_at'])" "$work/incinit.count")
+initial=$(calc "$t_done-$(log_time "$DAEMON_LOG" "snapshot starting")")
+stop_daemon
+echo "initial snapshot, 4 threads: $(rate "$initial")"
+for threads in 1 4; do
+  CONNECTOR_EXTRA="\"snapshot.max.threads\": \"$threads\", \"signal.data.collection\": \"public.trib_signal\"${CONNECTOR_EXTRA:+, $CONNECTOR_EXTRA}" \
+    connector "inc$threads" "trib_inc${threads}_slot" inc_pub
+  start_daemon "inc$threads"
+  wait_log "streaming started"
+  "$PY" "$CONSUME" count --bootstrap "$BOOTSTRAP" --topic "inc$threads.public.inc_t" --expect "$SNAPSHOT_ROWS" \
+    > "$work/inc$threads.count" &
+  counter=$!
+  t0=$(now)
+  "${PSQL[@]}" -c "INSERT INTO trib_signal VALUES ('bench-$threads', 'execute-snapshot', '{\"data-collections\": [\"public.inc_t\"]}')"
+  wait "$counter" || fail "the incremental snapshot did not reach Kafka"
+  t_done=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['reached_at'])" "$work/inc$threads.count")
+  stop_daemon
+  took=$(calc "$t_done-$t0")
+  declare "inc_$threads=$took"
+  echo "incremental snapshot, $threads thread(s): $(rate "$took"); incremental/initial $(calc "round($initial/$took, 2)"), incremental/COPY $(calc "round($copy/$took, 2)")"
+done
+if [ "$DEBEZIUM" = 1 ]; then
+  "${PSQL[@]}" -c "SELECT pg_create_logical_replication_slot('dbz_inc_slot', 'pgoutput')" >/dev/null
+  DBZ_EXTRA="signal.data.collection=public.dbz_signal" start_connect dbzinc dbz_inc_slot dbz_inc_pub
+  connect_log_time "Starting streaming" >/dev/null
+  sleep 2
+  t0=$(now)
+  "${PSQL[@]}" -c "INSERT INTO dbz_signal VALUES ('bench-dbz', 'execute-snapshot', '{\"data-collections\": [\"public.inc_t\"], \"type\": \"incremental\"}')"
+  t2=$("$PY" "$CONSUME" wait-count --bootstrap "$BOOTSTRAP" --topic dbzinc.public.inc_t --expect "$SNAPSHOT_ROWS") \
+    || { tail -30 "$CONNECT_LOG" >&2; fail "Debezium did not publish the incremental snapshot"; }
+  stop_connect
+  dbz=$(calc "$t2-$t0")
+  echo "     Debezium 3.6 incremental snapshot: $(rate "$dbz"); Tributary 1 thread/Debezium $(calc "round($dbz/$inc_1, 2)"), 4 threads/Debezium $(calc "round($dbz/$inc_4, 2)")"
 fi
 fi
 

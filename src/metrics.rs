@@ -284,6 +284,34 @@ fn render_snapshot(out: &mut Exposition, connectors: &[ConnectorMetrics<'_>]) {
                 .map(|r| r.tables_total.saturating_sub(r.tables_done))
         },
     );
+    out.per_source(
+        "incremental_snapshot_running",
+        Kind::Gauge,
+        "1 while an incremental snapshot is in progress, paused or not (Debezium snapshot MBean: SnapshotRunning, for incremental snapshots).",
+        connectors,
+        |s| Some(u8::from(s.incremental_report().is_some())),
+    );
+    out.per_source(
+        "incremental_snapshot_paused",
+        Kind::Gauge,
+        "1 while the incremental snapshot is paused by a pause-snapshot signal (Debezium snapshot MBean: SnapshotPaused).",
+        connectors,
+        |s| Some(u8::from(s.incremental_report().is_some_and(|r| r.paused))),
+    );
+    out.per_source(
+        "incremental_snapshot_tables_remaining",
+        Kind::Gauge,
+        "Tables the incremental snapshot has still to read, the one being read included.",
+        connectors,
+        |s| Some(s.incremental_report().map_or(0, |r| r.tables_remaining)),
+    );
+    out.per_source(
+        "incremental_snapshot_rows_total",
+        Kind::Counter,
+        "Rows incremental snapshots have emitted (op r, source.snapshot incremental) since the daemon started.",
+        connectors,
+        |s| Some(s.incremental_rows_total()),
+    );
 }
 
 fn render_publish(out: &mut Exposition, connectors: &[ConnectorMetrics<'_>]) {

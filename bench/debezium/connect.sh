@@ -36,6 +36,7 @@ slot.name=$2
 publication.name=$3
 publication.autocreate.mode=disabled
 snapshot.mode=${DBZ_SNAPSHOT_MODE:-no_data}
+${DBZ_EXTRA:-}
 PROPS
   CONNECT_LOG=$dir/connect.log
   java -Xms256m -Xmx1g -cp "$DBZ_LIBS/*" -Dlog4j2.configurationFile="$DBZ_DIR/log4j2.properties" \

@@ -381,6 +381,23 @@ pub async fn reset_offsets(State(api): Api, Segment(name): Segment) -> Result<Js
     ))
 }
 
+/// Sends a Debezium signal (`{"id", "type", "data"}`, as the signal table's columns) to
+/// the connector: `execute-snapshot`, `stop-snapshot`, `pause-snapshot`,
+/// `resume-snapshot`, `log`. Accepted signals are durable: a stopped or paused connector
+/// acts on them when it runs again.
+#[utoipa::path(post, path = "/connectors/{name}/signals", tag = "connectors",
+    params(("name" = String, Path)),
+    responses((status = 202, description = "`{id, status: accepted}`"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn signal(
+    State(api): Api,
+    Segment(name): Segment,
+    Body(body): Body<Value>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let spec = api.manager.spec(&name)?;
+    let accepted = spec.signal(&body).await?;
+    Ok((StatusCode::ACCEPTED, Json(accepted)))
+}
+
 /// Topics the connector has written to.
 #[utoipa::path(get, path = "/connectors/{name}/topics", tag = "connectors",
     params(("name" = String, Path)),

@@ -80,6 +80,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
             connectors::alter_offsets,
             connectors::reset_offsets
         ))
+        .routes(routes!(connectors::signal))
         .routes(routes!(connectors::topics))
         .routes(routes!(connectors::reset_topics))
         .routes(routes!(plugins::list))

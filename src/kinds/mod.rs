@@ -124,6 +124,15 @@ pub trait Spec: Send + Sync {
         Box::pin(async { None })
     }
 
+    /// `POST …/signals`: hands a Debezium signal to the connector.
+    fn signal<'a>(&'a self, _body: &'a Value) -> BoxFuture<'a, Result<Value, OpError>> {
+        Box::pin(async {
+            Err(OpError::BadRequest(
+                "this connector takes no signals: signals are for source connectors".into(),
+            ))
+        })
+    }
+
     /// After a deliberate stop (or, `deleted`, a delete): what the config says to drop.
     fn cleanup(&self, _deleted: bool) -> BoxFuture<'_, ()> {
         Box::pin(async {})

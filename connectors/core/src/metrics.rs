@@ -64,6 +64,22 @@ impl OpCounts {
     }
 }
 
+/// An incremental snapshot's progress as the source last reported it (the task status's
+/// `"snapshot": {"incremental": {…}}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IncrementalReport {
+    /// The `execute-snapshot` signal's id.
+    pub id: String,
+    /// The table being read (`schema.table`).
+    pub table: Option<String>,
+    /// Tables still to read, the one being read included.
+    pub tables_remaining: u64,
+    /// Rows emitted, and windows read, of the table being read.
+    pub table_rows: u64,
+    pub table_chunks: u64,
+    pub paused: bool,
+}
+
 /// Snapshot progress as a task's status shows it (`"snapshot": {…}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SnapshotReport {
@@ -94,6 +110,8 @@ pub struct SourceMetrics {
     snapshot_tables_done: AtomicU64,
     snapshot_rows_scanned: AtomicU64,
     snapshot_rows_estimated: AtomicU64,
+    incremental: Mutex<Option<IncrementalReport>>,
+    incremental_rows: AtomicU64,
     queue: Mutex<Option<QueueGauge>>,
 }
 
@@ -247,6 +265,29 @@ impl SourceMetrics {
     /// `SnapshotAborted`.
     pub fn snapshot_aborted(&self) -> bool {
         self.snapshot_aborted.load(Relaxed)
+    }
+
+    /// The incremental snapshot's progress now (`None`: none is running).
+    pub fn incremental_progress(&self, report: Option<IncrementalReport>) {
+        *self.incremental.lock().unwrap_or_else(|e| e.into_inner()) = report;
+    }
+
+    /// `n` more rows emitted by an incremental snapshot.
+    pub fn incremental_rows(&self, n: u64) {
+        self.incremental_rows.fetch_add(n, Relaxed);
+    }
+
+    /// The incremental snapshot in progress, if any.
+    pub fn incremental_report(&self) -> Option<IncrementalReport> {
+        self.incremental
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Rows incremental snapshots have emitted since the daemon started.
+    pub fn incremental_rows_total(&self) -> u64 {
+        self.incremental_rows.load(Relaxed)
     }
 
     /// The snapshot of this run, `None` when this run took none. `TotalTableCount`,

@@ -279,6 +279,57 @@ async fn drop_slot_within(
 }
 
 /// Drops the connector's publication; `false` when it did not exist.
+/// `POST /connectors/{name}/signals`: the REST channel. The signal is checked, then
+/// written to the signal table (its id marked as REST's), so it reaches the stream in
+/// commit order and is durable whether or not the connector is running now. Returns the
+/// id written.
+pub async fn send_signal(
+    config: &PostgresConnectorConfig,
+    body: &serde_json::Value,
+) -> Result<String, AdminError> {
+    use crate::incremental::{REST_PREFIX, Signal};
+    if !config.signals.rest {
+        return Err(AdminError::Rejected(
+            "the rest signal channel is not enabled: add rest to signal.enabled.channels".into(),
+        ));
+    }
+    let Some(table) = &config.signals.table else {
+        return Err(AdminError::Rejected(
+            "signals need a signal table: set signal.data.collection (a table with columns id varchar(42), type varchar(32), data varchar(2048))".into(),
+        ));
+    };
+    let signal = Signal::from_json(body).map_err(AdminError::Rejected)?;
+    let id = format!("{REST_PREFIX}{}", signal.id);
+    if id.len() > 42 {
+        return Err(AdminError::Rejected(format!(
+            "id {:?} is too long: the signal table's id holds 42 characters, {} of them for the REST channel's mark",
+            signal.id,
+            REST_PREFIX.len()
+        )));
+    }
+    let kind = body
+        .get("type")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let data = match body.get("data") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
+    };
+    let client = connect(config).await?;
+    client
+        .execute(
+            &format!("INSERT INTO {} VALUES ($1, $2, $3)", table.quoted()),
+            &[&id, &kind, &data],
+        )
+        .await
+        .map_err(SourceError::query(
+            "could not write the signal to the signal table",
+        ))?;
+    tracing::info!(connector = %config.name, signal = %signal.id, kind, "signal written to the signal table");
+    Ok(signal.id)
+}
+
 pub async fn drop_publication(config: &PostgresConnectorConfig) -> Result<bool, AdminError> {
     let client = connect(config).await?;
     let name = &config.publication_name;

@@ -4,6 +4,7 @@ pub mod config;
 pub mod conn;
 pub mod error;
 pub mod heartbeat;
+pub mod incremental;
 pub mod lock;
 pub mod mappers;
 pub mod offset;

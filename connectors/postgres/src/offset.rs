@@ -24,6 +24,50 @@ pub struct PgOffset {
     pub ts_usec: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotProgress>,
+    /// An incremental snapshot in progress (started by an `execute-snapshot` signal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<IncrementalProgress>,
+}
+
+/// Progress of an incremental snapshot: the tables still to read (the first is being
+/// read) and, for that one, the last key whose chunk is durable downstream. A restart
+/// reads on from the chunk after it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncrementalProgress {
+    /// The `execute-snapshot` signal's id.
+    pub id: String,
+    pub tables: Vec<IncrementalTable>,
+    /// The key (each column's text) of the last chunk read of the first table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_key: Option<Vec<String>>,
+    /// The first table's largest key when its reading began: the snapshot ends there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_key: Option<Vec<String>>,
+    /// Rows emitted of the first table.
+    #[serde(default)]
+    pub rows: u64,
+    /// Chunks (windows) read of the first table.
+    #[serde(default)]
+    pub chunks: u64,
+    /// Paused by a `pause-snapshot` signal.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+/// One table of an incremental snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncrementalTable {
+    pub schema: String,
+    pub table: String,
+    /// The signal's `additional-conditions` filter for this table (SQL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// The signal's `surrogate-key`: the column chunks are ordered by instead of the
+    /// primary key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub surrogate_key: Option<String>,
 }
 
 /// Progress of a snapshot.

@@ -194,6 +194,16 @@ impl Spec for SourceSpec {
         })
     }
 
+    /// Written to the signal table, which the stream reads (`admin::send_signal`).
+    fn signal<'a>(&'a self, body: &'a Value) -> BoxFuture<'a, Result<Value, OpError>> {
+        Box::pin(async move {
+            let id = admin::send_signal(&self.source, body)
+                .await
+                .map_err(offsets::admin_error)?;
+            Ok(serde_json::json!({"id": id, "status": "accepted"}))
+        })
+    }
+
     /// The slot goes when `slot.drop.on.stop` is set, the publication (on delete) when
     /// `publication.drop.on.delete` is.
     fn cleanup(&self, deleted: bool) -> BoxFuture<'_, ()> {

@@ -10,7 +10,7 @@ use crate::connector::Shared;
 use crate::kinds::kafka_error;
 use crate::manager::OpError;
 
-fn admin_error(e: AdminError) -> OpError {
+pub(super) fn admin_error(e: AdminError) -> OpError {
     match e {
         AdminError::Rejected(m) => OpError::BadRequest(m),
         other => OpError::Internal(other.to_string()),
@@ -113,6 +113,7 @@ fn debezium_offset(v: &Value) -> Option<PgOffset> {
             point: lsn,
             tables: Default::default(),
         }),
+        incremental: None,
     })
 }
 

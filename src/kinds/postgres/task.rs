@@ -164,10 +164,23 @@ impl Task for SourceTask {
         }
     }
 
+    /// This run's initial snapshot, and the incremental snapshot in progress under
+    /// `incremental`.
     fn snapshot(&self) -> Option<Value> {
-        self.metrics
+        let mut out = self
+            .metrics
             .snapshot_report()
-            .and_then(|r| serde_json::to_value(r).ok())
+            .and_then(|r| serde_json::to_value(r).ok());
+        if let Some(inc) = self.metrics.incremental_report() {
+            let inc = serde_json::to_value(inc).ok()?;
+            match &mut out {
+                Some(Value::Object(o)) => {
+                    o.insert("incremental".into(), inc);
+                }
+                _ => out = Some(serde_json::json!({ "incremental": inc })),
+            }
+        }
+        out
     }
 
     /// Records waiting for a Kafka commit longer than [`STALL_REPORT`].

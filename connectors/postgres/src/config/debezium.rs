@@ -22,7 +22,7 @@ use Treatment::{NotApplicable, OnlyValues};
 
 const JVM: &str = "a setting of Debezium's Java implementation, which Tributary does not have";
 const JAVA_CLASS: &str = "it names a Java class, and Tributary runs no Java code";
-const SIGNALS: &str = "signals, incremental snapshots and notifications are not supported yet";
+const NOTIFICATIONS: &str = "notifications are not supported yet; incremental snapshot progress is in the connector's status and /metrics";
 
 /// Debezium's properties that are not Tributary properties, and how each is treated.
 pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
@@ -75,10 +75,12 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
         "include.schema.comments",
         OnlyValues(&["false"], "column comments are not carried in schemas"),
     ),
-    ("incremental.snapshot.chunk.size", NotApplicable(SIGNALS)),
     (
         "incremental.snapshot.watermarking.strategy",
-        NotApplicable(SIGNALS),
+        OnlyValues(
+            &["insert_insert"],
+            "Tributary writes an open and a close row to the signal table per chunk (insert_insert)",
+        ),
     ),
     ("internal.advanced.metrics.enable", NotApplicable(JVM)),
     ("internal.log.position.check.enable", NotApplicable(JVM)),
@@ -109,8 +111,11 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
     ),
     ("memory.management.schemas.class", NotApplicable(JVM)),
     ("memory.management.tables.class", NotApplicable(JVM)),
-    ("notification.enabled.channels", OnlyValues(&[""], SIGNALS)),
-    ("notification.sink.topic.name", NotApplicable(SIGNALS)),
+    (
+        "notification.enabled.channels",
+        OnlyValues(&[""], NOTIFICATIONS),
+    ),
+    ("notification.sink.topic.name", NotApplicable(NOTIFICATIONS)),
     (
         "openlineage.integration.config.file.path",
         NotApplicable("OpenLineage is not supported"),
@@ -150,9 +155,12 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
             "Tributary refreshes a table's schema from each Relation message, as columns_diff does",
         ),
     ),
-    ("signal.data.collection", OnlyValues(&[""], SIGNALS)),
-    ("signal.enabled.channels", OnlyValues(&["source"], SIGNALS)),
-    ("signal.poll.interval.ms", NotApplicable(SIGNALS)),
+    (
+        "signal.poll.interval.ms",
+        NotApplicable(
+            "signals from the table are read from the stream and REST signals are handled at once: nothing polls",
+        ),
+    ),
     (
         "slot.failover",
         OnlyValues(&["false"], "failover slots (Postgres 17) are not supported"),

@@ -125,6 +125,8 @@ pub struct TableFilters {
     schemas: Selection,
     tables: Selection,
     columns: Selection,
+    /// `signal.data.collection`: captured whatever the lists say, as Debezium does.
+    pub signal_table: Option<TableId>,
 }
 
 /// Schemas never captured: Postgres' own catalogs.
@@ -141,11 +143,15 @@ impl TableFilters {
             schemas: pick("schema"),
             tables: pick("table"),
             columns: pick("column"),
+            signal_table: None,
         }
     }
 
     /// Whether a table is captured.
     pub fn accepts_table(&self, t: &TableId) -> bool {
+        if self.signal_table.as_ref() == Some(t) {
+            return true;
+        }
         // Debezium's system tables: its schemas, temporary schemas, and PostGIS's
         // `spatial_ref_sys`, wherever the extension put it.
         !SYSTEM_SCHEMAS.contains(&t.schema.as_str())

@@ -16,6 +16,7 @@ mod properties;
 mod queue;
 mod reselect;
 mod sections;
+mod signals;
 mod suggest;
 mod topics;
 
@@ -39,6 +40,7 @@ use sections::{
     check_keys, parse_connect, parse_modes, parse_names, parse_overrides, parse_restarts,
     parse_selections, parse_skipped, parse_snapshot_include, parse_type_modes,
 };
+pub use signals::SignalSettings;
 pub use topics::TopicNaming;
 pub use tributary_core::config::{ConfigError, ConfigErrors};
 use tributary_core::config::{PropertyReader, property_strings};
@@ -112,6 +114,8 @@ pub struct PostgresConnectorConfig {
     pub retriable_restart_wait: Option<Duration>,
     /// `guardrail.collections.max` / `.limit.action`: how many tables may be captured.
     pub guardrail: Guardrail,
+    /// Signals and incremental snapshots (`signal.*`, `incremental.snapshot.chunk.size`).
+    pub signals: SignalSettings,
     /// `message.prefix.include.list` / `.exclude.list`: the logical decoding messages
     /// emitted, by prefix.
     pub message_prefixes: Selection,
@@ -215,6 +219,13 @@ impl PostgresConnectorConfig {
         }
         let queue = QueueSettings::parse(&mut r);
         let guardrail = Guardrail::parse(&mut r);
+        let signals = SignalSettings::parse(&mut r);
+        if signals.new_tables && publication_autocreate != AutocreateMode::Filtered {
+            r.error(
+                "snapshot.new.tables",
+                "parallel needs publication.autocreate.mode=filtered: new tables are those a config change adds to the publication the connector manages",
+            );
+        }
         let type_modes = parse_type_modes(&mut r);
         let reselectors = reselect::parse(&raw, &mut r);
         let converting_failure = r.mode::<ConvertingFailure>(ConvertingFailure::PROPERTY);
@@ -228,7 +239,9 @@ impl PostgresConnectorConfig {
             .map(str::trim)
             .filter(|q| !q.is_empty())
             .map(str::to_string);
-        let (filters, message_prefixes, key_columns) = parse_selections(&mut r);
+        let (mut filters, message_prefixes, key_columns) = parse_selections(&mut r);
+        // Debezium captures the signal table whatever the filters say.
+        filters.signal_table = signals.table.clone();
 
         if let Err((field, message)) = crate::conn::load_client_identity(
             connect.sslcert.as_deref(),
@@ -281,6 +294,7 @@ impl PostgresConnectorConfig {
             errors_max_retries,
             retriable_restart_wait,
             guardrail,
+            signals,
             message_prefixes,
             reselectors,
             publish_via_partition_root,

@@ -30,7 +30,7 @@ mod streaming;
 mod tables;
 
 use streaming::{Streaming, stream_changes};
-use tables::{create_publication, drop_publication, resolve_tables};
+use tables::{check_signal_table, create_publication, drop_publication, resolve_tables};
 
 /// Runs the connector until `shutdown` turns true, the consumer goes away, or an error.
 /// `stored` is the offset the consumer last made durable.
@@ -65,7 +65,8 @@ pub async fn run_with_metrics(
     };
 
     // What will be captured, and can it be?
-    let (tables, publication_exists) = resolve_tables(&client, &mut config).await?;
+    let resolved = resolve_tables(&client, &mut config).await?;
+    let (tables, publication_exists) = (resolved.tables, resolved.publication_exists);
     let slot = match slot::free_slot(&client, &config, &mut shutdown).await? {
         slot::SlotState::Free(slot) => slot,
         slot::SlotState::Stopped => return Ok(()),
@@ -77,6 +78,7 @@ pub async fn run_with_metrics(
     if created_publication {
         create_publication(&client, &config, &tables).await?;
     }
+    check_signal_table(&client, &config).await?;
     let need_snapshot = match config.snapshot_mode {
         SnapshotMode::Initial | SnapshotMode::InitialOnly => !offset.snapshot_completed(),
         SnapshotMode::Always => true,
@@ -179,6 +181,9 @@ pub async fn run_with_metrics(
         tracing::info!("snapshot.mode is initial_only: not streaming");
         return Ok(());
     }
+    if config.signals.new_tables && !resolved.added.is_empty() && slot.is_some() {
+        queue_new_tables(&mut offset, &resolved.added, &mut out).await?;
+    }
 
     stream_changes(
         config,
@@ -196,6 +201,40 @@ pub async fn run_with_metrics(
         metrics,
     )
     .await
+}
+
+/// `snapshot.new.tables=parallel`: the tables a config change added to the publication
+/// join the incremental snapshot (one is started when none runs). The offset that says so
+/// is made durable before streaming, so a crash cannot forget them (the publication,
+/// already altered, would not show them as new again).
+async fn queue_new_tables(
+    offset: &mut PgOffset,
+    added: &[crate::config::TableId],
+    out: &mut BatchSender,
+) -> Result<(), SourceError> {
+    let progress = offset
+        .incremental
+        .get_or_insert_with(|| crate::offset::IncrementalProgress {
+            id: format!("new-tables-{}", tributary_core::event::now_us()),
+            ..Default::default()
+        });
+    for t in added {
+        let table = crate::offset::IncrementalTable {
+            schema: t.schema.clone(),
+            table: t.name.clone(),
+            ..Default::default()
+        };
+        if !progress.tables.contains(&table) {
+            progress.tables.push(table);
+        }
+    }
+    let names: Vec<String> = added.iter().map(ToString::to_string).collect();
+    tracing::info!(tables = %names.join(","), "tables added to the publication: snapshotting them incrementally (snapshot.new.tables=parallel)");
+    out.push_now(tributary_core::CaptureItem::Checkpoint {
+        offset: offset.to_json(),
+    })
+    .await
+    .map_err(|_| SourceError::Closed)
 }
 
 /// Snapshot plan: tables with their states; on resume, only those not complete.

@@ -84,6 +84,7 @@ pub(super) async fn stream_changes(
     tracing::info!(slot = %config.slot_name, %start, proto = if streaming { 2 } else { 1 }, "streaming started");
     let mut changes =
         ChangeStream::new(config.clone(), client, registry, offset, overlap).with_metrics(metrics);
+    changes.resume_incremental().await?;
     // On shutdown, the transaction being delivered is finished first: its first events
     // may already be downstream, and a restart (from the last commit) would repeat them.
     let mut stopping = false;
@@ -96,6 +97,7 @@ pub(super) async fn stream_changes(
                 }
                 stopping = true;
             }
+            read = changes.incremental_read(), if changes.incremental_reading() => read?,
             ev = stream.next() => match ev? {
                 Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
                     let handled = changes.handle(wal_start, data, &mut out);

@@ -115,12 +115,11 @@ pub(super) async fn drop_publication(client: &Client, config: &PostgresConnector
 
 /// What will be captured, and whether it can be: the tables the filters select (within
 /// the collection guardrail), the publication checked or aligned with them (or its
-/// absence noted, when it may be created), and each table's replica identity. Returns the
-/// tables and whether the publication exists.
+/// absence noted, when it may be created), and each table's replica identity.
 pub(super) async fn resolve_tables(
     client: &Client,
     config: &mut Arc<PostgresConnectorConfig>,
-) -> Result<(Vec<TableMeta>, bool), SourceError> {
+) -> Result<Resolved, SourceError> {
     let mut tables = catalog::load_tables(client, config)
         .await
         .map_err(SourceError::query("could not list tables"))?;
@@ -135,6 +134,7 @@ pub(super) async fn resolve_tables(
     let publication = catalog::publication(client, &config.publication_name)
         .await
         .map_err(SourceError::query("could not read the publication"))?;
+    let mut added = Vec::new();
     match &publication {
         Some(published) => {
             let filtered = config.publication_autocreate == AutocreateMode::Filtered
@@ -150,6 +150,11 @@ pub(super) async fn resolve_tables(
             if differs {
                 // As Debezium does: the publication follows the filters.
                 set_publication_tables(client, config, &tables).await?;
+                added = tables
+                    .iter()
+                    .filter(|t| !published.tables.contains(&t.oid))
+                    .map(|t| t.id.clone())
+                    .collect();
             } else {
                 tables.retain(|t| published.tables.contains(&t.oid));
             }
@@ -172,5 +177,53 @@ pub(super) async fn resolve_tables(
             return Err(SourceError::Setup(problem));
         }
     }
-    Ok((tables, publication.is_some()))
+    Ok(Resolved {
+        tables,
+        publication_exists: publication.is_some(),
+        added,
+    })
+}
+
+/// What a run captures.
+pub(super) struct Resolved {
+    pub tables: Vec<TableMeta>,
+    pub publication_exists: bool,
+    /// Tables this run added to an existing publication (`publication.autocreate.mode=filtered`
+    /// after the filters changed).
+    pub added: Vec<crate::config::TableId>,
+}
+
+/// The signal table (`signal.data.collection`) must exist and be published: signals and
+/// the incremental snapshot's watermarks reach the connector only through the stream.
+pub(super) async fn check_signal_table(
+    client: &Client,
+    config: &PostgresConnectorConfig,
+) -> Result<(), SourceError> {
+    let Some(t) = &config.signals.table else {
+        return Ok(());
+    };
+    let row = client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 FROM pg_publication_tables \
+               WHERE pubname = $2 AND schemaname = $3 AND tablename = $4)",
+            &[&t.quoted(), &config.publication_name, &t.schema, &t.name],
+        )
+        .await
+        .map_err(SourceError::query("could not look up the signal table"))?;
+    let (exists, published): (bool, bool) = (row.get(0), row.get(1));
+    if !exists {
+        return Err(SourceError::Setup(format!(
+            "signal.data.collection: table {t} does not exist\nHINT: CREATE TABLE {} (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048))",
+            t.quoted()
+        )));
+    }
+    if !published {
+        return Err(SourceError::Setup(format!(
+            "signal.data.collection: table {t} is not in publication {:?}, so its signals would never arrive\nHINT: ALTER PUBLICATION {} ADD TABLE {}",
+            config.publication_name,
+            crate::config::quote_ident(&config.publication_name),
+            t.quoted()
+        )));
+    }
+    Ok(())
 }

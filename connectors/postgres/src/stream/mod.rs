@@ -23,6 +23,7 @@ use tributary_core::{
     SourceMetrics, TxBegin, TxCommit, Value,
 };
 
+mod incremental;
 mod messages;
 mod overlap;
 mod relations;
@@ -89,6 +90,8 @@ pub struct ChangeStream {
     metrics: Arc<SourceMetrics>,
     /// Events emitted but not yet added to `metrics`.
     counts: OpCounts,
+    /// The incremental snapshot's windows (its progress is in `offset`).
+    incremental: crate::incremental::Engine,
 }
 
 impl ChangeStream {
@@ -119,6 +122,7 @@ impl ChangeStream {
             warned: HashSet::new(),
             metrics: Arc::default(),
             counts: OpCounts::default(),
+            incremental: Default::default(),
         }
     }
 
@@ -410,6 +414,14 @@ impl ChangeStream {
                 Err(e) => return e.handle(self.config.processing_failure, lsn),
             };
         let key = new_key.clone().or_else(|| old_key.clone());
+        self.window_saw(&state, old_key.as_ref());
+        self.window_saw(&state, new_key.as_ref());
+        if op == Op::Create
+            && self.is_signal_table(&state)
+            && let Some(tuple) = new
+        {
+            self.signal_row(lsn, tuple, out).await?;
+        }
         if self.overlapped(rel_id, key.as_ref(), &state) {
             return Ok(());
         }
@@ -532,6 +544,7 @@ impl ChangeStream {
         if self.skipping() || self.overlapped(rel_id, None, &state) {
             return Ok(());
         }
+        self.window_saw_truncate(&state);
         let source = self.source(&state, lsn);
         let change = Change {
             op: Op::Truncate,

@@ -146,4 +146,31 @@ pub(super) const SELECTION_PROPERTIES: &[PropertyDef] = &[
     )
     .default_value("4096")
     .low(),
+    PropertyDef::new(
+        "signal.data.collection",
+        Str,
+        SNAPSHOT,
+        "Fully-qualified name of the data collection that needs to be used to send signals to the connector (<schema>.<table>). Its inserts are read from the stream as signals, the incremental snapshot writes its watermarks to it, and it is captured whatever the filters say. It needs columns id varchar(42), type varchar(32) and data varchar(2048), in that order.",
+    ),
+    PropertyDef::new(
+        "signal.enabled.channels",
+        List,
+        SNAPSHOT,
+        "List of channels names that are enabled: source (the signal table) and rest (Tributary's POST /connectors/{name}/signals). Debezium's kafka, jmx, file and in-process channels are refused.",
+    )
+    .default_value("source,rest"),
+    PropertyDef::new(
+        "incremental.snapshot.chunk.size",
+        Int,
+        SNAPSHOT,
+        "The maximum size of chunk (number of documents/rows) for incremental snapshotting. With snapshot.max.threads above 1, each thread reads a chunk of this size inside the same window.",
+    )
+    .default_value("1024"),
+    PropertyDef::new(
+        "snapshot.new.tables",
+        Str,
+        SNAPSHOT,
+        "off or parallel (the name Debezium's MySQL connector gave it): with parallel, tables a configuration change adds (publication.autocreate.mode=filtered adds them to the publication) are snapshotted incrementally, while the other tables keep streaming. Needs signal.data.collection.",
+    )
+    .default_value("off"),
 ];
