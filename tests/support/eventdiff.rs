@@ -65,6 +65,11 @@ fn op(record: &Value) -> &str {
 }
 
 /// True for a topic whose records' values are timestamps only (heartbeats).
+/// The key of an incremental snapshot's watermark row in the signal table.
+fn watermark(key: &str) -> bool {
+    key.contains("-open\"") || key.contains("-close\"")
+}
+
 fn heartbeat(topic: &str) -> bool {
     topic.starts_with("__debezium-heartbeat")
 }
@@ -110,6 +115,12 @@ pub fn compare(dbz: &[Value], ours: &[Value]) -> Report {
             }
             for r in b.iter().filter(|r| op(r) == "r") {
                 markers.1.push(r["value"]["source"]["snapshot"].to_string());
+            }
+            // Incremental snapshot watermarks: each connector writes its own, with ids of
+            // its own making, and captures the other's too.
+            if (a.is_empty() || b.is_empty()) && watermark(key) {
+                report.skipped += 1;
+                continue;
             }
             if a.len() != b.len() {
                 let ops = |rs: &[&Value]| rs.iter().map(|r| op(r).to_string()).collect::<Vec<_>>();
