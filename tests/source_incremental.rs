@@ -182,6 +182,32 @@ async fn setup(sql: &str) -> (PgCluster, tokio_postgres::Client, Broker) {
     (pg, db, Broker::start())
 }
 
+/// Inserts an `execute-snapshot` signal of `pattern` into the signal table.
+async fn table_signal(db: &tokio_postgres::Client, id: &str, pattern: &str) {
+    let data = json!({"data-collections": [pattern], "type": "incremental"});
+    db.execute(
+        "INSERT INTO debezium_signal VALUES ($1, 'execute-snapshot', $2)",
+        &[&id, &data.to_string()],
+    )
+    .await
+    .unwrap();
+}
+
+/// The connector `name` (see [`connector`]) in a daemon of its own, streaming.
+async fn start(
+    work: &std::path::Path,
+    pg: &PgCluster,
+    db: &tokio_postgres::Client,
+    broker: &Broker,
+    name: &str,
+    extra: Value,
+) -> (Value, Daemon) {
+    let config = connector(pg, name, extra);
+    let daemon = Daemon::start(work, &broker.bootstrap, RegistryChoice::Embedded, &config);
+    wait_active(db, &format!("{name}_slot"), T).await;
+    (config, daemon)
+}
+
 fn connector(pg: &PgCluster, name: &str, extra: Value) -> Value {
     let mut base = json!({
         "snapshot.mode": "no_data",
@@ -203,26 +229,19 @@ async fn a_million_rows_with_4_threads_under_changes_and_two_kills() {
          INSERT INTO items SELECT g, 0, 'row ' || g FROM generate_series(1, {ROWS}) g;"
     ))
     .await;
-    let config = connector(
+    let (_, mut daemon) = start(
+        work.path(),
         &pg,
+        &db,
+        &broker,
         "inc",
         json!({"snapshot.max.threads": "4", "incremental.snapshot.chunk.size": "2048"}),
-    );
-    let mut daemon = Daemon::start(
-        work.path(),
-        &broker.bootstrap,
-        RegistryChoice::Embedded,
-        &config,
-    );
-    wait_active(&db, "inc_slot", T).await;
+    )
+    .await;
 
     let started = Instant::now();
     let w = writer(pg.url("app"), ROWS, 50_000);
-    db.batch_execute(
-        r#"INSERT INTO debezium_signal VALUES ('ad-hoc-1', 'execute-snapshot', '{"data-collections": ["public\\.items"], "type": "incremental"}')"#,
-    )
-    .await
-    .unwrap();
+    table_signal(&db, "ad-hoc-1", "public\\.items").await;
 
     let mut consumer = CdcConsumer::new(
         &broker.bootstrap,
@@ -308,25 +327,18 @@ async fn rest_signals_with_conditions_pause_and_resume() {
     )
     .await;
     // Only the REST channel: inserts into the table are not signals.
-    let config = connector(
+    let (_, daemon) = start(
+        work.path(),
         &pg,
+        &db,
+        &broker,
         "rest",
         json!({"signal.enabled.channels": "rest", "incremental.snapshot.chunk.size": "500"}),
-    );
-    let daemon = Daemon::start(
-        work.path(),
-        &broker.bootstrap,
-        RegistryChoice::Embedded,
-        &config,
-    );
-    wait_active(&db, "rest_slot", T).await;
+    )
+    .await;
 
     // A table signal is ignored when only rest is enabled.
-    db.batch_execute(
-        r#"INSERT INTO debezium_signal VALUES ('table-1', 'execute-snapshot', '{"data-collections": ["public.other"]}')"#,
-    )
-    .await
-    .unwrap();
+    table_signal(&db, "table-1", "public.other").await;
     // A bad signal is a 400 naming the problem.
     let bad = api::post(
         &daemon.api,
@@ -484,8 +496,11 @@ async fn a_table_added_through_put_config_is_snapshotted_while_the_others_stream
          INSERT INTO other SELECT g, 0 FROM generate_series(1, 30000) g;",
     )
     .await;
-    let config = connector(
+    let (config, daemon) = start(
+        work.path(),
         &pg,
+        &db,
+        &broker,
         "live",
         json!({
             "table.include.list": "public.items",
@@ -493,14 +508,8 @@ async fn a_table_added_through_put_config_is_snapshotted_while_the_others_stream
             "snapshot.new.tables": "parallel",
             "incremental.snapshot.chunk.size": "500",
         }),
-    );
-    let daemon = Daemon::start(
-        work.path(),
-        &broker.bootstrap,
-        RegistryChoice::Embedded,
-        &config,
-    );
-    wait_active(&db, "live_slot", T).await;
+    )
+    .await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = trickle(pg.url("app"), 1, stop.clone());
     let mut consumer = CdcConsumer::new(
@@ -569,4 +578,87 @@ async fn a_table_added_through_put_config_is_snapshotted_while_the_others_stream
     // The items table itself was not snapshotted again.
     assert!(reads.of(&consumer.records, "cdc.public.items").is_empty());
     eprintln!("{between} items events arrived while the added table's 30,000 rows were read");
+}
+
+/// Sends `(key, value)` records to `topic`.
+async fn produce(bootstrap: &str, topic: &str, records: &[(&str, Value)]) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    for (key, value) in records {
+        let payload = value.to_string();
+        producer
+            .send(
+                FutureRecord::to(topic).key(*key).payload(&payload),
+                Duration::from_secs(30),
+            )
+            .await
+            .unwrap_or_else(|(e, _)| panic!("producing a signal: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kafka_channel_signals_are_read_from_the_signal_topic() {
+    let work = tempfile::tempdir().unwrap();
+    let (pg, db, broker) = setup(
+        "CREATE TABLE items (id bigint PRIMARY KEY, version bigint NOT NULL, pad text NOT NULL);
+         INSERT INTO items SELECT g, 0, 'row' FROM generate_series(1, 3000) g;",
+    )
+    .await;
+    let (_, daemon) = start(
+        work.path(),
+        &pg,
+        &db,
+        &broker,
+        "kch",
+        json!({"signal.enabled.channels": "kafka", "incremental.snapshot.chunk.size": "400"}),
+    )
+    .await;
+    let snapshot = json!({"data-collections": ["public.items"]});
+    produce(
+        &broker.bootstrap,
+        "cdc-signal",
+        &[
+            // Another connector's signal (its key is its topic.prefix) is not for this one.
+            (
+                "other",
+                json!({"id": "not-mine", "type": "execute-snapshot", "data": snapshot}),
+            ),
+            (
+                "cdc",
+                json!({"id": "k1", "type": "execute-snapshot", "data": snapshot}),
+            ),
+        ],
+    )
+    .await;
+    // Only the kafka channel: a table signal is not acted on.
+    table_signal(&db, "table-1", "public.items").await;
+    let mut consumer = CdcConsumer::new(
+        &broker.bootstrap,
+        &daemon.registry,
+        "^cdc\\.public\\.items$",
+    );
+    let mut reads = Reads::default();
+    assert!(
+        consumer.poll_until(T, |r| reads.of(r, "cdc.public.items").len() >= 3000),
+        "the Kafka signal's snapshot did not arrive\n{}",
+        daemon.log()
+    );
+    consumer.poll_until(Duration::from_secs(3), |_| false);
+    let mut ids = reads.of(&consumer.records, "cdc.public.items").to_vec();
+    assert_eq!(
+        ids.len(),
+        3000,
+        "one snapshot: the other key's and the table's signals are not acted on"
+    );
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3000);
+    let log = daemon.log();
+    assert!(
+        log.contains("its key is not the connector's topic.prefix"),
+        "{log}"
+    );
 }

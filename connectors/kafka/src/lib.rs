@@ -14,6 +14,7 @@ pub mod offsets;
 pub mod producer;
 pub mod publisher;
 pub mod settings;
+pub mod signals;
 pub mod stats;
 pub mod txmeta;
 

@@ -287,26 +287,65 @@ pub async fn send_signal(
     config: &PostgresConnectorConfig,
     body: &serde_json::Value,
 ) -> Result<String, AdminError> {
-    use crate::incremental::{REST_PREFIX, Signal};
+    use crate::incremental::{Channel, Signal};
     if !config.signals.rest {
         return Err(AdminError::Rejected(
             "the rest signal channel is not enabled: add rest to signal.enabled.channels".into(),
         ));
     }
+    let signal = Signal::from_json(body).map_err(AdminError::Rejected)?;
+    let id = Channel::Rest.mark(&signal.id);
+    if id.len() > 42 {
+        return Err(AdminError::Rejected(format!(
+            "id {:?} is too long: the signal table's id holds 42 characters, some of them for the REST channel's mark",
+            signal.id
+        )));
+    }
+    SignalWriter::default().write(config, &id, body).await?;
+    tracing::info!(connector = %config.name, signal = %signal.id, "signal written to the signal table");
+    Ok(signal.id)
+}
+
+/// Writes signals to the signal table, keeping its connection between signals.
+#[derive(Default)]
+pub struct SignalWriter(Option<Client>);
+
+impl SignalWriter {
+    /// [`write_signal`], connecting first when needed; a failure drops the connection.
+    pub async fn write(
+        &mut self,
+        config: &PostgresConnectorConfig,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), AdminError> {
+        if self.0.is_none() {
+            self.0 = Some(connect(config).await?);
+        }
+        let Some(client) = &self.0 else {
+            return Ok(());
+        };
+        let written = write_signal(client, config, id, body).await;
+        if written.is_err() {
+            self.0 = None;
+        }
+        written
+    }
+}
+
+/// Writes a signal (`{"type", "data"}` of `body`) to the signal table under `id`, unless a
+/// row with that id is there already (a channel that hands a signal on twice, after a
+/// crash, writes it once).
+async fn write_signal(
+    client: &Client,
+    config: &PostgresConnectorConfig,
+    id: &str,
+    body: &serde_json::Value,
+) -> Result<(), AdminError> {
     let Some(table) = &config.signals.table else {
         return Err(AdminError::Rejected(
             "signals need a signal table: set signal.data.collection (a table with columns id varchar(42), type varchar(32), data varchar(2048))".into(),
         ));
     };
-    let signal = Signal::from_json(body).map_err(AdminError::Rejected)?;
-    let id = format!("{REST_PREFIX}{}", signal.id);
-    if id.len() > 42 {
-        return Err(AdminError::Rejected(format!(
-            "id {:?} is too long: the signal table's id holds 42 characters, {} of them for the REST channel's mark",
-            signal.id,
-            REST_PREFIX.len()
-        )));
-    }
     let kind = body
         .get("type")
         .and_then(serde_json::Value::as_str)
@@ -316,18 +355,17 @@ pub async fn send_signal(
         Some(serde_json::Value::String(s)) => Some(s.clone()),
         Some(other) => Some(other.to_string()),
     };
-    let client = connect(config).await?;
+    let t = table.quoted();
     client
         .execute(
-            &format!("INSERT INTO {} VALUES ($1, $2, $3)", table.quoted()),
+            &format!(
+                "INSERT INTO {t} SELECT $1::text, $2::text, $3::text WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE id = $1::text)"
+            ),
             &[&id, &kind, &data],
         )
         .await
-        .map_err(SourceError::query(
-            "could not write the signal to the signal table",
-        ))?;
-    tracing::info!(connector = %config.name, signal = %signal.id, kind, "signal written to the signal table");
-    Ok(signal.id)
+        .map_err(SourceError::query("could not write the signal to the signal table"))?;
+    Ok(())
 }
 
 pub async fn drop_publication(config: &PostgresConnectorConfig) -> Result<bool, AdminError> {

@@ -17,6 +17,7 @@ use crate::connector::Shared;
 use crate::manager::OpError;
 
 mod offsets;
+mod signals;
 mod task;
 
 /// `io.debezium.connector.postgresql.PostgresConnector`.
@@ -55,10 +56,13 @@ impl Kind for Postgres {
             PublishSettings::parse(&source.name, &source.topic_prefix, &source.raw, worker)
                 .map_err(|es| es.into_iter().map(setting_error).collect::<Vec<_>>())?;
         let kafka = source_overrides(&source.raw)?;
+        let signal_consumer = Overrides::parse(&source.raw, "signal.consumer.", &[])
+            .map_err(|es| es.into_iter().map(setting_error).collect::<Vec<_>>())?;
         Ok(Arc::new(SourceSpec {
             source: Arc::new(source),
             publish: Arc::new(publish),
             kafka,
+            signal_consumer,
         }))
     }
 }
@@ -69,6 +73,8 @@ pub struct SourceSpec {
     pub publish: Arc<PublishSettings>,
     /// `producer.override.*`: the producer, topic admin and offsets reader of this source.
     pub kafka: Overrides,
+    /// `signal.consumer.*`: the Kafka signal channel's consumer.
+    pub signal_consumer: Overrides,
 }
 
 /// A source's `producer.override.*` (its producer, topic admin and offsets reader share one

@@ -40,6 +40,7 @@ impl SourceTask {
                 source: Arc::new(source),
                 publish: spec.publish.clone(),
                 kafka: spec.kafka.clone(),
+                signal_consumer: spec.signal_consumer.clone(),
             },
             shared,
             stats: Mutex::default(),
@@ -97,6 +98,14 @@ impl SourceTask {
             )),
             _ => None,
         };
+        let kafka_signals = spec.source.signals.kafka.clone().map(|channel| {
+            tokio::spawn(super::signals::kafka_channel(
+                self.shared.kafka.with(&spec.signal_consumer),
+                channel,
+                spec.source.clone(),
+                source_stop.subscribe(),
+            ))
+        });
         let source = tokio::spawn(tributary_postgres::source::run_with_metrics(
             spec.source.clone(),
             stored,
@@ -110,6 +119,9 @@ impl SourceTask {
         let sourced = source.await;
         forward.abort();
         if let Some(h) = heartbeat {
+            let _ = h.await;
+        }
+        if let Some(h) = kafka_signals {
             let _ = h.await;
         }
         published?;

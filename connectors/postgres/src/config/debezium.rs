@@ -156,6 +156,12 @@ pub const DEBEZIUM_ONLY: &[(&str, Treatment)] = &[
         ),
     ),
     (
+        "signal.kafka.poll.timeout.ms",
+        NotApplicable(
+            "the signal topic's consumer hands each record on as it arrives: nothing polls with a timeout",
+        ),
+    ),
+    (
         "signal.poll.interval.ms",
         NotApplicable(
             "signals from the table are read from the stream and REST signals are handled at once: nothing polls",

@@ -40,7 +40,7 @@ use sections::{
     check_keys, parse_connect, parse_modes, parse_names, parse_overrides, parse_restarts,
     parse_selections, parse_skipped, parse_snapshot_include, parse_type_modes,
 };
-pub use signals::SignalSettings;
+pub use signals::{KafkaSignals, SignalSettings};
 pub use topics::TopicNaming;
 pub use tributary_core::config::{ConfigError, ConfigErrors};
 use tributary_core::config::{PropertyReader, property_strings};
@@ -219,7 +219,7 @@ impl PostgresConnectorConfig {
         }
         let queue = QueueSettings::parse(&mut r);
         let guardrail = Guardrail::parse(&mut r);
-        let signals = SignalSettings::parse(&mut r);
+        let signals = SignalSettings::parse(&mut r, &topic_prefix);
         if signals.new_tables && publication_autocreate != AutocreateMode::Filtered {
             r.error(
                 "snapshot.new.tables",

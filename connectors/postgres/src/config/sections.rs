@@ -48,7 +48,9 @@ pub(super) fn check_keys(
             || reselect::is_post_processor_key(key, &post_processors)
             || FRAMEWORK_PREFIXES.iter().any(|p| key.starts_with(p))
             || crate::mappers::PREFIXES.iter().any(|p| key.starts_with(p))
-            || key.starts_with(OVERRIDE_PREFIX);
+            || key.starts_with(OVERRIDE_PREFIX)
+            // Debezium's Kafka signal channel's consumer properties.
+            || key.starts_with("signal.consumer.");
         if known {
             continue;
         }

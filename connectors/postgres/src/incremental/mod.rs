@@ -31,9 +31,35 @@ use crate::types::{ShapeSource, TypeRegistry};
 pub use reader::{KeyColumn, Readers, WindowPlan, WindowRead};
 pub use signal::{Action, Signal, SnapshotRequest};
 
-/// Signals sent through REST are written to the signal table with this prefix on their
-/// id, so the stream knows their channel.
-pub const REST_PREFIX: &str = "rest:";
+/// The channels that hand signals on through the signal table: their rows' ids are
+/// marked, so the stream knows where a signal came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Source,
+    Rest,
+    Kafka,
+}
+
+impl Channel {
+    const MARKS: [(Channel, &'static str); 2] =
+        [(Channel::Rest, "rest:"), (Channel::Kafka, "kafka:")];
+
+    /// `id` as the signal table holds it.
+    pub fn mark(self, id: &str) -> String {
+        match Self::MARKS.iter().find(|(c, _)| *c == self) {
+            Some((_, mark)) => format!("{mark}{id}"),
+            None => id.to_string(),
+        }
+    }
+
+    /// A signal table row's channel and its signal's own id.
+    pub fn of(id: &str) -> (Channel, &str) {
+        Self::MARKS
+            .iter()
+            .find_map(|(c, mark)| id.strip_prefix(mark).map(|rest| (*c, rest)))
+            .unwrap_or((Channel::Source, id))
+    }
+}
 
 /// The table being read.
 pub struct Current {

@@ -8,7 +8,7 @@ use tributary_core::{BatchSender, Lsn, Op, SnapshotMarker, Value};
 use super::{Change, ChangeStream, cells, key_string};
 use crate::error::SourceError;
 use crate::incremental::{
-    self, Action, REST_PREFIX, Readers, Signal, WindowPlan, reader::is_table_error,
+    self, Action, Channel, Readers, Signal, WindowPlan, reader::is_table_error,
 };
 use crate::offset::IncrementalProgress;
 use crate::pgoutput::TupleData;
@@ -109,9 +109,11 @@ impl ChangeStream {
         };
         let data = text.get(2).copied().flatten();
         let window = matches!(*kind, "snapshot-window-open" | "snapshot-window-close");
-        let (id, allowed) = match id.strip_prefix(REST_PREFIX) {
-            Some(rest) => (rest, self.config.signals.rest),
-            None => (*id, self.config.signals.source || window),
+        let signals = &self.config.signals;
+        let (id, allowed) = match Channel::of(id) {
+            (Channel::Rest, id) => (id, signals.rest),
+            (Channel::Kafka, id) => (id, signals.kafka.is_some()),
+            (Channel::Source, id) => (id, signals.source || window),
         };
         if !allowed {
             tracing::warn!(

@@ -156,7 +156,7 @@ pub(super) const SELECTION_PROPERTIES: &[PropertyDef] = &[
         "signal.enabled.channels",
         List,
         SNAPSHOT,
-        "List of channels names that are enabled: source (the signal table) and rest (Tributary's POST /connectors/{name}/signals). Debezium's kafka, jmx, file and in-process channels are refused.",
+        "List of channels names that are enabled: source (the signal table), kafka (signal.kafka.topic) and rest (Tributary's POST /connectors/{name}/signals); kafka and rest write what they receive to the signal table, so they need signal.data.collection. Debezium's jmx, file and in-process channels are refused.",
     )
     .default_value("source,rest"),
     PropertyDef::new(
@@ -173,4 +173,23 @@ pub(super) const SELECTION_PROPERTIES: &[PropertyDef] = &[
         "off or parallel (the name Debezium's MySQL connector gave it): with parallel, tables a configuration change adds (publication.autocreate.mode=filtered adds them to the publication) are snapshotted incrementally, while the other tables keep streaming. Needs signal.data.collection.",
     )
     .default_value("off"),
+    PropertyDef::new(
+        "signal.kafka.topic",
+        Str,
+        SNAPSHOT,
+        "The name of the topic for the signals to the connector (records keyed by topic.prefix, valued {\"id\", \"type\", \"data\"}). Default: <topic.prefix>-signal.",
+    ),
+    PropertyDef::new(
+        "signal.kafka.bootstrap.servers",
+        Str,
+        SNAPSHOT,
+        "The Kafka brokers of the signal topic. Default: the daemon's; signal.consumer.* properties configure its consumer.",
+    ),
+    PropertyDef::new(
+        "signal.kafka.groupId",
+        Str,
+        SNAPSHOT,
+        "The consumer group id of the signal topic's consumer; its committed offset is where signals are read on from.",
+    )
+    .default_value("kafka-signal"),
 ];
