@@ -107,10 +107,11 @@ impl SignalSettings {
                 bootstrap_servers: r.get("signal.kafka.bootstrap.servers").map(str::to_string),
                 group_id: r.string("signal.kafka.groupId", "kafka-signal"),
             });
-            if (s.kafka.is_some() || s.rest) && s.table.is_none() {
+            // (REST, on by default, answers a signal with a 400 naming the table instead.)
+            if s.kafka.is_some() && s.table.is_none() {
                 r.error(
                     "signal.enabled.channels",
-                    "the kafka and rest channels hand signals to the connector through the signal table: set signal.data.collection",
+                    "the kafka channel hands signals to the connector through the signal table: set signal.data.collection",
                 );
             }
         }

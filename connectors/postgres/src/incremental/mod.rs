@@ -276,6 +276,12 @@ pub async fn prepare(
     let wire: Vec<WireColumn> = meta.columns.iter().map(WireColumn::from).collect();
     let state = TableState::build(&meta, &wire, ShapeSource::Jdbc, config, registry, 0)
         .map_err(SourceError::Setup)?;
+    // A window's rows are matched to the stream's changes by the events' key.
+    if state.schemas.key.is_none() {
+        return Ok(Err(format!(
+            "table {id} has no primary key (nor message.key.columns): its rows read could not be matched to the changes streamed meanwhile"
+        )));
+    }
     let types = client
         .query(
             "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \

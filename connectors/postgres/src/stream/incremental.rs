@@ -226,6 +226,7 @@ impl ChangeStream {
             self.offset.incremental = None;
             self.incremental.abort();
             self.incremental.current = None;
+            self.incremental.readers = None;
             return Ok(());
         }
         let res: Vec<regex::Regex> = patterns
@@ -264,6 +265,8 @@ impl ChangeStream {
                 tracing::info!(id = %p.id, "incremental snapshot completed");
                 self.offset.incremental = None;
                 self.incremental.current = None;
+                // Its connections are not needed until the next one.
+                self.incremental.readers = None;
                 return Ok(());
             };
             if self.incremental.current.is_none() {
