@@ -293,8 +293,8 @@ async fn a_million_rows_with_4_threads_under_changes_and_two_kills() {
         .matches("incremental snapshot in progress: reading on")
         .count();
     assert!(
-        resumed >= 1,
-        "no kill landed while the snapshot ran\n{}",
+        resumed >= 2,
+        "only {resumed} of the 2 kills landed while the snapshot ran\n{}",
         daemon.log()
     );
     let stale: Vec<_> = fold
