@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod debezium;
 pub mod diff_scenarios;
 pub mod eventdiff;
+pub mod incremental;
 pub mod kafka;
 pub mod opensearch;
 pub mod pg;
