@@ -447,10 +447,30 @@ fn incremental_scenario() -> Scenario {
     }
 }
 
+/// A blocking snapshot by a signal-table row, of two tables, one through its
+/// `additional-conditions` statement: the `op: r` events and their markers, as an initial
+/// snapshot has them.
+fn blocking_scenario() -> Scenario {
+    Scenario {
+        name: "blocking",
+        config: &[("signal.data.collection", "public.debezium_signal")],
+        setup: "CREATE TABLE debezium_signal (id varchar(42) PRIMARY KEY, type varchar(32) NOT NULL, data varchar(2048));
+                CREATE TABLE blk (id int PRIMARY KEY, v text, n numeric(10,2));
+                INSERT INTO blk SELECT g, 'row ' || g, g * 1.5 FROM generate_series(1, 5) g;
+                CREATE TABLE blk_some (id int PRIMARY KEY, v text);
+                INSERT INTO blk_some SELECT g, 'some ' || g FROM generate_series(1, 6) g"
+            .into(),
+        changes: vec![
+            "INSERT INTO debezium_signal VALUES ('sig-b', 'execute-snapshot', '{\"data-collections\": [\"public.blk\", \"public.blk_some\"], \"type\": \"blocking\", \"additional-conditions\": [{\"data-collection\": \"public.blk_some\", \"filter\": \"SELECT * FROM public.blk_some WHERE id > 3\"}]}')".into(),
+        ],
+    }
+}
+
 pub fn scenarios() -> Vec<Scenario> {
     vec![
         changes_scenario(),
         incremental_scenario(),
+        blocking_scenario(),
         reselect_scenario(),
         messages_scenario(),
         // Without publish.via.partition.root: the root and every partition are tables of

@@ -27,6 +27,24 @@ pub struct PgOffset {
     /// An incremental snapshot in progress (started by an `execute-snapshot` signal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental: Option<IncrementalProgress>,
+    /// A blocking snapshot (an `execute-snapshot` signal of type `blocking`). It is
+    /// pending until the stream reaches the consistent point of a snapshot exported for
+    /// it; it is then read as `snapshot`, and cleared with that snapshot's completion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocking: Option<BlockingSnapshot>,
+}
+
+/// The tables of a blocking snapshot, each with its `additional-conditions` statement.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockingSnapshot {
+    /// The `execute-snapshot` signal's id.
+    pub id: String,
+    /// `schema.table` of each table to read.
+    pub tables: Vec<String>,
+    /// Per table (`schema.table`): the `SELECT` statement that reads it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub statements: BTreeMap<String, String>,
 }
 
 /// Progress of an incremental snapshot: the tables still to read (the first is being
@@ -80,6 +98,12 @@ pub struct SnapshotProgress {
     /// Per table (`schema.table`): the chunk plan and which chunks are done.
     #[serde(default)]
     pub tables: BTreeMap<String, TableProgress>,
+    /// The snapshot's visibility (`txid_current_snapshot()`, `xmin:xmax:xip,…`). A resumed
+    /// snapshot reads a partly read table's remaining chunks in a newer snapshot but keeps
+    /// only the row versions this one saw: a row changed since (and perhaps moved to a
+    /// chunk not yet read) comes from the stream, not read twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visible: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -139,6 +163,16 @@ impl PgOffset {
         self.lsn_commit.and(self.lsn).max(point)
     }
 
+    /// A blocking snapshot was requested, and its reading has not begun.
+    pub fn blocking_pending(&self) -> bool {
+        self.blocking.is_some() && !self.blocking_running()
+    }
+
+    /// A blocking snapshot is being read (its progress is `snapshot`).
+    pub fn blocking_running(&self) -> bool {
+        self.blocking.is_some() && self.snapshot.as_ref().is_some_and(|s| !s.completed)
+    }
+
     pub fn snapshot_completed(&self) -> bool {
         self.snapshot.as_ref().is_some_and(|s| s.completed)
     }
@@ -160,6 +194,7 @@ mod tests {
             completed: true,
             point: Lsn(100),
             tables: BTreeMap::new(),
+            ..Default::default()
         });
         assert_eq!(offset.sequence_start(), Some(Lsn(100)));
         offset.lsn_commit = Some(Lsn(90));

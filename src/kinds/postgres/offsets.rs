@@ -112,8 +112,9 @@ fn debezium_offset(v: &Value) -> Option<PgOffset> {
             completed: true,
             point: lsn,
             tables: Default::default(),
+            ..Default::default()
         }),
-        incremental: None,
+        ..PgOffset::default()
     })
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 /// What a signal asks for.
 #[derive(Debug, Clone)]
 pub enum Action {
-    /// `execute-snapshot` of type `incremental`.
+    /// `execute-snapshot` (of type `incremental` or `blocking`).
     Snapshot(SnapshotRequest),
     /// `stop-snapshot`: of these tables (regexes), or of every table when empty.
     Stop(Vec<String>),
@@ -24,9 +24,14 @@ pub enum Action {
 /// An `execute-snapshot` signal's data.
 #[derive(Debug, Clone)]
 pub struct SnapshotRequest {
+    /// `"type": "blocking"`: streaming stops while the tables are read as an initial
+    /// snapshot reads them. Otherwise the snapshot is incremental.
+    pub blocking: bool,
     /// `data-collections`: regular expressions over `schema.table`, whole-name matches.
     pub collections: Vec<String>,
-    /// `additional-conditions`: per table pattern (case-insensitive), an SQL filter.
+    /// `additional-conditions`: per table pattern (case-insensitive), an SQL filter: a
+    /// `WHERE` condition for an incremental snapshot, a whole `SELECT` statement for a
+    /// blocking one (as `snapshot.select.statement.overrides` has it).
     pub conditions: Vec<(Regex, String)>,
     /// `surrogate-key`: the column to chunk by instead of the primary key.
     pub surrogate_key: Option<String>,
@@ -110,9 +115,10 @@ fn snapshot_request(id: &str, data: &Json) -> Result<SnapshotRequest, String> {
         .get("type")
         .and_then(Json::as_str)
         .unwrap_or("incremental");
-    if !kind.eq_ignore_ascii_case("incremental") {
+    let blocking = kind.eq_ignore_ascii_case("blocking");
+    if !blocking && !kind.eq_ignore_ascii_case("incremental") {
         return Err(format!(
-            "signal {id:?}: snapshot type {kind:?} is not supported yet; use \"type\": \"incremental\""
+            "signal {id:?}: unknown snapshot type {kind:?}; use \"type\": \"incremental\" or \"blocking\""
         ));
     }
     let collections = collections(data).filter(|c| !c.is_empty()).ok_or_else(|| {
@@ -146,7 +152,13 @@ fn snapshot_request(id: &str, data: &Json) -> Result<SnapshotRequest, String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string);
+    if blocking && surrogate_key.is_some() {
+        return Err(format!(
+            "signal {id:?}: surrogate-key applies to incremental snapshots only; a blocking snapshot reads whole tables"
+        ));
+    }
     Ok(SnapshotRequest {
+        blocking,
         collections,
         conditions,
         surrogate_key,
@@ -175,13 +187,20 @@ mod tests {
         assert!(matches!(open.action, Action::WindowOpen(c) if c == "c1"));
         let err = Signal::parse("x", "execute-snapshot", Some("{}")).unwrap_err();
         assert!(err.contains("data-collections is required"), "{err}");
+        let blocking = Signal::parse(
+            "b",
+            "execute-snapshot",
+            Some(r#"{"data-collections": ["a.b"], "type": "BLOCKING"}"#),
+        )
+        .unwrap();
+        assert!(matches!(blocking.action, Action::Snapshot(r) if r.blocking));
         let err = Signal::parse(
             "x",
             "execute-snapshot",
-            Some(r#"{"data-collections": ["a.b"], "type": "blocking"}"#),
+            Some(r#"{"data-collections": ["a.b"], "type": "full"}"#),
         )
         .unwrap_err();
-        assert!(err.contains("not supported yet"), "{err}");
+        assert!(err.contains("unknown snapshot type \"full\""), "{err}");
         let rest = Signal::from_json(
             &serde_json::json!({"id": "r", "type": "log", "data": {"message": "hi"}}),
         )

@@ -20,6 +20,7 @@ mod markers;
 mod plan;
 mod progress;
 mod statements;
+mod visibility;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -39,13 +40,12 @@ use crate::replication::ReplicationConnection;
 use crate::stream::key_string;
 use crate::table::{Cell, TableState};
 use crate::types::ProcessingFailure;
-use markers::Markers;
-use plan::{Job, leaf_pages, relation_pages};
-use statements::{aligned_select, chunk_sql};
-
 use copy_text::Field;
 pub use copy_text::split_row;
+use markers::Markers;
+use plan::{Job, leaf_pages, relation_pages};
 use progress::Tracker;
+use statements::chunk_sql;
 
 /// A table to snapshot.
 pub struct SnapshotTable {
@@ -57,6 +57,9 @@ pub struct SnapshotTable {
     /// The table's `snapshot.select.statement.overrides` statement, set by [`run`] with
     /// its columns aligned to the table's: read in one chunk instead of ctid ranges.
     pub select: Option<String>,
+    /// Set by [`run`] for a resumed, partly read table: the condition that keeps the row
+    /// versions the first snapshot saw (see `SnapshotProgress::visible`).
+    pub unchanged: Option<String>,
 }
 
 /// What a finished snapshot hands to streaming.
@@ -105,18 +108,17 @@ pub async fn run(
             ..SnapshotOutcome::default()
         });
     }
+    let blocking = offset.blocking.is_some();
     let mut tables = tables;
-    for t in &mut tables {
-        if let Some(select) = config.snapshot_overrides.get(&t.meta.id.to_string()) {
-            t.select = Some(aligned_select(planner, t, select).await?);
-        }
-    }
+    statements::apply_overrides(&config, &offset, planner, &mut tables).await?;
     let mut tracker = Tracker::start(metrics);
     let progress = offset
         .snapshot
         .get_or_insert_with(SnapshotProgress::default);
     let point = progress.point;
     let mut jobs = plan_chunks(&config, planner, &tables, progress).await?;
+    let empty = visibility::inspect(&config, snapshot_name, progress, &mut tables).await?;
+    jobs.retain(|j| !empty.contains(&j.table));
     let remaining_tables = tables
         .iter()
         .filter(|t| !progress.tables[&t.meta.id.to_string()].is_complete())
@@ -224,7 +226,7 @@ pub async fn run(
     }
     let completed = finish(&tables, &mut offset, stopping, out).await?;
     tracker.finish(completed);
-    if completed && config.snapshot_mode != SnapshotMode::InitialOnly {
+    if completed && !blocking && config.snapshot_mode != SnapshotMode::InitialOnly {
         // A stop during the delay leaves the stream to notice it.
         pause("streaming.delay.ms", config.streaming_delay, &mut shutdown).await;
     }
@@ -328,6 +330,9 @@ async fn finish(
         });
     if let Some(p) = &mut offset.snapshot {
         p.completed = completed;
+    }
+    if completed {
+        offset.blocking = None;
     }
     out.push_now(CaptureItem::Checkpoint {
         offset: offset.to_json(),

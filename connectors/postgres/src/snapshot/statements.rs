@@ -4,8 +4,9 @@
 use tokio_postgres::Client;
 
 use super::{Job, SnapshotTable};
-use crate::config::quote_ident;
+use crate::config::{PostgresConnectorConfig, quote_ident};
 use crate::error::SourceError;
+use crate::offset::PgOffset;
 
 /// The COPY statement of one chunk: a ctid range (Postgres 14+ scans it as a TID range)
 /// of the table or, for a partitioned table, of one of its leaf partitions; the last
@@ -15,7 +16,7 @@ pub(super) fn chunk_sql(t: &SnapshotTable, job: &Job) -> String {
         return format!("COPY ({select}) TO STDOUT");
     }
     let cols: Vec<String> = t.state.columns.iter().map(|c| quote_ident(c)).collect();
-    let mut clauses = Vec::new();
+    let mut clauses: Vec<String> = t.unchanged.iter().cloned().collect();
     if job.start > 0 {
         clauses.push(format!("ctid >= '({},0)'::tid", job.start));
     }
@@ -34,10 +35,31 @@ pub(super) fn chunk_sql(t: &SnapshotTable, job: &Job) -> String {
     )
 }
 
+/// Sets each table's `select` from its statement: a blocking snapshot's signal names
+/// them (Debezium's `additional-conditions`), an initial snapshot's config
+/// (`snapshot.select.statement.overrides`).
+pub(super) async fn apply_overrides(
+    config: &PostgresConnectorConfig,
+    offset: &PgOffset,
+    planner: &Client,
+    tables: &mut [SnapshotTable],
+) -> Result<(), SourceError> {
+    let overrides = match &offset.blocking {
+        Some(b) => &b.statements,
+        None => &config.snapshot_overrides,
+    };
+    for t in tables {
+        if let Some(select) = overrides.get(&t.meta.id.to_string()) {
+            t.select = Some(aligned_select(planner, t, select).await?);
+        }
+    }
+    Ok(())
+}
+
 /// A `snapshot.select.statement.overrides` statement wrapped so its result has the table's
 /// columns in the table's order, as Debezium maps a result set's columns by name: a
 /// column the statement does not return is NULL.
-pub(super) async fn aligned_select(
+async fn aligned_select(
     planner: &Client,
     t: &SnapshotTable,
     select: &str,

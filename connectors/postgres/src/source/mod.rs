@@ -25,11 +25,12 @@ use crate::stream::{OverlapFilter, OverlapScope};
 use crate::table::{TableState, WireColumn};
 use crate::types::{ShapeSource, TypeRegistry};
 
+mod blocking;
 mod slot;
 mod streaming;
 mod tables;
 
-use streaming::{Streaming, stream_changes};
+use streaming::{StreamEnd, Streaming, stream_changes};
 use tables::{check_signal_table, create_publication, drop_publication, resolve_tables};
 
 /// Runs the connector until `shutdown` turns true, the consumer goes away, or an error.
@@ -79,17 +80,19 @@ pub async fn run_with_metrics(
         create_publication(&client, &config, &tables).await?;
     }
     check_signal_table(&client, &config).await?;
-    let need_snapshot = match config.snapshot_mode {
-        SnapshotMode::Initial | SnapshotMode::InitialOnly => !offset.snapshot_completed(),
-        SnapshotMode::Always => true,
-        SnapshotMode::NoData => false,
-        // An interrupted snapshot is needed too: finish it.
-        SnapshotMode::WhenNeeded => {
-            offset.is_empty()
-                || slot.is_none()
-                || offset.snapshot.as_ref().is_some_and(|s| !s.completed)
-        }
-    };
+    // A blocking snapshot stopped midway is finished whatever the mode.
+    let need_snapshot = offset.blocking_running()
+        || match config.snapshot_mode {
+            SnapshotMode::Initial | SnapshotMode::InitialOnly => !offset.snapshot_completed(),
+            SnapshotMode::Always => true,
+            SnapshotMode::NoData => false,
+            // An interrupted snapshot is needed too: finish it.
+            SnapshotMode::WhenNeeded => {
+                offset.is_empty()
+                    || slot.is_none()
+                    || offset.snapshot.as_ref().is_some_and(|s| !s.completed)
+            }
+        };
     let registry = {
         let mut r = TypeRegistry::new();
         let oids: Vec<u32> = tables
@@ -138,6 +141,7 @@ pub async fn run_with_metrics(
                     completed: false,
                     point: created.consistent_point,
                     tables: Default::default(),
+                    ..Default::default()
                 });
                 let name = created.snapshot_name.clone().unwrap_or_default();
                 let plan = plan(&tables, &config, &registry, &offset, false)?;
@@ -185,8 +189,7 @@ pub async fn run_with_metrics(
         queue_new_tables(&mut offset, &resolved.added, &mut out).await?;
     }
 
-    stream_changes(
-        config,
+    let mut session = (
         client,
         repl,
         Streaming {
@@ -196,11 +199,28 @@ pub async fn run_with_metrics(
             durable,
             status_interval,
         },
-        out,
-        shutdown,
-        metrics,
-    )
-    .await
+    );
+    loop {
+        let (client, repl, from) = session;
+        let end = stream_changes(
+            config.clone(),
+            client,
+            repl,
+            from,
+            &mut out,
+            shutdown.clone(),
+            metrics.clone(),
+        )
+        .await?;
+        let StreamEnd::Blocking(stopped) = end else {
+            return Ok(());
+        };
+        match blocking::read(&config, *stopped, &mut out, &shutdown, &metrics).await? {
+            Some(next) => session = next,
+            // Stopped mid-snapshot: its progress is checkpointed.
+            None => return Ok(()),
+        }
+    }
 }
 
 /// `snapshot.new.tables=parallel`: the tables a config change added to the publication
@@ -246,9 +266,15 @@ fn plan(
     resuming: bool,
 ) -> Result<Vec<SnapshotTable>, SourceError> {
     let mut out = Vec::new();
+    let blocking = offset.blocking.as_ref().map(|b| &b.tables);
     for meta in tables {
-        // `snapshot.include.collection.list`: other tables are only streamed.
-        if !config.snapshots(&meta.id) {
+        // A blocking snapshot reads its signal's tables; an initial one those of
+        // `snapshot.include.collection.list` (the others are only streamed).
+        let wanted = match blocking {
+            Some(only) => only.contains(&meta.id.to_string()),
+            None => config.snapshots(&meta.id),
+        };
+        if !wanted {
             continue;
         }
         let progress = offset
@@ -265,6 +291,7 @@ fn plan(
             meta: meta.clone(),
             state: Arc::new(state),
             select: None,
+            unchanged: None,
             collect_keys: resuming && progress.is_some_and(|p| !p.done.is_empty()),
         });
     }
@@ -342,15 +369,15 @@ async fn snapshot_beside_slot(
 ) -> Result<Option<PgOffset>, SourceError> {
     let resuming = offset.snapshot.as_ref().is_some_and(|s| !s.completed)
         && config.snapshot_mode != SnapshotMode::Always;
-    let mut temp = ReplicationConnection::connect(&config.connect).await?;
-    let temp_slot = format!("{}_snap_{}", config.slot_name, std::process::id());
-    let created = temp.create_logical_slot(&temp_slot, true, true).await?;
-    let point = created.consistent_point;
+    let export = blocking::Export::create(config).await?;
+    let point = export.point;
     if !resuming {
+        // A new snapshot of every table supersedes a blocking one.
+        offset.blocking = None;
         offset.snapshot = Some(SnapshotProgress {
             completed: false,
             point,
-            tables: Default::default(),
+            ..Default::default()
         });
     }
     let plan = plan(tables, config, registry, &offset, resuming)?;
@@ -365,10 +392,18 @@ async fn snapshot_beside_slot(
             overlap.tables.insert(t.meta.oid, OverlapScope::All);
         }
     }
-    let name = created.snapshot_name.clone().unwrap_or_default();
     tracing::info!(resuming, %point, "snapshot with a temporary slot");
-    let Some(outcome) =
-        take_snapshot(config, client, &name, plan, offset, out, shutdown, metrics).await?
+    let Some(outcome) = take_snapshot(
+        config,
+        client,
+        &export.name,
+        plan,
+        offset,
+        out,
+        shutdown,
+        metrics,
+    )
+    .await?
     else {
         return Ok(None);
     };
@@ -379,6 +414,6 @@ async fn snapshot_beside_slot(
             .entry(oid)
             .or_insert(OverlapScope::Keys(keys));
     }
-    drop(temp);
+    drop(export);
     Ok(Some(offset))
 }

@@ -18,6 +18,7 @@ use crate::replication::{
 use crate::stream::{ChangeStream, OverlapFilter};
 use crate::types::TypeRegistry;
 
+use super::blocking::{Export, Stopped};
 use super::slot;
 
 /// What streaming starts from: the tables' types, the offset after any snapshot, the rows
@@ -30,18 +31,30 @@ pub(super) struct Streaming {
     pub status_interval: Duration,
 }
 
+/// How often the server is asked for a keepalive while the stream goes on to a blocking
+/// snapshot's point: an idle stream learns from one that it has passed the point.
+const REACH_POLL: Duration = Duration::from_millis(100);
+
+/// How a streaming session ended.
+pub(super) enum StreamEnd {
+    /// Shutdown.
+    Stopped,
+    /// At the point of a blocking snapshot's export, to read it.
+    Blocking(Box<Stopped>),
+}
+
 /// Streams the slot from the offset until shutdown (finishing the transaction being
-/// delivered), the consumer going away or an error; drops the slot after when
-/// `slot.drop.on.stop` says so.
+/// delivered), the consumer going away, an error, or a blocking snapshot; drops the slot
+/// after a shutdown when `slot.drop.on.stop` says so.
 pub(super) async fn stream_changes(
     config: Arc<PostgresConnectorConfig>,
     client: Client,
     repl: ReplicationConnection,
     from: Streaming,
-    mut out: BatchSender,
+    out: &mut BatchSender,
     mut shutdown: watch::Receiver<bool>,
     metrics: Arc<SourceMetrics>,
-) -> Result<(), SourceError> {
+) -> Result<StreamEnd, SourceError> {
     let Streaming {
         registry,
         offset,
@@ -79,7 +92,7 @@ pub(super) async fn stream_changes(
         &mut shutdown,
     );
     let Some(mut stream) = started.await? else {
-        return Ok(());
+        return Ok(StreamEnd::Stopped);
     };
     tracing::info!(slot = %config.slot_name, %start, proto = if streaming { 2 } else { 1 }, "streaming started");
     let mut changes =
@@ -88,7 +101,19 @@ pub(super) async fn stream_changes(
     // On shutdown, the transaction being delivered is finished first: its first events
     // may already be downstream, and a restart (from the last commit) would repeat them.
     let mut stopping = false;
+    let mut export = None;
+    let mut ask = tokio::time::interval(REACH_POLL);
+    ask.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        if changes.blocking_pending() && !stopping {
+            let exported = keeping_alive(&mut stream, status_interval, Export::create(&config));
+            let exported = exported.await?;
+            changes.reach(exported.point);
+            export = Some(exported);
+        }
+        if changes.reached() {
+            break;
+        }
         tokio::select! {
             biased;
             _ = shutdown.changed(), if !stopping => {
@@ -98,9 +123,10 @@ pub(super) async fn stream_changes(
                 stopping = true;
             }
             read = changes.incremental_read(), if changes.incremental_reading() => read?,
+            _ = ask.tick(), if changes.reaching() => stream.send_status(true).await?,
             ev = stream.next() => match ev? {
                 Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
-                    let handled = changes.handle(wal_start, data, &mut out);
+                    let handled = changes.handle(wal_start, data, out);
                     keeping_alive(&mut stream, status_interval, handled).await?;
                     if stopping && !changes.in_transaction() {
                         break;
@@ -120,6 +146,24 @@ pub(super) async fn stream_changes(
             },
         }
     }
+    if let Some(export) = export.filter(|_| changes.reached()) {
+        stream.stop().await?;
+        let repl = ReplicationConnection::connect(&config.connect).await?;
+        let (client, registry, offset) = changes.into_parts();
+        let from = Streaming {
+            registry,
+            offset,
+            overlap: OverlapFilter::default(),
+            durable,
+            status_interval,
+        };
+        return Ok(StreamEnd::Blocking(Box::new(Stopped {
+            export,
+            client,
+            repl,
+            from,
+        })));
+    }
     tracing::info!("stopping replication");
     let _ = stream.send_status(false).await;
     stream.stop().await?;
@@ -132,7 +176,7 @@ pub(super) async fn stream_changes(
         .await?;
         tracing::info!(slot = %config.slot_name, "replication slot dropped (slot.drop.on.stop)");
     }
-    Ok(())
+    Ok(StreamEnd::Stopped)
 }
 
 /// Runs `work`, which may wait for room downstream (a sink stalled on its broker), while

@@ -10,7 +10,7 @@ use crate::error::SourceError;
 use crate::incremental::{
     self, Action, Channel, Readers, Signal, WindowPlan, reader::is_table_error,
 };
-use crate::offset::IncrementalProgress;
+use crate::offset::{BlockingSnapshot, IncrementalProgress};
 use crate::pgoutput::TupleData;
 use crate::table::{Cell, TableState};
 
@@ -169,6 +169,9 @@ impl ChangeStream {
                     self.next_window().await?;
                 }
             }
+            Action::Snapshot(request) if request.blocking => {
+                self.request_blocking(id, &request).await?;
+            }
             Action::Snapshot(request) => {
                 let tables = incremental::expand(&self.client, &self.config, &request).await?;
                 let names: Vec<String> = tables
@@ -214,6 +217,39 @@ impl ChangeStream {
             }
             Action::Log(message) => tracing::info!(signal = %id, "{message}"),
         }
+        Ok(())
+    }
+
+    /// `execute-snapshot` of type `blocking`: recorded in the offset, so it commits with
+    /// the signal's transaction. The stream then stops at the next transaction boundary
+    /// for it (see [`ChangeStream::blocking_pending`]).
+    async fn request_blocking(
+        &mut self,
+        id: String,
+        request: &incremental::SnapshotRequest,
+    ) -> Result<(), SourceError> {
+        let tables = incremental::expand(&self.client, &self.config, request).await?;
+        if tables.is_empty() {
+            tracing::warn!(%id, "blocking snapshot: no captured table matches; nothing to read");
+            return Ok(());
+        }
+        let blocking = self
+            .offset
+            .blocking
+            .get_or_insert_with(|| BlockingSnapshot {
+                id: id.clone(),
+                ..BlockingSnapshot::default()
+            });
+        for t in tables {
+            let name = format!("{}.{}", t.schema, t.table);
+            if let Some(statement) = t.filter {
+                blocking.statements.insert(name.clone(), statement);
+            }
+            if !blocking.tables.contains(&name) {
+                blocking.tables.push(name);
+            }
+        }
+        tracing::info!(%id, tables = ?blocking.tables, "blocking snapshot requested: streaming stops while the tables are read");
         Ok(())
     }
 

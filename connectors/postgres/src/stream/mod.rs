@@ -23,6 +23,7 @@ use tributary_core::{
     SourceMetrics, TxBegin, TxCommit, Value,
 };
 
+mod blocking;
 mod incremental;
 mod messages;
 mod overlap;
@@ -92,6 +93,8 @@ pub struct ChangeStream {
     counts: OpCounts,
     /// The incremental snapshot's windows (its progress is in `offset`).
     incremental: crate::incremental::Engine,
+    /// Where the stream stops for a blocking snapshot.
+    reach: blocking::Reach,
 }
 
 impl ChangeStream {
@@ -123,6 +126,7 @@ impl ChangeStream {
             metrics: Arc::default(),
             counts: OpCounts::default(),
             incremental: Default::default(),
+            reach: Default::default(),
         }
     }
 
@@ -162,7 +166,10 @@ impl ChangeStream {
     /// Records that the log has been seen up to `lsn` with nothing to deliver, and returns
     /// the item that lets the sink acknowledge it.
     pub fn progress(&mut self, lsn: Lsn) -> Option<CaptureItem> {
-        if !self.is_idle() || self.offset.lsn.is_some_and(|l| l >= lsn) {
+        if self.keepalive_reaches(lsn)
+            || !self.is_idle()
+            || self.offset.lsn.is_some_and(|l| l >= lsn)
+        {
             return None;
         }
         self.offset.lsn = Some(lsn);
@@ -310,7 +317,8 @@ impl ChangeStream {
     /// with nothing open), and pgoutput sends transactions in commit order, so any commit
     /// that starts before it was delivered already.
     async fn begin(&mut self, begin: TxBegin, out: &mut BatchSender) -> Result<(), SourceError> {
-        let skip = self.resume_after.is_some_and(|r| begin.final_lsn < r);
+        let skip = self.resume_after.is_some_and(|r| begin.final_lsn < r)
+            || self.stops_before(begin.final_lsn);
         self.tx = Some(OpenTx {
             begin,
             skip,
