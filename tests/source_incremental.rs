@@ -19,11 +19,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::api;
 use support::incremental::{
-    Fold, Reads, T, assert_exact, produce, setup, start, table_signal, table_state, trickle, writer,
+    Fold, Reads, T, assert_exact, kill_after_reads, produce, setup, start, table_signal,
+    table_state, trickle, writer,
 };
 use support::kafka::CdcConsumer;
-
-const LONG: Duration = Duration::from_secs(600);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_million_rows_with_4_threads_under_changes_and_two_kills() {
@@ -54,19 +53,9 @@ async fn a_million_rows_with_4_threads_under_changes_and_two_kills() {
         "^cdc\\.public\\.items$",
     );
     let mut fold = Fold::default();
-    for (k, at) in [(1, ROWS / 10), (2, ROWS * 3 / 10)] {
-        let reached = consumer.poll_until(LONG, |records| {
-            fold.add(records, "cdc.public.items");
-            fold.reads as i64 >= at
-        });
-        assert!(
-            reached,
-            "only {} rows read before kill {k}\n{}",
-            fold.reads,
-            daemon.log()
-        );
-        daemon.kill9();
-        daemon.restart();
+    for at in [ROWS / 10, ROWS * 3 / 10] {
+        let topic = "cdc.public.items";
+        kill_after_reads(&mut consumer, &mut fold, topic, at, &mut daemon);
     }
     w.await.unwrap();
     let expected = table_state(&db, "items").await;

@@ -122,22 +122,31 @@ pub fn assert_exact(
     expected: &HashMap<i64, i64>,
     log: impl Fn() -> String,
 ) {
-    let mut quiet_at = 0;
-    let converged = consumer.poll_until(Duration::from_secs(600), |records| {
+    // Gives up once nothing has arrived for a minute.
+    let (mut quiet_at, mut moved) = (0, std::time::Instant::now());
+    consumer.poll_until(Duration::from_secs(600), |records| {
         fold.add(records, topic);
-        let quiet = records.len() == quiet_at;
-        quiet_at = records.len();
-        quiet && fold.state() == *expected
+        if records.len() != quiet_at {
+            (quiet_at, moved) = (records.len(), std::time::Instant::now());
+            return false;
+        }
+        moved.elapsed() > Duration::from_secs(60) || fold.state() == *expected
     });
     let state = fold.state();
-    let missing = expected
+    let differing: Vec<_> = expected
         .iter()
         .filter(|(id, v)| state.get(id) != Some(v))
-        .count();
+        .collect();
     assert!(
-        converged,
-        "the topic's state differs from the table: {missing} of {} rows missing or different, {} extra\n{}",
+        differing.is_empty(),
+        "the topic's state differs from the table: {} of {} rows missing or different ({:?}), {} extra\n{}",
+        differing.len(),
         expected.len(),
+        differing
+            .iter()
+            .take(5)
+            .map(|(id, v)| (id, v, fold.keys.get(id)))
+            .collect::<Vec<_>>(),
         state.keys().filter(|id| !expected.contains_key(id)).count(),
         log()
     );
@@ -163,6 +172,29 @@ pub fn assert_exact(
         "rows read twice (a chunk read again, or a duplicate): {reread:?}"
     );
     assert_eq!(fold.dup_changes, 0, "streamed changes seen twice");
+}
+
+/// Reads `topic` until `at` rows were read (within ten minutes), then kills the daemon
+/// with SIGKILL and starts it again.
+pub fn kill_after_reads(
+    consumer: &mut CdcConsumer,
+    fold: &mut Fold,
+    topic: &str,
+    at: i64,
+    daemon: &mut Daemon,
+) {
+    let reached = consumer.poll_until(Duration::from_secs(600), |records| {
+        fold.add(records, topic);
+        fold.reads as i64 >= at
+    });
+    assert!(
+        reached,
+        "only {} rows read before the kill at {at}\n{}",
+        fold.reads,
+        daemon.log()
+    );
+    daemon.kill9();
+    daemon.restart();
 }
 
 pub async fn table_state(db: &tokio_postgres::Client, table: &str) -> HashMap<i64, i64> {

@@ -293,6 +293,11 @@ pub async fn send_signal(
             "the rest signal channel is not enabled: add rest to signal.enabled.channels".into(),
         ));
     }
+    if config.signals.read_only {
+        return Err(AdminError::Rejected(
+            "read.only=true: the rest channel hands signals on by writing them to the signal table, which a read-only connector does not do; insert the signal into the signal table as a user allowed to, or set read.only=false".into(),
+        ));
+    }
     let signal = Signal::from_json(body).map_err(AdminError::Rejected)?;
     let id = Channel::Rest.mark(&signal.id);
     if id.len() > 42 {

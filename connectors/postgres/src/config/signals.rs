@@ -24,6 +24,9 @@ pub struct SignalSettings {
     /// `snapshot.new.tables=parallel`: tables a config change adds to the publication are
     /// snapshotted incrementally while the others stream.
     pub new_tables: bool,
+    /// `read.only`: incremental snapshots write no watermark rows (see
+    /// `crate::incremental::readonly`), and no channel writes signals to the table.
+    pub read_only: bool,
 }
 
 /// Debezium's Kafka signal channel.
@@ -46,6 +49,7 @@ impl Default for SignalSettings {
             kafka: None,
             chunk_size: 1024,
             new_tables: false,
+            read_only: false,
         }
     }
 }
@@ -115,6 +119,13 @@ impl SignalSettings {
                 );
             }
         }
+        s.read_only = r.parse::<bool>("read.only", false, "true or false");
+        if s.read_only && s.kafka.is_some() {
+            r.error(
+                "signal.enabled.channels",
+                "the kafka channel hands signals on by writing them to the signal table, which read.only=true forbids: insert signals into the signal table as a user allowed to, or set read.only=false",
+            );
+        }
         s.new_tables = r.choice(
             "snapshot.new.tables",
             false,
@@ -174,6 +185,9 @@ mod tests {
         assert_eq!(s.kafka.as_ref().unwrap().topic, "cdc-signal");
         assert_eq!(s.kafka.as_ref().unwrap().group_id, "kafka-signal");
         assert_eq!(s.chunk_size, 10);
+        assert!(!s.read_only);
+        let read_only = parse(json!({"read.only": "true"})).unwrap();
+        assert!(read_only.signals.read_only && read_only.signals.source);
         // The signal table is captured whatever the filters say.
         let only = parse(
             json!({"signal.data.collection": "public.sig", "table.include.list": "public.t"}),
@@ -210,6 +224,13 @@ mod tests {
                 "snapshot.new.tables",
                 "publication.autocreate.mode=filtered",
             ),
+            (
+                json!({"read.only": "true", "signal.data.collection": "public.s",
+                       "signal.enabled.channels": "source,kafka"}),
+                "signal.enabled.channels",
+                "read.only=true forbids",
+            ),
+            (json!({"read.only": "maybe"}), "read.only", "true or false"),
             (
                 json!({"incremental.snapshot.watermarking.strategy": "insert_delete"}),
                 "incremental.snapshot.watermarking.strategy",

@@ -12,6 +12,7 @@
 //! transaction is durable downstream.
 
 pub mod reader;
+pub mod readonly;
 pub mod signal;
 
 use std::collections::HashSet;
@@ -79,6 +80,10 @@ pub struct Window {
     pub seen: HashSet<String>,
     /// The table was truncated since the window opened: nothing read is current.
     pub truncated: bool,
+    /// A read-only window's changes, each with its transaction: which made a row stale is
+    /// known once the read says what its snapshot saw.
+    pub changes: Vec<(u32, Option<String>)>,
+    pub read_only: bool,
     task: Option<ReadTask>,
     pub read: Option<Result<WindowRead, SourceError>>,
 }
@@ -99,9 +104,12 @@ impl Engine {
         let chunk = plan.chunk_id.clone();
         self.window = Some(Window {
             chunk,
-            open: false,
+            // A read-only window has no open watermark: it is open from the start.
+            open: plan.read_only,
             seen: HashSet::new(),
             truncated: false,
+            changes: Vec::new(),
+            read_only: plan.read_only,
             task: Some(tokio::spawn(reader::read_window(readers, plan))),
             read: None,
         });
@@ -151,23 +159,59 @@ impl Engine {
         }
     }
 
-    /// A change to `table`'s row `key` was streamed.
-    pub fn saw(&mut self, table: &TableId, key: impl FnOnce() -> String) {
+    /// A change to `table`'s row `key`, by transaction `xid`, was streamed.
+    pub fn saw(&mut self, table: &TableId, xid: u32, key: impl FnOnce() -> String) {
         if let (Some(w), Some(c)) = (self.window.as_mut(), self.current.as_ref())
             && w.open
             && c.id == *table
         {
-            w.seen.insert(key());
+            if w.read_only {
+                w.changes.push((xid, Some(key())));
+            } else {
+                w.seen.insert(key());
+            }
         }
     }
 
-    /// `table` was truncated.
-    pub fn saw_truncate(&mut self, table: &TableId) {
+    /// `table` was truncated by transaction `xid`.
+    pub fn saw_truncate(&mut self, table: &TableId, xid: u32) {
         if let (Some(w), Some(c)) = (self.window.as_mut(), self.current.as_ref())
             && w.open
             && c.id == *table
         {
-            w.truncated = true;
+            if w.read_only {
+                w.changes.push((xid, None));
+            } else {
+                w.truncated = true;
+            }
+        }
+    }
+
+    /// A read-only window whose read is done: what bounds it.
+    pub fn read_only_bound(&self) -> Option<&readonly::Bound> {
+        let w = self.window.as_ref().filter(|w| w.read_only)?;
+        w.read.as_ref()?.as_ref().ok()?.bound.as_ref()
+    }
+
+    /// A read-only window's changes by transactions its snapshot did not see make their
+    /// rows stale (a truncate, every row).
+    pub fn settle(&mut self) {
+        let Some(bound) = self.read_only_bound().cloned() else {
+            return;
+        };
+        let Some(w) = self.window.as_mut() else {
+            return;
+        };
+        for (xid, key) in w.changes.drain(..) {
+            if bound.visible.saw(xid) {
+                continue;
+            }
+            match key {
+                Some(k) => {
+                    w.seen.insert(k);
+                }
+                None => w.truncated = true,
+            }
         }
     }
 }

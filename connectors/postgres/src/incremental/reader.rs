@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use tributary_core::Value;
 use tributary_core::event::now_us;
+use tributary_core::{Lsn, Value};
 
+use super::readonly::{Bound, TxSnapshot};
 use crate::config::{TableId, quote_ident};
 use crate::conn::ConnectParams;
 use crate::error::SourceError;
@@ -39,6 +40,8 @@ pub struct WindowPlan {
     /// Ranges read in parallel (`snapshot.max.threads`).
     pub threads: usize,
     pub processing_failure: ProcessingFailure,
+    /// `read.only`: no watermark rows; the read's snapshot bounds the window.
+    pub read_only: bool,
 }
 
 /// What a window read.
@@ -50,6 +53,8 @@ pub struct WindowRead {
     pub max: Option<Vec<String>>,
     /// Where the next window starts; `None` when the table is done.
     pub last: Option<Vec<String>>,
+    /// A read-only window's bound.
+    pub bound: Option<Bound>,
 }
 
 /// The connections a snapshot reads with: the first also writes the watermarks.
@@ -75,14 +80,25 @@ pub async fn read_window(
     plan: WindowPlan,
 ) -> (Option<Readers>, Result<WindowRead, SourceError>) {
     let plan = Arc::new(plan);
-    let open = watermark(&plan, "-open", "snapshot-window-open");
-    if let Err(e) = readers.0[0].simple_query(&open).await {
-        return (None, Err(e.into()));
-    }
+    let opened = if plan.read_only {
+        open_snapshot(&mut readers).await.map(Some)
+    } else {
+        let open = watermark(&plan, "-open", "snapshot-window-open");
+        readers.0[0]
+            .simple_query(&open)
+            .await
+            .map(|_| None)
+            .map_err(Into::into)
+    };
+    let bound = match opened {
+        Ok(b) => b,
+        Err(e) => return (None, Err(e)),
+    };
     let planned = plan_ranges(&mut readers.0[0], &plan).await;
     let (max, ranges, last) = match planned {
         Ok(p) => p,
-        Err(e) => return (Some(readers), Err(e)),
+        // A read-only reader's transaction is still open: its connections go.
+        Err(e) => return ((!plan.read_only).then_some(readers), Err(e)),
     };
     let mut tasks = tokio::task::JoinSet::new();
     let mut conns = readers.0.into_iter();
@@ -116,13 +132,66 @@ pub async fn read_window(
     }
     let mut readers = Readers(idle);
     if let Some(e) = failed {
-        return (Some(readers), Err(e));
+        return ((!plan.read_only).then_some(readers), Err(e));
     }
-    let close = watermark(&plan, "-close", "snapshot-window-close");
-    if let Err(e) = readers.0[0].simple_query(&close).await {
-        return (None, Err(e.into()));
+    let closed = if plan.read_only {
+        end_snapshot(&mut readers).await
+    } else {
+        let close = watermark(&plan, "-close", "snapshot-window-close");
+        readers.0[0]
+            .simple_query(&close)
+            .await
+            .map(drop)
+            .map_err(Into::into)
+    };
+    if let Err(e) = closed {
+        return (None, Err(e));
     }
-    (Some(readers), Ok(WindowRead { rows, max, last }))
+    let read = WindowRead {
+        rows,
+        max,
+        last,
+        bound,
+    };
+    (Some(readers), Ok(read))
+}
+
+/// A read-only window's snapshot: the first connection opens it and exports it, the others
+/// import it, so every range is read in it. Its visibility, and the WAL insert position
+/// taken inside it (after every commit it saw), bound the window.
+async fn open_snapshot(readers: &mut Readers) -> Result<Bound, SourceError> {
+    let (first, others) = readers.0.split_first_mut().expect("at least one reader");
+    first
+        .simple_query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await?;
+    let rows = first
+        .simple_query(
+            "SELECT txid_current_snapshot()::text, pg_export_snapshot(), pg_current_wal_insert_lsn()::text",
+        )
+        .await?;
+    let row = rows.into_iter().next().map(texts).unwrap_or_default();
+    let bad = || SourceError::Setup(format!("unexpected snapshot row {row:?}"));
+    let visible = row
+        .first()
+        .and_then(|v| TxSnapshot::parse(v))
+        .ok_or_else(bad)?;
+    let lsn: Lsn = row.get(2).and_then(|l| l.parse().ok()).ok_or_else(bad)?;
+    let name = row.get(1).ok_or_else(bad)?;
+    for conn in others {
+        conn.simple_query(&format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
+            literal(name)
+        ))
+        .await?;
+    }
+    Ok(Bound { visible, lsn })
+}
+
+async fn end_snapshot(readers: &mut Readers) -> Result<(), SourceError> {
+    for conn in &mut readers.0 {
+        conn.simple_query("COMMIT").await?;
+    }
+    Ok(())
 }
 
 /// A key range: above `from` (or from the start), up to `to`.

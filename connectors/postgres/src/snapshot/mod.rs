@@ -1,9 +1,9 @@
 //! The consistent, parallel, resumable snapshot.
 //!
 //! Every table is read inside one exported snapshot (from `CREATE_REPLICATION_SLOT …
-//! (SNAPSHOT 'export')`, or from a temporary slot when a snapshot is resumed or repeated),
-//! so the rows read are exactly the database's state at the slot's consistent point and
-//! streaming from that point neither misses nor repeats a change.
+//! (SNAPSHOT 'export')`, or from a temporary slot when a snapshot is resumed, repeated or
+//! blocking), so the rows read are the database's state at the slot's consistent point,
+//! and streaming from that point neither misses nor repeats a change.
 //!
 //! A table is split into chunks of heap pages (`ctid` ranges; Postgres 14+ scans a TID
 //! range directly), sized from `pg_relation_size` rather than `COUNT(*)`. Up to
@@ -12,8 +12,8 @@
 //! bounded channel to that merger task, which marks `source.snapshot` (`first` … `true` …
 //! `last`) and, once every chunk of a round is read, emits a checkpoint naming them done,
 //! so a restart reads only the chunks not yet done, and no chunk is partly emitted when
-//! its checkpoint commits (a restart would emit those rows again). A partitioned table is
-//! read in chunks of each of its leaf partitions.
+//! its checkpoint commits (a restart would emit those rows again; what it keeps is in
+//! `visibility`). A partitioned table is read in chunks of each of its leaf partitions.
 
 mod copy_text;
 mod markers;
@@ -46,6 +46,7 @@ use markers::Markers;
 use plan::{Job, leaf_pages, relation_pages};
 use progress::Tracker;
 use statements::chunk_sql;
+use visibility::inspect;
 
 /// A table to snapshot.
 pub struct SnapshotTable {
@@ -117,7 +118,7 @@ pub async fn run(
         .get_or_insert_with(SnapshotProgress::default);
     let point = progress.point;
     let mut jobs = plan_chunks(&config, planner, &tables, progress).await?;
-    let empty = visibility::inspect(&config, snapshot_name, progress, &mut tables).await?;
+    let empty = inspect(&config, blocking, snapshot_name, progress, &mut tables).await?;
     jobs.retain(|j| !empty.contains(&j.table));
     let remaining_tables = tables
         .iter()
@@ -137,7 +138,7 @@ pub async fn run(
         db: config.connect.dbname.as_str().into(),
         point,
         ts_us: now_us(),
-        tx_id: snapshot_xmin(planner).await,
+        tx_id: statements::snapshot_xmin(planner).await,
         processing_failure: config.processing_failure,
         rows_per_message: ROWS_PER_MESSAGE.min(config.queue.snapshot_fetch),
     });
@@ -439,18 +440,6 @@ async fn flush_pending(
     })
     .await
     .map_err(|_| SourceError::Closed)
-}
-
-/// The xmin of the exported snapshot, reported as the snapshot events' `txId`.
-async fn snapshot_xmin(client: &Client) -> Option<i64> {
-    client
-        .query_one(
-            "SELECT txid_snapshot_xmin(txid_current_snapshot())::bigint",
-            &[],
-        )
-        .await
-        .ok()
-        .map(|r| r.get::<_, i64>(0))
 }
 
 struct RowContext {

@@ -88,3 +88,15 @@ async fn aligned_select(
         columns.join(", ")
     ))
 }
+
+/// The xmin of the exported snapshot, reported as the snapshot events' `txId`.
+pub(super) async fn snapshot_xmin(client: &Client) -> Option<i64> {
+    client
+        .query_one(
+            "SELECT txid_snapshot_xmin(txid_current_snapshot())::bigint",
+            &[],
+        )
+        .await
+        .ok()
+        .map(|r| r.get::<_, i64>(0))
+}

@@ -1,9 +1,15 @@
 //! What a resumed snapshot keeps. A snapshot stopped midway (a kill, a stop) resumes in
 //! a newer exported snapshot, since the first one died with its connection. A table it had
-//! partly read is read on in its remaining ctid chunks, keeping only the row versions the
-//! first snapshot saw: a row changed since then may have moved to a chunk not yet read,
-//! and its change comes from the stream, which starts at the first snapshot's point. So no
-//! row is read twice.
+//! partly read is read on in its remaining ctid chunks.
+//!
+//! An initial snapshot reads every row there (so every row reaches the topic as a read
+//! before its changes, as a changelog consumer needs), and the stream skips the changes
+//! the newer snapshot holds. A row changed since the first snapshot whose new version
+//! moved into an unread chunk is then read twice, at increasing versions.
+//!
+//! A blocking snapshot re-reads tables whose rows the consumer already has, so it keeps
+//! only the row versions the first snapshot saw: a row changed since arrives as the
+//! stream's change, and no row is read twice.
 
 use std::collections::HashSet;
 
@@ -14,12 +20,13 @@ use crate::offset::SnapshotProgress;
 use crate::replication::ReplicationConnection;
 
 /// Looks inside the exported snapshot before reading it. A fresh snapshot records its
-/// visibility; a resumed one keeps, in the tables partly read, only the row versions the
-/// first snapshot saw. Tables the snapshot holds no row of are counted done without
-/// reading them, so the last row read is the last of the snapshot, marked `last` as
-/// Debezium marks it when the tables after it are empty. Returns those tables.
+/// visibility; a resumed blocking one keeps, in the tables partly read, only the row
+/// versions the first snapshot saw. Tables the snapshot holds no row of are counted done
+/// without reading them, so the last row read is the last of the snapshot, marked `last`
+/// as Debezium marks it when the tables after it are empty. Returns those tables.
 pub(super) async fn inspect(
     config: &PostgresConnectorConfig,
+    blocking: bool,
     snapshot_name: &str,
     progress: &mut SnapshotProgress,
     tables: &mut [SnapshotTable],
@@ -38,7 +45,7 @@ pub(super) async fn inspect(
     };
     if progress.tables.values().all(|p| p.done.is_empty()) {
         progress.visible = Some(now);
-    } else if let Some(first) = &progress.visible {
+    } else if let Some(first) = progress.visible.as_ref().filter(|_| blocking) {
         let unchanged = unchanged_since(first, &now);
         for t in tables.iter_mut().filter(|t| started(progress, t)) {
             t.unchanged = unchanged.clone();

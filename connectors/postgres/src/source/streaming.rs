@@ -122,8 +122,12 @@ pub(super) async fn stream_changes(
                 }
                 stopping = true;
             }
-            read = changes.incremental_read(), if changes.incremental_reading() => read?,
-            _ = ask.tick(), if changes.reaching() => stream.send_status(true).await?,
+            () = changes.reader_finished(), if changes.incremental_reading() => {
+                keeping_alive(&mut stream, status_interval, changes.incremental_read(out)).await?;
+            }
+            _ = ask.tick(), if changes.reaching() || changes.read_only_waiting() => {
+                stream.send_status(true).await?;
+            }
             ev = stream.next() => match ev? {
                 Some(ReplicationEvent::XLogData { wal_start, data, .. }) => {
                     let handled = changes.handle(wal_start, data, out);
@@ -133,12 +137,14 @@ pub(super) async fn stream_changes(
                     }
                 }
                 Some(ReplicationEvent::Keepalive { wal_end }) => {
-                    if let Some(item) = changes.progress(wal_end) {
-                        let pushed = async {
-                            out.push_now(item).await.map_err(|_| SourceError::Closed)
-                        };
-                        keeping_alive(&mut stream, status_interval, pushed).await?;
-                    }
+                    let item = changes.progress(wal_end);
+                    let pushed = async {
+                        if let Some(item) = item {
+                            out.push_now(item).await.map_err(|_| SourceError::Closed)?;
+                        }
+                        changes.read_only_close(None, out).await
+                    };
+                    keeping_alive(&mut stream, status_interval, pushed).await?;
                 }
                 None => {
                     return Err(SourceError::Setup("the server ended replication".into()));

@@ -46,18 +46,25 @@ impl ChangeStream {
         self.metrics.incremental_progress(report);
     }
 
-    /// Whether a window's reader is running (see [`ChangeStream::incremental_read`]).
+    /// Whether a window's reader is running (see [`ChangeStream::reader_finished`]).
     pub fn incremental_reading(&self) -> bool {
         self.incremental.reading()
     }
 
-    /// Waits for the running window reader; its error (a lost connection) ends the
-    /// stream, to be resumed after a restart.
-    pub async fn incremental_read(&mut self) -> Result<(), SourceError> {
+    /// Waits for the running window reader and keeps what it read. Safe to cancel (the
+    /// stream's `select!` does): nothing is emitted here, see
+    /// [`ChangeStream::incremental_read`].
+    pub async fn reader_finished(&mut self) {
         self.incremental.reader_done().await;
+    }
+
+    /// After [`ChangeStream::reader_finished`]: a failed read (a lost connection) ends the
+    /// stream, to be resumed after a restart; a read-only window may close.
+    pub async fn incremental_read(&mut self, out: &mut BatchSender) -> Result<(), SourceError> {
         let result = self.after_read().await;
         self.report_incremental();
-        result
+        result?;
+        self.read_only_close(None, out).await
     }
 
     async fn after_read(&mut self) -> Result<(), SourceError> {
@@ -82,12 +89,55 @@ impl ChangeStream {
     /// A streamed change to `state`'s row `key`: a window's row read before it is stale.
     pub(super) fn window_saw(&mut self, state: &TableState, key: Option<&Value>) {
         if let Some(key) = key {
-            self.incremental.saw(&state.id, || key_string(state, key));
+            let xid = self.xid();
+            self.incremental
+                .saw(&state.id, xid, || key_string(state, key));
         }
     }
 
     pub(super) fn window_saw_truncate(&mut self, state: &TableState) {
-        self.incremental.saw_truncate(&state.id);
+        let xid = self.xid();
+        self.incremental.saw_truncate(&state.id, xid);
+    }
+
+    fn xid(&self) -> u32 {
+        self.tx.as_ref().map_or(0, |t| t.begin.xid)
+    }
+
+    /// A read-only window waiting for the stream to pass its bound (the stream asks the
+    /// server for keepalives meanwhile, so an idle stream learns it has).
+    pub fn read_only_waiting(&self) -> bool {
+        self.incremental.read_only_bound().is_some()
+    }
+
+    /// Closes a read-only window once its read is done and the stream has passed its
+    /// bound: every transaction its snapshot saw has been emitted, and the changes of the
+    /// others are known. `next_commit` is where the transaction about to be delivered
+    /// commits (the window closes before it). Its rows are emitted, then a checkpoint
+    /// with the window's end, and the next window starts.
+    pub async fn read_only_close(
+        &mut self,
+        next_commit: Option<Lsn>,
+        out: &mut BatchSender,
+    ) -> Result<(), SourceError> {
+        let Some(bound) = self.incremental.read_only_bound() else {
+            return Ok(());
+        };
+        let lsn = bound.lsn;
+        let passed = next_commit.is_some_and(|c| c >= lsn) || self.offset.lsn >= Some(lsn);
+        if !passed || self.tx.is_some() {
+            return Ok(());
+        }
+        self.incremental.settle();
+        let at = self.offset.lsn.unwrap_or(lsn);
+        self.close_window(at, out).await?;
+        self.next_window().await?;
+        self.report_incremental();
+        out.push_now(tributary_core::CaptureItem::Checkpoint {
+            offset: self.offset.to_json(),
+        })
+        .await
+        .map_err(|_| SourceError::Closed)
     }
 
     /// An insert into the signal table.
@@ -345,6 +395,7 @@ impl ChangeStream {
                 chunk_size: self.config.signals.chunk_size,
                 threads: self.config.snapshot_max_threads,
                 processing_failure: self.config.processing_failure,
+                read_only: self.config.signals.read_only,
             };
             self.incremental.start(readers, plan);
             return Ok(());

@@ -317,6 +317,7 @@ impl ChangeStream {
     /// with nothing open), and pgoutput sends transactions in commit order, so any commit
     /// that starts before it was delivered already.
     async fn begin(&mut self, begin: TxBegin, out: &mut BatchSender) -> Result<(), SourceError> {
+        self.read_only_close(Some(begin.final_lsn), out).await?;
         let skip = self.resume_after.is_some_and(|r| begin.final_lsn < r)
             || self.stops_before(begin.final_lsn);
         self.tx = Some(OpenTx {

@@ -1,6 +1,6 @@
 //! Properties that choose what is captured: filters and the snapshot.
 
-use super::PropertyKind::{Int, List, Long, String as Str};
+use super::PropertyKind::{Boolean, Int, List, Long, String as Str};
 use super::{FILTERS, PropertyDef, REPLICATION, SNAPSHOT};
 
 pub(super) const SELECTION_PROPERTIES: &[PropertyDef] = &[
@@ -159,6 +159,14 @@ pub(super) const SELECTION_PROPERTIES: &[PropertyDef] = &[
         "List of channels names that are enabled: source (the signal table), kafka (signal.kafka.topic) and rest (Tributary's POST /connectors/{name}/signals); kafka and rest write what they receive to the signal table, so they need signal.data.collection. Debezium's jmx, file and in-process channels are refused.",
     )
     .default_value("source,rest"),
+    PropertyDef::new(
+        "read.only",
+        Boolean,
+        SNAPSHOT,
+        "Switched connector to use alternative methods to deliver signals to Debezium instead of writing to signaling table. An incremental snapshot writes no watermark rows: each window is read in one exported snapshot, bounded by its visibility (txid_current_snapshot()) and the WAL position taken in it. Signals come from the signal table, inserted by a user allowed to; the rest and kafka channels, which write to it, are refused.",
+    )
+    .default_value("false")
+    .low(),
     PropertyDef::new(
         "incremental.snapshot.chunk.size",
         Int,
