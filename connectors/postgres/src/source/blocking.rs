@@ -14,6 +14,7 @@
 //! [`ChangeStream::reach`]: crate::stream::ChangeStream::reach
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio::sync::watch;
 use tokio_postgres::Client;
@@ -43,7 +44,11 @@ impl Export {
     /// transactions running now to end.
     pub async fn create(config: &PostgresConnectorConfig) -> Result<Export, SourceError> {
         let mut conn = ReplicationConnection::connect(&config.connect).await?;
-        let slot = format!("{}_snap_{}", config.slot_name, std::process::id());
+        // Unique per export: a dropped connection's temporary slot goes with its backend,
+        // which may not have exited when the next export comes.
+        static EXPORTS: AtomicU32 = AtomicU32::new(0);
+        let n = EXPORTS.fetch_add(1, Ordering::Relaxed);
+        let slot = format!("{}_snap_{}_{n}", config.slot_name, std::process::id());
         let created = conn.create_logical_slot(&slot, true, true).await?;
         Ok(Export {
             _conn: conn,
